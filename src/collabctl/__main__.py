@@ -1,0 +1,3 @@
+from collabctl.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command line: parse, prompt, render, map errors to exit codes."""

@@ -1,0 +1,815 @@
+"""The ``collabctl`` command line.
+
+Each command parses its options, asks the operations layer to do the work, and
+renders the result. Heavy libraries (SQLAlchemy, Alembic, questionary) are
+imported inside the commands, so ``--help`` and ``--version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from collabctl import __version__
+from collabctl.cli.env import Environment
+from collabctl.cli.output import Format, emit_error, emit_object, emit_rows, message
+from collabctl.domain.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_RULE,
+    EXIT_USAGE,
+    Cancelled,
+    CollabError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from collabctl.domain.catalogue import Catalogue
+    from collabctl.operations.context import Context
+    from collabctl.store.database import Database
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HELP = """\
+End, start and audit collaborations between companies and their accounting offices.
+
+A company and its accounting office collaborate per service (eekonomi,
+fakturering, lon, utlagg). `collabctl end` ends one collaboration, checking the
+rules first (main contact, allowed outcome, checklist); `end --from` ends many.
+
+Data lives in a local SQLite file unless --database-url points elsewhere.
+Start with `collabctl demo` to load example data.
+
+Exit codes: 0 done, 1 refused by a rule, 2 usage error or invalid input,
+3 database or configuration problem, 4 bulk run with failed items, 130 interrupted.
+"""
+
+app = typer.Typer(
+    name="collabctl",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+db_app = typer.Typer(help="Schema migrations: see and upgrade the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+# -- state shared by the commands -----------------------------------------------------
+
+
+@dataclass
+class State:
+    env: Environment
+    database_url: str | None = None
+    party: str | None = None
+    actor: str = "unknown"
+    _db: Database | None = field(default=None, repr=False)
+    _config: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        if self._config is None:
+            from collabctl.config import load_config_file
+
+            self._config = load_config_file()
+        return self._config
+
+    def database(self, *, ensure_schema: bool = True) -> Database:
+        if self._db is None:
+            from collabctl.config import resolve_database_url
+            from collabctl.store.database import Database
+
+            resolved = resolve_database_url(self.database_url, self.config)
+            self._db = Database(resolved.url, embedded=resolved.embedded)
+            self.secrets = self._db.secrets
+        if ensure_schema:
+            self._db.ensure_schema()
+        return self._db
+
+    def base_catalogue(self) -> Catalogue:
+        from collabctl.domain.catalogue import Catalogue, service_from_mapping
+        from collabctl.domain.errors import InvalidInput
+
+        catalogue = Catalogue()
+        path = self.config.get("catalogue")
+        if not path:
+            return catalogue
+        from collabctl.config import config_file, load_config_file
+
+        file = (config_file().parent / Path(str(path)).expanduser()).resolve()
+        if not file.exists():
+            raise InvalidInput(
+                f"the catalogue file {file} named in {config_file()} does not exist",
+                "fix the `catalogue` setting or remove it",
+            )
+        entries = load_config_file(file).get("services", [])
+        return catalogue.extended(
+            service_from_mapping(e, f"{file}: services[{i}]") for i, e in enumerate(entries)
+        )
+
+    def context(self, session: Session) -> Context:
+        from collabctl.operations.context import Context, Party, load_catalogue
+
+        party = Party.parse(self.party) if self.party else None
+        return Context(self.actor, party, load_catalogue(session, self.base_catalogue()))
+
+    secrets: tuple[str, ...] = ()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+
+_current: State | None = None
+
+
+def _state() -> State:
+    """The state of this invocation, set by the global options callback."""
+    global _current
+    if _current is None:  # a command invoked without the callback (not through the app)
+        _current = State(Environment.detect())
+    return _current
+
+
+def _fail(env: Environment, code: str, text: str, hint: str | None, fmt: Format | None, exit_code: int) -> None:
+    from collabctl.config import redact
+
+    secrets = _state().secrets
+    emit_error(env, code, redact(text, secrets), redact(hint, secrets) if hint else None, fmt)
+    raise typer.Exit(exit_code)
+
+
+def handles_errors(func: F) -> F:
+    """Turn every failure into ``error[CODE]`` + hint and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        state = _state()
+        env = state.env
+        fmt = kwargs.get("fmt")
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except CollabError as exc:
+            _fail(env, exc.code, exc.message, exc.hint, fmt, exc.exit_code)
+        except UsageError as exc:
+            _fail(env, "invalid-input", exc.message, exc.hint, fmt, EXIT_USAGE)
+        except Cancelled as exc:
+            message(env, exc.message)
+            raise typer.Exit(EXIT_RULE) from None
+        except (KeyboardInterrupt, EOFError):
+            message(env, "\ninterrupted: nothing was changed by the unfinished step")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            # the reader went away (e.g. `| head`); not an error for us
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(EXIT_OK) from None
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if isinstance(exc, SQLAlchemyError) and state._db is not None:
+                error = state._db.translate(exc)
+                _fail(env, error.code, error.message, error.hint, fmt, error.exit_code)
+            if os.environ.get("COLLABCTL_DEBUG"):
+                import traceback
+
+                from collabctl.config import redact
+
+                env.stderr.write(redact(traceback.format_exc(), state.secrets))
+            _fail(
+                env,
+                "internal",
+                f"unexpected failure: {type(exc).__name__}: {exc}",
+                "this is a bug in collabctl; run again with COLLABCTL_DEBUG=1 for the traceback and report it",
+                fmt,
+                1,
+            )
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# -- global options -------------------------------------------------------------------
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"collabctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Database to use: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB. "
+            "Default: COLLABCTL_DATABASE_URL, then database_url in config.toml, "
+            "then a SQLite file in the user data directory.",
+            show_default=False,
+        ),
+    ] = None,
+    party: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            envvar="COLLABCTL_AS",
+            help="Act for one party: office:ORG_NUMBER or customer:CUSTOMER_NUMBER. "
+            "Without it collabctl acts as a support agent, for all parties.",
+            show_default=False,
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor",
+            envvar="COLLABCTL_ACTOR",
+            help="Name recorded in the audit log. Default: your login name.",
+            show_default=False,
+        ),
+    ] = None,
+    no_input: Annotated[
+        bool,
+        typer.Option(
+            "--no-input",
+            envvar="COLLABCTL_NO_INPUT",
+            help="Never prompt; fail with exit 2 naming the missing flag instead.",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    env = Environment.detect(no_input=no_input)
+    if actor is None:
+        try:
+            actor = getpass.getuser()
+        except (KeyError, OSError):
+            actor = "unknown"
+    global _current
+    _current = ctx.obj = State(env=env, database_url=database_url, party=party, actor=actor)
+    ctx.call_on_close(_current.close)
+
+
+FormatOption = Annotated[
+    Format,
+    typer.Option("--format", "-f", help="Output format: table for people; json, jsonl, csv for scripts."),
+]
+
+
+# -- demo, import, list, show ---------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def demo(
+    force: Annotated[bool, typer.Option("--force", help="Load even if the database already has data.")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Load a small, realistic demo data set and print what to try next."""
+    from collabctl.operations.demo import COMPANIES, NEXT_STEPS, OFFICES, database_is_empty, demo_items
+    from collabctl.operations.importing import import_items
+
+    state = _state()
+    db = state.database()
+    with db.session() as session:
+        if not force and not database_is_empty(session):
+            raise UsageError(
+                "the database already has data; demo only loads into an empty database",
+                "pass --force to load the demo data anyway (it is upserted over what is there)",
+            )
+        ctx = state.context(session)
+        results = list(import_items(session, ctx, demo_items()))
+    failed = [r for r in results if r.error]
+    if failed:  # the demo data is ours: a failure here is a bug, not bad input
+        raise failed[0].error  # type: ignore[misc]
+    summary = {"offices": len(OFFICES), "companies": len(COMPANIES), "database": db.display_url}
+    if fmt is Format.table:
+        message(state.env, NEXT_STEPS.format(**summary).rstrip())
+    else:
+        emit_object(state.env, summary, fmt, lambda c, o: None)
+
+
+IMPORT_HELP = """\
+Load offices, companies, users, subscriptions, collaborations and records.
+
+FILE is a JSON document or JSON Lines, or - for standard input:
+
+  {"offices": [{"org_number": "556677-8899", "name": "Exempelbyrån AB"}],
+   "companies": [{"customer_number": "1001", "org_number": "556036-0793", "name": "Kund AB",
+                  "users": [...], "subscriptions": [...], "collaborations": [...], "records": [...]}],
+   "services": [{"code": "tid", "name": "Tidrapportering", "outcomes": ["continue"], "checklist": []}]}
+
+JSON Lines: one {"office": {...}}, {"company": {...}} or {"service": {...}} a line.
+
+Records are upserted by key (office: org_number, company: customer_number, user: e-mail,
+subscription: service, collaboration: service + office + started_at, record: service + id),
+so importing the same file twice changes nothing. Each item is checked in full first: a bad
+item is reported (error[invalid-input] naming the line and field) and nothing of it is written;
+the other items are imported. Exit 0 when every item was imported, 4 when some failed,
+and the failing item's exit code (2 for invalid input) when all failed.
+"""
+
+
+@app.command("import", help=IMPORT_HELP)
+@handles_errors
+def import_(
+    file: Annotated[str, typer.Argument(metavar="FILE|-", help="JSON or JSON Lines file, - for stdin.")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    from collabctl.operations.importing import import_items
+    from collabctl.operations.jsonstream import iter_items
+
+    state = _state()
+    env = state.env
+    db = state.database()
+    stream = _open_input(file, env)
+    counts = {"changed": 0, "unchanged": 0, "failed": 0}
+    first_error: CollabError | None = None
+    try:
+        with db.session() as session:
+            ctx = state.context(session)
+            try:
+                for result in import_items(session, ctx, iter_items(stream)):
+                    counts[result.status] += 1
+                    row = {
+                        "item": result.kind,
+                        "key": result.key,
+                        "status": result.status,
+                        "changes": result.changes,
+                        "error": result.error.to_dict() if result.error else None,
+                    }
+                    if result.error is not None:
+                        first_error = first_error or result.error
+                        if fmt is not Format.jsonl:
+                            emit_error(env, result.error.code, result.error.message, result.error.hint, None)
+                    if fmt is Format.jsonl:
+                        env.stdout.write(_dumps(row) + "\n")
+            except CollabError as exc:
+                # the input itself cannot be read further: keep what was committed, say where it stopped
+                session.commit()
+                counts["failed"] += 1
+                first_error = first_error or exc
+                emit_error(env, exc.code, exc.message, exc.hint, None)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    total = sum(counts.values())
+    summary = f"imported {total} items: {counts['changed']} changed, {counts['unchanged']} unchanged, {counts['failed']} failed"
+    message(env, summary)
+    if fmt in (Format.json, Format.csv):
+        emit_object(env, {**counts, "items": total}, fmt, lambda c, o: None)
+    if first_error is not None:
+        raise typer.Exit(first_error.exit_code if counts["failed"] == total else EXIT_PARTIAL)
+
+
+def _dumps(value: Any) -> str:
+    from collabctl.cli.output import dumps
+
+    return dumps(value)
+
+
+def _open_input(name: str, env: Environment) -> Any:
+    if name == "-":
+        return env.stdin
+    try:
+        return open(name, encoding="utf-8")  # noqa: SIM115 (closed by the caller)
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror}", "check the path, or use - for stdin") from None
+
+
+LIST_COLUMNS = (
+    "customer_number",
+    "company_name",
+    "service",
+    "office_org_number",
+    "office_name",
+    "state",
+    "started_at",
+    "ended_at",
+    "ended_by",
+    "outcome",
+    "reason",
+)
+
+
+@app.command("list")
+@handles_errors
+def list_(
+    customer: Annotated[str | None, typer.Option("--customer", help="Only this customer number.")] = None,
+    office: Annotated[str | None, typer.Option("--office", help="Only this office (org number).")] = None,
+    service: Annotated[str | None, typer.Option("--service", help="Only this service code.")] = None,
+    state_filter: Annotated[
+        str, typer.Option("--state", help="active, ended or all.", metavar="active|ended|all")
+    ] = "active",
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List collaborations (active ones unless --state says otherwise).
+
+    Keys (json, jsonl, csv): customer_number, company_name, service,
+    office_org_number, office_name, state, started_at, ended_at, ended_by,
+    outcome, reason.
+    """
+    from collabctl.operations.views import list_collaborations
+
+    state = _state()
+    db = state.database()
+    with db.session(write=False) as session:
+        rows = list_collaborations(
+            session, state.context(session), customer=customer, office=office, service=service, state=state_filter
+        )
+        emit_rows(
+            state.env,
+            rows,
+            fmt,
+            LIST_COLUMNS,
+            table_columns=(
+                "customer_number",
+                "company_name",
+                "service",
+                "office_name",
+                "state",
+                "started_at",
+                "ended_at",
+                "outcome",
+            ),
+            empty="no collaborations match",
+        )
+
+
+@app.command()
+@handles_errors
+def show(
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help="Customer number.")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show one company: users, subscriptions, collaborations, and who can read or write what now.
+
+    Keys (json): customer_number, org_number, name, main_contact, users
+    (email, name, role, main_contact, services), subscriptions (service, state,
+    records), collaborations, access (service, party, access: read-write|read|none).
+    """
+    from collabctl.cli.render import render_company
+    from collabctl.operations.views import show_company
+
+    state = _state()
+    db = state.database()
+    with db.session(write=False) as session:
+        company = show_company(session, state.context(session), customer)
+    emit_object(state.env, company, fmt, render_company)
+
+
+# -- changes --------------------------------------------------------------------------
+
+
+def _transact(state: State, work: Callable[[Session, Context], Any]) -> Any:
+    db = state.database()
+    return db.transact(lambda session: work(session, state.context(session)))
+
+
+@app.command()
+@handles_errors
+def start(
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help="Customer number.")],
+    service: Annotated[str, typer.Option("--service", "-s", help="Service code, e.g. eekonomi.")],
+    office: Annotated[str, typer.Option("--office", help="The accounting office's org number.")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Start a collaboration between a company and an office for one service.
+
+    Creates the subscription if the company has none; a read-only or no-access
+    subscription becomes active again; a deleted one starts fresh and empty.
+    """
+    from collabctl.cli.render import render_collaboration
+    from collabctl.domain import validation
+    from collabctl.operations.parties import start_collaboration
+
+    number = validation.customer_number(customer, "CUSTOMER")
+    org = validation.org_number(office, "--office")
+    state = _state()
+    result = _transact(state, lambda s, c: start_collaboration(s, c, number, service, org))
+    emit_object(state.env, result, fmt, render_collaboration)
+
+
+@app.command("set-main-contact")
+@handles_errors
+def set_main_contact_cmd(
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help="Customer number.")],
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", help="E-mail of the user to make main contact.")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Make a user the company's main contact.
+
+    A user with role `user` is promoted to administrator; an auditor cannot be
+    main contact. The previous main contact stays administrator. Without --user,
+    pick the user from a list (in a terminal).
+    """
+    from collabctl.cli.render import render_user
+    from collabctl.domain import validation
+    from collabctl.operations.parties import set_main_contact
+
+    number = validation.customer_number(customer, "CUSTOMER")
+    state = _state()
+    if user is None:
+        if not state.env.can_prompt:
+            raise UsageError("which user? --user is required", f"collabctl set-main-contact {number} --user EMAIL")
+        from collabctl.cli import interactive
+
+        db = state.database()
+        with db.session(write=False) as session:
+            from collabctl.operations.records import company_users, get_company
+
+            get_company(session, number)
+            users = company_users(session, number)
+        user = interactive.pick_main_contact(users)
+    email = user
+    result = _transact(state, lambda s, c: set_main_contact(s, c, number, email))
+    emit_object(state.env, result, fmt, render_user)
+
+
+@app.command("add-user")
+@handles_errors
+def add_user_cmd(
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help="Customer number.")],
+    email: Annotated[str, typer.Option("--email", "-e", help="The user's e-mail (unique in the company).")],
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Full name. Default: from the e-mail.")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", "-r", help="administrator, user or auditor. Default: user.", metavar="ROLE"),
+    ] = None,
+    services: Annotated[
+        list[str] | None, typer.Option("--service", "-s", help="Give access to a service (repeatable).")
+    ] = None,
+    main_contact: Annotated[
+        bool, typer.Option("--main-contact", help="Make the user administrator and main contact.")
+    ] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Create a user of a company; --main-contact makes them administrator and main contact."""
+    from collabctl.cli.render import render_user
+    from collabctl.domain import validation
+    from collabctl.operations.parties import add_user
+
+    number = validation.customer_number(customer, "CUSTOMER")
+    state = _state()
+    result = _transact(
+        state, lambda s, c: add_user(s, c, number, email, name, role, services or [], main_contact)
+    )
+    emit_object(state.env, result, fmt, render_user)
+
+
+@app.command()
+@handles_errors
+def export(
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help="Customer number.")],
+    service: Annotated[str | None, typer.Option("--service", "-s", help="Only this service.")] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="File to write (private to you), - for stdout. "
+                     "Default: collabctl-export-CUSTOMER-SERVICE-TIME.json here."),
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Write a company's data (one service or all) to a JSON file, recorded in the audit log.
+
+    The file is in the import format. An export of a service made after the
+    last change to its records meets the `backup-handed-over` checklist item.
+    """
+    import json
+
+    from collabctl.domain import validation
+    from collabctl.operations.context import now_iso
+    from collabctl.operations.ending import write_private_json
+    from collabctl.operations.exporting import default_export_path, export_company
+
+    number = validation.customer_number(customer, "CUSTOMER")
+    state = _state()
+    to_stdout = output == "-"
+    path = None if to_stdout else Path(output) if output else default_export_path(number, service, now_iso())
+    destination = "-" if path is None else str(path.resolve())
+
+    def work(session: Session, ctx: Context) -> dict[str, Any]:
+        document, details = export_company(session, ctx, number, service, destination)
+        if path is None:
+            state.env.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        else:
+            try:
+                write_private_json(path, document)
+            except OSError as exc:
+                raise UsageError(f"cannot write {path}: {exc.strerror}", "choose another path with -o") from None
+        return details
+
+    details = _transact(state, work)
+    if path is not None:
+        summary = {"customer_number": number, **details}
+        if fmt is Format.table:
+            message(state.env, f"exported {details['records']} records of {', '.join(details['services']) or 'no service'} to {destination}")
+        else:
+            emit_object(state.env, summary, fmt, lambda c, o: None)
+
+
+EVENT_COLUMNS = ("id", "at", "actor", "scope", "action", "customer_number", "service", "details")
+
+
+@app.command()
+@handles_errors
+def log(
+    customer: Annotated[str | None, typer.Option("--customer", help="Only this customer number.")] = None,
+    service: Annotated[str | None, typer.Option("--service", help="Only this service.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only events at or after this time (ISO 8601, UTC).")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show the audit log, oldest first.
+
+    Keys: id, at, actor, scope, action, customer_number, service, details.
+    """
+    from collabctl.operations.views import audit_events
+
+    state = _state()
+    db = state.database()
+    with db.session(write=False) as session:
+        events = audit_events(session, state.context(session), customer=customer, service=service, since=since)
+        emit_rows(state.env, events, fmt, EVENT_COLUMNS, empty="no events match")
+
+
+# -- end ------------------------------------------------------------------------------
+
+END_HELP = """\
+End a collaboration: the company keeps or loses the service as the outcome says.
+
+Checked in this order, all before anything changes: an active collaboration
+exists (not-found, already-ended); the acting party is part of it (not-a-party);
+the company has a main contact (main-contact-missing); the outcome is allowed
+for the service (outcome-not-allowed); the service's checklist is done
+(checklist-incomplete, unless --force); you confirmed (prompt, or --yes).
+
+Outcomes: continue (company keeps working alone), deactivate (read-only),
+delete (all data deleted after a private backup file), handover (payroll: no
+access; continues from the handed-over backup).
+
+In a terminal, missing arguments are asked for. Otherwise they are required,
+and so is --yes (not for --dry-run).
+
+With --from FILE|-, end many: one customer number or JSON object a line
+({"customer_number", "service", "outcome", "by", "reason", "confirm", "force"});
+the flags fill in what a line leaves out. One result per line (--format jsonl:
+line, customer_number, service, status ended|already-ended|would-end|failed,
+outcome, error). Exit 0 when every line ended or had already ended, 4 otherwise.
+"""
+
+
+@app.command(help=END_HELP)
+@handles_errors
+def end(
+    customer: Annotated[
+        str | None, typer.Argument(metavar="[CUSTOMER]", help="Customer number.", show_default=False)
+    ] = None,
+    service: Annotated[str | None, typer.Option("--service", "-s", help="Service code.")] = None,
+    outcome: Annotated[
+        str | None, typer.Option("--outcome", "-o", help="What happens afterwards: continue, deactivate, delete, handover.")
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="On whose behalf: customer or office (implied by --as).", metavar="customer|office"),
+    ] = None,
+    confirm: Annotated[
+        list[str] | None,
+        typer.Option("--confirm", "-c", help="Attest a checklist item as done (repeatable).", metavar="ITEM"),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="End even if checklist items are not met (recorded).")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why; recorded with the collaboration.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show every check; change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    no_backup: Annotated[bool, typer.Option("--no-backup", help="Delete without writing a backup file first.")] = False,
+    from_file: Annotated[
+        str | None, typer.Option("--from", metavar="FILE|-", help="End many: one item a line, - for stdin.")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    from collabctl.cli import ending
+
+    state = _state()
+    options = ending.EndOptions(
+        customer=customer,
+        service=service,
+        outcome=outcome,
+        by=by,
+        confirm=tuple(confirm or ()),
+        force=force,
+        reason=reason,
+        dry_run=dry_run,
+        yes=yes,
+        backup=not no_backup,
+    )
+    if from_file is not None:
+        if customer is not None:
+            raise UsageError("give either CUSTOMER or --from, not both", "collabctl end --from FILE|- [flags]")
+        code = ending.end_bulk(state, options, from_file, fmt)
+        raise typer.Exit(code)
+    ending.end_one(state, options, fmt)
+
+
+# -- doctor, db -----------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def doctor(fmt: FormatOption = Format.table) -> None:
+    """Smoke check: configuration, database reachable, schema current, a write (rolled back).
+
+    Exit 0 when all is well, 3 otherwise. Safe to run from CI: it changes nothing.
+    """
+    from collabctl.cli.doctor import run_checks
+
+    state = _state()
+    checks = run_checks(state)
+    emit_rows(state.env, iter(checks), fmt, ("check", "ok", "detail"))
+    if not all(c["ok"] for c in checks):
+        raise typer.Exit(3)
+
+
+@db_app.command("upgrade")
+@handles_errors
+def db_upgrade(fmt: FormatOption = Format.table) -> None:
+    """Upgrade the database schema to the newest revision (safe to repeat)."""
+    from collabctl.store.database import HEAD_REVISION
+
+    state = _state()
+    db = state.database(ensure_schema=False)
+    before = db.current_revision()
+    db.upgrade()
+    result = {"database": db.display_url, "before": before, "after": db.current_revision(), "head": HEAD_REVISION}
+    if fmt is Format.table:
+        if before == result["after"]:
+            message(state.env, f"schema already at {before} (newest): nothing to do")
+        else:
+            message(state.env, f"schema upgraded from {before or 'empty'} to {result['after']}")
+    else:
+        emit_object(state.env, result, fmt, lambda c, o: None)
+
+
+@db_app.command("current")
+@handles_errors
+def db_current(fmt: FormatOption = Format.table) -> None:
+    """Show the database's schema revision and whether it is the newest."""
+    from collabctl.store.database import HEAD_REVISION
+
+    state = _state()
+    db = state.database(ensure_schema=False)
+    revision = db.current_revision()
+    result = {
+        "database": db.display_url,
+        "revision": revision,
+        "head": HEAD_REVISION,
+        "current": revision == HEAD_REVISION,
+    }
+    if fmt is Format.table:
+        status = "current" if result["current"] else "outdated: run `collabctl db upgrade`"
+        state.env.stdout.write(f"{revision or 'empty'} (head {HEAD_REVISION}): {status}\n")
+    else:
+        emit_object(state.env, result, fmt, lambda c, o: None)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # outside a command body, e.g. while parsing
+        sys.stderr.write("\ninterrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # last line of defence: never a traceback by default
+        from collabctl.config import redact
+
+        secrets = _current.secrets if _current is not None else ()
+        if os.environ.get("COLLABCTL_DEBUG"):
+            import traceback
+
+            sys.stderr.write(redact(traceback.format_exc(), secrets))
+        sys.stderr.write(redact(f"error[internal]: unexpected failure: {type(exc).__name__}: {exc}\n", secrets))
+        sys.stderr.write("hint: this is a bug in collabctl; run again with COLLABCTL_DEBUG=1 and report it\n")
+        sys.exit(1)
+

@@ -1,0 +1,137 @@
+"""Rendering: tables for people (Rich), json/jsonl/csv for scripts, errors for both.
+
+Data goes to stdout, everything else to stderr. Machine formats stream: a list
+of 100 000 rows is written row by row, never built in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Sequence
+from enum import Enum
+from typing import Any, TextIO
+
+from collabctl.cli.env import Environment
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return dumps(value)
+    return str(value)
+
+
+def console(stream: TextIO, env: Environment, *, is_stdout: bool) -> Any:
+    from rich.console import Console
+
+    tty = env.stdout_tty if is_stdout else env.stderr_tty
+    return Console(file=stream, force_terminal=tty, no_color=not tty, soft_wrap=not tty, highlight=False)
+
+
+def emit_rows(
+    env: Environment,
+    rows: Iterable[dict[str, Any]],
+    fmt: Format,
+    columns: Sequence[str],
+    *,
+    table_columns: Sequence[str] | None = None,
+    title: str | None = None,
+    empty: str = "nothing to show",
+) -> int:
+    """Write rows in the chosen format; returns how many were written."""
+    out = env.stdout
+    count = 0
+    if fmt is Format.jsonl:
+        for row in rows:
+            out.write(dumps(row) + "\n")
+            count += 1
+    elif fmt is Format.json:
+        out.write("[")
+        for row in rows:
+            out.write(("\n" if count == 0 else ",\n") + dumps(row))
+            count += 1
+        out.write("\n]\n" if count else "]\n")
+    elif fmt is Format.csv:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row.get(c)) for c in columns])
+            count += 1
+    else:
+        from rich.table import Table
+
+        table = Table(title=title, show_lines=False, header_style="bold")
+        shown = table_columns or columns
+        for column in shown:
+            table.add_column(column.replace("_", " "))
+        for row in rows:
+            table.add_row(*(_cell(row.get(c)) for c in shown))
+            count += 1
+        if count:
+            console(out, env, is_stdout=True).print(table)
+        else:
+            message(env, empty)
+    out.flush()
+    return count
+
+
+def emit_object(
+    env: Environment,
+    obj: dict[str, Any],
+    fmt: Format,
+    render: Callable[[Any, dict[str, Any]], None],
+) -> None:
+    """One object: ``render`` draws it for people; machine formats print it as data."""
+    out = env.stdout
+    if fmt is Format.json:
+        out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    elif fmt is Format.jsonl:
+        out.write(dumps(obj) + "\n")
+    elif fmt is Format.csv:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(list(obj))
+        writer.writerow([_cell(v) for v in obj.values()])
+    else:
+        render(console(out, env, is_stdout=True), obj)
+    out.flush()
+
+
+def message(env: Environment, text: str, *, style: str | None = None) -> None:
+    """A line for the person at the terminal, on stderr."""
+    if style and env.stderr_tty:
+        console(env.stderr, env, is_stdout=False).print(text, style=style, markup=False)
+    else:
+        env.stderr.write(text + "\n")
+        env.stderr.flush()
+
+
+def error_lines(code: str, text: str, hint: str | None) -> str:
+    lines = [f"error[{code}]: {text}"]
+    if hint:
+        first, *rest = hint.splitlines()
+        lines.append(f"hint: {first}")
+        lines.extend(f"      {line}" for line in rest)
+    return "\n".join(lines)
+
+
+def emit_error(env: Environment, code: str, text: str, hint: str | None, fmt: Format | None) -> None:
+    env.stderr.write(error_lines(code, text, hint) + "\n")
+    env.stderr.flush()
+    if fmt is not None and fmt is not Format.table:
+        env.stdout.write(dumps({"error": {"code": code, "message": text, "hint": hint}}) + "\n")
+        env.stdout.flush()

@@ -1,0 +1,1 @@
+"""The rules of collabctl: pure Python, no I/O."""

@@ -1,0 +1,101 @@
+"""Error types with stable codes, and the exit code each code maps to.
+
+Every failure a user can see is a :class:`CollabError`. The command line
+turns it into ``error[CODE]: message`` plus a ``hint:`` line and an exit code;
+scripts rely on the codes, so they never change meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXIT_OK = 0
+EXIT_RULE = 1
+EXIT_USAGE = 2
+EXIT_DATABASE = 3
+EXIT_PARTIAL = 4
+EXIT_INTERRUPTED = 130
+
+#: code -> exit code. Domain refusals are 1, bad input 2, storage problems 3.
+EXIT_CODES: dict[str, int] = {
+    "not-found": EXIT_RULE,
+    "already-ended": EXIT_RULE,
+    "not-a-party": EXIT_RULE,
+    "main-contact-missing": EXIT_RULE,
+    "outcome-not-allowed": EXIT_RULE,
+    "checklist-incomplete": EXIT_RULE,
+    "read-only": EXIT_RULE,
+    "duplicate": EXIT_RULE,
+    "auditor-cannot-be-main-contact": EXIT_RULE,
+    "conflict": EXIT_RULE,
+    "invalid-input": EXIT_USAGE,
+    "database-unavailable": EXIT_DATABASE,
+    "schema-outdated": EXIT_DATABASE,
+}
+
+
+class CollabError(Exception):
+    """A failure with a stable code, a message and a hint that says how to fix it."""
+
+    code = "invalid-input"
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        if self.code not in EXIT_CODES:
+            raise ValueError(f"unknown error code {self.code!r}")
+        self.message = message
+        self.hint = hint
+        self.details = details or {}
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.code]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+def _error(code: str) -> type[CollabError]:
+    name = "".join(part.capitalize() for part in code.split("-")) + "Error"
+    return type(name, (CollabError,), {"code": code, "__doc__": f"Error with code {code!r}."})
+
+
+NotFound = _error("not-found")
+AlreadyEnded = _error("already-ended")
+NotAParty = _error("not-a-party")
+MainContactMissing = _error("main-contact-missing")
+OutcomeNotAllowed = _error("outcome-not-allowed")
+ChecklistIncomplete = _error("checklist-incomplete")
+ReadOnly = _error("read-only")
+Duplicate = _error("duplicate")
+AuditorCannotBeMainContact = _error("auditor-cannot-be-main-contact")
+InvalidInput = _error("invalid-input")
+Conflict = _error("conflict")
+DatabaseUnavailable = _error("database-unavailable")
+SchemaOutdated = _error("schema-outdated")
+
+
+class UsageError(Exception):
+    """Input is missing and collabctl may not prompt for it (exit 2)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class Cancelled(Exception):
+    """The person at the terminal said no; nothing was changed (exit 1)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -1,0 +1,124 @@
+"""Who is acting, for whom, with which catalogue; the clock; the audit log writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from collabctl.domain import validation
+from collabctl.domain.catalogue import Catalogue, Service, service_from_mapping
+from collabctl.domain.errors import InvalidInput, NotAParty
+from collabctl.store.models import AuditEvent, ServiceDefinition
+
+PARTY_KINDS = ("office", "customer")
+
+
+def now_iso() -> str:
+    return format_timestamp(datetime.now(UTC))
+
+
+def format_timestamp(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: object, field: str = "timestamp") -> str:
+    """Any ISO-8601 time (a date alone means midnight UTC) in the stored fixed-width form."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field}: {value!r} is not a time", "use ISO 8601, e.g. 2024-01-31T09:00:00Z")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{field}: {value!r} is not a time", "use ISO 8601, e.g. 2024-01-31T09:00:00Z"
+        ) from None
+    return format_timestamp(moment)
+
+
+@dataclass(frozen=True)
+class Party:
+    kind: str  # office | customer
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+    @classmethod
+    def parse(cls, text: str) -> Party:
+        kind, sep, key = text.partition(":")
+        if not sep or kind not in PARTY_KINDS:
+            raise InvalidInput(
+                f"--as: {text!r} is not a party",
+                "use --as office:ORG_NUMBER or --as customer:CUSTOMER_NUMBER",
+            )
+        if kind == "office":
+            return cls(kind, validation.org_number(key, "--as office"))
+        return cls(kind, validation.customer_number(key, "--as customer"))
+
+
+@dataclass
+class Context:
+    """What every operation needs to know about the caller."""
+
+    actor: str
+    party: Party | None = None
+    catalogue: Catalogue = field(default_factory=Catalogue)
+
+    @property
+    def scope(self) -> str:
+        return str(self.party) if self.party else "agent"
+
+    def require_customer_party(self, customer_number: str) -> None:
+        """A customer scope may only act on its own company."""
+        if self.party and self.party.kind == "customer" and self.party.key != customer_number:
+            raise NotAParty(
+                f"acting as {self.party}, collabctl cannot act on customer {customer_number}",
+                "drop --as (act as support agent) or use the scope of the right party",
+            )
+
+    def service(self, code: object, field: str = "service") -> Service:
+        return self.catalogue.get(code, field)
+
+
+def load_catalogue(session: Session, base: Catalogue) -> Catalogue:
+    rows = session.scalars(select(ServiceDefinition)).all()
+    if not rows:
+        return base
+    return base.extended(
+        service_from_mapping(
+            {"code": r.code, "name": r.name, "outcomes": r.outcomes, "checklist": r.checklist}
+        )
+        for r in rows
+    )
+
+
+def audit(
+    session: Session,
+    ctx: Context,
+    action: str,
+    customer_number: str | None,
+    service: str | None,
+    details: dict[str, Any],
+    at: str | None = None,
+) -> str:
+    moment = at or now_iso()
+    session.execute(
+        insert(AuditEvent).values(
+            at=moment,
+            actor=ctx.actor,
+            scope=ctx.scope,
+            action=action,
+            customer_number=customer_number,
+            service=service,
+            details=details,
+        )
+    )
+    return moment

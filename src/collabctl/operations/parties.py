@@ -1,0 +1,251 @@
+"""Starting collaborations and managing a company's users and main contact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from collabctl.domain import validation
+from collabctl.domain.errors import (
+    AuditorCannotBeMainContact,
+    Duplicate,
+    NotAParty,
+    NotFound,
+)
+from collabctl.operations.context import Context, audit, now_iso
+from collabctl.operations.records import (
+    collaboration_dict,
+    collaboration_select,
+    company_users,
+    get_company,
+    get_office,
+)
+from collabctl.store.models import Collaboration, CompanyUser, ServiceRecord, Subscription
+
+
+def user_dict(user: CompanyUser) -> dict[str, Any]:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "main_contact": user.main_contact,
+        "services": list(user.services),
+    }
+
+
+def require_party_to_company(session: Session, ctx: Context, number: str) -> None:
+    """A scoped party may change a company only if it is the company or works for it now."""
+    ctx.require_customer_party(number)
+    if ctx.party is not None and ctx.party.kind == "office":
+        works_for = session.scalars(
+            select(Collaboration.id).where(
+                Collaboration.customer_number == number,
+                Collaboration.office_org_number == ctx.party.key,
+                Collaboration.state == "active",
+            )
+        ).first()
+        if works_for is None:
+            raise NotAParty(
+                f"acting as {ctx.party}, collabctl cannot change customer {number}: "
+                "the office has no active collaboration with it",
+                "a support agent can act without --as",
+            )
+
+
+def start_collaboration(
+    session: Session, ctx: Context, number: str, service_code: str, office_number: str
+) -> dict[str, Any]:
+    service = ctx.service(service_code)
+    get_company(session, number, lock=True)
+    get_office(session, office_number)
+    ctx.require_customer_party(number)
+    if ctx.party is not None and ctx.party.kind == "office" and ctx.party.key != office_number:
+        raise NotAParty(
+            f"acting as {ctx.party}, collabctl cannot start a collaboration for office {office_number}",
+            f"use --office {ctx.party.key}, or act without --as",
+        )
+    current = session.scalars(
+        select(Collaboration).where(
+            Collaboration.customer_number == number,
+            Collaboration.service == service.code,
+            Collaboration.state == "active",
+        )
+    ).first()
+    if current is not None:
+        raise Duplicate(
+            f"customer {number} already has an active {service.code} collaboration "
+            f"with office {current.office_org_number}",
+            f"end it first: collabctl end {number} --service {service.code}",
+        )
+    sub = session.get(Subscription, (number, service.code))
+    before = sub.state if sub else None
+    if sub is None:
+        session.add(Subscription(customer_number=number, service=service.code, state="active"))
+    elif sub.state != "active":
+        if sub.state == "deleted":
+            # a deleted service starts fresh and empty
+            session.execute(
+                delete(ServiceRecord).where(
+                    ServiceRecord.customer_number == number,  # type: ignore[arg-type]
+                    ServiceRecord.service == service.code,  # type: ignore[arg-type]
+                )
+            )
+        sub.state = "active"
+    at = now_iso()
+    collaboration = Collaboration(
+        customer_number=number,
+        service=service.code,
+        office_org_number=office_number,
+        state="active",
+        started_at=at,
+    )
+    session.add(collaboration)
+    try:
+        session.flush()
+    except IntegrityError:
+        # another agent started one at the same moment; the unique index decided
+        raise Duplicate(
+            f"customer {number} already has an active {service.code} collaboration",
+            f"see it with: collabctl show {number}",
+        ) from None
+    audit(
+        session,
+        ctx,
+        "start",
+        number,
+        service.code,
+        {"office_org_number": office_number, "subscription": {"before": before, "after": "active"}},
+        at,
+    )
+    row = session.execute(collaboration_select().where(Collaboration.id == collaboration.id)).one()
+    return collaboration_dict(row)
+
+
+def _find_user(users: list[CompanyUser], number: str, email: str) -> CompanyUser:
+    key = validation.email_key(email)
+    user = next((u for u in users if u.email_key == key), None)
+    if user is None:
+        known = ", ".join(u.email for u in users) or "none"
+        raise NotFound(
+            f"customer {number} has no user {email}",
+            f"users: {known}; create one with: collabctl add-user {number} --email {email} --main-contact",
+        )
+    return user
+
+
+def set_main_contact(session: Session, ctx: Context, number: str, email: str) -> dict[str, Any]:
+    get_company(session, number, lock=True)
+    require_party_to_company(session, ctx, number)
+    users = company_users(session, number)
+    user = _find_user(users, number, email)
+    if user.role == "auditor":
+        raise AuditorCannotBeMainContact(
+            f"{user.email} is an auditor and cannot be the main contact",
+            f"pick an administrator or user (collabctl show {number}), or add the person as a "
+            f"new user: collabctl add-user {number} --email EMAIL --main-contact",
+        )
+    previous = next((u for u in users if u.main_contact), None)
+    result = {**user_dict(user), "changed": False, "promoted": False, "previous_main_contact": None}
+    if previous is user:
+        return result
+    promoted = user.role != "administrator"
+    if previous is not None:
+        session.execute(update(CompanyUser).where(CompanyUser.id == previous.id).values(main_contact=False))  # type: ignore[arg-type]
+    session.execute(
+        update(CompanyUser)
+        .where(CompanyUser.id == user.id)  # type: ignore[arg-type]
+        .values(main_contact=True, role="administrator")
+    )
+    session.expire(user)
+    audit(
+        session,
+        ctx,
+        "set-main-contact",
+        number,
+        None,
+        {
+            "before": previous.email if previous else None,
+            "after": user.email,
+            "role": {"before": result["role"], "after": "administrator"},
+            "promoted": promoted,
+        },
+    )
+    return {
+        **user_dict(user),
+        "changed": True,
+        "promoted": promoted,
+        "previous_main_contact": previous.email if previous else None,
+    }
+
+
+def add_user(
+    session: Session,
+    ctx: Context,
+    number: str,
+    email: str,
+    name: str | None,
+    role: str | None,
+    services: list[str],
+    main_contact: bool,
+) -> dict[str, Any]:
+    email = validation.email(email, "--email")
+    role = validation.role(role, "--role") if role is not None else None
+    codes = [ctx.service(s, "--service").code for s in services]
+    get_company(session, number, lock=True)
+    require_party_to_company(session, ctx, number)
+    if main_contact and role == "auditor":
+        raise AuditorCannotBeMainContact(
+            f"{email} cannot be an auditor and the main contact",
+            "drop --role auditor (the main contact is an administrator) or drop --main-contact",
+        )
+    users = company_users(session, number)
+    key = validation.email_key(email)
+    existing = next((u for u in users if u.email_key == key), None)
+    if existing is not None:
+        raise Duplicate(
+            f"customer {number} already has a user {existing.email}",
+            f"to make them main contact: collabctl set-main-contact {number} --user {existing.email}",
+        )
+    final_role = "administrator" if main_contact else (role or "user")
+    previous = next((u for u in users if u.main_contact), None) if main_contact else None
+    if previous is not None:
+        session.execute(update(CompanyUser).where(CompanyUser.id == previous.id).values(main_contact=False))  # type: ignore[arg-type]
+    user = CompanyUser(
+        customer_number=number,
+        email=email,
+        email_key=key,
+        name=validation.name(name, "--name") if name is not None else email.split("@")[0],
+        role=final_role,
+        main_contact=main_contact,
+        services=sorted(set(codes), key=codes.index),
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Duplicate(
+            f"customer {number} already has a user {email} (added a moment ago)",
+            f"see the users: collabctl show {number}",
+        ) from None
+    audit(
+        session,
+        ctx,
+        "add-user",
+        number,
+        None,
+        {
+            "user": user_dict(user),
+            "promoted": main_contact and role not in (None, "administrator"),
+            "main_contact": {"before": previous.email if previous else None, "after": email}
+            if main_contact
+            else None,
+        },
+    )
+    return {
+        **user_dict(user),
+        "promoted": bool(main_contact and role not in (None, "administrator")),
+        "previous_main_contact": previous.email if previous else None,
+    }

@@ -1,0 +1,158 @@
+"""Read-only views: the collaboration list, one company in full, the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collabctl.domain import validation
+from collabctl.domain.errors import InvalidInput, NotAParty
+from collabctl.operations.context import Context, parse_timestamp
+from collabctl.operations.parties import user_dict
+from collabctl.operations.records import (
+    collaboration_dict,
+    collaboration_select,
+    company_users,
+    get_company,
+    record_counts,
+)
+from collabctl.store.models import AuditEvent, Collaboration, Subscription
+
+STATES = ("active", "ended", "all")
+EVENT_KEYS = ("id", "at", "actor", "scope", "action", "customer_number", "service", "details")
+
+
+def list_collaborations(
+    session: Session,
+    ctx: Context,
+    *,
+    customer: str | None = None,
+    office: str | None = None,
+    service: str | None = None,
+    state: str = "active",
+) -> Iterator[dict[str, Any]]:
+    """Collaborations, streamed from the database in key order."""
+    if state not in STATES:
+        raise InvalidInput(f"--state: {state!r} is not allowed", "use active, ended or all")
+    stmt = collaboration_select()
+    if customer is not None:
+        stmt = stmt.where(Collaboration.customer_number == validation.customer_number(customer, "--customer"))
+    if office is not None:
+        stmt = stmt.where(Collaboration.office_org_number == validation.org_number(office, "--office"))
+    if service is not None:
+        stmt = stmt.where(Collaboration.service == ctx.service(service, "--service").code)
+    if state != "all":
+        stmt = stmt.where(Collaboration.state == state)
+    if ctx.party is not None:
+        column = (
+            Collaboration.office_org_number if ctx.party.kind == "office" else Collaboration.customer_number
+        )
+        stmt = stmt.where(column == ctx.party.key)
+    stmt = stmt.order_by(Collaboration.customer_number, Collaboration.service, Collaboration.started_at)
+    for row in session.execute(stmt.execution_options(yield_per=1000)):
+        yield collaboration_dict(row)
+
+
+def _access(sub_state: str, party_active: bool, office_other_active: bool, is_customer: bool) -> str:
+    if sub_state == "active":
+        return "read-write" if is_customer or party_active else "none"
+    if sub_state == "read-only":
+        if is_customer:
+            return "read"
+        return "read" if office_other_active else "none"
+    return "none"  # no-access, deleted
+
+
+def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
+    number = validation.customer_number(number, "CUSTOMER")
+    company = get_company(session, number)
+    ctx.require_customer_party(number)
+    collaborations = [
+        collaboration_dict(row)
+        for row in session.execute(
+            collaboration_select()
+            .where(Collaboration.customer_number == number)
+            .order_by(Collaboration.service, Collaboration.started_at)
+        )
+    ]
+    if ctx.party is not None and ctx.party.kind == "office":
+        collaborations = [c for c in collaborations if c["office_org_number"] == ctx.party.key]
+        if not collaborations:
+            raise NotAParty(
+                f"acting as {ctx.party}, collabctl cannot show customer {number}: "
+                "the office has never collaborated with it",
+                "a support agent can act without --as",
+            )
+    users = company_users(session, number)
+    counts = record_counts(session, number)
+    subscriptions = list(
+        session.scalars(
+            select(Subscription).where(Subscription.customer_number == number).order_by(Subscription.service)
+        )
+    )
+    active_offices: dict[str, set[str]] = {}
+    for c in collaborations:
+        if c["state"] == "active":
+            active_offices.setdefault(c["office_org_number"], set()).add(c["service"])
+    access = []
+    for sub in subscriptions:
+        if ctx.party is None or ctx.party.kind == "customer":
+            access.append(
+                {"service": sub.service, "party": f"customer:{number}", "access": _access(sub.state, False, False, True)}
+            )
+        offices = sorted({c["office_org_number"] for c in collaborations if c["service"] == sub.service})
+        for org in offices:
+            services = active_offices.get(org, set())
+            access.append(
+                {
+                    "service": sub.service,
+                    "party": f"office:{org}",
+                    "access": _access(
+                        sub.state, sub.service in services, bool(services - {sub.service}), False
+                    ),
+                }
+            )
+    main = next((u.email for u in users if u.main_contact), None)
+    return {
+        "customer_number": company.customer_number,
+        "org_number": company.org_number,
+        "name": company.name,
+        "main_contact": main,
+        "users": [user_dict(u) for u in users],
+        "subscriptions": [
+            {"service": s.service, "state": s.state, "records": counts.get(s.service, 0)} for s in subscriptions
+        ],
+        "collaborations": collaborations,
+        "access": access,
+    }
+
+
+def audit_events(
+    session: Session,
+    ctx: Context,
+    *,
+    customer: str | None = None,
+    service: str | None = None,
+    since: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    stmt = select(*(getattr(AuditEvent, k) for k in EVENT_KEYS))
+    if customer is not None:
+        stmt = stmt.where(AuditEvent.customer_number == validation.customer_number(customer, "--customer"))
+    if service is not None:
+        stmt = stmt.where(AuditEvent.service == ctx.service(service, "--service").code)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= parse_timestamp(since, "--since"))
+    if ctx.party is not None:
+        if ctx.party.kind == "customer":
+            stmt = stmt.where(AuditEvent.customer_number == ctx.party.key)
+        else:
+            customers = select(Collaboration.customer_number).where(
+                Collaboration.office_org_number == ctx.party.key
+            )
+            stmt = stmt.where(AuditEvent.customer_number.in_(customers))  # type: ignore[union-attr]
+    stmt = stmt.order_by(AuditEvent.id)
+    for row in session.execute(stmt.execution_options(yield_per=1000)):
+        yield dict(zip(EVENT_KEYS, row, strict=True))
