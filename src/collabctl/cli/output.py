@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterable, Sequence
-from enum import Enum
+from enum import StrEnum
 from typing import Any, TextIO
 
 from collabctl.cli.env import Environment
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
@@ -40,7 +40,9 @@ def console(stream: TextIO, env: Environment, *, is_stdout: bool) -> Any:
     from rich.console import Console
 
     tty = env.stdout_tty if is_stdout else env.stderr_tty
-    return Console(file=stream, force_terminal=tty, no_color=not tty, soft_wrap=not tty, highlight=False)
+    return Console(
+        file=stream, force_terminal=tty, no_color=not tty, soft_wrap=not tty, highlight=False
+    )
 
 
 def emit_rows(
@@ -129,7 +131,9 @@ def error_lines(code: str, text: str, hint: str | None) -> str:
     return "\n".join(lines)
 
 
-def emit_error(env: Environment, code: str, text: str, hint: str | None, fmt: Format | None) -> None:
+def emit_error(
+    env: Environment, code: str, text: str, hint: str | None, fmt: Format | None
+) -> None:
     env.stderr.write(error_lines(code, text, hint) + "\n")
     env.stderr.flush()
     if fmt is not None and fmt is not Format.table:

@@ -122,7 +122,9 @@ DEFAULT_SERVICES: tuple[Service, ...] = (
         ("handover",),
         ("customer-user-added", "data-synchronised", "backup-handed-over"),
     ),
-    Service("utlagg", "Visma Utlägg", ("continue", "delete"), ("reports-submitted", "outlays-submitted")),
+    Service(
+        "utlagg", "Visma Utlägg", ("continue", "delete"), ("reports-submitted", "outlays-submitted")
+    ),
 )
 
 

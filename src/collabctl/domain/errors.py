@@ -64,24 +64,56 @@ class CollabError(Exception):
         return {"code": self.code, "message": self.message, "hint": self.hint}
 
 
-def _error(code: str) -> type[CollabError]:
-    name = "".join(part.capitalize() for part in code.split("-")) + "Error"
-    return type(name, (CollabError,), {"code": code, "__doc__": f"Error with code {code!r}."})
+class NotFound(CollabError):
+    code = "not-found"
 
 
-NotFound = _error("not-found")
-AlreadyEnded = _error("already-ended")
-NotAParty = _error("not-a-party")
-MainContactMissing = _error("main-contact-missing")
-OutcomeNotAllowed = _error("outcome-not-allowed")
-ChecklistIncomplete = _error("checklist-incomplete")
-ReadOnly = _error("read-only")
-Duplicate = _error("duplicate")
-AuditorCannotBeMainContact = _error("auditor-cannot-be-main-contact")
-InvalidInput = _error("invalid-input")
-Conflict = _error("conflict")
-DatabaseUnavailable = _error("database-unavailable")
-SchemaOutdated = _error("schema-outdated")
+class AlreadyEnded(CollabError):
+    code = "already-ended"
+
+
+class NotAParty(CollabError):
+    code = "not-a-party"
+
+
+class MainContactMissing(CollabError):
+    code = "main-contact-missing"
+
+
+class OutcomeNotAllowed(CollabError):
+    code = "outcome-not-allowed"
+
+
+class ChecklistIncomplete(CollabError):
+    code = "checklist-incomplete"
+
+
+class ReadOnly(CollabError):
+    code = "read-only"
+
+
+class Duplicate(CollabError):
+    code = "duplicate"
+
+
+class AuditorCannotBeMainContact(CollabError):
+    code = "auditor-cannot-be-main-contact"
+
+
+class InvalidInput(CollabError):
+    code = "invalid-input"
+
+
+class Conflict(CollabError):
+    code = "conflict"
+
+
+class DatabaseUnavailable(CollabError):
+    code = "database-unavailable"
+
+
+class SchemaOutdated(CollabError):
+    code = "schema-outdated"
 
 
 class UsageError(Exception):

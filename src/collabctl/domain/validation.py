@@ -30,7 +30,11 @@ def luhn_valid(digits: str) -> bool:
 def customer_number(value: object, field: str = "customer_number") -> str:
     """A customer number: 1–10 digits, kept as a string so leading zeros survive."""
     text = str(value).strip() if value is not None else ""
-    if not isinstance(value, str | int) or isinstance(value, bool) or not _CUSTOMER_RE.fullmatch(text):
+    if (
+        not isinstance(value, str | int)
+        or isinstance(value, bool)
+        or not _CUSTOMER_RE.fullmatch(text)
+    ):
         raise InvalidInput(
             f"{field}: {value!r} is not a customer number",
             "a customer number is 1 to 10 digits, e.g. 1001 or 0042",

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from collabctl.operations.jsonstream import Item
 from collabctl.store.models import Company, Office
@@ -23,7 +24,13 @@ OFFICES = [
 
 
 def _collab(service: str, office: str, started: str, **ended: Any) -> dict[str, Any]:
-    return {"service": service, "office": office, "started_at": started, "state": "ended" if ended else "active", **ended}
+    return {
+        "service": service,
+        "office": office,
+        "started_at": started,
+        "state": "ended" if ended else "active",
+        **ended,
+    }
 
 
 COMPANIES: list[dict[str, Any]] = [
@@ -33,23 +40,53 @@ COMPANIES: list[dict[str, Any]] = [
         "org_number": "556036-0793",
         "name": "Kund AB",
         "users": [
-            {"email": "anna@kund.se", "name": "Anna Lindqvist", "role": "administrator",
-             "main_contact": True, "services": ["eekonomi", "fakturering", "utlagg"]},
-            {"email": "erik@kund.se", "name": "Erik Svensson", "role": "user", "services": ["utlagg"]},
-            {"email": "revisor@granskarna.se", "name": "Greta Granskare", "role": "auditor",
-             "services": ["eekonomi"]},
+            {
+                "email": "anna@kund.se",
+                "name": "Anna Lindqvist",
+                "role": "administrator",
+                "main_contact": True,
+                "services": ["eekonomi", "fakturering", "utlagg"],
+            },
+            {
+                "email": "erik@kund.se",
+                "name": "Erik Svensson",
+                "role": "user",
+                "services": ["utlagg"],
+            },
+            {
+                "email": "revisor@granskarna.se",
+                "name": "Greta Granskare",
+                "role": "auditor",
+                "services": ["eekonomi"],
+            },
         ],
-        "subscriptions": [{"service": "eekonomi"}, {"service": "fakturering"}, {"service": "utlagg"}],
+        "subscriptions": [
+            {"service": "eekonomi"},
+            {"service": "fakturering"},
+            {"service": "utlagg"},
+        ],
         "collaborations": [
             _collab("eekonomi", EXEMPEL, "2023-03-01T08:00:00Z"),
             _collab("fakturering", SIFFROR, "2024-01-31T09:00:00Z"),
             _collab("utlagg", EXEMPEL, "2024-06-15T10:30:00Z"),
         ],
         "records": [
-            {"id": "ER-1001", "service": "utlagg", "kind": "expense-report", "owner": "erik@kund.se",
-             "status": "submitted", "payload": {"period": "2026-10", "amount_sek": 1840}},
-            {"id": "OL-1001", "service": "utlagg", "kind": "outlay", "owner": "erik@kund.se",
-             "status": "submitted", "payload": {"description": "Tåg Stockholm–Göteborg", "amount_sek": 695}},
+            {
+                "id": "ER-1001",
+                "service": "utlagg",
+                "kind": "expense-report",
+                "owner": "erik@kund.se",
+                "status": "submitted",
+                "payload": {"period": "2026-10", "amount_sek": 1840},
+            },
+            {
+                "id": "OL-1001",
+                "service": "utlagg",
+                "kind": "outlay",
+                "owner": "erik@kund.se",
+                "status": "submitted",
+                "payload": {"description": "Tåg Stockholm–Göteborg", "amount_sek": 695},
+            },
         ],
     },
     {
@@ -58,9 +95,18 @@ COMPANIES: list[dict[str, Any]] = [
         "org_number": "556345-6788",
         "name": "Snickeri Norr AB",
         "users": [
-            {"email": "lars@snickerinorr.se", "name": "Lars Berg", "role": "user", "services": ["eekonomi"]},
-            {"email": "revision@norrrevision.se", "name": "Norr Revision", "role": "auditor",
-             "services": ["eekonomi"]},
+            {
+                "email": "lars@snickerinorr.se",
+                "name": "Lars Berg",
+                "role": "user",
+                "services": ["eekonomi"],
+            },
+            {
+                "email": "revision@norrrevision.se",
+                "name": "Norr Revision",
+                "role": "auditor",
+                "services": ["eekonomi"],
+            },
         ],
         "subscriptions": [{"service": "eekonomi"}],
         "collaborations": [_collab("eekonomi", EXEMPEL, "2022-09-01T07:00:00Z")],
@@ -71,9 +117,19 @@ COMPANIES: list[dict[str, Any]] = [
         "org_number": "556456-7898",
         "name": "Resor & Möten i Väst AB",
         "users": [
-            {"email": "maria@resormoten.se", "name": "Maria Ek", "role": "administrator",
-             "main_contact": True, "services": ["eekonomi", "utlagg"]},
-            {"email": "johan@resormoten.se", "name": "Johan Ek", "role": "user", "services": ["utlagg"]},
+            {
+                "email": "maria@resormoten.se",
+                "name": "Maria Ek",
+                "role": "administrator",
+                "main_contact": True,
+                "services": ["eekonomi", "utlagg"],
+            },
+            {
+                "email": "johan@resormoten.se",
+                "name": "Johan Ek",
+                "role": "user",
+                "services": ["utlagg"],
+            },
         ],
         "subscriptions": [{"service": "eekonomi"}, {"service": "utlagg"}],
         "collaborations": [
@@ -81,12 +137,30 @@ COMPANIES: list[dict[str, Any]] = [
             _collab("utlagg", SIFFROR, "2023-05-10T08:00:00Z"),
         ],
         "records": [
-            {"id": "ER-3101", "service": "utlagg", "kind": "expense-report", "owner": "johan@resormoten.se",
-             "status": "draft", "payload": {"period": "2026-11"}},
-            {"id": "ER-3102", "service": "utlagg", "kind": "expense-report", "owner": "maria@resormoten.se",
-             "status": "submitted", "payload": {"period": "2026-10"}},
-            {"id": "OL-3201", "service": "utlagg", "kind": "outlay", "owner": "johan@resormoten.se",
-             "status": "draft", "payload": {"description": "Hotell Malmö", "amount_sek": 1450}},
+            {
+                "id": "ER-3101",
+                "service": "utlagg",
+                "kind": "expense-report",
+                "owner": "johan@resormoten.se",
+                "status": "draft",
+                "payload": {"period": "2026-11"},
+            },
+            {
+                "id": "ER-3102",
+                "service": "utlagg",
+                "kind": "expense-report",
+                "owner": "maria@resormoten.se",
+                "status": "submitted",
+                "payload": {"period": "2026-10"},
+            },
+            {
+                "id": "OL-3201",
+                "service": "utlagg",
+                "kind": "outlay",
+                "owner": "johan@resormoten.se",
+                "status": "draft",
+                "payload": {"description": "Hotell Malmö", "amount_sek": 1450},
+            },
         ],
     },
     {
@@ -95,8 +169,13 @@ COMPANIES: list[dict[str, Any]] = [
         "org_number": "556567-8900",
         "name": "Bygg & Lön i Umeå AB",
         "users": [
-            {"email": "karin@byggumea.se", "name": "Karin Nilsson", "role": "administrator",
-             "main_contact": True, "services": ["eekonomi"]},
+            {
+                "email": "karin@byggumea.se",
+                "name": "Karin Nilsson",
+                "role": "administrator",
+                "main_contact": True,
+                "services": ["eekonomi"],
+            },
         ],
         "subscriptions": [{"service": "eekonomi"}, {"service": "lon"}],
         "collaborations": [
@@ -104,8 +183,14 @@ COMPANIES: list[dict[str, Any]] = [
             _collab("lon", NORRLON, "2020-01-15T08:00:00Z"),
         ],
         "records": [
-            {"id": "PR-2026-10", "service": "lon", "kind": "payroll-run", "owner": "karin@byggumea.se",
-             "status": "submitted", "payload": {"employees": 14, "period": "2026-10"}},
+            {
+                "id": "PR-2026-10",
+                "service": "lon",
+                "kind": "payroll-run",
+                "owner": "karin@byggumea.se",
+                "status": "submitted",
+                "payload": {"employees": 14, "period": "2026-10"},
+            },
         ],
     },
     {
@@ -114,14 +199,25 @@ COMPANIES: list[dict[str, Any]] = [
         "org_number": "556678-9011",
         "name": "Fiskebolaget i Göteborg AB",
         "users": [
-            {"email": "per@fiskebolaget.se", "name": "Per Holm", "role": "administrator",
-             "main_contact": True, "services": ["lon"]},
+            {
+                "email": "per@fiskebolaget.se",
+                "name": "Per Holm",
+                "role": "administrator",
+                "main_contact": True,
+                "services": ["lon"],
+            },
         ],
         "subscriptions": [{"service": "lon"}],
         "collaborations": [_collab("lon", NORRLON, "2022-04-01T08:00:00Z")],
         "records": [
-            {"id": "PR-2026-10", "service": "lon", "kind": "payroll-run", "owner": "per@fiskebolaget.se",
-             "status": "submitted", "payload": {"employees": 6, "period": "2026-10"}},
+            {
+                "id": "PR-2026-10",
+                "service": "lon",
+                "kind": "payroll-run",
+                "owner": "per@fiskebolaget.se",
+                "status": "submitted",
+                "payload": {"employees": 6, "period": "2026-10"},
+            },
         ],
     },
     {
@@ -130,13 +226,28 @@ COMPANIES: list[dict[str, Any]] = [
         "org_number": "556789-0123",
         "name": "Café Hörnet HB",
         "users": [
-            {"email": "sara@cafehornet.se", "name": "Sara Öberg", "role": "administrator",
-             "main_contact": True, "services": ["eekonomi", "fakturering"]},
+            {
+                "email": "sara@cafehornet.se",
+                "name": "Sara Öberg",
+                "role": "administrator",
+                "main_contact": True,
+                "services": ["eekonomi", "fakturering"],
+            },
         ],
-        "subscriptions": [{"service": "eekonomi", "state": "read-only"}, {"service": "fakturering"}],
+        "subscriptions": [
+            {"service": "eekonomi", "state": "read-only"},
+            {"service": "fakturering"},
+        ],
         "collaborations": [
-            _collab("eekonomi", EXEMPEL, "2019-05-01T08:00:00Z", ended_at="2025-12-31T16:00:00Z",
-                    ended_by="customer", outcome="deactivate", reason="closing the bookkeeping service"),
+            _collab(
+                "eekonomi",
+                EXEMPEL,
+                "2019-05-01T08:00:00Z",
+                ended_at="2025-12-31T16:00:00Z",
+                ended_by="customer",
+                outcome="deactivate",
+                reason="closing the bookkeeping service",
+            ),
             _collab("fakturering", EXEMPEL, "2019-05-01T08:00:00Z"),
         ],
     },
@@ -146,9 +257,19 @@ COMPANIES: list[dict[str, Any]] = [
         "org_number": "556890-1234",
         "name": "Trädgårdsdesign Syd AB",
         "users": [
-            {"email": "olle@tradgardsyd.se", "name": "Olle Persson", "role": "administrator",
-             "main_contact": True, "services": ["utlagg", "eekonomi"]},
-            {"email": "lisa@tradgardsyd.se", "name": "Lisa Persson", "role": "user", "services": ["utlagg"]},
+            {
+                "email": "olle@tradgardsyd.se",
+                "name": "Olle Persson",
+                "role": "administrator",
+                "main_contact": True,
+                "services": ["utlagg", "eekonomi"],
+            },
+            {
+                "email": "lisa@tradgardsyd.se",
+                "name": "Lisa Persson",
+                "role": "user",
+                "services": ["utlagg"],
+            },
         ],
         "subscriptions": [{"service": "utlagg"}, {"service": "eekonomi"}],
         "collaborations": [
@@ -156,10 +277,22 @@ COMPANIES: list[dict[str, Any]] = [
             _collab("eekonomi", SIFFROR, "2024-02-01T08:00:00Z"),
         ],
         "records": [
-            {"id": "ER-7001", "service": "utlagg", "kind": "expense-report", "owner": "lisa@tradgardsyd.se",
-             "status": "submitted", "payload": {"period": "2026-09"}},
-            {"id": "OL-7002", "service": "utlagg", "kind": "outlay", "owner": "lisa@tradgardsyd.se",
-             "status": "submitted", "payload": {"description": "Plantor", "amount_sek": 3200}},
+            {
+                "id": "ER-7001",
+                "service": "utlagg",
+                "kind": "expense-report",
+                "owner": "lisa@tradgardsyd.se",
+                "status": "submitted",
+                "payload": {"period": "2026-09"},
+            },
+            {
+                "id": "OL-7002",
+                "service": "utlagg",
+                "kind": "outlay",
+                "owner": "lisa@tradgardsyd.se",
+                "status": "submitted",
+                "payload": {"description": "Plantor", "amount_sek": 3200},
+            },
         ],
     },
 ]
@@ -189,6 +322,6 @@ def demo_items() -> Iterator[Item]:
 
 def database_is_empty(session: Session) -> bool:
     return (
-        session.scalars(select(Company.customer_number).limit(1)).first() is None
-        and session.scalars(select(Office.org_number).limit(1)).first() is None
+        session.scalars(select(col(Company.customer_number)).limit(1)).first() is None
+        and session.scalars(select(col(Office.org_number)).limit(1)).first() is None
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from collabctl import __version__
 from collabctl.domain.errors import NotAParty, NotFound
@@ -27,7 +28,9 @@ def company_document(
     subscriptions = [
         s
         for s in session.scalars(
-            select(Subscription).where(Subscription.customer_number == number).order_by(Subscription.service)
+            select(Subscription)
+            .where(col(Subscription.customer_number) == number)
+            .order_by(col(Subscription.service))
         )
         if wanted(s.service)
     ]
@@ -35,8 +38,8 @@ def company_document(
         c
         for c in session.scalars(
             select(Collaboration)
-            .where(Collaboration.customer_number == number)
-            .order_by(Collaboration.started_at, Collaboration.id)  # type: ignore[arg-type]
+            .where(col(Collaboration.customer_number) == number)
+            .order_by(col(Collaboration.started_at), col(Collaboration.id))
         )
         if wanted(c.service)
     ]
@@ -44,8 +47,8 @@ def company_document(
         r
         for r in session.scalars(
             select(ServiceRecord)
-            .where(ServiceRecord.customer_number == number)
-            .order_by(ServiceRecord.service, ServiceRecord.record_id)
+            .where(col(ServiceRecord.customer_number) == number)
+            .order_by(col(ServiceRecord.service), col(ServiceRecord.record_id))
         )
         if wanted(r.service)
     ]
@@ -130,10 +133,10 @@ def export_company(
             )
     if ctx.party is not None and ctx.party.kind == "office":
         offices = session.scalars(
-            select(Collaboration.service).where(
-                Collaboration.customer_number == number,
-                Collaboration.office_org_number == ctx.party.key,
-                Collaboration.state == "active",
+            select(col(Collaboration.service)).where(
+                col(Collaboration.customer_number) == number,
+                col(Collaboration.office_org_number) == ctx.party.key,
+                col(Collaboration.state) == "active",
             )
         ).all()
         if not offices or (service is not None and service not in offices):

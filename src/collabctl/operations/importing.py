@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from collabctl.domain import validation
 from collabctl.domain.catalogue import SUBSCRIPTION_STATES, Catalogue, service_from_mapping
@@ -38,7 +39,9 @@ ENDED_BY = ("customer", "office")
 # -- validation: plain dicts in, normalised dicts out, errors name the path ----------
 
 
-def _obj(value: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> dict[str, Any]:
+def _obj(
+    value: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...]
+) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput(f"{where}: expected an object")
     for key in required:
@@ -72,7 +75,9 @@ def _list(value: Any, where: str) -> list[Any]:
 def _choice(value: Any, where: str, choices: Iterable[str]) -> str:
     options = tuple(choices)
     if value not in options:
-        raise InvalidInput(f"{where}: {value!r} is not allowed", f"use one of: {', '.join(options)}")
+        raise InvalidInput(
+            f"{where}: {value!r} is not allowed", f"use one of: {', '.join(options)}"
+        )
     return str(value)
 
 
@@ -91,8 +96,10 @@ def validate_company(data: Any, where: str, catalogue: Catalogue) -> dict[str, A
         ("customer_number", "org_number", "name"),
         ("users", "subscriptions", "collaborations", "records"),
     )
-    company = {
-        "customer_number": validation.customer_number(data["customer_number"], f"{where}.customer_number"),
+    company: dict[str, Any] = {
+        "customer_number": validation.customer_number(
+            data["customer_number"], f"{where}.customer_number"
+        ),
         "org_number": validation.org_number(data["org_number"], f"{where}.org_number"),
         "name": validation.name(data["name"], f"{where}.name"),
         "users": [],
@@ -108,7 +115,9 @@ def validate_company(data: Any, where: str, catalogue: Catalogue) -> dict[str, A
         email = validation.email(user["email"], f"{w}.email")
         key = validation.email_key(email)
         if key in seen_emails:
-            raise InvalidInput(f"{w}.email: {email} appears twice", "e-mail addresses are case-insensitive")
+            raise InvalidInput(
+                f"{w}.email: {email} appears twice", "e-mail addresses are case-insensitive"
+            )
         seen_emails.add(key)
         role = validation.role(user["role"], f"{w}.role") if "role" in user else None
         main = user.get("main_contact")
@@ -138,7 +147,9 @@ def validate_company(data: Any, where: str, catalogue: Catalogue) -> dict[str, A
             }
         )
     if main_contacts > 1:
-        raise InvalidInput(f"{where}.users: more than one main contact", "a company has at most one")
+        raise InvalidInput(
+            f"{where}.users: more than one main contact", "a company has at most one"
+        )
     services_seen: set[str] = set()
     for i, sub in enumerate(_list(data.get("subscriptions"), f"{where}.subscriptions")):
         w = f"{where}.subscriptions[{i}]"
@@ -148,19 +159,22 @@ def validate_company(data: Any, where: str, catalogue: Catalogue) -> dict[str, A
             raise InvalidInput(f"{w}.service: {code} appears twice")
         services_seen.add(code)
         company["subscriptions"].append(
-            {"service": code, "state": _choice(sub.get("state", "active"), f"{w}.state", SUBSCRIPTION_STATES)}
+            {
+                "service": code,
+                "state": _choice(sub.get("state", "active"), f"{w}.state", SUBSCRIPTION_STATES),
+            }
         )
     active: set[str] = set()
-    for i, col in enumerate(_list(data.get("collaborations"), f"{where}.collaborations")):
+    for i, collab in enumerate(_list(data.get("collaborations"), f"{where}.collaborations")):
         w = f"{where}.collaborations[{i}]"
-        col = _obj(
-            col,
+        collab = _obj(
+            collab,
             w,
             ("service", "office"),
             ("state", "started_at", "ended_at", "ended_by", "actor", "outcome", "reason"),
         )
-        code = catalogue.get(col["service"], f"{w}.service").code
-        state = _choice(col.get("state", "active"), f"{w}.state", ("active", "ended"))
+        code = catalogue.get(collab["service"], f"{w}.service").code
+        state = _choice(collab.get("state", "active"), f"{w}.state", ("active", "ended"))
         if state == "active":
             if code in active:
                 raise InvalidInput(
@@ -170,29 +184,31 @@ def validate_company(data: Any, where: str, catalogue: Catalogue) -> dict[str, A
             active.add(code)
         entry: dict[str, Any] = {
             "service": code,
-            "office_org_number": validation.org_number(col["office"], f"{w}.office"),
+            "office_org_number": validation.org_number(collab["office"], f"{w}.office"),
             "state": state,
-            "started_at": parse_timestamp(col["started_at"], f"{w}.started_at")
-            if "started_at" in col
+            "started_at": parse_timestamp(collab["started_at"], f"{w}.started_at")
+            if "started_at" in collab
             else None,
             "ended_at": None,
             "ended_by": None,
-            "ended_actor": _str(col.get("actor"), f"{w}.actor", allow_none=True),
+            "ended_actor": _str(collab.get("actor"), f"{w}.actor", allow_none=True),
             "outcome": None,
-            "reason": _str(col.get("reason"), f"{w}.reason", allow_none=True),
+            "reason": _str(collab.get("reason"), f"{w}.reason", allow_none=True),
         }
         if state == "ended":
-            entry["ended_at"] = parse_timestamp(col.get("ended_at"), f"{w}.ended_at")
-            entry["ended_by"] = _choice(col.get("ended_by"), f"{w}.ended_by", ENDED_BY)
+            entry["ended_at"] = parse_timestamp(collab.get("ended_at"), f"{w}.ended_at")
+            entry["ended_by"] = _choice(collab.get("ended_by"), f"{w}.ended_by", ENDED_BY)
             entry["outcome"] = _choice(
-                col.get("outcome"), f"{w}.outcome", catalogue.get(code).outcomes
+                collab.get("outcome"), f"{w}.outcome", catalogue.get(code).outcomes
             )
         else:
             for key in ("ended_at", "ended_by", "outcome"):
-                if col.get(key) is not None:
+                if collab.get(key) is not None:
                     raise InvalidInput(f"{w}.{key}: only an ended collaboration has {key}")
         if entry["started_at"] is None:
-            raise InvalidInput(f"{w}.started_at: required field is missing", "e.g. 2024-01-31T09:00:00Z")
+            raise InvalidInput(
+                f"{w}.started_at: required field is missing", "e.g. 2024-01-31T09:00:00Z"
+            )
         company["collaborations"].append(entry)
     record_keys: set[tuple[str, str]] = set()
     for i, rec in enumerate(_list(data.get("records"), f"{where}.records")):
@@ -260,7 +276,11 @@ def upsert_office(session: Session, data: dict[str, Any]) -> list[str]:
 def upsert_service(session: Session, data: Any, where: str) -> tuple[str, list[str]]:
     service = service_from_mapping(data, where)
     row = session.get(ServiceDefinition, service.code)
-    values = {"name": service.name, "outcomes": list(service.outcomes), "checklist": list(service.checklist)}
+    values: dict[str, Any] = {
+        "name": service.name,
+        "outcomes": list(service.outcomes),
+        "checklist": list(service.checklist),
+    }
     if row is None:
         session.add(ServiceDefinition(code=service.code, **values))
         return service.code, [f"created service {service.code}"]
@@ -274,7 +294,9 @@ def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]
     changes: list[str] = []
     company = session.get(Company, number, with_for_update=True)
     if company is None:
-        session.add(Company(customer_number=number, org_number=data["org_number"], name=data["name"]))
+        session.add(
+            Company(customer_number=number, org_number=data["org_number"], name=data["name"])
+        )
         session.flush()
         changes.append(f"created company {number}")
     else:
@@ -282,15 +304,17 @@ def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]
 
     users = {
         u.email_key: u
-        for u in session.scalars(select(CompanyUser).where(CompanyUser.customer_number == number))
+        for u in session.scalars(
+            select(CompanyUser).where(col(CompanyUser.customer_number) == number)
+        )
     }
     new_main = next((u["email_key"] for u in data["users"] if u["main_contact"]), None)
     if new_main is not None:
         # Clear the old flag first: the database allows one main contact per company.
-        for key, user in users.items():
-            if user.main_contact and key != new_main:
-                user.main_contact = False
-                changes.append(f"main contact moved from {user.email}")
+        for key, current in users.items():
+            if current.main_contact and key != new_main:
+                current.main_contact = False
+                changes.append(f"main contact moved from {current.email}")
         session.flush()
     for entry in data["users"]:
         user = users.get(entry["email_key"])
@@ -331,25 +355,31 @@ def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]
 
     subscriptions = {
         s.service: s
-        for s in session.scalars(select(Subscription).where(Subscription.customer_number == number))
+        for s in session.scalars(
+            select(Subscription).where(col(Subscription.customer_number) == number)
+        )
     }
     for entry in data["subscriptions"]:
         sub = subscriptions.get(entry["service"])
         if sub is None:
-            sub = Subscription(customer_number=number, service=entry["service"], state=entry["state"])
+            sub = Subscription(
+                customer_number=number, service=entry["service"], state=entry["state"]
+            )
             session.add(sub)
             subscriptions[entry["service"]] = sub
             changes.append(f"created subscription {entry['service']}")
         else:
             _set(sub, {"state": entry["state"]}, f"subscription {entry['service']}", changes)
 
-    existing = list(session.scalars(select(Collaboration).where(Collaboration.customer_number == number)))
+    existing = list(
+        session.scalars(select(Collaboration).where(col(Collaboration.customer_number) == number))
+    )
     for entry in data["collaborations"]:
         office_number = entry["office_org_number"]
         if session.get(Office, office_number) is None:
             raise InvalidInput(
                 f"collaborations: office {office_number} does not exist",
-                "list the office under \"offices\" (before the company) or import it first",
+                'list the office under "offices" (before the company) or import it first',
             )
         match = next(
             (
@@ -363,7 +393,11 @@ def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]
         )
         if entry["state"] == "active":
             other = next(
-                (c for c in existing if c.service == entry["service"] and c.state == "active" and c is not match),
+                (
+                    c
+                    for c in existing
+                    if c.service == entry["service"] and c.state == "active" and c is not match
+                ),
                 None,
             )
             if other is not None:
@@ -372,7 +406,11 @@ def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]
                     f"with office {other.office_org_number}",
                     f"end it first: collabctl end {number} --service {entry['service']}",
                 )
-        values = {k: v for k, v in entry.items() if k not in ("service", "office_org_number", "started_at")}
+        values = {
+            k: v
+            for k, v in entry.items()
+            if k not in ("service", "office_org_number", "started_at")
+        }
         if match is None:
             collaboration = Collaboration(
                 customer_number=number,
@@ -397,9 +435,9 @@ def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]
     for entry in data["records"]:
         record = session.scalars(
             select(ServiceRecord).where(
-                ServiceRecord.customer_number == number,
-                ServiceRecord.service == entry["service"],
-                ServiceRecord.record_id == entry["record_id"],
+                col(ServiceRecord.customer_number) == number,
+                col(ServiceRecord.service) == entry["service"],
+                col(ServiceRecord.record_id) == entry["record_id"],
             )
         ).first()
         values = {k: entry[k] for k in ("kind", "status", "owner", "payload")}
@@ -407,7 +445,14 @@ def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]
             continue
         require_writable(subscriptions.get(entry["service"]), number, entry["service"])
         if record is None:
-            session.add(ServiceRecord(customer_number=number, service=entry["service"], record_id=entry["record_id"], **values))
+            session.add(
+                ServiceRecord(
+                    customer_number=number,
+                    service=entry["service"],
+                    record_id=entry["record_id"],
+                    **values,
+                )
+            )
             changes.append(f"created record {entry['service']}/{entry['record_id']}")
         else:
             _set(record, values, f"record {entry['service']}/{entry['record_id']}", changes)
@@ -451,7 +496,15 @@ def import_items(
                     result.changes = upsert_company(session, data, at)
                 if result.changes:
                     session.flush()
-                    audit(session, ctx, "import", customer, None, {"item": item.kind, "key": result.key, "changes": result.changes}, at)
+                    audit(
+                        session,
+                        ctx,
+                        "import",
+                        customer,
+                        None,
+                        {"item": item.kind, "key": result.key, "changes": result.changes},
+                        at,
+                    )
                     session.flush()
             if item.kind == "service" and result.changes:
                 catalogue = catalogue.extended([service_from_mapping(item.data, item.where)])

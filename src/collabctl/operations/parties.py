@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from collabctl.domain import validation
 from collabctl.domain.errors import (
@@ -41,10 +42,10 @@ def require_party_to_company(session: Session, ctx: Context, number: str) -> Non
     ctx.require_customer_party(number)
     if ctx.party is not None and ctx.party.kind == "office":
         works_for = session.scalars(
-            select(Collaboration.id).where(
-                Collaboration.customer_number == number,
-                Collaboration.office_org_number == ctx.party.key,
-                Collaboration.state == "active",
+            select(col(Collaboration.id)).where(
+                col(Collaboration.customer_number) == number,
+                col(Collaboration.office_org_number) == ctx.party.key,
+                col(Collaboration.state) == "active",
             )
         ).first()
         if works_for is None:
@@ -69,9 +70,9 @@ def start_collaboration(
         )
     current = session.scalars(
         select(Collaboration).where(
-            Collaboration.customer_number == number,
-            Collaboration.service == service.code,
-            Collaboration.state == "active",
+            col(Collaboration.customer_number) == number,
+            col(Collaboration.service) == service.code,
+            col(Collaboration.state) == "active",
         )
     ).first()
     if current is not None:
@@ -89,8 +90,8 @@ def start_collaboration(
             # a deleted service starts fresh and empty
             session.execute(
                 delete(ServiceRecord).where(
-                    ServiceRecord.customer_number == number,  # type: ignore[arg-type]
-                    ServiceRecord.service == service.code,  # type: ignore[arg-type]
+                    col(ServiceRecord.customer_number) == number,
+                    col(ServiceRecord.service) == service.code,
                 )
             )
         sub.state = "active"
@@ -120,7 +121,9 @@ def start_collaboration(
         {"office_org_number": office_number, "subscription": {"before": before, "after": "active"}},
         at,
     )
-    row = session.execute(collaboration_select().where(Collaboration.id == collaboration.id)).one()
+    row = session.execute(
+        collaboration_select().where(col(Collaboration.id) == collaboration.id)
+    ).one()
     return collaboration_dict(row)
 
 
@@ -153,10 +156,12 @@ def set_main_contact(session: Session, ctx: Context, number: str, email: str) ->
         return result
     promoted = user.role != "administrator"
     if previous is not None:
-        session.execute(update(CompanyUser).where(CompanyUser.id == previous.id).values(main_contact=False))  # type: ignore[arg-type]
+        session.execute(
+            update(CompanyUser).where(col(CompanyUser.id) == previous.id).values(main_contact=False)
+        )
     session.execute(
         update(CompanyUser)
-        .where(CompanyUser.id == user.id)  # type: ignore[arg-type]
+        .where(col(CompanyUser.id) == user.id)
         .values(main_contact=True, role="administrator")
     )
     session.expire(user)
@@ -212,7 +217,9 @@ def add_user(
     final_role = "administrator" if main_contact else (role or "user")
     previous = next((u for u in users if u.main_contact), None) if main_contact else None
     if previous is not None:
-        session.execute(update(CompanyUser).where(CompanyUser.id == previous.id).values(main_contact=False))  # type: ignore[arg-type]
+        session.execute(
+            update(CompanyUser).where(col(CompanyUser.id) == previous.id).values(main_contact=False)
+        )
     user = CompanyUser(
         customer_number=number,
         email=email,

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from collabctl.domain.errors import NotFound, ReadOnly
 from collabctl.store.models import (
@@ -31,18 +32,18 @@ COLLABORATION_KEYS = (
     "reason",
 )
 
-COLLABORATION_COLUMNS = (
-    Collaboration.customer_number,
-    Company.name.label("company_name"),  # type: ignore[attr-defined]
-    Collaboration.service,
-    Collaboration.office_org_number,
-    Office.name.label("office_name"),  # type: ignore[attr-defined]
-    Collaboration.state,
-    Collaboration.started_at,
-    Collaboration.ended_at,
-    Collaboration.ended_by,
-    Collaboration.outcome,
-    Collaboration.reason,
+COLLABORATION_COLUMNS: tuple[Any, ...] = (
+    col(Collaboration.customer_number),
+    col(Company.name).label("company_name"),
+    col(Collaboration.service),
+    col(Collaboration.office_org_number),
+    col(Office.name).label("office_name"),
+    col(Collaboration.state),
+    col(Collaboration.started_at),
+    col(Collaboration.ended_at),
+    col(Collaboration.ended_by),
+    col(Collaboration.outcome),
+    col(Collaboration.reason),
 )
 
 
@@ -50,8 +51,8 @@ def collaboration_select() -> Any:
     """Collaborations joined with the names a person wants to see next to the numbers."""
     return (
         select(*COLLABORATION_COLUMNS)
-        .join(Company, Company.customer_number == Collaboration.customer_number)  # type: ignore[arg-type]
-        .join(Office, Office.org_number == Collaboration.office_org_number)  # type: ignore[arg-type]
+        .join(Company, col(Company.customer_number) == col(Collaboration.customer_number))
+        .join(Office, col(Office.org_number) == col(Collaboration.office_org_number))
     )
 
 
@@ -61,7 +62,7 @@ def collaboration_dict(row: Any) -> dict[str, Any]:
 
 def get_company(session: Session, customer_number: str, *, lock: bool = False) -> Company:
     """The company, locked against concurrent changes when ``lock`` (PostgreSQL row lock)."""
-    stmt = select(Company).where(Company.customer_number == customer_number)
+    stmt = select(Company).where(col(Company.customer_number) == customer_number)
     if lock:
         stmt = stmt.with_for_update()
     company = session.scalars(stmt).first()
@@ -78,7 +79,7 @@ def get_office(session: Session, org_number: str) -> Office:
     if office is None:
         raise NotFound(
             f"accounting office {org_number} does not exist",
-            "load it with `collabctl import` (an \"offices\" entry)",
+            'load it with `collabctl import` (an "offices" entry)',
         )
     return office
 
@@ -87,8 +88,8 @@ def company_users(session: Session, customer_number: str) -> list[CompanyUser]:
     return list(
         session.scalars(
             select(CompanyUser)
-            .where(CompanyUser.customer_number == customer_number)
-            .order_by(CompanyUser.id)  # type: ignore[arg-type]
+            .where(col(CompanyUser.customer_number) == customer_number)
+            .order_by(col(CompanyUser.id))
         )
     )
 
@@ -96,23 +97,23 @@ def company_users(session: Session, customer_number: str) -> list[CompanyUser]:
 def draft_records(session: Session, customer_number: str, service: str, kind: str) -> list[str]:
     return list(
         session.scalars(
-            select(ServiceRecord.record_id)
+            select(col(ServiceRecord.record_id))
             .where(
-                ServiceRecord.customer_number == customer_number,
-                ServiceRecord.service == service,
-                ServiceRecord.kind == kind,
-                ServiceRecord.status == "draft",
+                col(ServiceRecord.customer_number) == customer_number,
+                col(ServiceRecord.service) == service,
+                col(ServiceRecord.kind) == kind,
+                col(ServiceRecord.status) == "draft",
             )
-            .order_by(ServiceRecord.record_id)
+            .order_by(col(ServiceRecord.record_id))
         )
     )
 
 
 def record_counts(session: Session, customer_number: str) -> dict[str, int]:
     rows = session.execute(
-        select(ServiceRecord.service, func.count())
-        .where(ServiceRecord.customer_number == customer_number)
-        .group_by(ServiceRecord.service)
+        select(col(ServiceRecord.service), func.count())
+        .where(col(ServiceRecord.customer_number) == customer_number)
+        .group_by(col(ServiceRecord.service))
     )
     return {service: count for service, count in rows}
 
@@ -122,7 +123,7 @@ def require_writable(subscription: Subscription | None, customer_number: str, se
     if subscription is None:
         raise NotFound(
             f"customer {customer_number} has no subscription for {service}",
-            "add it to the company's \"subscriptions\" first",
+            'add it to the company\'s "subscriptions" first',
         )
     if subscription.state != "active":
         raise ReadOnly(
@@ -135,6 +136,9 @@ def require_writable(subscription: Subscription | None, customer_number: str, se
 def touch_records(session: Session, customer_number: str, service: str, at: str) -> None:
     session.execute(
         update(Subscription)
-        .where(Subscription.customer_number == customer_number, Subscription.service == service)  # type: ignore[arg-type]
+        .where(
+            col(Subscription.customer_number) == customer_number,
+            col(Subscription.service) == service,
+        )
         .values(records_changed_at=at)
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from collabctl.domain import validation
 from collabctl.domain.errors import InvalidInput, NotAParty
@@ -39,24 +40,36 @@ def list_collaborations(
         raise InvalidInput(f"--state: {state!r} is not allowed", "use active, ended or all")
     stmt = collaboration_select()
     if customer is not None:
-        stmt = stmt.where(Collaboration.customer_number == validation.customer_number(customer, "--customer"))
+        stmt = stmt.where(
+            col(Collaboration.customer_number) == validation.customer_number(customer, "--customer")
+        )
     if office is not None:
-        stmt = stmt.where(Collaboration.office_org_number == validation.org_number(office, "--office"))
+        stmt = stmt.where(
+            col(Collaboration.office_org_number) == validation.org_number(office, "--office")
+        )
     if service is not None:
-        stmt = stmt.where(Collaboration.service == ctx.service(service, "--service").code)
+        stmt = stmt.where(col(Collaboration.service) == ctx.service(service, "--service").code)
     if state != "all":
-        stmt = stmt.where(Collaboration.state == state)
+        stmt = stmt.where(col(Collaboration.state) == state)
     if ctx.party is not None:
         column = (
-            Collaboration.office_org_number if ctx.party.kind == "office" else Collaboration.customer_number
+            col(Collaboration.office_org_number)
+            if ctx.party.kind == "office"
+            else col(Collaboration.customer_number)
         )
         stmt = stmt.where(column == ctx.party.key)
-    stmt = stmt.order_by(Collaboration.customer_number, Collaboration.service, Collaboration.started_at)
+    stmt = stmt.order_by(
+        col(Collaboration.customer_number),
+        col(Collaboration.service),
+        col(Collaboration.started_at),
+    )
     for row in session.execute(stmt.execution_options(yield_per=1000)):
         yield collaboration_dict(row)
 
 
-def _access(sub_state: str, party_active: bool, office_other_active: bool, is_customer: bool) -> str:
+def _access(
+    sub_state: str, party_active: bool, office_other_active: bool, is_customer: bool
+) -> str:
     if sub_state == "active":
         return "read-write" if is_customer or party_active else "none"
     if sub_state == "read-only":
@@ -74,8 +87,8 @@ def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
         collaboration_dict(row)
         for row in session.execute(
             collaboration_select()
-            .where(Collaboration.customer_number == number)
-            .order_by(Collaboration.service, Collaboration.started_at)
+            .where(col(Collaboration.customer_number) == number)
+            .order_by(col(Collaboration.service), col(Collaboration.started_at))
         )
     ]
     if ctx.party is not None and ctx.party.kind == "office":
@@ -90,7 +103,9 @@ def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
     counts = record_counts(session, number)
     subscriptions = list(
         session.scalars(
-            select(Subscription).where(Subscription.customer_number == number).order_by(Subscription.service)
+            select(Subscription)
+            .where(col(Subscription.customer_number) == number)
+            .order_by(col(Subscription.service))
         )
     )
     active_offices: dict[str, set[str]] = {}
@@ -101,9 +116,15 @@ def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
     for sub in subscriptions:
         if ctx.party is None or ctx.party.kind == "customer":
             access.append(
-                {"service": sub.service, "party": f"customer:{number}", "access": _access(sub.state, False, False, True)}
+                {
+                    "service": sub.service,
+                    "party": f"customer:{number}",
+                    "access": _access(sub.state, False, False, True),
+                }
             )
-        offices = sorted({c["office_org_number"] for c in collaborations if c["service"] == sub.service})
+        offices = sorted(
+            {c["office_org_number"] for c in collaborations if c["service"] == sub.service}
+        )
         for org in offices:
             services = active_offices.get(org, set())
             access.append(
@@ -123,7 +144,8 @@ def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
         "main_contact": main,
         "users": [user_dict(u) for u in users],
         "subscriptions": [
-            {"service": s.service, "state": s.state, "records": counts.get(s.service, 0)} for s in subscriptions
+            {"service": s.service, "state": s.state, "records": counts.get(s.service, 0)}
+            for s in subscriptions
         ],
         "collaborations": collaborations,
         "access": access,
@@ -140,19 +162,21 @@ def audit_events(
 ) -> Iterator[dict[str, Any]]:
     stmt = select(*(getattr(AuditEvent, k) for k in EVENT_KEYS))
     if customer is not None:
-        stmt = stmt.where(AuditEvent.customer_number == validation.customer_number(customer, "--customer"))
+        stmt = stmt.where(
+            col(AuditEvent.customer_number) == validation.customer_number(customer, "--customer")
+        )
     if service is not None:
-        stmt = stmt.where(AuditEvent.service == ctx.service(service, "--service").code)
+        stmt = stmt.where(col(AuditEvent.service) == ctx.service(service, "--service").code)
     if since is not None:
-        stmt = stmt.where(AuditEvent.at >= parse_timestamp(since, "--since"))
+        stmt = stmt.where(col(AuditEvent.at) >= parse_timestamp(since, "--since"))
     if ctx.party is not None:
         if ctx.party.kind == "customer":
-            stmt = stmt.where(AuditEvent.customer_number == ctx.party.key)
+            stmt = stmt.where(col(AuditEvent.customer_number) == ctx.party.key)
         else:
-            customers = select(Collaboration.customer_number).where(
-                Collaboration.office_org_number == ctx.party.key
+            customers = select(col(Collaboration.customer_number)).where(
+                col(Collaboration.office_org_number) == ctx.party.key
             )
-            stmt = stmt.where(AuditEvent.customer_number.in_(customers))  # type: ignore[union-attr]
-    stmt = stmt.order_by(AuditEvent.id)
+            stmt = stmt.where(col(AuditEvent.customer_number).in_(customers))
+    stmt = stmt.order_by(col(AuditEvent.id))
     for row in session.execute(stmt.execution_options(yield_per=1000)):
         yield dict(zip(EVENT_KEYS, row, strict=True))
