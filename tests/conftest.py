@@ -17,7 +17,13 @@ from collabctl.cli.app import app
 
 pytest_plugins = ["pg_fixtures"]
 
-ENV_VARS = ("COLLABCTL_DATABASE_URL", "COLLABCTL_AS", "COLLABCTL_ACTOR", "COLLABCTL_NO_INPUT", "COLLABCTL_DEBUG")
+ENV_VARS = (
+    "COLLABCTL_DATABASE_URL",
+    "COLLABCTL_AS",
+    "COLLABCTL_ACTOR",
+    "COLLABCTL_NO_INPUT",
+    "COLLABCTL_DEBUG",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -77,4 +83,7 @@ def demo(cli: CLI) -> CLI:
 
 
 def db_url() -> str:
-    return os.environ.get("COLLABCTL_DATABASE_URL") or f"sqlite:///{os.environ['COLLABCTL_HOME']}/collabctl.db"
+    return (
+        os.environ.get("COLLABCTL_DATABASE_URL")
+        or f"sqlite:///{os.environ['COLLABCTL_HOME']}/collabctl.db"
+    )

@@ -72,7 +72,7 @@ def load_config_file(path: Path | None = None) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, OSError) as exc:
         raise InvalidInput(
             f"cannot read the configuration file {path}: {exc}",
-            "fix the file (it is TOML: database_url = \"...\") or remove it",
+            'fix the file (it is TOML: database_url = "...") or remove it',
         ) from exc
 
 
@@ -98,13 +98,16 @@ def resolve_database_url(option: str | None, config: dict[str, Any] | None = Non
     if value:
         if not isinstance(value, str):
             raise InvalidInput(
-                f"database_url in {config_file()} must be a string", 'e.g. database_url = "sqlite:///..."'
+                f"database_url in {config_file()} must be a string",
+                'e.g. database_url = "sqlite:///..."',
             )
         return ResolvedUrl(value, "config")
     return ResolvedUrl(default_database_url(), "default")
 
 
-_URL_PASSWORD_RE = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<at>@)")
+_URL_PASSWORD_RE = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<at>@)"
+)
 _KV_PASSWORD_RE = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.IGNORECASE)
 
 

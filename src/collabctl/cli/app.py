@@ -65,7 +65,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-db_app = typer.Typer(help="Schema migrations: see and upgrade the database schema.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Schema migrations: see and upgrade the database schema.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 
 
@@ -146,7 +148,9 @@ def _state() -> State:
     return _current
 
 
-def _fail(env: Environment, code: str, text: str, hint: str | None, fmt: Format | None, exit_code: int) -> None:
+def _fail(
+    env: Environment, code: str, text: str, hint: str | None, fmt: Format | None, exit_code: int
+) -> None:
     from collabctl.config import redact
 
     secrets = _state().secrets
@@ -257,7 +261,9 @@ def main_options(
     ] = False,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     env = Environment.detect(no_input=no_input)
@@ -273,7 +279,9 @@ def main_options(
 
 FormatOption = Annotated[
     Format,
-    typer.Option("--format", "-f", help="Output format: table for people; json, jsonl, csv for scripts."),
+    typer.Option(
+        "--format", "-f", help="Output format: table for people; json, jsonl, csv for scripts."
+    ),
 ]
 
 
@@ -283,11 +291,19 @@ FormatOption = Annotated[
 @app.command()
 @handles_errors
 def demo(
-    force: Annotated[bool, typer.Option("--force", help="Load even if the database already has data.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Load even if the database already has data.")
+    ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Load a small, realistic demo data set and print what to try next."""
-    from collabctl.operations.demo import COMPANIES, NEXT_STEPS, OFFICES, database_is_empty, demo_items
+    from collabctl.operations.demo import (
+        COMPANIES,
+        NEXT_STEPS,
+        OFFICES,
+        database_is_empty,
+        demo_items,
+    )
     from collabctl.operations.importing import import_items
 
     state = _state()
@@ -334,7 +350,9 @@ and the failing item's exit code (2 for invalid input) when all failed.
 @app.command("import", help=IMPORT_HELP)
 @handles_errors
 def import_(
-    file: Annotated[str, typer.Argument(metavar="FILE|-", help="JSON or JSON Lines file, - for stdin.")],
+    file: Annotated[
+        str, typer.Argument(metavar="FILE|-", help="JSON or JSON Lines file, - for stdin.")
+    ],
     fmt: FormatOption = Format.table,
 ) -> None:
     from collabctl.operations.importing import import_items
@@ -362,7 +380,13 @@ def import_(
                     if result.error is not None:
                         first_error = first_error or result.error
                         if fmt is not Format.jsonl:
-                            emit_error(env, result.error.code, result.error.message, result.error.hint, None)
+                            emit_error(
+                                env,
+                                result.error.code,
+                                result.error.message,
+                                result.error.hint,
+                                None,
+                            )
                     if fmt is Format.jsonl:
                         env.stdout.write(_dumps(row) + "\n")
             except CollabError as exc:
@@ -393,9 +417,11 @@ def _open_input(name: str, env: Environment) -> Any:
     if name == "-":
         return env.stdin
     try:
-        return open(name, encoding="utf-8")  # noqa: SIM115 (closed by the caller)
+        return open(name, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror}", "check the path, or use - for stdin") from None
+        raise UsageError(
+            f"cannot read {name}: {exc.strerror}", "check the path, or use - for stdin"
+        ) from None
 
 
 LIST_COLUMNS = (
@@ -416,9 +442,15 @@ LIST_COLUMNS = (
 @app.command("list")
 @handles_errors
 def list_(
-    customer: Annotated[str | None, typer.Option("--customer", help="Only this customer number.")] = None,
-    office: Annotated[str | None, typer.Option("--office", help="Only this office (org number).")] = None,
-    service: Annotated[str | None, typer.Option("--service", help="Only this service code.")] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="Only this customer number.")
+    ] = None,
+    office: Annotated[
+        str | None, typer.Option("--office", help="Only this office (org number).")
+    ] = None,
+    service: Annotated[
+        str | None, typer.Option("--service", help="Only this service code.")
+    ] = None,
     state_filter: Annotated[
         str, typer.Option("--state", help="active, ended or all.", metavar="active|ended|all")
     ] = "active",
@@ -436,7 +468,12 @@ def list_(
     db = state.database()
     with db.session(write=False) as session:
         rows = list_collaborations(
-            session, state.context(session), customer=customer, office=office, service=service, state=state_filter
+            session,
+            state.context(session),
+            customer=customer,
+            office=office,
+            service=service,
+            state=state_filter,
         )
         emit_rows(
             state.env,
@@ -534,7 +571,10 @@ def set_main_contact_cmd(
     state = _state()
     if user is None:
         if not state.env.can_prompt:
-            raise UsageError("which user? --user is required", f"collabctl set-main-contact {number} --user EMAIL")
+            raise UsageError(
+                "which user? --user is required",
+                f"collabctl set-main-contact {number} --user EMAIL",
+            )
         from collabctl.cli import interactive
 
         db = state.database()
@@ -553,14 +593,21 @@ def set_main_contact_cmd(
 @handles_errors
 def add_user_cmd(
     customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help="Customer number.")],
-    email: Annotated[str, typer.Option("--email", "-e", help="The user's e-mail (unique in the company).")],
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Full name. Default: from the e-mail.")] = None,
+    email: Annotated[
+        str, typer.Option("--email", "-e", help="The user's e-mail (unique in the company).")
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="Full name. Default: from the e-mail.")
+    ] = None,
     role: Annotated[
         str | None,
-        typer.Option("--role", "-r", help="administrator, user or auditor. Default: user.", metavar="ROLE"),
+        typer.Option(
+            "--role", "-r", help="administrator, user or auditor. Default: user.", metavar="ROLE"
+        ),
     ] = None,
     services: Annotated[
-        list[str] | None, typer.Option("--service", "-s", help="Give access to a service (repeatable).")
+        list[str] | None,
+        typer.Option("--service", "-s", help="Give access to a service (repeatable)."),
     ] = None,
     main_contact: Annotated[
         bool, typer.Option("--main-contact", help="Make the user administrator and main contact.")
@@ -584,11 +631,17 @@ def add_user_cmd(
 @handles_errors
 def export(
     customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help="Customer number.")],
-    service: Annotated[str | None, typer.Option("--service", "-s", help="Only this service.")] = None,
+    service: Annotated[
+        str | None, typer.Option("--service", "-s", help="Only this service.")
+    ] = None,
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="File to write (private to you), - for stdout. "
-                     "Default: collabctl-export-CUSTOMER-SERVICE-TIME.json here."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write (private to you), - for stdout. "
+            "Default: collabctl-export-CUSTOMER-SERVICE-TIME.json here.",
+        ),
     ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -607,7 +660,13 @@ def export(
     number = validation.customer_number(customer, "CUSTOMER")
     state = _state()
     to_stdout = output == "-"
-    path = None if to_stdout else Path(output) if output else default_export_path(number, service, now_iso())
+    path = (
+        None
+        if to_stdout
+        else Path(output)
+        if output
+        else default_export_path(number, service, now_iso())
+    )
     destination = "-" if path is None else str(path.resolve())
 
     def work(session: Session, ctx: Context) -> dict[str, Any]:
@@ -618,14 +677,19 @@ def export(
             try:
                 write_private_json(path, document)
             except OSError as exc:
-                raise UsageError(f"cannot write {path}: {exc.strerror}", "choose another path with -o") from None
+                raise UsageError(
+                    f"cannot write {path}: {exc.strerror}", "choose another path with -o"
+                ) from None
         return details
 
     details = _transact(state, work)
     if path is not None:
         summary = {"customer_number": number, **details}
         if fmt is Format.table:
-            message(state.env, f"exported {details['records']} records of {', '.join(details['services']) or 'no service'} to {destination}")
+            message(
+                state.env,
+                f"exported {details['records']} records of {', '.join(details['services']) or 'no service'} to {destination}",
+            )
         else:
             emit_object(state.env, summary, fmt, lambda c, o: None)
 
@@ -636,10 +700,13 @@ EVENT_COLUMNS = ("id", "at", "actor", "scope", "action", "customer_number", "ser
 @app.command()
 @handles_errors
 def log(
-    customer: Annotated[str | None, typer.Option("--customer", help="Only this customer number.")] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="Only this customer number.")
+    ] = None,
     service: Annotated[str | None, typer.Option("--service", help="Only this service.")] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only events at or after this time (ISO 8601, UTC).")
+        str | None,
+        typer.Option("--since", help="Only events at or after this time (ISO 8601, UTC)."),
     ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -652,7 +719,9 @@ def log(
     state = _state()
     db = state.database()
     with db.session(write=False) as session:
-        events = audit_events(session, state.context(session), customer=customer, service=service, since=since)
+        events = audit_events(
+            session, state.context(session), customer=customer, service=service, since=since
+        )
         emit_rows(state.env, events, fmt, EVENT_COLUMNS, empty="no events match")
 
 
@@ -686,27 +755,48 @@ outcome, error). Exit 0 when every line ended or had already ended, 4 otherwise.
 @handles_errors
 def end(
     customer: Annotated[
-        str | None, typer.Argument(metavar="[CUSTOMER]", help="Customer number.", show_default=False)
+        str | None,
+        typer.Argument(metavar="[CUSTOMER]", help="Customer number.", show_default=False),
     ] = None,
     service: Annotated[str | None, typer.Option("--service", "-s", help="Service code.")] = None,
     outcome: Annotated[
-        str | None, typer.Option("--outcome", "-o", help="What happens afterwards: continue, deactivate, delete, handover.")
+        str | None,
+        typer.Option(
+            "--outcome",
+            "-o",
+            help="What happens afterwards: continue, deactivate, delete, handover.",
+        ),
     ] = None,
     by: Annotated[
         str | None,
-        typer.Option("--by", help="On whose behalf: customer or office (implied by --as).", metavar="customer|office"),
+        typer.Option(
+            "--by",
+            help="On whose behalf: customer or office (implied by --as).",
+            metavar="customer|office",
+        ),
     ] = None,
     confirm: Annotated[
         list[str] | None,
-        typer.Option("--confirm", "-c", help="Attest a checklist item as done (repeatable).", metavar="ITEM"),
+        typer.Option(
+            "--confirm", "-c", help="Attest a checklist item as done (repeatable).", metavar="ITEM"
+        ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="End even if checklist items are not met (recorded).")] = False,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why; recorded with the collaboration.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show every check; change nothing.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="End even if checklist items are not met (recorded).")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why; recorded with the collaboration.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show every check; change nothing.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    no_backup: Annotated[bool, typer.Option("--no-backup", help="Delete without writing a backup file first.")] = False,
+    no_backup: Annotated[
+        bool, typer.Option("--no-backup", help="Delete without writing a backup file first.")
+    ] = False,
     from_file: Annotated[
-        str | None, typer.Option("--from", metavar="FILE|-", help="End many: one item a line, - for stdin.")
+        str | None,
+        typer.Option("--from", metavar="FILE|-", help="End many: one item a line, - for stdin."),
     ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -727,7 +817,9 @@ def end(
     )
     if from_file is not None:
         if customer is not None:
-            raise UsageError("give either CUSTOMER or --from, not both", "collabctl end --from FILE|- [flags]")
+            raise UsageError(
+                "give either CUSTOMER or --from, not both", "collabctl end --from FILE|- [flags]"
+            )
         code = ending.end_bulk(state, options, from_file, fmt)
         raise typer.Exit(code)
     ending.end_one(state, options, fmt)
@@ -762,7 +854,12 @@ def db_upgrade(fmt: FormatOption = Format.table) -> None:
     db = state.database(ensure_schema=False)
     before = db.current_revision()
     db.upgrade()
-    result = {"database": db.display_url, "before": before, "after": db.current_revision(), "head": HEAD_REVISION}
+    result = {
+        "database": db.display_url,
+        "before": before,
+        "after": db.current_revision(),
+        "head": HEAD_REVISION,
+    }
     if fmt is Format.table:
         if before == result["after"]:
             message(state.env, f"schema already at {before} (newest): nothing to do")
@@ -809,7 +906,10 @@ def main() -> None:
             import traceback
 
             sys.stderr.write(redact(traceback.format_exc(), secrets))
-        sys.stderr.write(redact(f"error[internal]: unexpected failure: {type(exc).__name__}: {exc}\n", secrets))
-        sys.stderr.write("hint: this is a bug in collabctl; run again with COLLABCTL_DEBUG=1 and report it\n")
+        sys.stderr.write(
+            redact(f"error[internal]: unexpected failure: {type(exc).__name__}: {exc}\n", secrets)
+        )
+        sys.stderr.write(
+            "hint: this is a bug in collabctl; run again with COLLABCTL_DEBUG=1 and report it\n"
+        )
         sys.exit(1)
-

@@ -76,7 +76,9 @@ def end_one(state: State, options: EndOptions, fmt: Format) -> None:
 
     env = state.env
     if env.can_prompt and (
-        options.customer is None or options.service is None or (not options.yes and not options.dry_run)
+        options.customer is None
+        or options.service is None
+        or (not options.yes and not options.dry_run)
     ):
         from collabctl.cli.interactive import end_interactively
 
@@ -146,7 +148,10 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
             "collabctl end --from FILE --dry-run, then the same with --yes",
         )
     if source == "-" and env.stdin_tty:
-        message(env, "reading items from the terminal: one customer number or JSON object a line, Ctrl-D to end")
+        message(
+            env,
+            "reading items from the terminal: one customer number or JSON object a line, Ctrl-D to end",
+        )
     db = state.database()
     stream = _open_input(source, env)
     with db.session(write=False) as session:
@@ -194,7 +199,9 @@ def _emit_bulk(state: State, rows: Any, fmt: Format) -> None:
 def _report_item_error(state: State, line: int, error: CollabError) -> None:
     from collabctl.cli.output import error_lines
 
-    state.env.stderr.write(error_lines(error.code, f"line {line}: {error.message}", error.hint) + "\n")
+    state.env.stderr.write(
+        error_lines(error.code, f"line {line}: {error.message}", error.hint) + "\n"
+    )
 
 
 def _advancing(rows: Any, advance: Any) -> Any:

@@ -36,7 +36,8 @@ def pick_main_contact(users: list[CompanyUser]) -> str:
         )
     choices = [
         questionary.Choice(
-            f"{u.email}  {u.name} ({u.role}{', main contact' if u.main_contact else ''})", value=u.email
+            f"{u.email}  {u.name} ({u.role}{', main contact' if u.main_contact else ''})",
+            value=u.email,
         )
         for u in candidates
     ]
@@ -59,11 +60,17 @@ def _pick_company(state: State) -> str:
             .order_by(Company.customer_number)
         )
         if ctx.party is not None:
-            column = Collaboration.office_org_number if ctx.party.kind == "office" else Collaboration.customer_number
+            column = (
+                Collaboration.office_org_number
+                if ctx.party.kind == "office"
+                else Collaboration.customer_number
+            )
             stmt = stmt.where(column == ctx.party.key)
         companies = list(session.execute(stmt))
     if not companies:
-        raise InvalidInput("there is no active collaboration to end", "see `collabctl list --state all`")
+        raise InvalidInput(
+            "there is no active collaboration to end", "see `collabctl list --state all`"
+        )
     labels = {f"{number}  {name}": number for number, name in companies}
     numbers = {number for number, _ in companies}
 
@@ -90,13 +97,21 @@ def _pick_collaboration(state: State, number: str) -> str:
     with db.session(write=False) as session:
         active = list(list_collaborations(session, state.context(session), customer=number))
     if not active:
-        raise InvalidInput(f"customer {number} has no active collaboration", f"see `collabctl show {number}`")
+        raise InvalidInput(
+            f"customer {number} has no active collaboration", f"see `collabctl show {number}`"
+        )
     if len(active) == 1:
         only = active[0]
-        message(state.env, f"Collaboration: {only['service']} with {only['office_name']} ({only['office_org_number']})")
+        message(
+            state.env,
+            f"Collaboration: {only['service']} with {only['office_name']} ({only['office_org_number']})",
+        )
         return str(only["service"])
     choices = [
-        questionary.Choice(f"{c['service']:<12} with {c['office_name']} ({c['office_org_number']})", value=c["service"])
+        questionary.Choice(
+            f"{c['service']:<12} with {c['office_name']} ({c['office_org_number']})",
+            value=c["service"],
+        )
         for c in active
     ]
     return str(_ask(questionary.select("Which collaboration?", choices=choices)))
@@ -121,12 +136,22 @@ def _fix_main_contact(state: State, number: str) -> None:
     ]
     choices.append(questionary.Choice("Create a new user as main contact", value="__new__"))
     choices.append(questionary.Choice("Cancel", value="__cancel__"))
-    answer = _ask(questionary.select("The company has no main contact. Fix it now?", choices=choices))
+    answer = _ask(
+        questionary.select("The company has no main contact. Fix it now?", choices=choices)
+    )
     if answer == "__cancel__":
-        raise Cancelled(f"cancelled: customer {number} still has no main contact; nothing was ended")
+        raise Cancelled(
+            f"cancelled: customer {number} still has no main contact; nothing was ended"
+        )
     if answer == "__new__":
-        email = _ask(questionary.text("E-mail of the new user:", validate=lambda t: "@" in t or "an e-mail address"))
-        name = _ask(questionary.text("Name:", validate=lambda t: bool(t.strip()) or "a name is required"))
+        email = _ask(
+            questionary.text(
+                "E-mail of the new user:", validate=lambda t: "@" in t or "an e-mail address"
+            )
+        )
+        name = _ask(
+            questionary.text("Name:", validate=lambda t: bool(t.strip()) or "a name is required")
+        )
         db.transact(lambda s: add_user(s, state.context(s), number, email, name, None, [], True))
         message(state.env, f"Created {email} as administrator and main contact.")
     else:
@@ -147,7 +172,9 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
 
     env = state.env
     number = (
-        validation.customer_number(options.customer, "CUSTOMER") if options.customer else _pick_company(state)
+        validation.customer_number(options.customer, "CUSTOMER")
+        if options.customer
+        else _pick_company(state)
     )
     service = options.service or _pick_collaboration(state, number)
     req: EndRequest = replace(options.request(number), service=service)
@@ -199,7 +226,8 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
             message(env, f"  not done: {c.item}: {c.detail}")
         force = _ask(
             questionary.confirm(
-                "End anyway? The unmet items are recorded as forced in the audit log.", default=False
+                "End anyway? The unmet items are recorded as forced in the audit log.",
+                default=False,
             )
         )
         if not force:
@@ -216,7 +244,10 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
             outcome = _ask(
                 questionary.select(
                     "What happens to the service afterwards?",
-                    choices=[questionary.Choice(f"{o:<11} {OUTCOMES[o].summary}", value=o) for o in allowed],
+                    choices=[
+                        questionary.Choice(f"{o:<11} {OUTCOMES[o].summary}", value=o)
+                        for o in allowed
+                    ],
                 )
             )
         req = replace(req, outcome=outcome)
@@ -227,7 +258,11 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
     collab = pre.collaboration or {}
     if outcome == "delete":
         if req.backup:
-            backup = _ask(questionary.confirm("Write a backup file of the data before deleting?", default=True))
+            backup = _ask(
+                questionary.confirm(
+                    "Write a backup file of the data before deleting?", default=True
+                )
+            )
             req = replace(req, backup=bool(backup))
         typed = _ask(
             questionary.text(

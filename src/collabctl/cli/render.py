@@ -12,13 +12,21 @@ def render_company(console: Any, company: dict[str, Any]) -> None:
         f"[bold]{company['customer_number']}  {company['name']}[/bold]  (org {company['org_number']})"
     )
     main = company["main_contact"]
-    console.print(f"main contact: {main}" if main else "main contact: [red]none[/red] (ending will fail)")
+    console.print(
+        f"main contact: {main}" if main else "main contact: [red]none[/red] (ending will fail)"
+    )
 
     users = Table(title="Users and services", title_justify="left", header_style="bold")
     for column in ("email", "name", "role", "main contact", "services"):
         users.add_column(column)
     for u in company["users"]:
-        users.add_row(u["email"], u["name"], u["role"], "yes" if u["main_contact"] else "", ", ".join(u["services"]))
+        users.add_row(
+            u["email"],
+            u["name"],
+            u["role"],
+            "yes" if u["main_contact"] else "",
+            ", ".join(u["services"]),
+        )
     console.print(users)
 
     subs = Table(title="Subscriptions", title_justify="left", header_style="bold")
@@ -67,9 +75,13 @@ def render_user(console: Any, u: dict[str, Any]) -> None:
         line += f"; services: {', '.join(u['services'])}"
     console.print(line, markup=False)
     if u.get("promoted"):
-        console.print("promoted to administrator: the main contact is always an administrator", markup=False)
+        console.print(
+            "promoted to administrator: the main contact is always an administrator", markup=False
+        )
     if u.get("previous_main_contact"):
-        console.print(f"previous main contact {u['previous_main_contact']} stays administrator", markup=False)
+        console.print(
+            f"previous main contact {u['previous_main_contact']} stays administrator", markup=False
+        )
     if u.get("changed") is False:
         console.print("already the main contact: nothing changed", markup=False)
 

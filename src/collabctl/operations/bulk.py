@@ -56,11 +56,15 @@ class BulkResult:
 def parse_line(number: int, line: str, defaults: EndRequest) -> EndRequest:
     text = line.strip()
     if not text.startswith("{"):
-        return replace(defaults, customer_number=validation.customer_number(text, "customer number"))
+        return replace(
+            defaults, customer_number=validation.customer_number(text, "customer number")
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"not valid JSON ({exc.msg})", "a line is a customer number or a JSON object") from None
+        raise InvalidInput(
+            f"not valid JSON ({exc.msg})", "a line is a customer number or a JSON object"
+        ) from None
     if not isinstance(data, dict):
         raise InvalidInput("expected a JSON object", "a line is a customer number or a JSON object")
     unknown = sorted(set(data) - set(ITEM_KEYS))
@@ -108,7 +112,9 @@ def end_many(
             request: EndRequest | None = parse_line(number, line, defaults)
             batch.append((number, request, None))
         except CollabError as exc:
-            batch.append((number, None, BulkResult(number, None, defaults.service, "failed", error=exc)))
+            batch.append(
+                (number, None, BulkResult(number, None, defaults.service, "failed", error=exc))
+            )
         if len(batch) >= BATCH_ITEMS or time.monotonic() - started > BATCH_SECONDS:
             yield from _run_batch(db, ctx, batch, dry_run, backup_dir)
             batch = []
@@ -149,7 +155,9 @@ def _try_batch(
                 assert failed is not None
                 results.append(failed)
                 continue
-            result = BulkResult(number, request.customer_number, request.service, "failed", request.outcome)
+            result = BulkResult(
+                number, request.customer_number, request.service, "failed", request.outcome
+            )
             try:
                 if dry_run:
                     pre = preflight(session, ctx, request)

@@ -169,8 +169,10 @@ def preflight(session: Session, ctx: Context, req: EndRequest, *, lock: bool = F
     company = get_company(session, number, lock=lock)
 
     # 1. an active collaboration exists
-    stmt = collaboration_select().add_columns(Collaboration.id).where(
-        Collaboration.customer_number == number, Collaboration.service == service.code
+    stmt = (
+        collaboration_select()
+        .add_columns(Collaboration.id)
+        .where(Collaboration.customer_number == number, Collaboration.service == service.code)
     )
     active = session.execute(stmt.where(Collaboration.state == "active")).first()
     if active is None:
@@ -370,12 +372,16 @@ def last_export_covering(session: Session, number: str, service: str) -> str | N
         .order_by(AuditEvent.at.desc())  # type: ignore[attr-defined]
     )
     for at, event_service, details in rows:
-        if event_service == service or (event_service is None and service in details.get("services", [])):
+        if event_service == service or (
+            event_service is None and service in details.get("services", [])
+        ):
             return str(at)
     return None
 
 
-def end_collaboration(session: Session, ctx: Context, req: EndRequest, backup_dir: Path) -> EndResult:
+def end_collaboration(
+    session: Session, ctx: Context, req: EndRequest, backup_dir: Path
+) -> EndResult:
     """Checks 1–5 under lock, then the change, in the caller's transaction."""
     pre = preflight(session, ctx, req, lock=True)
     if pre.error is not None:
@@ -458,7 +464,15 @@ def end_collaboration(session: Session, ctx: Context, req: EndRequest, backup_di
         },
         at,
     )
-    return EndResult(collaboration, pre.subscription_state, after, pre.checklist, pre.forced, backup_path, deleted)
+    return EndResult(
+        collaboration,
+        pre.subscription_state,
+        after,
+        pre.checklist,
+        pre.forced,
+        backup_path,
+        deleted,
+    )
 
 
 def write_backup(session: Session, number: str, service: str, directory: Path, at: str) -> Path:

@@ -67,7 +67,7 @@ def _items_from_line(number: int, value: dict[str, Any]) -> Iterator[Item]:
                 yield Item(kind, f"line {number}: {section}[{index}]", data)
         return
     raise InvalidInput(
-        f"line {number}: expected {{\"office\": ...}}, {{\"company\": ...}} or {{\"service\": ...}}",
+        f'line {number}: expected {{"office": ...}}, {{"company": ...}} or {{"service": ...}}',
         "see the import format in `collabctl import --help`",
     )
 
@@ -84,7 +84,9 @@ def _json_lines(stream: TextIO, after: int) -> Iterator[Item]:
                 "each line must be one JSON object",
             ) from None
         if not isinstance(value, dict):
-            raise InvalidInput(f"line {number}: expected a JSON object", "each line must be one JSON object")
+            raise InvalidInput(
+                f"line {number}: expected a JSON object", "each line must be one JSON object"
+            )
         yield from _items_from_line(number, value)
 
 

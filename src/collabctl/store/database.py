@@ -91,7 +91,8 @@ class Database:
         if self.sqlite_path is not None:
             _prepare_private_file(self.sqlite_path)
             engine = create_engine(
-                self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+                self.url,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
             )
             _configure_sqlite(engine)
             return engine
