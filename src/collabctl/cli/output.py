@@ -36,13 +36,28 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+#: Width of tables written to a file or pipe, where there is no terminal to measure.
+PIPE_WIDTH = 160
+
+
 def console(stream: TextIO, env: Environment, *, is_stdout: bool) -> Any:
     from rich.console import Console
 
     tty = env.stdout_tty if is_stdout else env.stderr_tty
     return Console(
-        file=stream, force_terminal=tty, no_color=not tty, soft_wrap=not tty, highlight=False
+        file=stream,
+        force_terminal=tty,
+        no_color=not tty,
+        highlight=False,
+        width=None if tty else PIPE_WIDTH,
     )
+
+
+def _table_cell(column: str, value: Any) -> str:
+    """Times to the minute in tables: people read dates, scripts use the machine formats."""
+    if column == "at" or column.endswith("_at"):
+        return _cell(value)[:16].replace("T", " ")
+    return _cell(value)
 
 
 def emit_rows(
@@ -82,7 +97,7 @@ def emit_rows(
         for column in shown:
             table.add_column(column.replace("_", " "))
         for row in rows:
-            table.add_row(*(_cell(row.get(c)) for c in shown))
+            table.add_row(*(_table_cell(c, row.get(c)) for c in shown))
             count += 1
         if count:
             console(out, env, is_stdout=True).print(table)
