@@ -1,10 +1,454 @@
-"""PostgreSQL for the tests: a real throwaway server (see the fixtures below)."""
+"""PostgreSQL for the tests: a real throwaway server, started once per test session.
+
+The server runs from the PostgreSQL binaries in ``/usr/lib/postgresql/*/bin``
+(or ``COLLABCTL_PG_BINDIR``) on a private temporary directory, listens on
+127.0.0.1 and a free port, and accepts the test role only with a password
+(scram-sha-256), so every URL the tests use carries a password that must never
+be shown. The superuser is reached over the server's own unix socket, for the
+administration the tests need (creating and dropping databases).
+
+A template database is migrated once; ``pg_database_url`` gives each test a fresh
+copy of it and drops it afterwards.
+
+When the binaries are missing the PostgreSQL tests are skipped with the reason,
+unless ``COLLABCTL_REQUIRE_POSTGRES=1`` (CI), where a missing server is a failure.
+
+The module is also imported by ``benchmarks/bulk_postgres.py``: the server class
+below does not depend on pytest.
+"""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import glob
+import itertools
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+ROLE = "collab"
+TEMPLATE_DB = "collabctl_template"
+START_TIMEOUT_S = 30
+START_ATTEMPTS = 3
+SERVER_SETTINGS = {
+    # Throwaway data: durability costs time and buys nothing here.
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "200",
+    "shared_buffers": "64MB",
+    "listen_addresses": "127.0.0.1",
+    "log_min_messages": "warning",
+    "log_statement": "none",
+    # nothing replicates from this server; minimal WAL makes CREATE DATABASE cheaper
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+}
+
+
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL server can be started on this machine (binaries or user missing)."""
+
+
+def find_bin_dir() -> Path | None:
+    """The newest installed PostgreSQL server binaries."""
+    override = os.environ.get("COLLABCTL_PG_BINDIR")
+    candidates = [override] if override else glob.glob("/usr/lib/postgresql/*/bin")
+    found = [Path(c) for c in candidates if c and (Path(c) / "initdb").exists()]
+    if not found:
+        return None
+
+    def version(path: Path) -> tuple[int, ...]:
+        digits = "".join(ch if ch.isdigit() else " " for ch in path.parent.name).split()
+        return tuple(int(d) for d in digits)
+
+    return max(found, key=version)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster in a temporary directory; ``stop()`` removes it all."""
+
+    def __init__(self, bin_dir: Path | None = None, settings: dict[str, str] | None = None) -> None:
+        self.settings = {**SERVER_SETTINGS, **(settings or {})}
+        found = bin_dir or find_bin_dir()
+        if found is None:
+            where = os.environ.get("COLLABCTL_PG_BINDIR") or "/usr/lib/postgresql/*/bin"
+            raise PostgresUnavailable(
+                f"PostgreSQL server binaries (initdb) not found in {where} "
+                "(install the `postgresql` package, or set COLLABCTL_PG_BINDIR)"
+            )
+        self.bin_dir = found
+        self.run_as: str | None = None
+        if os.geteuid() == 0:
+            # the server refuses to run as root
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                raise PostgresUnavailable(
+                    "running as root, and there is no `postgres` user to run the server as"
+                ) from None
+            if shutil.which("runuser") is None:
+                raise PostgresUnavailable("running as root needs `runuser` (util-linux)")
+            self.run_as = "postgres"
+        self.password = "pw-" + secrets.token_hex(12)
+        self.port = 0
+        self.root: Path | None = None
+        self._admin: Any = None
+
+    # -- paths and commands ------------------------------------------------------
+
+    @property
+    def data_dir(self) -> Path:
+        assert self.root is not None
+        return self.root / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        assert self.root is not None
+        return self.root / "socket"
+
+    @property
+    def log_file(self) -> Path:
+        assert self.root is not None
+        return self.root / "server.log"
+
+    def _command(self, program: str, *args: str) -> list[str]:
+        command = [str(self.bin_dir / program), *args]
+        if self.run_as is not None:
+            return ["runuser", "-u", self.run_as, "--", *command]
+        return command
+
+    def _run(self, program: str, *args: str, timeout: float = 60) -> None:
+        result = subprocess.run(
+            self._command(program, *args),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.root,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"{program} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+                + self.log_tail()
+            )
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\nserver log:\n" + "\n".join(text.splitlines()[-lines:])
+
+    # -- life cycle --------------------------------------------------------------
+
+    def start(self) -> PostgresServer:
+        # the server's user must be able to reach its directory: as root, a private
+        # TMPDIR would not do, /tmp always does
+        base = "/tmp" if self.run_as is not None else None
+        self.root = Path(tempfile.mkdtemp(prefix="collabctl-pg-", dir=base))
+        atexit.register(self.stop)
+        try:
+            self.socket_dir.mkdir()
+            if self.run_as is not None:
+                entry = pwd.getpwnam(self.run_as)
+                for path in (self.root, self.socket_dir):
+                    os.chown(path, entry.pw_uid, entry.pw_gid)
+            self._run(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            )
+            # the superuser only over the private socket; everyone else with a password
+            (self.data_dir / "pg_hba.conf").write_text(
+                "local all postgres trust\n"
+                "local all all scram-sha-256\n"
+                "host all all 127.0.0.1/32 scram-sha-256\n"
+            )
+            self._start_server()
+            self._create_role()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_server(self) -> None:
+        last_error: Exception | None = None
+        for _ in range(START_ATTEMPTS):
+            self.port = free_port()
+            settings = {
+                **self.settings,
+                "port": str(self.port),
+                "unix_socket_directories": str(self.socket_dir),
+            }
+            options = " ".join(f"-c {key}={value}" for key, value in settings.items())
+            try:
+                self._run(
+                    "pg_ctl",
+                    "start",
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_S),
+                    timeout=START_TIMEOUT_S + 10,
+                )
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                # most likely another process took the port between our probe and the start
+                last_error = exc
+                self._stop_server()
+                continue
+            self._wait_ready()
+            return
+        raise RuntimeError(f"PostgreSQL did not start: {last_error}")
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                self.admin().execute("SELECT 1")
+                return
+            except Exception:
+                self._admin = None
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _create_role(self) -> None:
+        from psycopg import sql
+
+        self.admin().execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                sql.Identifier(ROLE), sql.Literal(self.password)
+            )
+        )
+
+    def _stop_server(self) -> None:
+        if self.root is None or not (self.data_dir / "postmaster.pid").exists():
+            return
+        with contextlib.suppress(Exception):
+            self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w")
+
+    def stop(self) -> None:
+        """Stop the server and remove its directory; safe to call more than once."""
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                self._admin.close()
+            self._admin = None
+        self._stop_server()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+    # -- administration ----------------------------------------------------------
+
+    def admin(self) -> Any:
+        """An autocommit superuser connection over the private unix socket."""
+        if self._admin is None or self._admin.closed:
+            import psycopg
+
+            self._admin = psycopg.connect(
+                host=str(self.socket_dir),
+                port=self.port,
+                user="postgres",
+                dbname="postgres",
+                autocommit=True,
+                connect_timeout=5,
+            )
+        return self._admin
+
+    def url(
+        self,
+        dbname: str,
+        *,
+        password: str | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ) -> str:
+        """The URL a collabctl user would give: role, password, host and port in it."""
+        secret = self.password if password is None else password
+        return f"postgresql://{ROLE}:{secret}@{host}:{port or self.port}/{dbname}"
+
+    def create_database(
+        self, name: str, *, template: str | None = None, connection: Any = None
+    ) -> str:
+        from psycopg import sql
+
+        query = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+            sql.Identifier(name), sql.Identifier(ROLE)
+        )
+        if template is not None:
+            # a file copy of a small template is the quickest way to a fresh database
+            query += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
+        (connection or self.admin()).execute(query)
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        from psycopg import sql
+
+        # FORCE ends whatever connection a test (or a killed process) left behind
+        self.admin().execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+    def migrated_template(self) -> str:
+        """Create and migrate the template database once; its name."""
+        from collabctl.store.database import Database
+
+        self.create_database(TEMPLATE_DB)
+        db = Database(self.url(TEMPLATE_DB))
+        try:
+            db.upgrade()
+        finally:
+            db.dispose()
+        return TEMPLATE_DB
+
+
+class DatabaseFactory:
+    """Fresh copies of the template, one always being made ahead in the background.
+
+    Copying a database costs the server a noticeable fraction of a second; making
+    the next copy while the current test runs keeps that off the suite's time.
+    """
+
+    def __init__(self, server: PostgresServer, template: str) -> None:
+        self.server = server
+        self.template = template
+        self._numbers = itertools.count(1)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-template")
+        self._connection: Any = None
+        self._next: Future[str] | None = None
+
+    def _create(self) -> str:
+        import psycopg
+
+        if self._connection is None:
+            self._connection = psycopg.connect(
+                host=str(self.server.socket_dir),
+                port=self.server.port,
+                user="postgres",
+                dbname="postgres",
+                autocommit=True,
+                connect_timeout=5,
+            )
+        name = f"test_{os.getpid()}_{next(self._numbers)}"
+        self.server.create_database(name, template=self.template, connection=self._connection)
+        return name
+
+    def take(self) -> str:
+        """The name of a fresh database that is the caller's to use and drop."""
+        pending = self._next or self._executor.submit(self._create)
+        name = pending.result(timeout=120)
+        self._next = self._executor.submit(self._create)
+        return name
+
+    def close(self) -> None:
+        if self._next is not None:
+            with contextlib.suppress(Exception):
+                self.server.drop_database(self._next.result(timeout=120))
+            self._next = None
+
+        def disconnect() -> None:
+            if self._connection is not None:
+                self._connection.close()
+
+        with contextlib.suppress(Exception):
+            self._executor.submit(disconnect).result(timeout=30)
+        self._executor.shutdown(wait=True)
+
+
+# -- pytest fixtures -------------------------------------------------------------------
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("COLLABCTL_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL is required (COLLABCTL_REQUIRE_POSTGRES=1): {reason}")
+    pytest.skip(f"no PostgreSQL server: {reason}")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A running throwaway server with a migrated template database."""
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as exc:
+        _unavailable(str(exc))
+        raise AssertionError("unreachable") from exc
+    server.start()
+    try:
+        server.migrated_template()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_databases(pg_server: PostgresServer) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(pg_server, TEMPLATE_DB)
+    try:
+        yield factory
+    finally:
+        factory.close()
+
+
+_database_numbers = itertools.count(1)
 
 
 @pytest.fixture
-def pg_database_url() -> str:
-    pytest.skip("PostgreSQL test server not set up yet")
+def pg_database_url(pg_server: PostgresServer, pg_databases: DatabaseFactory) -> Iterator[str]:
+    """A fresh, migrated database for this test (a copy of the template)."""
+    name = pg_databases.take()
+    try:
+        yield pg_server.url(name)
+    finally:
+        pg_server.drop_database(name)
+
+
+@pytest.fixture
+def pg_empty_database_url(pg_server: PostgresServer) -> Iterator[str]:
+    """A fresh database with no collabctl schema at all (never migrated)."""
+    name = f"empty_{os.getpid()}_{next(_database_numbers)}"
+    url = pg_server.create_database(name)
+    try:
+        yield url
+    finally:
+        pg_server.drop_database(name)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on PostgreSQL, so ``-m 'not postgres'`` can leave them out."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("backend") == "postgres"
+        uses_server = any(name.startswith("pg_") for name in getattr(item, "fixturenames", ()))
+        if on_postgres or uses_server:
+            item.add_marker(pytest.mark.postgres)

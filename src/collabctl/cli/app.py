@@ -53,6 +53,15 @@ Start with `collabctl demo` to load example data.
 
 Exit codes: 0 done, 1 refused by a rule, 2 usage error or invalid input,
 3 database or configuration problem, 4 bulk run with failed items, 130 interrupted.
+
+\b
+Examples:
+  collabctl demo && collabctl list
+  collabctl show 1001
+  collabctl end 1001 -s eekonomi -o continue --by customer --dry-run
+  collabctl end                  (interactive, in a terminal)
+
+Run `collabctl COMMAND --help` for the details of a command.
 """
 
 app = typer.Typer(
@@ -97,7 +106,7 @@ class State:
             from collabctl.store.database import Database
 
             resolved = resolve_database_url(self.database_url, self.config)
-            self._db = Database(resolved.url, embedded=resolved.embedded)
+            self._db = Database(resolved.url, embedded=resolved.embedded, source=resolved.source)
             self.secrets = self._db.secrets
         if ensure_schema:
             self._db.ensure_schema()
@@ -226,6 +235,7 @@ def main_options(
         str | None,
         typer.Option(
             "--database-url",
+            metavar="URL",
             help="Database to use: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB. "
             "Default: COLLABCTL_DATABASE_URL, then database_url in config.toml, "
             "then a SQLite file in the user data directory.",
@@ -237,6 +247,7 @@ def main_options(
         typer.Option(
             "--as",
             envvar="COLLABCTL_AS",
+            metavar="PARTY",
             help="Act for one party: office:ORG_NUMBER or customer:CUSTOMER_NUMBER. "
             "Without it collabctl acts as a support agent, for all parties.",
             show_default=False,
@@ -247,6 +258,7 @@ def main_options(
         typer.Option(
             "--actor",
             envvar="COLLABCTL_ACTOR",
+            metavar="NAME",
             help="Name recorded in the audit log. Default: your login name.",
             show_default=False,
         ),
@@ -296,7 +308,11 @@ def demo(
     ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Load a small, realistic demo data set and print what to try next."""
+    """Load a small, realistic demo data set and print what to try next.
+
+    Refuses a database that already has data unless --force. Keys (json):
+    offices, companies, database.
+    """
     from collabctl.operations.demo import (
         COMPANIES,
         NEXT_STEPS,
@@ -331,10 +347,13 @@ Load offices, companies, users, subscriptions, collaborations and records.
 
 FILE is a JSON document or JSON Lines, or - for standard input:
 
+\b
   {"offices": [{"org_number": "556677-8899", "name": "Exempelbyrån AB"}],
-   "companies": [{"customer_number": "1001", "org_number": "556036-0793", "name": "Kund AB",
-                  "users": [...], "subscriptions": [...], "collaborations": [...], "records": [...]}],
-   "services": [{"code": "tid", "name": "Tidrapportering", "outcomes": ["continue"], "checklist": []}]}
+   "companies": [{"customer_number": "1001", "org_number": "556036-0793",
+                  "name": "Kund AB", "users": [...], "subscriptions": [...],
+                  "collaborations": [...], "records": [...]}],
+   "services": [{"code": "tid", "name": "Tidrapportering",
+                 "outcomes": ["continue"], "checklist": []}]}
 
 JSON Lines: one {"office": {...}}, {"company": {...}} or {"service": {...}} a line.
 
@@ -344,6 +363,11 @@ so importing the same file twice changes nothing. Each item is checked in full f
 item is reported (error[invalid-input] naming the line and field) and nothing of it is written;
 the other items are imported. Exit 0 when every item was imported, 4 when some failed,
 and the failing item's exit code (2 for invalid input) when all failed.
+
+Output: a summary on stderr. Keys with --format jsonl, one line per item: item, key,
+status (changed|unchanged|failed), changes, error; with json or csv: changed,
+unchanged, failed, items. A backup or an export file imports as it is, which is how
+deleted service data is restored.
 """
 
 
@@ -460,7 +484,12 @@ def list_(
 
     Keys (json, jsonl, csv): customer_number, company_name, service,
     office_org_number, office_name, state, started_at, ended_at, ended_by,
-    outcome, reason.
+    outcome, reason. Times are UTC, ISO 8601.
+
+    \b
+    Examples:
+      collabctl list --customer 1001 --state all
+      collabctl list --office 556677-8899 --format csv > collaborations.csv
     """
     from collabctl.operations.views import list_collaborations
 
@@ -505,6 +534,12 @@ def show(
     Keys (json): customer_number, org_number, name, main_contact, users
     (email, name, role, main_contact, services), subscriptions (service, state,
     records), collaborations, access (service, party, access: read-write|read|none).
+
+    The access table answers "who can work in this service now". Active service:
+    the company reads and writes, and so does the office while its collaboration
+    is active. Read-only (deactivated): the company reads, and so does a former
+    office while it has another active collaboration with the company. No-access
+    and deleted: nobody.
     """
     from collabctl.cli.render import render_company
     from collabctl.operations.views import show_company
@@ -536,6 +571,9 @@ def start(
 
     Creates the subscription if the company has none; a read-only or no-access
     subscription becomes active again; a deleted one starts fresh and empty.
+    Refused with duplicate when the service already has an active collaboration.
+
+    Keys (json): the collaboration, as in `collabctl list`.
     """
     from collabctl.cli.render import render_collaboration
     from collabctl.domain import validation
@@ -562,6 +600,9 @@ def set_main_contact_cmd(
     A user with role `user` is promoted to administrator; an auditor cannot be
     main contact. The previous main contact stays administrator. Without --user,
     pick the user from a list (in a terminal).
+
+    Keys (json): email, name, role, main_contact, services, changed, promoted,
+    previous_main_contact.
     """
     from collabctl.cli.render import render_user
     from collabctl.domain import validation
@@ -607,14 +648,24 @@ def add_user_cmd(
     ] = None,
     services: Annotated[
         list[str] | None,
-        typer.Option("--service", "-s", help="Give access to a service (repeatable)."),
+        typer.Option(
+            "--service", "-s", metavar="SERVICE", help="Give access to a service (repeatable)."
+        ),
     ] = None,
     main_contact: Annotated[
         bool, typer.Option("--main-contact", help="Make the user administrator and main contact.")
     ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Create a user of a company; --main-contact makes them administrator and main contact."""
+    """Create a user of a company; --main-contact makes them administrator and main contact.
+
+    Use it when the person who should be main contact is not yet a user, or to
+    give the customer a user with access to a service (e.g. --service lon before
+    a payroll handover).
+
+    Keys (json): email, name, role, main_contact, services, promoted,
+    previous_main_contact.
+    """
     from collabctl.cli.render import render_user
     from collabctl.domain import validation
     from collabctl.operations.parties import add_user
@@ -647,8 +698,11 @@ def export(
 ) -> None:
     """Write a company's data (one service or all) to a JSON file, recorded in the audit log.
 
-    The file is in the import format. An export of a service made after the
-    last change to its records meets the `backup-handed-over` checklist item.
+    The file is in the import format (`collabctl import FILE` restores it). An
+    export of a service made after the last change to its records meets the
+    `backup-handed-over` checklist item.
+
+    Keys (json): customer_number, path, services, records (how many).
     """
     import json
 
@@ -712,7 +766,13 @@ def log(
 ) -> None:
     """Show the audit log, oldest first.
 
+    One event per change: start, end, user added, main contact or role changed,
+    import, export. details holds the rest as JSON: before and after, outcome,
+    checklist state, confirmed and forced items, reason, backup path.
+
     Keys: id, at, actor, scope, action, customer_number, service, details.
+
+    Example: collabctl log --customer 1003 --since 2024-01-01 --format jsonl
     """
     from collabctl.operations.views import audit_events
 
@@ -740,14 +800,36 @@ Outcomes: continue (company keeps working alone), deactivate (read-only),
 delete (all data deleted after a private backup file), handover (payroll: no
 access; continues from the handed-over backup).
 
+Checklist: --confirm ITEM attests an item that only a person can know (e.g.
+data-synchronised, backup-handed-over); items computed from the data (no draft
+expense reports or outlays, a user with access) are met by fixing the data.
+--force ends despite unmet items and records them as forced in the audit log.
+
+delete writes the backup, readable by you only, to backups/ in the user data
+directory (COLLABCTL_HOME/backups when set) and prints its path; --no-backup
+skips it. `collabctl import BACKUP` restores the data.
+
 In a terminal, missing arguments are asked for. Otherwise they are required,
 and so is --yes (not for --dry-run).
+
+Keys (json): the ended collaboration (as in `collabctl list`) plus
+subscription_state, forced, backup_path, records_deleted. With --dry-run:
+customer_number, service, office_org_number, ended_by, outcome, ok, checks
+(check, ok, message, error) and checklist (item, met, by, detail).
 
 With --from FILE|-, end many: one customer number or JSON object a line
 ({"customer_number", "service", "outcome", "by", "reason", "confirm", "force"});
 the flags fill in what a line leaves out. One result per line (--format jsonl:
 line, customer_number, service, status ended|already-ended|would-end|failed,
 outcome, error). Exit 0 when every line ended or had already ended, 4 otherwise.
+
+\b
+Examples:
+  collabctl end 1001 -s eekonomi -o continue --by customer --dry-run
+  collabctl end 1001 -s eekonomi -o continue --by customer --yes
+  collabctl end 1005 -s lon -o handover --by office -c data-synchronised -y
+  collabctl end --from customers.txt -s utlagg -o continue --by office --yes
+  collabctl end                  (interactive: asks for what is missing)
 """
 
 
@@ -756,7 +838,7 @@ outcome, error). Exit 0 when every line ended or had already ended, 4 otherwise.
 def end(
     customer: Annotated[
         str | None,
-        typer.Argument(metavar="[CUSTOMER]", help="Customer number.", show_default=False),
+        typer.Argument(metavar="CUSTOMER", help="Customer number.", show_default=False),
     ] = None,
     service: Annotated[str | None, typer.Option("--service", "-s", help="Service code.")] = None,
     outcome: Annotated[
@@ -834,6 +916,8 @@ def doctor(fmt: FormatOption = Format.table) -> None:
     """Smoke check: configuration, database reachable, schema current, a write (rolled back).
 
     Exit 0 when all is well, 3 otherwise. Safe to run from CI: it changes nothing.
+
+    Keys: check, ok, detail (one row per check).
     """
     from collabctl.cli.doctor import run_checks
 
@@ -847,13 +931,18 @@ def doctor(fmt: FormatOption = Format.table) -> None:
 @db_app.command("upgrade")
 @handles_errors
 def db_upgrade(fmt: FormatOption = Format.table) -> None:
-    """Upgrade the database schema to the newest revision (safe to repeat)."""
+    """Upgrade the database schema to the newest revision (safe to repeat).
+
+    The embedded SQLite database is upgraded on first use; a shared database
+    is not, and commands fail with schema-outdated until this is run.
+
+    Keys (json): database, before, after, head.
+    """
     from collabctl.store.database import HEAD_REVISION
 
     state = _state()
     db = state.database(ensure_schema=False)
-    before = db.current_revision()
-    db.upgrade()
+    before = db.upgrade()  # read under the migration lock: right also when upgrades race
     result = {
         "database": db.display_url,
         "before": before,
@@ -872,7 +961,10 @@ def db_upgrade(fmt: FormatOption = Format.table) -> None:
 @db_app.command("current")
 @handles_errors
 def db_current(fmt: FormatOption = Format.table) -> None:
-    """Show the database's schema revision and whether it is the newest."""
+    """Show the database's schema revision and whether it is the newest.
+
+    Keys (json): database, revision, head, current.
+    """
     from collabctl.store.database import HEAD_REVISION
 
     state = _state()

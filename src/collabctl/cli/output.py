@@ -49,6 +49,7 @@ def console(stream: TextIO, env: Environment, *, is_stdout: bool) -> Any:
         force_terminal=tty,
         no_color=not tty,
         highlight=False,
+        emoji=False,  # data is shown as it is: a name with :warning: in it stays text
         width=None if tty else PIPE_WIDTH,
     )
 
@@ -91,13 +92,15 @@ def emit_rows(
             count += 1
     else:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(title=title, show_lines=False, header_style="bold")
         shown = table_columns or columns
         for column in shown:
             table.add_column(column.replace("_", " "))
         for row in rows:
-            table.add_row(*(_table_cell(c, row.get(c)) for c in shown))
+            # Text, not str: a name like "AB [Norr]" is data, not Rich markup
+            table.add_row(*(Text(_table_cell(c, row.get(c))) for c in shown))
             count += 1
         if count:
             console(out, env, is_stdout=True).print(table)

@@ -106,17 +106,18 @@ def render_end_result(console: Any, r: dict[str, Any]) -> None:
             console.print("No backup was written (--no-backup).", markup=False)
 
 
-def render_preflight(console: Any, p: dict[str, Any]) -> None:
+def render_preflight(console: Any, p: dict[str, Any], *, heading: bool = True) -> None:
     marks = {True: "[green]ok[/green]  ", False: "[red]FAIL[/red]", None: "[dim]--[/dim]  "}
-    console.print(
-        f"Pre-flight for ending {p['service']} of customer {p['customer_number']}"
-        + (f" with office {p['office_org_number']}" if p["office_org_number"] else "")
-        + ":"
-    )
+    if heading:  # without: a continuation of a pre-flight shown before
+        console.print(
+            f"Pre-flight for ending {p['service']} of customer {p['customer_number']}"
+            + (f" with office {p['office_org_number']}" if p["office_org_number"] else "")
+            + ":"
+        )
     from rich.markup import escape
 
     for check in p["checks"]:
         console.print(f"  {marks[check['ok']]} {check['check']:<13} {escape(check['message'])}")
     for item in p["checklist"]:
         mark = marks[True] if item["met"] else marks[False]
-        console.print(f"       {mark} {item['item']:<20} {escape(item['detail'])} [{item['by']}]")
+        console.print(f"       {mark} {item['item']:<20} {escape(item['detail'])} {escape('[' + item['by'] + ']')}")

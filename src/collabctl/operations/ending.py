@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from collabctl.domain.catalogue import CHECKLIST_ITEMS, OUTCOMES, Service
@@ -33,15 +34,8 @@ from collabctl.domain.errors import (
     NotFound,
     OutcomeNotAllowed,
 )
-from collabctl.operations.context import Context, audit, now_iso
-from collabctl.operations.records import (
-    collaboration_dict,
-    collaboration_select,
-    company_users,
-    draft_records,
-    get_company,
-)
-from collabctl.store.models import AuditEvent, Collaboration, ServiceRecord, Subscription
+from collabctl.operations.context import Context, now_iso
+from collabctl.operations.records import collaboration_dict
 
 ENDED_BY = ("customer", "office")
 CHECK_NAMES = ("collaboration", "party", "main-contact", "outcome", "checklist")
@@ -149,8 +143,138 @@ def _skip(preflight: Preflight, after: int) -> Preflight:
     return preflight
 
 
+# -- the statements of the end path ---------------------------------------------------
+#
+# A bulk end runs these for every item. Building SQLAlchemy statements and loading
+# ORM objects cost several times more than the statements themselves, so the end
+# path speaks plain SQL on the session's own DBAPI connection: same transaction,
+# same locks, and the driver keeps the statements prepared (sqlite3 caches them
+# per connection; psycopg prepares a query once it has run a few times).
+
+_PARAM = re.compile(r":(\w+)")
+
+# The company, its active collaboration for the service, the subscription and the
+# main contact: one round trip for everything an end that goes through needs.
+_COMPANY_COLLABORATION_SQL = """
+SELECT co.name, c.id, c.office_org_number, o.name, c.state, c.started_at, c.ended_at,
+       c.ended_by, c.outcome, c.reason, s.state, s.records_changed_at,
+       (SELECT u.email FROM company_user u
+         WHERE u.customer_number = co.customer_number AND u.main_contact)
+FROM company co
+LEFT JOIN collaboration c
+       ON c.customer_number = co.customer_number AND c.service = :service AND c.state = 'active'
+LEFT JOIN office o ON o.org_number = c.office_org_number
+LEFT JOIN subscription s ON s.customer_number = co.customer_number AND s.service = :service
+WHERE co.customer_number = :number
+"""
+# Without an active one: the latest collaboration for the service, if any.
+_LATEST_COLLABORATION_SQL = """
+SELECT c.id, c.office_org_number, o.name, c.state, c.started_at, c.ended_at, c.ended_by,
+       c.outcome, c.reason
+FROM collaboration c JOIN office o ON o.org_number = c.office_org_number
+WHERE c.customer_number = :number AND c.service = :service
+ORDER BY c.started_at DESC, c.id DESC
+LIMIT 1
+"""
+_LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
+_ACTIVE_SERVICES_SQL = (
+    "SELECT service FROM collaboration WHERE customer_number = :number AND state = 'active' "
+    "ORDER BY service"
+)
+_USERS_SQL = (
+    "SELECT email, role, main_contact, services FROM company_user "
+    "WHERE customer_number = :number ORDER BY id"
+)
+_DRAFTS_SQL = (
+    "SELECT record_id FROM service_record WHERE customer_number = :number "
+    "AND service = :service AND kind = :kind AND status = 'draft' ORDER BY record_id"
+)
+_EXPORTS_SQL = (
+    "SELECT at, service, details FROM audit_event "
+    "WHERE customer_number = :number AND action = 'export' ORDER BY at DESC"
+)
+_END_SQL = (
+    "UPDATE collaboration SET state = 'ended', ended_at = :at, ended_by = :ended_by, "
+    "ended_actor = :actor, outcome = :outcome, reason = :reason "
+    "WHERE id = :id AND state = 'active'"
+)
+_DELETE_RECORDS_SQL = (
+    "DELETE FROM service_record WHERE customer_number = :number AND service = :service"
+)
+_INSERT_SUBSCRIPTION_SQL = (
+    "INSERT INTO subscription (customer_number, service, state) VALUES (:number, :service, :state)"
+)
+_UPDATE_SUBSCRIPTION_SQL = (
+    "UPDATE subscription SET state = :state WHERE customer_number = :number AND service = :service"
+)
+_UPDATE_SUBSCRIPTION_DELETED_SQL = (
+    "UPDATE subscription SET state = :state, records_changed_at = :at "
+    "WHERE customer_number = :number AND service = :service"
+)
+_AUDIT_SQL = (
+    "INSERT INTO audit_event (at, actor, scope, action, customer_number, service, details) "
+    "VALUES (:at, :actor, :scope, :action, :number, :service, :details)"
+)
+
+
+class EndStatements:
+    """The end path's SQL on the session's connection, inside the session's transaction."""
+
+    _postgres_sql: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, session: Session) -> None:
+        session.flush()  # plain SQL must see what the ORM has not written yet
+        connection = session.connection()
+        self.postgres = connection.dialect.name == "postgresql"
+        self._error: type[Exception] = connection.dialect.loaded_dbapi.Error
+        self._cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        if self.postgres:
+            converted = self._postgres_sql.get(sql)
+            if converted is None:
+                converted = self._postgres_sql[sql] = _PARAM.sub(r"%(\1)s", sql)
+            sql = converted
+        try:
+            self._cursor.execute(sql, params or {})
+        except self._error as exc:
+            # the same exception SQLAlchemy raises, so retries and error messages work as elsewhere
+            raise DBAPIError.instance(sql, params, exc, self._error) from exc
+        return self._cursor
+
+    def json(self, value: Any) -> Any:
+        """A value for a JSON column, serialised as SQLAlchemy's JSON type does."""
+        if self.postgres:
+            from psycopg.types.json import Json
+
+            return Json(value)
+        return json.dumps(value)
+
+    @staticmethod
+    def from_json(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+class _User(NamedTuple):
+    email: str
+    role: str
+    main_contact: bool
+    services: list[str]
+
+
+def _users(sql: EndStatements, number: str) -> list[_User]:
+    return [
+        _User(email, role, bool(main), sql.from_json(services) or [])
+        for email, role, main, services in sql.execute(_USERS_SQL, {"number": number}).fetchall()
+    ]
+
+
 def preflight(session: Session, ctx: Context, req: EndRequest, *, lock: bool = False) -> Preflight:
     """Run checks 1–5 and report every one of them; nothing changes."""
+    return _preflight(EndStatements(session), ctx, req, lock=lock)
+
+
+def _preflight(sql: EndStatements, ctx: Context, req: EndRequest, *, lock: bool) -> Preflight:
     if not req.service:
         raise InvalidInput(
             "no service given", f"pass --service with one of: {', '.join(ctx.catalogue.codes)}"
@@ -166,45 +290,45 @@ def preflight(session: Session, ctx: Context, req: EndRequest, *, lock: bool = F
     if req.by is not None and req.by not in ENDED_BY:
         raise InvalidInput(f"--by: {req.by!r} is not allowed", "use --by customer or --by office")
     number = req.customer_number
-    company = get_company(session, number, lock=lock)
+    params = {"number": number, "service": service.code}
+    if lock and sql.postgres:
+        # A statement of its own, so that the reads below (READ COMMITTED) see what
+        # an agent who held the lock before us committed, e.g. that it ended this.
+        sql.execute(_LOCK_COMPANY_SQL, params)
+    row = sql.execute(_COMPANY_COLLABORATION_SQL, params).fetchone()
+    if row is None:
+        raise NotFound(
+            f"customer {number} does not exist",
+            "check the number with `collabctl list`, or load the company with `collabctl import`",
+        )
+    company_name, sub_state, changed_at, main = row[0], row[10], row[11], row[12]
+    collaboration_id, office = row[1], row[2]
 
     # 1. an active collaboration exists
-    stmt = (
-        collaboration_select()
-        .add_columns(Collaboration.id)
-        .where(Collaboration.customer_number == number, Collaboration.service == service.code)
-    )
-    active = session.execute(stmt.where(Collaboration.state == "active")).first()
-    if active is None:
-        latest = session.execute(
-            stmt.order_by(Collaboration.started_at.desc(), Collaboration.id.desc())  # type: ignore[union-attr,attr-defined]
-        ).first()
+    if collaboration_id is None:
+        latest = sql.execute(_LATEST_COLLABORATION_SQL, params).fetchone()
         if latest is not None:
-            found = collaboration_dict(latest[:-1])
+            found = collaboration_dict((number, company_name, service.code, *latest[1:]))
             result.collaboration = found
             error: CollabError = AlreadyEnded(
                 f"the {service.code} collaboration of customer {number} with office "
                 f"{found['office_org_number']} already ended at {found['ended_at']} "
                 f"(by {found['ended_by']}, outcome {found['outcome']})",
                 f"nothing to do; see `collabctl show {number}`",
+                details={"collaboration": found},
             )
         else:
-            others = session.scalars(
-                select(Collaboration.service).where(
-                    Collaboration.customer_number == number, Collaboration.state == "active"
-                )
-            ).all()
+            others = [r[0] for r in sql.execute(_ACTIVE_SERVICES_SQL, params).fetchall()]
             error = NotFound(
-                f"customer {number} ({company.name}) has no {service.code} collaboration",
+                f"customer {number} ({company_name}) has no {service.code} collaboration",
                 f"active collaborations of {number}: {', '.join(others)}"
                 if others
                 else f"customer {number} has no active collaboration; see `collabctl show {number}`",
             )
         result.checks.append(Check("collaboration", False, error.message, error))
         return _skip(result, 1)
-    result.collaboration_id = active[-1]
-    result.collaboration = collaboration_dict(active[:-1])
-    office = result.collaboration["office_org_number"]
+    result.collaboration_id = collaboration_id
+    result.collaboration = collaboration_dict((number, company_name, service.code, *row[2:10]))
     result.checks.append(
         Check("collaboration", True, f"active {service.code} collaboration with office {office}")
     )
@@ -236,16 +360,14 @@ def preflight(session: Session, ctx: Context, req: EndRequest, *, lock: bool = F
     result.checks.append(Check("party", True, f"ended by {who}, acting as {ctx.scope}"))
 
     # 3. the company has a main contact
-    users = company_users(session, number)
-    main = next((u for u in users if u.main_contact), None)
     if main is None:
         error = MainContactMissing(
-            f"customer {number} ({company.name}) has no main contact",
-            _main_contact_hint(number, users),
+            f"customer {number} ({company_name}) has no main contact",
+            _main_contact_hint(number, _users(sql, number)),
         )
         result.checks.append(Check("main-contact", False, error.message, error))
         return _skip(result, 3)
-    result.checks.append(Check("main-contact", True, f"main contact {main.email}"))
+    result.checks.append(Check("main-contact", True, f"main contact {main}"))
 
     # 4. the outcome is one the service allows
     outcome = req.outcome
@@ -267,7 +389,9 @@ def preflight(session: Session, ctx: Context, req: EndRequest, *, lock: bool = F
         result.checks.append(Check("outcome", True, f"{outcome}: {OUTCOMES[outcome].summary}"))
 
     # 5. the checklist holds
-    result.checklist = evaluate_checklist(session, number, service, users, req.confirm, req.force)
+    result.checklist = evaluate_checklist(
+        sql, number, service, req.confirm, req.force, records_changed_at=changed_at
+    )
     unmet = [c for c in result.checklist if not c.met]
     if unmet:
         error = ChecklistIncomplete(
@@ -288,12 +412,11 @@ def preflight(session: Session, ctx: Context, req: EndRequest, *, lock: bool = F
     else:
         result.checks.append(Check("checklist", True, "no checklist for this service"))
 
-    sub = session.get(Subscription, (number, service.code))
-    result.subscription_state = sub.state if sub else None
+    result.subscription_state = sub_state
     return result
 
 
-def _main_contact_hint(number: str, users: list[Any]) -> str:
+def _main_contact_hint(number: str, users: list[_User]) -> str:
     candidates = [u for u in users if u.role != "auditor"]
     if candidates:
         best = next((u for u in candidates if u.role == "administrator"), candidates[0])
@@ -310,16 +433,17 @@ def _main_contact_hint(number: str, users: list[Any]) -> str:
 
 
 def evaluate_checklist(
-    session: Session,
+    sql: EndStatements,
     number: str,
     service: Service,
-    users: list[Any],
     confirm: tuple[str, ...],
     force: bool,
+    *,
+    records_changed_at: str | None,
 ) -> list[ChecklistState]:
     states = []
     for item in service.checklist:
-        met, detail = _computed(session, item, number, service.code, users)
+        met, detail = _computed(sql, item, number, service.code, records_changed_at)
         by = "data" if met else "unmet"
         if not met and item in confirm and CHECKLIST_ITEMS[item].attestable:
             met, by, detail = True, "attested", "confirmed by the agent"
@@ -330,23 +454,26 @@ def evaluate_checklist(
 
 
 def _computed(
-    session: Session, item: str, number: str, service: str, users: list[Any]
+    sql: EndStatements, item: str, number: str, service: str, changed: str | None
 ) -> tuple[bool, str]:
-    if item == "reports-submitted":
-        drafts = draft_records(session, number, service, "expense-report")
-        return not drafts, _drafts("expense report", drafts)
-    if item == "outlays-submitted":
-        drafts = draft_records(session, number, service, "outlay")
-        return not drafts, _drafts("outlay", drafts)
+    if item in ("reports-submitted", "outlays-submitted"):
+        kind, noun = (
+            ("expense-report", "expense report")
+            if item == "reports-submitted"
+            else ("outlay", "outlay")
+        )
+        params = {"number": number, "service": service, "kind": kind}
+        drafts = [r[0] for r in sql.execute(_DRAFTS_SQL, params).fetchall()]
+        return not drafts, _drafts(noun, drafts)
     if item == "customer-user-added":
-        with_access = [u.email for u in users if u.role != "auditor" and service in u.services]
+        with_access = [
+            u.email for u in _users(sql, number) if u.role != "auditor" and service in u.services
+        ]
         if with_access:
             return True, f"{with_access[0]} has access"
         return False, "no user of the company (other than auditors) has access"
     if item == "backup-handed-over":
-        exported = last_export_covering(session, number, service)
-        sub = session.get(Subscription, (number, service))
-        changed = sub.records_changed_at if sub else None
+        exported = last_export_covering(sql, number, service)
         if exported is not None and (changed is None or exported > changed):
             return True, f"exported at {exported}"
         if exported is not None:
@@ -364,28 +491,18 @@ def _drafts(kind: str, drafts: list[str]) -> str:
     return f"{len(drafts)} {kind}{'s are' if len(drafts) != 1 else ' is a'} draft{'s' if len(drafts) != 1 else ''}: {shown}"
 
 
-def last_export_covering(session: Session, number: str, service: str) -> str | None:
+def last_export_covering(sql: EndStatements, number: str, service: str) -> str | None:
     """The newest export of this company that included the service (audit log)."""
-    rows = session.execute(
-        select(AuditEvent.at, AuditEvent.service, AuditEvent.details)
-        .where(AuditEvent.customer_number == number, AuditEvent.action == "export")
-        .order_by(AuditEvent.at.desc())  # type: ignore[attr-defined]
-    )
-    for at, event_service, details in rows:
+    for at, event_service, details in sql.execute(_EXPORTS_SQL, {"number": number}):
         if event_service == service or (
-            event_service is None and service in details.get("services", [])
+            event_service is None and service in (sql.from_json(details) or {}).get("services", [])
         ):
             return str(at)
     return None
 
 
-def end_collaboration(
-    session: Session, ctx: Context, req: EndRequest, backup_dir: Path
-) -> EndResult:
-    """Checks 1–5 under lock, then the change, in the caller's transaction."""
-    pre = preflight(session, ctx, req, lock=True)
-    if pre.error is not None:
-        raise pre.error
+def require_answers(pre: Preflight) -> None:
+    """What the checks leave open but an end needs: on whose behalf, and the outcome."""
     if pre.ended_by is None:
         raise InvalidInput(
             "say on whose behalf the collaboration ends",
@@ -396,46 +513,85 @@ def end_collaboration(
             f"choose what happens to {pre.service.code} afterwards",
             f"pass --outcome with one of: {', '.join(pre.service.outcomes)}",
         )
+
+
+class IncompleteEnd(RuntimeError):
+    """An end failed after its first change: the transaction must not be committed."""
+
+
+def end_collaboration(
+    session: Session,
+    ctx: Context,
+    req: EndRequest,
+    backup_dir: Path,
+    *,
+    statements: EndStatements | None = None,
+) -> EndResult:
+    """Checks 1–5 under lock, then the change, in the caller's transaction.
+
+    A refusal (a :class:`CollabError`) comes only before anything changed, so a
+    caller that ends many in one transaction can carry on after one is refused.
+    Any failure after the first change is some other exception, which the
+    caller's transaction does not survive: an end is all done or not at all.
+    ``statements`` lets such a caller reuse one :class:`EndStatements`.
+    """
+    sql = statements or EndStatements(session)
+    pre = _preflight(sql, ctx, req, lock=True)
+    if pre.error is not None:
+        raise pre.error
+    require_answers(pre)
     assert pre.collaboration is not None and pre.collaboration_id is not None
+    assert pre.ended_by is not None and pre.outcome is not None
     number, service, outcome = req.customer_number, pre.service.code, pre.outcome
     at = now_iso()
-    ended = session.execute(
-        update(Collaboration)
-        .where(Collaboration.id == pre.collaboration_id, Collaboration.state == "active")  # type: ignore[arg-type]
-        .values(
-            state="ended",
-            ended_at=at,
-            ended_by=pre.ended_by,
-            ended_actor=ctx.actor,
-            outcome=outcome,
-            reason=req.reason,
-        )
+    ended = sql.execute(
+        _END_SQL,
+        {
+            "id": pre.collaboration_id,
+            "at": at,
+            "ended_by": pre.ended_by,
+            "actor": ctx.actor,
+            "outcome": outcome,
+            "reason": req.reason,
+        },
     )
-    if ended.rowcount != 1:  # type: ignore[attr-defined]
+    if ended.rowcount != 1:  # nothing changed: still a plain refusal
         raise Conflict(
             "the collaboration changed while it was being ended",
             "run the command again; it will report the current state",
         )
+    try:
+        return _apply_end(session, sql, ctx, req, pre, at, backup_dir)
+    except CollabError as exc:
+        raise IncompleteEnd(f"the end of {number} {service} failed halfway: {exc}") from exc
+
+
+def _apply_end(
+    session: Session,
+    sql: EndStatements,
+    ctx: Context,
+    req: EndRequest,
+    pre: Preflight,
+    at: str,
+    backup_dir: Path,
+) -> EndResult:
+    """Everything after the collaboration itself ended: subscription, records, audit event."""
+    assert pre.collaboration is not None and pre.outcome is not None
+    number, service, outcome = req.customer_number, pre.service.code, pre.outcome
     after = OUTCOMES[outcome].subscription_state
+    params = {"number": number, "service": service, "state": after, "at": at}
     backup_path = None
     deleted = 0
     if outcome == "delete":
         if req.backup:
             backup_path = str(write_backup(session, number, service, backup_dir, at))
-        deleted = session.execute(
-            delete(ServiceRecord).where(
-                ServiceRecord.customer_number == number,  # type: ignore[arg-type]
-                ServiceRecord.service == service,  # type: ignore[arg-type]
-            )
-        ).rowcount  # type: ignore[attr-defined]
+        deleted = sql.execute(_DELETE_RECORDS_SQL, params).rowcount
     if pre.subscription_state is None:
-        session.add(Subscription(customer_number=number, service=service, state=after))
-    elif pre.subscription_state != after or deleted:
-        session.execute(
-            update(Subscription)
-            .where(Subscription.customer_number == number, Subscription.service == service)  # type: ignore[arg-type]
-            .values(state=after, **({"records_changed_at": at} if deleted else {}))
-        )
+        sql.execute(_INSERT_SUBSCRIPTION_SQL, params)
+    elif deleted:
+        sql.execute(_UPDATE_SUBSCRIPTION_DELETED_SQL, params)
+    elif pre.subscription_state != after:
+        sql.execute(_UPDATE_SUBSCRIPTION_SQL, params)
     collaboration = {
         **pre.collaboration,
         "state": "ended",
@@ -444,25 +600,29 @@ def end_collaboration(
         "outcome": outcome,
         "reason": req.reason,
     }
-    audit(
-        session,
-        ctx,
-        "end",
-        number,
-        service,
+    details = {
+        "office_org_number": pre.collaboration["office_org_number"],
+        "ended_by": pre.ended_by,
+        "outcome": outcome,
+        "reason": req.reason,
+        "subscription": {"before": pre.subscription_state, "after": after},
+        "checklist": {c.item: c.by for c in pre.checklist},
+        "confirmed": [c.item for c in pre.checklist if c.by == "attested"],
+        "forced": pre.forced,
+        "backup_path": backup_path,
+        "records_deleted": deleted,
+    }
+    sql.execute(
+        _AUDIT_SQL,
         {
-            "office_org_number": pre.collaboration["office_org_number"],
-            "ended_by": pre.ended_by,
-            "outcome": outcome,
-            "reason": req.reason,
-            "subscription": {"before": pre.subscription_state, "after": after},
-            "checklist": {c.item: c.by for c in pre.checklist},
-            "confirmed": [c.item for c in pre.checklist if c.by == "attested"],
-            "forced": pre.forced,
-            "backup_path": backup_path,
-            "records_deleted": deleted,
+            "at": at,
+            "actor": ctx.actor,
+            "scope": ctx.scope,
+            "action": "end",
+            "number": number,
+            "service": service,
+            "details": sql.json(details),
         },
-        at,
     )
     return EndResult(
         collaboration,

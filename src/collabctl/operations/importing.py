@@ -8,12 +8,13 @@ Importing the same input twice changes nothing and writes no second audit event.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -23,6 +24,7 @@ from collabctl.domain.errors import CollabError, Duplicate, InvalidInput, NotAPa
 from collabctl.operations.context import Context, audit, now_iso, parse_timestamp
 from collabctl.operations.jsonstream import Item
 from collabctl.operations.records import require_writable
+from collabctl.store.database import is_retryable
 from collabctl.store.models import (
     Collaboration,
     Company,
@@ -463,6 +465,10 @@ def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]
     return changes
 
 
+#: Tries per item when another writer deadlocks with this import (PostgreSQL).
+_ITEM_ATTEMPTS = 6
+
+
 def import_items(
     session: Session, ctx: Context, items: Iterator[Item], *, batch_size: int = 200
 ) -> Iterator[ItemResult]:
@@ -478,45 +484,65 @@ def import_items(
     pending = 0
     catalogue = ctx.catalogue
     for item in items:
-        result = ItemResult(item.kind, "", item.where)
-        try:
-            with session.begin_nested():
-                at = now_iso()
-                if item.kind == "office":
-                    data = validate_office(item.data, item.where)
-                    result.key = data["org_number"]
-                    result.changes = upsert_office(session, data)
-                    customer = None
-                elif item.kind == "service":
-                    result.key, result.changes = upsert_service(session, item.data, item.where)
-                    customer = None
-                else:
-                    data = validate_company(item.data, item.where, catalogue)
-                    result.key = customer = data["customer_number"]
-                    result.changes = upsert_company(session, data, at)
-                if result.changes:
-                    session.flush()
-                    audit(
-                        session,
-                        ctx,
-                        "import",
-                        customer,
-                        None,
-                        {"item": item.kind, "key": result.key, "changes": result.changes},
-                        at,
-                    )
-                    session.flush()
-            if item.kind == "service" and result.changes:
-                catalogue = catalogue.extended([service_from_mapping(item.data, item.where)])
-        except CollabError as exc:
-            if not exc.message.startswith(item.where):
-                exc.message = f"{item.where}: {exc.message}"
-            result.error = exc
-        except IntegrityError as exc:
-            result.error = InvalidInput(
-                f"{item.where}: conflicts with data already stored ({str(exc.orig).splitlines()[0]})",
-                "check keys and references in this item",
-            )
+        conflict_retried = False
+        for attempt in range(_ITEM_ATTEMPTS):
+            result = ItemResult(item.kind, "", item.where)
+            try:
+                if item.error is not None:
+                    raise item.error
+                with session.begin_nested():
+                    at = now_iso()
+                    if item.kind == "office":
+                        data = validate_office(item.data, item.where)
+                        result.key = data["org_number"]
+                        result.changes = upsert_office(session, data)
+                        customer = None
+                    elif item.kind == "service":
+                        result.key, result.changes = upsert_service(session, item.data, item.where)
+                        customer = None
+                    else:
+                        data = validate_company(item.data, item.where, catalogue)
+                        result.key = customer = data["customer_number"]
+                        result.changes = upsert_company(session, data, at)
+                    if result.changes:
+                        session.flush()
+                        audit(
+                            session,
+                            ctx,
+                            "import",
+                            customer,
+                            None,
+                            {"item": item.kind, "key": result.key, "changes": result.changes},
+                            at,
+                        )
+                        session.flush()
+                if item.kind == "service" and result.changes:
+                    catalogue = catalogue.extended([service_from_mapping(item.data, item.where)])
+            except CollabError as exc:
+                if not exc.message.startswith(item.where):
+                    exc.message = f"{item.where}: {exc.message}"
+                result.error = exc
+            except IntegrityError as exc:
+                if not conflict_retried:
+                    # Another import may have committed the same new key a moment ago (the
+                    # database made this one wait for it, then refused): read the item again.
+                    conflict_retried = True
+                    continue
+                result.error = InvalidInput(
+                    f"{item.where}: conflicts with data already stored ({str(exc.orig).splitlines()[0]})",
+                    "check keys and references in this item",
+                )
+            except DBAPIError as exc:
+                if attempt + 1 >= _ITEM_ATTEMPTS or not is_retryable(exc):
+                    raise
+                # A deadlock with another writer (PostgreSQL): the items before this one are
+                # done and reported, so commit them, which hands our locks to the other
+                # writer, and do this item again in a fresh transaction.
+                session.commit()
+                pending = 0
+                time.sleep(0.05 * 2**attempt)
+                continue
+            break
         yield result
         pending += 1
         if pending >= batch_size:

@@ -24,9 +24,12 @@ _decoder = json.JSONDecoder()
 
 @dataclass(frozen=True)
 class Item:
-    kind: str  # service | office | company
+    kind: str  # service | office | company | invalid
     where: str  # "line 3: company" or "companies[7]": prefix for error messages
     data: Any
+    #: Set on an ``invalid`` item: a JSON Lines line that cannot be read. Each line stands
+    #: alone, so it is reported as a failed item and the lines after it are still read.
+    error: InvalidInput | None = None
 
 
 def iter_items(stream: TextIO) -> Iterator[Item]:
@@ -39,7 +42,7 @@ def iter_items(stream: TextIO) -> Iterator[Item]:
     except json.JSONDecodeError:
         value = None
     if isinstance(value, dict):
-        yield from _items_from_line(line_number, value)
+        yield from _line_items(line_number, value)
         yield from _json_lines(stream, line_number)
     else:
         yield from _document(line, stream, line_number)
@@ -79,15 +82,36 @@ def _json_lines(stream: TextIO, after: int) -> Iterator[Item]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InvalidInput(
-                f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})",
-                "each line must be one JSON object",
-            ) from None
-        if not isinstance(value, dict):
-            raise InvalidInput(
-                f"line {number}: expected a JSON object", "each line must be one JSON object"
+            yield _invalid(
+                number,
+                InvalidInput(
+                    f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})",
+                    "each line must be one JSON object",
+                ),
             )
-        yield from _items_from_line(number, value)
+            continue
+        if not isinstance(value, dict):
+            yield _invalid(
+                number,
+                InvalidInput(
+                    f"line {number}: expected a JSON object", "each line must be one JSON object"
+                ),
+            )
+            continue
+        yield from _line_items(number, value)
+
+
+def _invalid(number: int, error: InvalidInput) -> Item:
+    return Item("invalid", f"line {number}", None, error)
+
+
+def _line_items(number: int, value: dict[str, Any]) -> Iterator[Item]:
+    """The items of one line, or one ``invalid`` item when the line's shape is wrong."""
+    try:
+        items = list(_items_from_line(number, value))
+    except InvalidInput as exc:
+        items = [_invalid(number, exc)]
+    yield from items
 
 
 class _Reader:
@@ -176,6 +200,7 @@ def _document(initial: str, stream: TextIO, first_line: int) -> Iterator[Item]:
                 reader.pos += 1
             else:
                 while True:
+                    reader.skip_ws()  # name the line the item starts on, not the comma's
                     where = f"{reader.where()}: {key}[{index}]"
                     yield Item(kind, where, reader.value())
                     index += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -63,8 +63,9 @@ def list_collaborations(
         col(Collaboration.service),
         col(Collaboration.started_at),
     )
-    for row in session.execute(stmt.execution_options(yield_per=1000)):
-        yield collaboration_dict(row)
+    # Not a generator function: bad filters must fail before any output is written.
+    rows = session.execute(stmt.execution_options(yield_per=1000))
+    return (collaboration_dict(row) for row in rows)
 
 
 def _access(
@@ -173,10 +174,22 @@ def audit_events(
         if ctx.party.kind == "customer":
             stmt = stmt.where(col(AuditEvent.customer_number) == ctx.party.key)
         else:
-            customers = select(col(Collaboration.customer_number)).where(
-                col(Collaboration.office_org_number) == ctx.party.key
+            # An office sees the company-wide events of the companies it works or worked
+            # for, and the per-service events only of its own collaborations: the end of
+            # another office's collaboration with the same company is not its business.
+            own = (
+                select(col(Collaboration.id))
+                .where(
+                    col(Collaboration.office_org_number) == ctx.party.key,
+                    col(Collaboration.customer_number) == col(AuditEvent.customer_number),
+                    or_(
+                        col(AuditEvent.service).is_(None),
+                        col(Collaboration.service) == col(AuditEvent.service),
+                    ),
+                )
+                .exists()
             )
-            stmt = stmt.where(col(AuditEvent.customer_number).in_(customers))
+            stmt = stmt.where(own)
     stmt = stmt.order_by(col(AuditEvent.id))
-    for row in session.execute(stmt.execution_options(yield_per=1000)):
-        yield dict(zip(EVENT_KEYS, row, strict=True))
+    rows = session.execute(stmt.execution_options(yield_per=1000))
+    return (dict(zip(EVENT_KEYS, row, strict=True)) for row in rows)

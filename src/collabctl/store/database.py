@@ -36,6 +36,8 @@ HEAD_REVISION = "0001"
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _READ_ONLY = "collabctl_read_only"
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+#: Advisory lock key (any fixed number) under which `db upgrade` runs on PostgreSQL.
+_MIGRATION_LOCK_KEY = 0x636F6C6C
 
 T = TypeVar("T")
 
@@ -49,10 +51,12 @@ def normalize_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, embedded: bool = False) -> None:
+    def __init__(self, url: str, *, embedded: bool = False, source: str = "option") -> None:
         self.raw_url = url
         self.url = normalize_url(url)
         self.embedded = embedded
+        #: where the URL came from: option | environment | config | default
+        self.source = source
         self.secrets = url_secrets(url)
         try:
             parsed = make_url(self.url)
@@ -96,9 +100,12 @@ class Database:
             )
             _configure_sqlite(engine)
             return engine
+        # defaults only: what the URL's query string says (?connect_timeout=20) wins
+        defaults = {"connect_timeout": 5, "application_name": "collabctl"}
+        query = make_url(self.url).query
         return create_engine(
             self.url,
-            connect_args={"connect_timeout": 5, "application_name": "collabctl"},
+            connect_args={k: v for k, v in defaults.items() if k not in query},
             pool_pre_ping=False,
         )
 
@@ -145,15 +152,29 @@ class Database:
         raise SchemaOutdated(
             f"the database schema is {'empty' if revision is None else revision}, "
             f"collabctl needs {HEAD_REVISION}",
-            f"collabctl --database-url '{self.display_url}' db upgrade",
+            # from the environment or config.toml the bare command finds the same database;
+            # a URL given as an option has to be given again (its password is not shown)
+            "collabctl db upgrade"
+            if self.source in ("environment", "config")
+            else f"collabctl --database-url '{self.display_url}' db upgrade",
         )
 
-    def upgrade(self, revision: str = "head") -> None:
+    def upgrade(self, revision: str = "head") -> str | None:
+        """Migrate to ``revision``; returns the revision the database had just before."""
         from collabctl.store.migrate import upgrade
 
         try:
             with self.engine.begin() as conn:
+                if self.backend == "postgresql":
+                    # Admins upgrading one shared database at once take turns: the second
+                    # reads the revision after the first committed and finds nothing to do,
+                    # instead of failing halfway through creating the same tables.
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                    )
+                before = _read_revision(conn)
                 upgrade(conn, revision)
+                return before
         except SQLAlchemyError as exc:
             raise self.translate(exc) from exc
 
@@ -167,7 +188,8 @@ class Database:
             yield session
         except DBAPIError as exc:
             session.rollback()
-            if _is_constraint_violation(exc):
+            # lock conflicts stay DBAPIErrors so that transact() and bulk runs can retry them
+            if _is_constraint_violation(exc) or is_retryable(exc):
                 raise
             raise self.translate(exc) from exc
         finally:

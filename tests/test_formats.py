@@ -1,0 +1,371 @@
+"""Output formats of ``list``, ``show`` and ``log``: the documented keys, data on stdout only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from conftest import CLI
+
+COLLABORATION_KEYS = [
+    "customer_number",
+    "company_name",
+    "service",
+    "office_org_number",
+    "office_name",
+    "state",
+    "started_at",
+    "ended_at",
+    "ended_by",
+    "outcome",
+    "reason",
+]
+SHOW_KEYS = [
+    "customer_number",
+    "org_number",
+    "name",
+    "main_contact",
+    "users",
+    "subscriptions",
+    "collaborations",
+    "access",
+]
+USER_KEYS = {"email", "name", "role", "main_contact", "services"}
+EVENT_KEYS = ["id", "at", "actor", "scope", "action", "customer_number", "service", "details"]
+
+EXEMPEL = "556677-8899"
+SIFFROR = "559123-4561"
+NORRLON = "556234-5677"
+
+
+def csv_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    reader = csv.reader(io.StringIO(text))
+    header, *rows = list(reader)
+    return header, [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def as_csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def keys(cli: CLI, *args: str) -> list[tuple[str, str]]:
+    result = cli(*args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return [(r["customer_number"], r["service"]) for r in result.json()]
+
+
+# -- list ---------------------------------------------------------------------------------
+
+
+def test_list_json_is_one_list_of_collaborations_with_the_documented_keys(demo: CLI) -> None:
+    result = demo("list", "--format", "json")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    rows = result.json()
+    assert isinstance(rows, list)
+    assert len(rows) == 12  # every active collaboration of the demo
+    for row in rows:
+        assert list(row) == COLLABORATION_KEYS
+        assert row["state"] == "active"
+        assert row["ended_at"] is None and row["outcome"] is None
+    first = rows[0]
+    assert first["customer_number"] == "0042"  # a string: the leading zeros are kept
+    assert first["company_name"] == "Café Hörnet HB"
+    assert (first["office_org_number"], first["office_name"]) == (EXEMPEL, "Exempelbyrån AB")
+    assert first["started_at"].startswith("2019-05-01T08:00:00")
+
+
+def test_list_jsonl_and_csv_carry_the_same_rows_as_json(demo: CLI) -> None:
+    rows = demo("list", "--state", "all", "--format", "json").json()
+
+    jsonl = demo("list", "--state", "all", "--format", "jsonl")
+    assert jsonl.exit_code == 0
+    lines = jsonl.stdout.splitlines()
+    assert len(lines) == len(rows) == 13
+    assert [json.loads(line) for line in lines] == rows
+
+    result = demo("list", "--state", "all", "--format", "csv")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == ",".join(COLLABORATION_KEYS)
+    header, table = csv_rows(result.stdout)
+    assert header == COLLABORATION_KEYS
+    assert table == [{k: as_csv_cell(v) for k, v in row.items()} for row in rows]
+    ended = next(r for r in table if r["state"] == "ended")
+    assert ended["customer_number"] == "0042"
+    assert (ended["ended_by"], ended["outcome"]) == ("customer", "deactivate")
+    assert ended["reason"] == "closing the bookkeeping service"
+
+
+def test_list_table_is_for_people_on_stdout(demo: CLI) -> None:
+    result = demo("list")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    assert "Café Hörnet HB" in result.stdout
+    assert "0042" in result.stdout
+    assert "Norrlands Lönebyrå AB" in result.stdout
+
+
+def test_list_with_nothing_to_show(demo: CLI) -> None:
+    table = demo("list", "--customer", "9999")
+    assert table.exit_code == 0
+    assert table.stdout == ""
+    assert table.stderr.strip() == "no collaborations match"
+    assert demo("list", "--customer", "9999", "--format", "json").json() == []
+    assert demo("list", "--customer", "9999", "--format", "jsonl").stdout == ""
+    csv_out = demo("list", "--customer", "9999", "--format", "csv").stdout
+    assert csv_out.splitlines() == [",".join(COLLABORATION_KEYS)]
+
+
+def test_list_filters(demo: CLI) -> None:
+    assert keys(demo, "list", "--customer", "0042") == [("0042", "fakturering")]
+    assert keys(demo, "list", "--customer", "0042", "--state", "all") == [
+        ("0042", "eekonomi"),
+        ("0042", "fakturering"),
+    ]
+    # leading zeros are significant: 42 is another customer than 0042
+    assert keys(demo, "list", "--customer", "42", "--state", "all") == []
+    assert keys(demo, "list", "--service", "lon") == [("1004", "lon"), ("1005", "lon")]
+    assert keys(demo, "list", "--office", NORRLON) == [
+        ("1004", "eekonomi"),
+        ("1004", "lon"),
+        ("1005", "lon"),
+    ]
+    # the office may be given without the dash
+    assert keys(demo, "list", "--office", NORRLON.replace("-", "")) == keys(
+        demo, "list", "--office", NORRLON
+    )
+    assert keys(demo, "list", "--office", SIFFROR, "--service", "eekonomi") == [
+        ("1003", "eekonomi"),
+        ("1007", "eekonomi"),
+    ]
+    assert keys(demo, "list", "--state", "ended") == [("0042", "eekonomi")]
+    everything = keys(demo, "list", "--state", "all")
+    assert len(everything) == 13
+    assert keys(demo, "list", "--state", "active") == keys(demo, "list")
+    assert sorted(everything) == everything  # ordered by customer number, then service
+
+
+def test_list_sees_an_end_immediately(demo: CLI) -> None:
+    ended = demo(
+        "end", "1001", "--service", "eekonomi", "--outcome", "continue", "--by", "customer",
+        "--reason", "moving on", "--yes",
+    )  # fmt: skip
+    assert ended.exit_code == 0, ended.stderr
+    (row,) = demo("list", "--customer", "1001", "--service", "eekonomi", "--state", "all",
+                  "--format", "json").json()  # fmt: skip
+    assert (row["state"], row["ended_by"], row["outcome"], row["reason"]) == (
+        "ended",
+        "customer",
+        "continue",
+        "moving on",
+    )
+    assert row["ended_at"] is not None and row["ended_at"].endswith("Z")
+    assert ("1001", "eekonomi") not in keys(demo, "list")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--state", "open", "--state: 'open' is not allowed"),
+        ("--customer", "00x2", "--customer: '00x2' is not a customer number"),
+        ("--office", "556677-8898", "--office: 556677-8898 has a wrong check digit"),
+        ("--service", "tid", "--service: unknown service 'tid'"),
+    ],
+)
+def test_list_rejects_bad_filters(demo: CLI, option: str, value: str, message: str) -> None:
+    result = demo("list", option, value, "--format", "json")
+    assert result.exit_code == 2
+    assert f"error[invalid-input]: {message}" in result.stderr
+    assert result.json()["error"]["code"] == "invalid-input"
+
+
+# -- show ---------------------------------------------------------------------------------
+
+
+def test_show_json_is_one_object_with_the_documented_keys(demo: CLI) -> None:
+    result = demo("show", "0042", "--format", "json")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    company = result.json()
+    assert list(company) == SHOW_KEYS
+    assert (company["customer_number"], company["org_number"], company["name"]) == (
+        "0042",
+        "556789-0123",
+        "Café Hörnet HB",
+    )
+    assert company["main_contact"] == "sara@cafehornet.se"
+    assert company["users"] == [
+        {
+            "email": "sara@cafehornet.se",
+            "name": "Sara Öberg",
+            "role": "administrator",
+            "main_contact": True,
+            "services": ["eekonomi", "fakturering"],
+        }
+    ]
+    assert company["subscriptions"] == [
+        {"service": "eekonomi", "state": "read-only", "records": 0},
+        {"service": "fakturering", "state": "active", "records": 0},
+    ]
+    assert [list(c) for c in company["collaborations"]] == [COLLABORATION_KEYS] * 2
+    assert [(c["service"], c["state"]) for c in company["collaborations"]] == [
+        ("eekonomi", "ended"),
+        ("fakturering", "active"),
+    ]
+    # the office still reads the deactivated eEkonomi: it has another active collaboration
+    assert company["access"] == [
+        {"service": "eekonomi", "party": "customer:0042", "access": "read"},
+        {"service": "eekonomi", "party": f"office:{EXEMPEL}", "access": "read"},
+        {"service": "fakturering", "party": "customer:0042", "access": "read-write"},
+        {"service": "fakturering", "party": f"office:{EXEMPEL}", "access": "read-write"},
+    ]
+
+
+def test_show_users_without_a_main_contact_and_record_counts(demo: CLI) -> None:
+    company = demo("show", "1002", "--format", "json").json()
+    assert company["main_contact"] is None
+    assert all(set(u) == USER_KEYS for u in company["users"])
+    assert [u["role"] for u in company["users"]] == ["user", "auditor"]
+    drafts = demo("show", "1003", "--format", "json").json()
+    assert {s["service"]: s["records"] for s in drafts["subscriptions"]} == {
+        "eekonomi": 0,
+        "utlagg": 3,
+    }
+    assert {(a["service"], a["party"], a["access"]) for a in drafts["access"]} == {
+        ("eekonomi", "customer:1003", "read-write"),
+        ("eekonomi", f"office:{SIFFROR}", "read-write"),
+        ("utlagg", "customer:1003", "read-write"),
+        ("utlagg", f"office:{SIFFROR}", "read-write"),
+    }
+
+
+def test_show_jsonl_and_csv(demo: CLI) -> None:
+    document = demo("show", "1001", "--format", "json").json()
+
+    jsonl = demo("show", "1001", "--format", "jsonl")
+    assert jsonl.exit_code == 0
+    assert len(jsonl.stdout.splitlines()) == 1
+    assert json.loads(jsonl.stdout) == document
+
+    result = demo("show", "1001", "--format", "csv")
+    assert result.exit_code == 0
+    header, rows = csv_rows(result.stdout)
+    assert header == SHOW_KEYS
+    (row,) = rows
+    assert row["customer_number"] == "1001"
+    assert row["main_contact"] == "anna@kund.se"
+    assert json.loads(row["users"]) == document["users"]
+    assert json.loads(row["access"]) == document["access"]
+
+
+def test_show_table_for_people(demo: CLI) -> None:
+    result = demo("show", "0042")
+    assert result.exit_code == 0
+    for text in ("Café Hörnet HB", "sara@cafehornet.se", "read-only", "read-write", EXEMPEL):
+        assert text in result.stdout
+
+
+def test_show_keeps_leading_zeros_and_refuses_other_numbers(demo: CLI) -> None:
+    missing = demo("show", "42", "--format", "json")
+    assert missing.exit_code == 1
+    assert missing.json()["error"]["code"] == "not-found"
+    assert "customer 42 does not exist" in missing.stderr
+
+
+# -- log ----------------------------------------------------------------------------------
+
+
+def test_log_formats_have_the_documented_keys(demo: CLI) -> None:
+    ended = demo(
+        "--actor", "agent-7", "end", "1001", "--service", "eekonomi", "--outcome", "continue",
+        "--by", "office", "--yes",
+    )  # fmt: skip
+    assert ended.exit_code == 0, ended.stderr
+
+    result = demo("log", "--format", "json")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    events = result.json()
+    assert isinstance(events, list)
+    assert all(list(e) == EVENT_KEYS for e in events)
+    ids = [e["id"] for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    last = events[-1]
+    assert (last["actor"], last["scope"], last["action"]) == ("agent-7", "agent", "end")
+    assert (last["customer_number"], last["service"]) == ("1001", "eekonomi")
+    assert last["details"]["outcome"] == "continue"
+    assert last["at"].endswith("Z")
+    imports = [e for e in events if e["action"] == "import"]
+    assert len(imports) == 10  # 3 offices and 7 companies of the demo
+    assert all(e["actor"] == "tester" for e in imports)
+
+    jsonl = demo("log", "--format", "jsonl")
+    assert [json.loads(line) for line in jsonl.stdout.splitlines()] == events
+
+    csv_out = demo("log", "--format", "csv")
+    header, rows = csv_rows(csv_out.stdout)
+    assert header == EVENT_KEYS
+    assert len(rows) == len(events)
+    assert rows[-1]["id"] == str(last["id"])
+    assert json.loads(rows[-1]["details"]) == last["details"]
+    assert rows[-1]["customer_number"] == "1001"
+    cafe = next(r for r in rows if r["customer_number"] == "0042")
+    assert cafe["service"] == ""
+
+
+def test_log_filters(demo: CLI) -> None:
+    demo("end", "0042", "--service", "fakturering", "--outcome", "deactivate", "--by",
+         "customer", "--yes")  # fmt: skip
+    cafe = demo("log", "--customer", "0042", "--format", "json").json()
+    assert [(e["action"], e["service"]) for e in cafe] == [
+        ("import", None),
+        ("end", "fakturering"),
+    ]
+    assert demo("log", "--customer", "42", "--format", "json").json() == []
+    by_service = demo("log", "--service", "fakturering", "--format", "json").json()
+    assert [(e["customer_number"], e["action"]) for e in by_service] == [("0042", "end")]
+    since = cafe[-1]["at"]
+    assert [e["id"] for e in demo("log", "--since", since, "--format", "json").json()] == [
+        cafe[-1]["id"]
+    ]
+    future = demo("log", "--since", "2999-01-01")
+    assert future.exit_code == 0
+    assert future.stdout == ""
+    assert "no events match" in future.stderr
+    bad = demo("log", "--since", "yesterday")
+    assert bad.exit_code == 2
+    assert "error[invalid-input]: --since: 'yesterday' is not a time" in bad.stderr
+
+
+# -- data on stdout, messages on stderr ---------------------------------------------------------
+
+
+def test_changes_print_the_changed_object_on_stdout_and_talk_on_stderr(demo: CLI) -> None:
+    result = demo(
+        "end", "1007", "--service", "eekonomi", "--outcome", "deactivate", "--by", "office",
+        "--yes", "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    ended = result.json()
+    assert set(COLLABORATION_KEYS) <= set(ended)
+    assert (ended["customer_number"], ended["service"], ended["state"]) == (
+        "1007",
+        "eekonomi",
+        "ended",
+    )
+    assert ended["outcome"] == "deactivate"
+
+    demo_again = demo("demo", "--format", "json")
+    assert demo_again.exit_code == 2
+    assert demo_again.json()["error"]["code"] == "invalid-input"
+    assert "error[invalid-input]" in demo_again.stderr

@@ -1,0 +1,433 @@
+"""The interactive flows, driven for real: collabctl runs in a pseudo-terminal and
+the test types at it like an agent would (arrow keys, space, enter, Ctrl-C).
+
+questionary draws with ANSI escapes and redraws lines in place, so the test
+waits for the question text in the output with the escapes removed, and only
+then types; every wait is bounded, so a flow that hangs fails instead of blocking.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+from typer.testing import CliRunner
+
+from collabctl.cli.app import app
+
+DOWN = "\x1b[B"
+ENTER = "\r"
+SPACE = " "
+CTRL_C = "\x03"
+BACKSPACE = "\x7f"
+
+WAIT_S = 20
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        TERM="xterm",
+        # the pty answers no cursor-position requests; without this prompt_toolkit
+        # waits for one and then prints a warning in the middle of the flow
+        PROMPT_TOOLKIT_NO_CPR="1",
+        COLUMNS="160",
+        LINES="40",
+    )
+    env.pop("COLLABCTL_NO_INPUT", None)
+    return env
+
+
+def collabctl(*args: str) -> Any:
+    """collabctl in-process and without a terminal, for setting up and checking the data."""
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout) if "--format" in args else result.stdout
+
+
+def show(customer: str) -> dict[str, Any]:
+    return collabctl("show", customer, "--format", "json")
+
+
+def events() -> list[dict[str, Any]]:
+    return collabctl("log", "--format", "json")
+
+
+def collaboration(company: dict[str, Any], service: str) -> dict[str, Any]:
+    return next(c for c in company["collaborations"] if c["service"] == service)
+
+
+def subscription(company: dict[str, Any], service: str) -> dict[str, Any]:
+    return next(s for s in company["subscriptions"] if s["service"] == service)
+
+
+class Terminal:
+    """collabctl in a 40x160 pseudo-terminal, with the screen text kept as it came."""
+
+    def __init__(self, *args: str, stderr: Path | None = None) -> None:
+        argv = [sys.executable, "-m", "collabctl", *args]
+        if stderr is not None:  # stdin and stdout stay the terminal
+            argv = ["/bin/sh", "-c", 'exec "$@" 2>"$0"', str(stderr), *argv]
+        self.child = pexpect.spawn(
+            argv[0],
+            argv[1:],
+            env=_env(),
+            dimensions=(40, 160),
+            encoding="utf-8",
+            codec_errors="replace",
+            timeout=WAIT_S,
+        )
+        self.raw = ""
+        self.seen = 0  # text before this offset was matched already
+
+    @property
+    def text(self) -> str:
+        return ANSI.sub("", self.raw)
+
+    def _read(self, timeout: float) -> None:
+        with contextlib.suppress(pexpect.TIMEOUT):
+            self.raw += self.child.read_nonblocking(65536, timeout=timeout)
+
+    def expect(self, pattern: str) -> re.Match[str]:
+        """Wait until the output after the last match contains ``pattern`` (a regex)."""
+        deadline = time.monotonic() + WAIT_S
+        compiled = re.compile(pattern)
+        while True:
+            text = self.text
+            found = compiled.search(text, self.seen)
+            if found:
+                self.seen = found.end()
+                return found
+            if time.monotonic() > deadline:
+                self.child.terminate(force=True)
+                pytest.fail(f"no {pattern!r} within {WAIT_S} s; the terminal showed:\n{text}")
+            try:
+                self._read(0.1)
+            except pexpect.EOF:
+                pytest.fail(f"collabctl exited before {pattern!r}; the terminal showed:\n{text}")
+
+    def send(self, *keys: str) -> None:
+        for key in keys:
+            self.child.send(key)
+            # apart, as typed: an escape sequence must not merge with the next key
+            time.sleep(0.02)
+
+    def answer(self, question: str, *keys: str) -> None:
+        self.expect(re.escape(question))
+        self.send(*keys)
+
+    def finish(self) -> int:
+        """Wait for collabctl to exit; its exit code."""
+        deadline = time.monotonic() + WAIT_S
+        while self.child.isalive() and time.monotonic() < deadline:
+            try:
+                self._read(0.2)
+            except pexpect.EOF:
+                break
+        if self.child.isalive():
+            self.child.terminate(force=True)
+            pytest.fail(f"collabctl did not exit within {WAIT_S} s:\n{self.text}")
+        self.child.close()
+        assert self.child.exitstatus is not None, f"killed by signal {self.child.signalstatus}"
+        assert "Traceback" not in self.text
+        return int(self.child.exitstatus)
+
+
+@pytest.fixture
+def demo_data() -> None:
+    collabctl("demo")
+
+
+pytestmark = pytest.mark.usefixtures("demo_data")
+
+
+# -- ending, the whole flow ---------------------------------------------------------
+
+
+def test_end_1002_fixing_the_main_contact_on_the_spot() -> None:
+    term = Terminal("end")
+    term.answer("Company (type to search by customer number or name)", "Snick", ENTER)
+    # typing part of the name is enough when it matches one company; the answer shows it in full
+    term.expect(r"1002  Snickeri Norr AB")
+    term.expect(r"Collaboration: eekonomi with Exempelbyrån AB \(556677-8899\)")
+    term.answer("Who is ending the collaboration?", DOWN, ENTER)
+    term.expect(r"FAIL main-contact\s+customer 1002 \(Snickeri Norr AB\) has no main contact")
+    term.answer("The company has no main contact. Fix it now?", ENTER)
+    term.expect(r"lars@snickerinorr\.se is now the main contact \(promoted to administrator\)")
+    term.expect(r"ok\s+main-contact\s+main contact lars@snickerinorr\.se")
+    term.answer("What happens to Visma eEkonomi afterwards?", DOWN, ENTER)
+    term.answer("outcome deactivate?", "y")
+    term.expect(r"Ended the eekonomi collaboration of 1002 Snickeri Norr AB")
+    term.expect(r"the subscription is now read-only")
+    assert term.finish() == 0
+    # the pre-flight is shown once, then only what changed after the fix
+    assert term.text.count("Pre-flight for ending") == 1
+
+    company = show("1002")
+    ended = collaboration(company, "eekonomi")
+    assert ended["state"] == "ended"
+    assert ended["ended_by"] == "office"
+    assert ended["outcome"] == "deactivate"
+    assert subscription(company, "eekonomi")["state"] == "read-only"
+    assert company["main_contact"] == "lars@snickerinorr.se"
+    lars = next(u for u in company["users"] if u["email"] == "lars@snickerinorr.se")
+    assert lars["role"] == "administrator"
+    assert lars["main_contact"] is True
+
+    mine = [e for e in events() if e["customer_number"] == "1002" and e["action"] != "import"]
+    assert [e["action"] for e in mine] == ["set-main-contact", "end"]
+    assert mine[0]["details"]["after"] == "lars@snickerinorr.se"
+    assert mine[0]["details"]["promoted"] is True
+    assert mine[1]["service"] == "eekonomi"
+    assert mine[1]["details"]["outcome"] == "deactivate"
+    assert mine[1]["details"]["ended_by"] == "office"
+    assert mine[1]["actor"] == "tester"
+
+
+def test_end_1002_creating_a_new_main_contact() -> None:
+    term = Terminal("end", "1002", "--reason", "moving to another office")
+    term.expect(r"Collaboration: eekonomi")
+    term.answer("Who is ending the collaboration?", ENTER)
+    term.answer("The company has no main contact. Fix it now?", DOWN, ENTER)
+    # an existing user is refused with a pointer back to the list
+    term.answer("E-mail of the new main contact:", "revision@norrrevision.se", ENTER)
+    term.expect(r"revision@norrrevision\.se is already a user \(auditor\)")
+    term.send(BACKSPACE * len("revision@norrrevision.se"), "karin@snickerinorr.se", ENTER)
+    term.answer("Full name:", "Karin Berg", ENTER)
+    term.expect(r"Created karin@snickerinorr\.se \(Karin Berg\) as administrator and main contact")
+    term.answer("What happens to Visma eEkonomi afterwards?", ENTER)
+    term.answer("outcome continue?", "y")
+    term.expect(r"the subscription is now active\. Ended by customer")
+    assert term.finish() == 0
+
+    company = show("1002")
+    assert company["main_contact"] == "karin@snickerinorr.se"
+    karin = next(u for u in company["users"] if u["email"] == "karin@snickerinorr.se")
+    assert (karin["name"], karin["role"]) == ("Karin Berg", "administrator")
+    ended = collaboration(company, "eekonomi")
+    assert (ended["state"], ended["outcome"], ended["ended_by"]) == (
+        "ended",
+        "continue",
+        "customer",
+    )
+    assert ended["reason"] == "moving to another office"
+    assert subscription(company, "eekonomi")["state"] == "active"
+
+
+def test_end_1007_delete_with_backup_after_typing_the_customer_number(tmp_path: Path) -> None:
+    term = Terminal("end", "--format", "json")
+    term.answer("Company (type to search by customer number or name)", "1007", ENTER)
+    term.answer("Which collaboration?", DOWN, ENTER)  # eekonomi, then utlagg
+    term.answer("Who is ending the collaboration?", ENTER)
+    term.expect(r"ok\s+checklist\s+reports-submitted \(data\), outlays-submitted \(data\)")
+    term.answer("What happens to Visma Utlägg afterwards?", DOWN, ENTER)
+    term.answer("Write a backup file of the data before deleting it?", ENTER)
+    term.expect(r"This deletes ALL Visma Utlägg data of customer 1007 and cannot be undone")
+    term.answer("Type the customer number (1007) to confirm:", "1007", ENTER)
+    found = term.expect(r'"backup_path": "([^"]+)"')
+    assert term.finish() == 0
+
+    backup = Path(found.group(1))
+    assert backup.is_file()
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    saved = json.loads(backup.read_text(encoding="utf-8"))
+    assert {r["id"] for c in saved["companies"] for r in c["records"]} == {"ER-7001", "OL-7002"}
+
+    company = show("1007")
+    assert collaboration(company, "utlagg")["state"] == "ended"
+    assert collaboration(company, "utlagg")["outcome"] == "delete"
+    assert subscription(company, "utlagg") == {
+        "service": "utlagg",
+        "state": "deleted",
+        "records": 0,
+    }
+    # the other collaboration of the company is untouched
+    assert collaboration(company, "eekonomi")["state"] == "active"
+    end = [e for e in events() if e["action"] == "end"]
+    assert len(end) == 1
+    assert end[0]["details"]["backup_path"] == str(backup)
+    assert end[0]["details"]["records_deleted"] == 2
+
+
+def test_end_1007_delete_cancelled_by_a_wrong_customer_number() -> None:
+    before = show("1007")
+    log_before = events()
+    term = Terminal("end", "1007", "--service", "utlagg")
+    term.answer("Who is ending the collaboration?", DOWN, ENTER)
+    term.answer("What happens to Visma Utlägg afterwards?", DOWN, ENTER)
+    term.answer("Write a backup file of the data before deleting it?", ENTER)
+    term.answer("Type the customer number (1007) to confirm:", "1070", ENTER)
+    term.expect(r"cancelled: '1070' is not 1007; nothing was deleted")
+    assert term.finish() == 1
+    assert show("1007") == before
+    assert events() == log_before
+
+
+def test_end_1005_ticking_the_checklist_and_forcing_the_rest() -> None:
+    term = Terminal("end", "1005")
+    term.expect(r"Collaboration: lon with Norrlands Lönebyrå AB")
+    term.answer("Who is ending the collaboration?", DOWN, ENTER)
+    term.expect(r"FAIL data-synchronised\s+not confirmed \[unmet\]")
+    term.expect(r"FAIL backup-handed-over\s+no export made \[unmet\]")
+    # the first item is data-synchronised: tick it, leave the backup unticked
+    term.answer("Tick what is done:", SPACE, ENTER)
+    term.expect(r"still to do: backup-handed-over: collabctl export 1005 --service lon")
+    term.answer("End anyway?", "y")
+    term.expect(r"Outcome: handover")
+    term.answer("outcome handover?", "y")
+    term.expect(r"Forced checklist items \(recorded\): backup-handed-over")
+    assert term.finish() == 0
+    assert "still to do: data-synchronised" not in term.text  # it was ticked
+
+    company = show("1005")
+    assert collaboration(company, "lon")["state"] == "ended"
+    assert subscription(company, "lon")["state"] == "no-access"
+    (end,) = [e for e in events() if e["action"] == "end"]
+    assert end["details"]["checklist"] == {
+        "customer-user-added": "data",
+        "data-synchronised": "attested",
+        "backup-handed-over": "forced",
+    }
+    assert end["details"]["confirmed"] == ["data-synchronised"]
+    assert end["details"]["forced"] == ["backup-handed-over"]
+
+
+def test_end_1005_not_forcing_the_checklist_changes_nothing() -> None:
+    before = show("1005")
+    log_before = events()
+    term = Terminal("end", "1005", "--by", "office")
+    term.answer("Tick what is done:", ENTER)
+    term.expect(r"still to do: data-synchronised: synchronise, then pass --confirm")
+    term.answer("End anyway?", "n")
+    term.expect(r"error\[checklist-incomplete\]: the lon checklist is not done")
+    assert term.finish() == 1
+    assert show("1005") == before
+    assert events() == log_before
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["company", "confirmation"],
+)
+def test_ctrl_c_at_a_prompt_exits_130_and_changes_nothing(where: str) -> None:
+    before = show("1001")
+    log_before = events()
+    term = Terminal("end")
+    if where == "company":
+        term.answer("Company (type to search by customer number or name)", "100", CTRL_C)
+    else:
+        term.answer("Company (type to search by customer number or name)", "1001", ENTER)
+        term.answer("Which collaboration?", ENTER)
+        term.answer("Who is ending the collaboration?", ENTER)
+        term.answer("What happens to Visma eEkonomi afterwards?", DOWN, ENTER)
+        term.answer("outcome deactivate?", CTRL_C)
+    term.expect(r"interrupted")
+    assert term.finish() == 130
+    assert show("1001") == before
+    assert events() == log_before
+
+
+def test_a_declined_confirmation_ends_nothing() -> None:
+    log_before = events()
+    term = Terminal("end", "0042")
+    term.expect(r"Collaboration: fakturering")  # eekonomi ended already: only one is offered
+    term.answer("Who is ending the collaboration?", ENTER)
+    term.answer("What happens to Visma eEkonomi Fakturering afterwards?", ENTER)
+    term.answer("outcome continue?", "n")
+    term.expect(r"cancelled: the collaboration was not ended")
+    assert term.finish() == 1
+    assert collaboration(show("0042"), "fakturering")["state"] == "active"
+    assert events() == log_before
+
+
+def test_a_search_that_matches_many_asks_to_pick_one() -> None:
+    term = Terminal("end", "--dry-run", "--format", "json")
+    term.answer("Company (type to search by customer number or name)", "AB", ENTER)
+    term.expect(r"companies match: pick one with the arrow keys")
+    # clear the search, then narrow it down and pick from the list with the arrow keys
+    term.send(BACKSPACE * 2, "lön i", DOWN, ENTER)
+    term.expect(r"1004  Bygg & Lön i Umeå AB")
+    term.answer("Which collaboration?", DOWN, ENTER)
+    term.answer("Who is ending the collaboration?", ENTER)
+    term.expect(r"error\[checklist-incomplete\]")
+    assert term.finish() == 1
+    # a dry run prints the checks as the result, and asks nothing it does not need
+    document = re.search(r"(?ms)^\{$.*?^\}$", term.text.replace("\r\n", "\n"))
+    assert document is not None, term.text
+    preflight = json.loads(document.group(0))
+    assert (preflight["customer_number"], preflight["service"]) == ("1004", "lon")
+    assert preflight["outcome"] == "handover"
+    assert preflight["ok"] is False
+    assert "Tick what is done" not in term.text
+    assert '{"error"' not in term.text  # one document: the error is in its checks
+
+
+def test_yes_skips_the_confirmation_but_not_the_missing_answers() -> None:
+    term = Terminal("end", "1001", "--service", "eekonomi", "--yes")
+    term.answer("Who is ending the collaboration?", ENTER)
+    term.answer("What happens to Visma eEkonomi afterwards?", ENTER)
+    term.expect(r"Ended the eekonomi collaboration of 1001 Kund AB")
+    assert term.finish() == 0
+    assert "End the eekonomi collaboration" not in term.text
+    ended = collaboration(show("1001"), "eekonomi")
+    assert (ended["state"], ended["ended_by"], ended["outcome"]) == (
+        "ended",
+        "customer",
+        "continue",
+    )
+
+
+def test_the_result_goes_to_stdout_and_the_progress_to_stderr(tmp_path: Path) -> None:
+    stderr = tmp_path / "stderr.txt"
+    term = Terminal("end", "1001", "--service", "fakturering", "--format", "json", stderr=stderr)
+    term.answer("Who is ending the collaboration?", DOWN, ENTER)
+    term.answer("What happens to Visma eEkonomi Fakturering afterwards?", DOWN, ENTER)
+    term.answer("outcome deactivate?", "y")
+    term.expect(r"\n\}")
+    assert term.finish() == 0
+
+    progress = stderr.read_text(encoding="utf-8")
+    assert "Pre-flight for ending fakturering of customer 1001" in progress
+    assert "{" not in progress
+    screen = term.text.replace("\r\n", "\n")
+    assert "Pre-flight" not in screen
+    document = re.search(r"(?ms)^\{$.*?^\}$", screen)
+    assert document is not None, screen
+    result = json.loads(document.group(0))
+    assert result["customer_number"] == "1001"
+    assert (result["service"], result["state"], result["outcome"]) == (
+        "fakturering",
+        "ended",
+        "deactivate",
+    )
+    assert result["subscription_state"] == "read-only"
+
+
+# -- set-main-contact ----------------------------------------------------------------
+
+
+def test_set_main_contact_picks_a_user() -> None:
+    term = Terminal("set-main-contact", "1002")
+    term.expect(re.escape("Who becomes the main contact?"))
+    term.expect(r"lars@snickerinorr\.se  Lars Berg \(user; becomes administrator\)")
+    # an auditor is never offered
+    assert "revision@norrrevision.se" not in term.text
+    term.send(ENTER)
+    term.expect(r"lars@snickerinorr\.se \(Lars Berg\): administrator, main contact")
+    term.expect(r"promoted to administrator")
+    assert term.finish() == 0
+    company = show("1002")
+    assert company["main_contact"] == "lars@snickerinorr.se"
+    (event,) = [e for e in events() if e["action"] == "set-main-contact"]
+    assert event["details"]["before"] is None
+    assert event["details"]["after"] == "lars@snickerinorr.se"

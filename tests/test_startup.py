@@ -1,0 +1,78 @@
+"""What a command imports (SPEC §6): ``--version`` and ``--help`` no database or prompt
+library, and no command the prompt library when there is no terminal to prompt in.
+
+These are import checks, not timings: each command runs in a fresh interpreter
+with ``-X importtime``, which lists every module the process imported. How long
+start-up takes is measured by benchmarks/startup.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+DATABASE_LIBRARIES = ("sqlalchemy", "sqlmodel", "alembic", "psycopg")
+PROMPT_LIBRARIES = ("questionary", "prompt_toolkit")
+
+
+def imported(*args: str, stdin: str = "") -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``python -X importtime -m collabctl ARGS``: the result and the top-level packages."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "collabctl", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "collabctl.cli.app" in modules, result.stderr[-2000:]
+    return result, {name.split(".")[0] for name in modules}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--version",), ("--help",), ("end", "--help"), ("list", "--help"), ()],
+    ids=["--version", "--help", "end --help", "list --help", "no arguments"],
+)
+def test_version_and_help_import_no_database_or_prompt_library(args: tuple[str, ...]) -> None:
+    result, packages = imported(*args)
+    assert result.returncode in (0, 2), result.stderr[-2000:]  # no arguments: usage, exit 2
+    assert not packages & {*DATABASE_LIBRARIES, *PROMPT_LIBRARIES}, sorted(
+        packages & {*DATABASE_LIBRARIES, *PROMPT_LIBRARIES}
+    )
+
+
+def test_version_prints_the_version() -> None:
+    from collabctl import __version__
+
+    result, _ = imported("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"collabctl {__version__}"
+
+
+def test_commands_without_a_terminal_import_no_prompt_library() -> None:
+    demo, _ = imported("demo")
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    runs = [
+        imported("list"),
+        imported("list", "--format", "jsonl"),
+        imported("show", "1001"),
+        imported("end", "1001", "--service", "eekonomi", "--outcome", "continue", "--dry-run"),
+        imported(
+            "end", "--from", "-", "--service", "eekonomi", "--outcome", "continue",
+            "--by", "office", "--yes", "--format", "jsonl",
+            stdin="1001\n1002\n",
+        ),
+    ]  # fmt: skip
+    for result, packages in runs:
+        assert result.returncode in (0, 4), result.stderr[-2000:]
+        # no terminal: nothing to prompt in; an embedded database at the current schema
+        # needs no migration tool; SQLite needs no PostgreSQL driver
+        assert not packages & {*PROMPT_LIBRARIES, "alembic", "psycopg"}, sorted(packages)
+        assert "sqlalchemy" in packages  # the check would notice a database library
