@@ -27,9 +27,11 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -405,10 +407,28 @@ def pg_server() -> Iterator[PostgresServer]:
         raise AssertionError("unreachable") from exc
     server.start()
     try:
-        server.migrated_template()
-        yield server
+        with _interrupt_on_sigterm():
+            server.migrated_template()
+            yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def _interrupt_on_sigterm() -> Iterator[None]:
+    """A terminated test run (a CI timeout) still stops its server, as Ctrl-C does."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")

@@ -243,6 +243,25 @@ def test_a_loose_database_file_is_made_private_again(home: Path) -> None:
     assert mode(home / "collabctl.db") == 0o600
 
 
+def test_an_existing_loose_home_is_made_private(home: Path) -> None:
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    assert run("list").exit_code == 0
+    assert mode(home) == 0o700
+    doctor = run("doctor", "--format", "json")
+    permissions = next(c for c in json.loads(doctor.stdout) if c["check"] == "permissions")
+    assert permissions["ok"] is True, permissions
+
+
+def test_a_database_named_by_url_leaves_a_shared_directory_alone(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    assert run("--database-url", f"sqlite:///{shared / 'team.db'}", "db", "upgrade").exit_code == 0
+    assert mode(shared / "team.db") == 0o600
+    assert mode(shared) == 0o755
+
+
 def test_backup_files_are_private(demo: CLI, home: Path) -> None:
     result = demo(
         "end", "1007", "--service", "utlagg", "--outcome", "delete", "--by", "customer", "--yes",

@@ -58,12 +58,16 @@ def run_checks(state: State) -> list[dict[str, Any]]:
     if db.sqlite_path is not None:
         mode = stat.S_IMODE(os.stat(db.sqlite_path).st_mode)
         dir_mode = stat.S_IMODE(os.stat(db.sqlite_path.parent).st_mode)
-        private = not (mode & 0o077)
+        fixes = []
+        if mode & 0o077:
+            fixes.append(f"chmod 600 {db.sqlite_path}")
+        if db.embedded and dir_mode & 0o077:
+            fixes.append(f"chmod 700 {db.sqlite_path.parent}")
         check(
             "permissions",
-            private,
+            not fixes,
             f"file {oct(mode)}, directory {oct(dir_mode)}"
-            + ("" if private else f": run chmod 600 {db.sqlite_path}"),
+            + (f": others can read customer data; run {' and '.join(fixes)}" if fixes else ""),
         )
 
     try:

@@ -120,4 +120,6 @@ def render_preflight(console: Any, p: dict[str, Any], *, heading: bool = True) -
         console.print(f"  {marks[check['ok']]} {check['check']:<13} {escape(check['message'])}")
     for item in p["checklist"]:
         mark = marks[True] if item["met"] else marks[False]
-        console.print(f"       {mark} {item['item']:<20} {escape(item['detail'])} {escape('[' + item['by'] + ']')}")
+        console.print(
+            f"       {mark} {item['item']:<20} {escape(item['detail'])} {escape('[' + item['by'] + ']')}"
+        )

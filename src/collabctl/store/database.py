@@ -93,7 +93,7 @@ class Database:
     @cached_property
     def engine(self) -> Engine:
         if self.sqlite_path is not None:
-            _prepare_private_file(self.sqlite_path)
+            _prepare_private_file(self.sqlite_path, own_directory=self.embedded)
             engine = create_engine(
                 self.url,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
@@ -240,9 +240,15 @@ def _read_revision(conn: Connection) -> str | None:
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _prepare_private_file(path: Path) -> None:
-    """The data file and its directory are readable by their owner only."""
+def _prepare_private_file(path: Path, *, own_directory: bool) -> None:
+    """The data file and its directory are readable by their owner only.
+
+    The directory is made private only when it is collabctl's own (the embedded
+    default); a file named by URL may live in a shared directory such as /tmp.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if own_directory:
+        os.chmod(path.parent, 0o700)
     if not path.exists():
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
