@@ -253,6 +253,21 @@ def test_an_existing_loose_home_is_made_private(home: Path) -> None:
     assert permissions["ok"] is True, permissions
 
 
+def test_doctor_flags_a_config_file_with_a_password_that_others_can_read(home: Path) -> None:
+    home.mkdir(mode=0o700)
+    config = home / "config.toml"
+    config.write_text(f'database_url = "postgresql://agent:{PASSWORD}@127.0.0.1:1/db"\n')
+    config.chmod(0o644)
+    result = run("doctor", "--format", "json")
+    assert result.exit_code == 3
+    check = next(c for c in json.loads(result.stdout) if c["check"] == "config")
+    assert check["ok"] is False and f"chmod 600 {config}" in check["detail"]
+    assert PASSWORD not in result.stdout + result.stderr
+    config.chmod(0o600)
+    check = next(c for c in json.loads(run("doctor", "--format", "json").stdout) if c["check"] == "config")
+    assert check["ok"] is True
+
+
 def test_a_database_named_by_url_leaves_a_shared_directory_alone(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -111,12 +111,18 @@ _URL_PASSWORD_RE = re.compile(
 _KV_PASSWORD_RE = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.IGNORECASE)
 
 
+#: The word hints use where a password goes; not a secret, so it stays readable.
+_PLACEHOLDER = "PASSWORD"
+
+
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Hide passwords in URLs, ``password=...`` pairs and any known secret string."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    text = _URL_PASSWORD_RE.sub(lambda m: f"{m['head']}***{m['at']}", text)
+    text = _URL_PASSWORD_RE.sub(
+        lambda m: m[0] if m["pw"] == _PLACEHOLDER else f"{m['head']}***{m['at']}", text
+    )
     return _KV_PASSWORD_RE.sub(lambda m: f"{m['head']}***", text)
 
 

@@ -28,7 +28,17 @@ def run_checks(state: State) -> list[dict[str, Any]]:
     path = config_file()
     try:
         config = state.config
-        check("config", True, f"{path} ({'read' if config else 'not present, defaults used'})")
+        from collabctl.config import url_password
+
+        loose = bool(
+            path.exists()
+            and url_password(str(config.get("database_url", "")))
+            and stat.S_IMODE(path.stat().st_mode) & 0o077
+        )
+        if loose:
+            check("config", False, f"{path} holds a database password and others can read it: run chmod 600 {path}")
+        else:
+            check("config", True, f"{path} ({'read' if config else 'not present, defaults used'})")
     except CollabError as exc:
         check("config", False, exc.message)
         return checks
