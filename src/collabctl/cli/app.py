@@ -31,6 +31,7 @@ from collabctl.domain.errors import (
     CollabError,
     UsageError,
 )
+from collabctl.domain.keys import COLLABORATION_KEYS, EVENT_KEYS
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -448,21 +449,6 @@ def _open_input(name: str, env: Environment) -> Any:
         ) from None
 
 
-LIST_COLUMNS = (
-    "customer_number",
-    "company_name",
-    "service",
-    "office_org_number",
-    "office_name",
-    "state",
-    "started_at",
-    "ended_at",
-    "ended_by",
-    "outcome",
-    "reason",
-)
-
-
 @app.command("list")
 @handles_errors
 def list_(
@@ -508,7 +494,7 @@ def list_(
             state.env,
             rows,
             fmt,
-            LIST_COLUMNS,
+            COLLABORATION_KEYS,
             table_columns=(
                 "customer_number",
                 "company_name",
@@ -748,9 +734,6 @@ def export(
             emit_object(state.env, summary, fmt, lambda c, o: None)
 
 
-EVENT_COLUMNS = ("id", "at", "actor", "scope", "action", "customer_number", "service", "details")
-
-
 @app.command()
 @handles_errors
 def log(
@@ -782,7 +765,7 @@ def log(
         events = audit_events(
             session, state.context(session), customer=customer, service=service, since=since
         )
-        emit_rows(state.env, events, fmt, EVENT_COLUMNS, empty="no events match")
+        emit_rows(state.env, events, fmt, EVENT_KEYS, empty="no events match")
 
 
 # -- end ------------------------------------------------------------------------------

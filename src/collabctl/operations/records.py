@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from collabctl.domain.errors import NotFound, ReadOnly
+from collabctl.domain.keys import COLLABORATION_KEYS
 from collabctl.store.models import (
     Collaboration,
     Company,
@@ -16,20 +17,6 @@ from collabctl.store.models import (
     Office,
     ServiceRecord,
     Subscription,
-)
-
-COLLABORATION_KEYS = (
-    "customer_number",
-    "company_name",
-    "service",
-    "office_org_number",
-    "office_name",
-    "state",
-    "started_at",
-    "ended_at",
-    "ended_by",
-    "outcome",
-    "reason",
 )
 
 COLLABORATION_COLUMNS: tuple[Any, ...] = (

@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from collabctl.domain import validation
 from collabctl.domain.errors import InvalidInput, NotAParty
+from collabctl.domain.keys import EVENT_KEYS
 from collabctl.operations.context import Context, parse_timestamp
 from collabctl.operations.parties import user_dict
 from collabctl.operations.records import (
@@ -23,7 +24,6 @@ from collabctl.operations.records import (
 from collabctl.store.models import AuditEvent, Collaboration, Subscription
 
 STATES = ("active", "ended", "all")
-EVENT_KEYS = ("id", "at", "actor", "scope", "action", "customer_number", "service", "details")
 
 
 def list_collaborations(

@@ -1,0 +1,25 @@
+"""The keys of collabctl's machine-readable output: a contract scripts rely on.
+
+Kept here, free of database imports, so the command line can name the columns
+without loading the storage layer.
+"""
+
+from __future__ import annotations
+
+#: a collaboration, in `list` and inside `show`
+COLLABORATION_KEYS = (
+    "customer_number",
+    "company_name",
+    "service",
+    "office_org_number",
+    "office_name",
+    "state",
+    "started_at",
+    "ended_at",
+    "ended_by",
+    "outcome",
+    "reason",
+)
+
+#: an audit event, in `log`
+EVENT_KEYS = ("id", "at", "actor", "scope", "action", "customer_number", "service", "details")
