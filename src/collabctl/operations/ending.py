@@ -218,7 +218,11 @@ _AUDIT_SQL = (
 
 
 class EndStatements:
-    """The end path's SQL on the session's connection, inside the session's transaction."""
+    """The end path's SQL on the session's connection, inside the session's transaction.
+
+    Statements are written once with ``:name`` parameters and rewritten to
+    psycopg's ``%(name)s`` on PostgreSQL, so they hold no other colon or percent sign.
+    """
 
     _postgres_sql: ClassVar[dict[str, str]] = {}
 
