@@ -264,7 +264,9 @@ def test_doctor_flags_a_config_file_with_a_password_that_others_can_read(home: P
     assert check["ok"] is False and f"chmod 600 {config}" in check["detail"]
     assert PASSWORD not in result.stdout + result.stderr
     config.chmod(0o600)
-    check = next(c for c in json.loads(run("doctor", "--format", "json").stdout) if c["check"] == "config")
+    check = next(
+        c for c in json.loads(run("doctor", "--format", "json").stdout) if c["check"] == "config"
+    )
     assert check["ok"] is True
 
 

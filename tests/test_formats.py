@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -369,3 +370,31 @@ def test_changes_print_the_changed_object_on_stdout_and_talk_on_stderr(demo: CLI
     assert demo_again.exit_code == 2
     assert demo_again.json()["error"]["code"] == "invalid-input"
     assert "error[invalid-input]" in demo_again.stderr
+
+
+def test_names_with_markup_characters_print_as_written(cli: CLI, tmp_path: Path) -> None:
+    data = {
+        "offices": [{"org_number": "556677-8899", "name": "Byrå [/b] AB :warning:"}],
+        "companies": [
+            {
+                "customer_number": "77",
+                "org_number": "556036-0793",
+                "name": "[bold]Kund[/bold] AB",
+                "users": [{"email": "a@kund.se", "name": "[red]A[/red]", "main_contact": True}],
+                "collaborations": [
+                    {"service": "eekonomi", "office": "556677-8899", "started_at": "2024-01-01"}
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "markup.json"
+    path.write_text(json.dumps(data))
+    assert cli("import", str(path)).exit_code == 0
+    shown = cli("show", "77")
+    assert shown.exit_code == 0, shown.stderr
+    assert "[bold]Kund[/bold] AB" in shown.stdout
+    assert "[red]A[/red]" in shown.stdout
+    assert "Byrå [/b] AB :warning:" in shown.stdout
+    listed = cli("list")
+    assert listed.exit_code == 0, listed.stderr
+    assert "Byrå [/b] AB :warning:" in listed.stdout

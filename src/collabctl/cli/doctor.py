@@ -36,7 +36,11 @@ def run_checks(state: State) -> list[dict[str, Any]]:
             and stat.S_IMODE(path.stat().st_mode) & 0o077
         )
         if loose:
-            check("config", False, f"{path} holds a database password and others can read it: run chmod 600 {path}")
+            check(
+                "config",
+                False,
+                f"{path} holds a database password and others can read it: run chmod 600 {path}",
+            )
         else:
             check("config", True, f"{path} ({'read' if config else 'not present, defaults used'})")
     except CollabError as exc:

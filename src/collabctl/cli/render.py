@@ -5,15 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 
+def _plain(*cells: str) -> list[Any]:
+    """Table cells from data: names like "Byrå [/b] AB" are text, never markup."""
+    from rich.text import Text
+
+    return [Text(cell) for cell in cells]
+
+
 def render_company(console: Any, company: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console.print(
-        f"[bold]{company['customer_number']}  {company['name']}[/bold]  (org {company['org_number']})"
+        f"[bold]{escape(company['customer_number'])}  {escape(company['name'])}[/bold]"
+        f"  (org {escape(company['org_number'])})"
     )
     main = company["main_contact"]
     console.print(
-        f"main contact: {main}" if main else "main contact: [red]none[/red] (ending will fail)"
+        f"main contact: {escape(main)}"
+        if main
+        else "main contact: [red]none[/red] (ending will fail)"
     )
 
     users = Table(title="Users and services", title_justify="left", header_style="bold")
@@ -21,11 +32,13 @@ def render_company(console: Any, company: dict[str, Any]) -> None:
         users.add_column(column)
     for u in company["users"]:
         users.add_row(
-            u["email"],
-            u["name"],
-            u["role"],
-            "yes" if u["main_contact"] else "",
-            ", ".join(u["services"]),
+            *_plain(
+                u["email"],
+                u["name"],
+                u["role"],
+                "yes" if u["main_contact"] else "",
+                ", ".join(u["services"]),
+            )
         )
     console.print(users)
 
@@ -33,7 +46,7 @@ def render_company(console: Any, company: dict[str, Any]) -> None:
     for column in ("service", "state", "records"):
         subs.add_column(column)
     for s in company["subscriptions"]:
-        subs.add_row(s["service"], s["state"], str(s["records"]))
+        subs.add_row(*_plain(s["service"], s["state"], str(s["records"])))
     console.print(subs)
 
     collabs = Table(title="Collaborations", title_justify="left", header_style="bold")
@@ -41,13 +54,15 @@ def render_company(console: Any, company: dict[str, Any]) -> None:
         collabs.add_column(column)
     for c in company["collaborations"]:
         collabs.add_row(
-            c["service"],
-            f"{c['office_name']} ({c['office_org_number']})",
-            c["state"],
-            c["started_at"][:10],
-            (c["ended_at"] or "")[:10],
-            c["ended_by"] or "",
-            c["outcome"] or "",
+            *_plain(
+                c["service"],
+                f"{c['office_name']} ({c['office_org_number']})",
+                c["state"],
+                c["started_at"][:10],
+                (c["ended_at"] or "")[:10],
+                c["ended_by"] or "",
+                c["outcome"] or "",
+            )
         )
     console.print(collabs)
 
@@ -55,7 +70,7 @@ def render_company(console: Any, company: dict[str, Any]) -> None:
     for column in ("service", "party", "access"):
         access.add_column(column)
     for a in company["access"]:
-        access.add_row(a["service"], a["party"], a["access"])
+        access.add_row(*_plain(a["service"], a["party"], a["access"]))
     console.print(access)
 
 
