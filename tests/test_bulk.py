@@ -372,6 +372,60 @@ def test_delete_in_bulk_writes_a_backup_per_item(demo: CLI, home: Path) -> None:
         assert event["details"]["backup_path"]
 
 
+def test_a_backup_that_cannot_be_written_fails_only_its_items(demo: CLI, home: Path) -> None:
+    home.mkdir(exist_ok=True)  # on PostgreSQL nothing else has made it
+    (home / "backups").write_text("a file where the backups directory should be\n")
+    lines = [
+        '{"customer_number": "1001", "outcome": "delete"}',
+        '{"customer_number": "1003", "service": "eekonomi", "outcome": "continue"}',
+        '{"customer_number": "1007", "outcome": "delete"}',
+    ]
+    run = demo(*END, "--service", "utlagg", "--by", "customer", "--yes",
+               input="\n".join(lines) + "\n")  # fmt: skip
+    assert run.exit_code == 4, run.stderr
+    rows = by_line(run)
+    assert [rows[n]["status"] for n in (1, 2, 3)] == ["failed", "ended", "failed"]
+    for n in (1, 3):
+        assert rows[n]["error"]["code"] == "invalid-input"
+        assert "backup" in rows[n]["error"]["message"]
+    # the refused deletes changed nothing, not even half of an end
+    assert active(demo, "1001") >= {"utlagg"} and active(demo, "1007") >= {"utlagg"}
+    assert end_events(demo, "1001") == [] and end_events(demo, "1007") == []
+    shown = demo("show", "1007", "--format", "json").json()
+    assert {s["service"]: s["records"] for s in shown["subscriptions"]}["utlagg"] == 2
+
+
+def test_two_deletes_of_one_company_in_one_batch_back_up_what_each_ended(
+    demo: CLI, home: Path
+) -> None:
+    # a service of its own that also ends with delete, so 1001 has two to delete
+    items = [
+        {"service": {"code": "arkiv", "name": "Arkiv", "outcomes": ["delete"]}},
+        {"company": {
+            "customer_number": "1001", "org_number": "556036-0793", "name": "Kund AB",
+            "collaborations": [
+                {"service": "arkiv", "office": EXEMPEL, "started_at": "2024-03-01T00:00:00Z"}
+            ],
+            "records": [{"id": "A-1", "service": "arkiv", "kind": "document",
+                         "status": "submitted"}],
+        }},
+    ]  # fmt: skip
+    imported = demo("import", "-", input="\n".join(json.dumps(i) for i in items) + "\n")
+    assert imported.exit_code == 0, imported.stderr
+    run = demo(*END, "--outcome", "delete", "--by", "customer", "--yes",
+               input='{"customer_number": "1001", "service": "utlagg"}\n'
+                     '{"customer_number": "1001", "service": "arkiv"}\n')  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert [r["status"] for r in run.jsonl()] == ["ended", "ended"]
+    for event in end_events(demo, "1001"):
+        document = json.loads(Path(event["details"]["backup_path"]).read_text(encoding="utf-8"))
+        (collaboration,) = document["companies"][0]["collaborations"]
+        # the backup shows the collaboration it was made for as ended, as it is once restored
+        assert collaboration["service"] == event["service"]
+        assert collaboration["state"] == "ended"
+        assert collaboration["outcome"] == "delete"
+
+
 # -- streams ---------------------------------------------------------------------------
 
 

@@ -455,6 +455,30 @@ def test_delete_with_no_backup_writes_no_file(demo: CLI, home: Path) -> None:
     assert details["records_deleted"] == 2
 
 
+def test_a_backup_that_cannot_be_written_refuses_the_delete_and_changes_nothing(
+    demo: CLI, home: Path
+) -> None:
+    home.mkdir(exist_ok=True)  # on PostgreSQL nothing else has made it
+    (home / "backups").write_text("a file where the backups directory should be\n")
+    before, events_before = snapshot(), audit_count()
+    error = refused(
+        end(demo, "1007", "utlagg", "-o", "delete", "--by", "customer", "--yes"),
+        "invalid-input",
+        2,
+    )
+    assert str(home / "backups") in error["message"]
+    assert "--no-backup" in error["hint"]
+    assert changed_keys(before, snapshot()) == {table: set() for table in TABLE_KEYS}
+    assert audit_count() == events_before
+    # only a delete needs the backup directory: other outcomes are not held up by it
+    assert ended(demo, "1001", "eekonomi", "-o", "continue", "--by", "customer")["state"] == "ended"
+    # and once the directory can be written, the same delete goes through
+    (home / "backups").unlink()
+    result = ended(demo, "1007", "utlagg", "-o", "delete", "--by", "customer")
+    assert Path(result["backup_path"]).is_file()
+    assert result["records_deleted"] == 2
+
+
 # -- read-only enforcement and starting again ---------------------------------------------
 
 
@@ -542,3 +566,55 @@ def test_deleted_service_refuses_writes_and_starts_fresh(demo: CLI) -> None:
     assert event["details"]["subscription"] == {"before": "deleted", "after": "active"}
     assert import_doc(demo, _record_doc(*tradgard, "utlagg", "ER-8001")).exit_code == 0
     assert subscription_state(demo, "1007", "utlagg")["records"] == 1
+    assert event["details"]["records_deleted"] == 0
+
+
+def test_start_on_a_deleted_subscription_records_the_records_it_deletes(demo: CLI) -> None:
+    # an import can mark a subscription deleted while its records are still there
+    marked = import_doc(demo, {"companies": [{
+        "customer_number": "1007", "org_number": "556890-1234", "name": "Trädgårdsdesign Syd AB",
+        "subscriptions": [{"service": "fakturering", "state": "deleted"}],
+    }]})  # fmt: skip
+    assert marked.exit_code == 0, marked.stderr
+    assert import_doc(demo, {"companies": [{
+        "customer_number": "1007", "org_number": "556890-1234", "name": "Trädgårdsdesign Syd AB",
+        "subscriptions": [{"service": "fakturering", "state": "active"}],
+        "records": [{"id": f"F-{n}", "service": "fakturering", "kind": "invoice",
+                     "status": "submitted"} for n in (1, 2)],
+    }]}).exit_code == 0  # fmt: skip
+    marked = import_doc(demo, {"companies": [{
+        "customer_number": "1007", "org_number": "556890-1234", "name": "Trädgårdsdesign Syd AB",
+        "subscriptions": [{"service": "fakturering", "state": "deleted"}],
+    }]})  # fmt: skip
+    assert marked.exit_code == 0, marked.stderr
+    assert subscription_state(demo, "1007", "fakturering") == {
+        "service": "fakturering",
+        "state": "deleted",
+        "records": 2,
+    }
+    started = demo("start", "1007", "--service", "fakturering", "--office", SIFFROR, *JSON)
+    assert started.exit_code == 0, started.stderr
+    assert subscription_state(demo, "1007", "fakturering")["records"] == 0
+    event = events(demo, "--customer", "1007", "--service", "fakturering")[-1]
+    assert event["action"] == "start"
+    assert event["details"]["subscription"] == {"before": "deleted", "after": "active"}
+    assert event["details"]["records_deleted"] == 2
+
+
+def test_a_single_end_checks_the_schema_once(demo: CLI) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    revision_reads: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "SELECT version_num FROM alembic_version" in statement:
+            revision_reads.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        ended(demo, "1001", "eekonomi", "-o", "continue", "--by", "customer")
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    # the pre-flight and the end run in two sessions of one command: one check serves both
+    assert len(revision_reads) == 1

@@ -81,6 +81,7 @@ def test_utlagg_drafts_block_until_submitted_or_forced(demo: CLI) -> None:
     )  # fmt: skip
     assert run.exit_code == 1
     assert checklist(report) == {"reports-submitted": "unmet", "outlays-submitted": "unmet"}
+    assert all("--confirm cannot meet it" in item["detail"] for item in report["checklist"])
 
     # submitting the draft report meets one item; the outlay is still a draft
     report_row = {

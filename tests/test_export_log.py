@@ -136,6 +136,22 @@ def test_export_refusals_write_nothing(demo: CLI, tmp_path: Path) -> None:
     assert event["scope"] == f"office:{SIFFROR}"
 
 
+def test_an_office_exporting_all_gets_only_its_own_services(demo: CLI, tmp_path: Path) -> None:
+    # 1001: invoicing with Siffror; accounting and expenses (with records) with Exempel
+    target = tmp_path / "siffror.json"
+    summary = ok(demo("--as", f"office:{SIFFROR}", "export", "1001", "-o", str(target), *JSON))
+    assert summary["services"] == ["fakturering"]
+    assert summary["records"] == 0
+    (company,) = json.loads(target.read_text(encoding="utf-8"))["companies"]
+    assert [s["service"] for s in company["subscriptions"]] == ["fakturering"]
+    assert {c["service"] for c in company["collaborations"]} == {"fakturering"}
+    assert company["records"] == []
+    # Exempel's own export of everything holds both of its services, records included
+    document = ok(demo("--as", f"office:{EXEMPEL}", "export", "1001", "-o", "-"))
+    assert document["collabctl_export"]["services"] == ["eekonomi", "utlagg"]
+    assert {r["service"] for r in document["companies"][0]["records"]} == {"utlagg"}
+
+
 # -- log --------------------------------------------------------------------------------
 
 

@@ -251,6 +251,39 @@ def test_reimport_updates_only_what_changed_and_records_it(cli: CLI, tmp_path: P
     assert new_events[0]["action"] == "import"
     assert new_events[0]["customer_number"] == "1001"
     assert new_events[0]["details"]["key"] == "1001"
+    # the audit event keeps what each updated field was before, and what it is now
+    details = new_events[0]["details"]
+    assert details["before"]["company"] == {"name": "Kund AB"}
+    assert details["after"]["company"] == {"name": "Kund & Co AB"}
+    assert details["before"]["user anna@kund.se"] == {"main_contact": True}
+    assert details["after"]["user anna@kund.se"] == {"main_contact": False}
+    assert details["before"]["user erik@kund.se"] == {"role": "user", "main_contact": False}
+    assert details["after"]["user erik@kund.se"] == {"role": "administrator", "main_contact": True}
+
+
+def test_reimport_keeps_the_main_contact_an_administrator(cli: CLI, tmp_path: Path) -> None:
+    import_text(cli, tmp_path, json.dumps(DOCUMENT))
+    changed = copy.deepcopy(DOCUMENT)
+    # Anna stays main contact (the flag is left out), so she cannot become a plain user
+    changed["companies"][0]["users"] = [{"email": "anna@kund.se", "role": "user"}]
+    result = import_text(cli, tmp_path, json.dumps(changed))
+    assert result.exit_code == 0, result.stderr
+    shown = cli("show", "1001", "--format", "json").json()
+    assert shown["main_contact"] == "anna@kund.se"
+    users = {u["email"]: u for u in shown["users"]}
+    assert users["anna@kund.se"]["role"] == "administrator"
+    # once someone else is the main contact, she may be made a user
+    changed["companies"][0]["users"] = [
+        {"email": "anna@kund.se", "role": "user"},
+        {"email": "erik@kund.se", "main_contact": True},
+    ]
+    result = import_text(cli, tmp_path, json.dumps(changed))
+    assert result.exit_code == 0, result.stderr
+    shown = cli("show", "1001", "--format", "json").json()
+    users = {u["email"]: u for u in shown["users"]}
+    assert shown["main_contact"] == "erik@kund.se"
+    assert users["erik@kund.se"]["role"] == "administrator"
+    assert (users["anna@kund.se"]["role"], users["anna@kund.se"]["main_contact"]) == ("user", False)
 
 
 # -- bad items ----------------------------------------------------------------------------

@@ -431,3 +431,12 @@ def test_set_main_contact_picks_a_user() -> None:
     (event,) = [e for e in events() if e["action"] == "set-main-contact"]
     assert event["details"]["before"] is None
     assert event["details"]["after"] == "lars@snickerinorr.se"
+
+
+def test_set_main_contact_offers_no_users_of_a_company_the_scope_may_not_change() -> None:
+    # Exempelbyrån has no collaboration with 1004 (its payroll office is Norrlands Lönebyrå)
+    term = Terminal("--as", "office:556677-8899", "set-main-contact", "1004")
+    assert term.finish() == 1
+    assert "error[not-a-party]" in term.text
+    assert "karin@byggumea.se" not in term.text
+    assert "Who becomes the main contact?" not in term.text

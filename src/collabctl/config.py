@@ -19,12 +19,6 @@ APP_NAME = "collabctl"
 DB_FILENAME = "collabctl.db"
 
 
-def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return path
-
-
 def home_override() -> Path | None:
     value = os.environ.get("COLLABCTL_HOME")
     return Path(value).expanduser() if value else None
@@ -55,7 +49,8 @@ def config_file() -> Path:
 
 
 def backup_dir() -> Path:
-    return _private_dir(data_dir() / "backups")
+    """Where ``delete`` writes its backups; made (private) by the first backup written."""
+    return data_dir() / "backups"
 
 
 def default_database_url() -> str:

@@ -5,7 +5,9 @@ renders the result. Heavy libraries (SQLAlchemy, Alembic, questionary) are
 imported inside the commands, so ``--help`` and ``--version`` stay fast.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads every command's signature
+# at each start, and string annotations would have to be compiled and evaluated
+# then, twice per command (docs/performance.md, start-up).
 
 import functools
 import getpass
@@ -90,7 +92,7 @@ class State:
     database_url: str | None = None
     party: str | None = None
     actor: str = "unknown"
-    _db: Database | None = field(default=None, repr=False)
+    _db: "Database | None" = field(default=None, repr=False)
     _config: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
@@ -101,19 +103,18 @@ class State:
             self._config = load_config_file()
         return self._config
 
-    def database(self, *, ensure_schema: bool = True) -> Database:
+    def database(self, *, ensure_schema: bool = True) -> "Database":
         if self._db is None:
             from collabctl.config import resolve_database_url
             from collabctl.store.database import Database
 
             resolved = resolve_database_url(self.database_url, self.config)
             self._db = Database(resolved.url, embedded=resolved.embedded, source=resolved.source)
-            self.secrets = self._db.secrets
         if ensure_schema:
             self._db.ensure_schema()
         return self._db
 
-    def base_catalogue(self) -> Catalogue:
+    def base_catalogue(self) -> "Catalogue":
         from collabctl.domain.catalogue import Catalogue, service_from_mapping
         from collabctl.domain.errors import InvalidInput
 
@@ -134,13 +135,16 @@ class State:
             service_from_mapping(e, f"{file}: services[{i}]") for i, e in enumerate(entries)
         )
 
-    def context(self, session: Session) -> Context:
+    def context(self, session: "Session") -> "Context":
         from collabctl.operations.context import Context, Party, load_catalogue
 
         party = Party.parse(self.party) if self.party else None
         return Context(self.actor, party, load_catalogue(session, self.base_catalogue()))
 
-    secrets: tuple[str, ...] = ()
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The database password as it may show up in a message, to hide it there."""
+        return self._db.secrets if self._db is not None else ()
 
     def close(self) -> None:
         if self._db is not None:
@@ -421,7 +425,7 @@ def import_(
                 first_error = first_error or exc
                 emit_error(env, exc.code, exc.message, exc.hint, None)
     finally:
-        if stream is not sys.stdin:
+        if stream is not env.stdin:
             stream.close()
     total = sum(counts.values())
     summary = f"imported {total} items: {counts['changed']} changed, {counts['unchanged']} unchanged, {counts['failed']} failed"
@@ -540,7 +544,7 @@ def show(
 # -- changes --------------------------------------------------------------------------
 
 
-def _transact(state: State, work: Callable[[Session, Context], Any]) -> Any:
+def _transact(state: State, work: "Callable[[Session, Context], Any]") -> Any:
     db = state.database()
     return db.transact(lambda session: work(session, state.context(session)))
 
@@ -606,9 +610,12 @@ def set_main_contact_cmd(
 
         db = state.database()
         with db.session(write=False) as session:
+            from collabctl.operations.parties import require_party_to_company
             from collabctl.operations.records import company_users, get_company
 
             get_company(session, number)
+            # a scope sees the users only of a company it may change
+            require_party_to_company(session, state.context(session), number)
             users = company_users(session, number)
         user = interactive.pick_main_contact(users)
     email = user
@@ -709,7 +716,7 @@ def export(
     )
     destination = "-" if path is None else str(path.resolve())
 
-    def work(session: Session, ctx: Context) -> dict[str, Any]:
+    def work(session: "Session", ctx: "Context") -> dict[str, Any]:
         document, details = export_company(session, ctx, number, service, destination)
         if path is None:
             state.env.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")

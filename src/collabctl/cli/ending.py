@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from collabctl.cli.output import Format, emit_object, emit_rows, error_lines, message
+from collabctl.cli.output import (
+    Format,
+    emit_error,
+    emit_object,
+    emit_rows,
+    error_lines,
+    message,
+)
 from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
 
 if TYPE_CHECKING:
@@ -51,10 +58,8 @@ def _preflight(state: State, req: EndRequest) -> Preflight:
         return preflight(session, state.context(session), req)
 
 
-def _missing_input(pre: Preflight, dry_run: bool) -> UsageError | None:
-    """The first required answer that is missing, in the order of the checks."""
-    if dry_run:
-        return None
+def _missing_input(pre: Preflight) -> UsageError | None:
+    """The first answer an end needs that is missing, in the order of the checks."""
     for check in pre.checks:
         if check.name == "party" and check.ok and pre.ended_by is None:
             return UsageError(
@@ -102,18 +107,8 @@ def end_one(state: State, options: EndOptions, fmt: Format) -> None:
     pre = _preflight(state, req)
     if options.dry_run:
         show_preflight(state, pre, fmt)
-        if pre.error is not None:
-            # The report above already carries the error in its checks; writing it to
-            # stdout again would make a machine format two documents.
-            import typer
-
-            from collabctl.cli.output import emit_error
-
-            error = pre.error
-            emit_error(state.env, error.code, error.message, error.hint, None)
-            raise typer.Exit(error.exit_code)
         return
-    missing = _missing_input(pre, options.dry_run)
+    missing = _missing_input(pre)
     if missing is not None:
         raise missing
     if pre.error is not None:
@@ -127,9 +122,18 @@ def end_one(state: State, options: EndOptions, fmt: Format) -> None:
 
 
 def show_preflight(state: State, pre: Preflight, fmt: Format) -> None:
+    """The result of a dry run: every check, then the exit code of the first that failed."""
     from collabctl.cli.render import render_preflight
 
     emit_object(state.env, pre.to_dict(), fmt, render_preflight)
+    if pre.error is not None:
+        # The report above already carries the error in its checks; writing it to
+        # stdout again would make a machine format two documents.
+        import typer
+
+        error = pre.error
+        emit_error(state.env, error.code, error.message, error.hint, None)
+        raise typer.Exit(error.exit_code)
 
 
 def apply_end(state: State, req: EndRequest, fmt: Format) -> dict[str, Any]:

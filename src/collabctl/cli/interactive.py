@@ -391,15 +391,6 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
             req = replace(req, outcome=_pick_outcome(state, pre))
             pre = _preflight(state, req)
         show_preflight(state, pre, fmt)
-        if pre.error is not None:
-            # the report carries the error in its checks already: once more on stdout
-            # would make a machine format two documents, so it goes to stderr only
-            import typer
-
-            from collabctl.cli.output import emit_error
-
-            emit_error(env, pre.error.code, pre.error.message, pre.error.hint, None)
-            raise typer.Exit(pre.error.exit_code)
         return
 
     fixable = ("main-contact-missing", "checklist-incomplete")

@@ -12,6 +12,8 @@ _ORG_RE = re.compile(r"(\d{6})-?(\d{4})")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 ROLES = ("administrator", "user", "auditor")
+#: who a collaboration is ended by: one of its two parties
+ENDED_BY = ("customer", "office")
 
 
 def luhn_valid(digits: str) -> bool:

@@ -295,7 +295,7 @@ def _try_batch(
                     require_answers(pre)
                     result.status = "would-end"
                 else:
-                    # No savepoint needed: a refusal comes before any change, and any
+                    # No savepoint needed: a refusal leaves nothing changed, and any
                     # other failure ends this whole uncommitted batch (see end_collaboration).
                     ended = end_collaboration(
                         session, ctx, request, backup_dir, statements=statements

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, NamedTuple
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from collabctl.domain import validation
 from collabctl.domain.catalogue import CHECKLIST_ITEMS, OUTCOMES, Service
 from collabctl.domain.errors import (
     AlreadyEnded,
@@ -37,7 +38,6 @@ from collabctl.domain.errors import (
 from collabctl.operations.context import Context, now_iso
 from collabctl.operations.records import collaboration_dict
 
-ENDED_BY = ("customer", "office")
 CHECK_NAMES = ("collaboration", "party", "main-contact", "outcome", "checklist")
 
 
@@ -198,6 +198,9 @@ _END_SQL = (
     "ended_actor = :actor, outcome = :outcome, reason = :reason "
     "WHERE id = :id AND state = 'active'"
 )
+_SAVEPOINT_SQL = "SAVEPOINT end_backup"
+_ROLLBACK_TO_SAVEPOINT_SQL = "ROLLBACK TO SAVEPOINT end_backup"
+_RELEASE_SAVEPOINT_SQL = "RELEASE SAVEPOINT end_backup"
 _DELETE_RECORDS_SQL = (
     "DELETE FROM service_record WHERE customer_number = :number AND service = :service"
 )
@@ -291,7 +294,7 @@ def _preflight(sql: EndStatements, ctx: Context, req: EndRequest, *, lock: bool)
             f"--confirm: unknown checklist item {unknown[0]!r}",
             f"checklist items: {', '.join(CHECKLIST_ITEMS)}",
         )
-    if req.by is not None and req.by not in ENDED_BY:
+    if req.by is not None and req.by not in validation.ENDED_BY:
         raise InvalidInput(f"--by: {req.by!r} is not allowed", "use --by customer or --by office")
     number = req.customer_number
     params = {"number": number, "service": service.code}
@@ -449,8 +452,11 @@ def evaluate_checklist(
     for item in service.checklist:
         met, detail = _computed(sql, item, number, service.code, records_changed_at)
         by = "data" if met else "unmet"
-        if not met and item in confirm and CHECKLIST_ITEMS[item].attestable:
-            met, by, detail = True, "attested", "confirmed by the agent"
+        if not met and item in confirm:
+            if CHECKLIST_ITEMS[item].attestable:
+                met, by, detail = True, "attested", "confirmed by the agent"
+            else:
+                detail += "; --confirm cannot meet it: it is computed from the data"
         if not met and force:
             met, by = True, "forced"
         states.append(ChecklistState(item, met, by, detail))
@@ -533,8 +539,8 @@ def end_collaboration(
 ) -> EndResult:
     """Checks 1–5 under lock, then the change, in the caller's transaction.
 
-    A refusal (a :class:`CollabError`) comes only before anything changed, so a
-    caller that ends many in one transaction can carry on after one is refused.
+    A refusal (a :class:`CollabError`) leaves nothing changed, so a caller that
+    ends many in one transaction can carry on after one is refused.
     Any failure after the first change is some other exception, which the
     caller's transaction does not survive: an end is all done or not at all.
     ``statements`` lets such a caller reuse one :class:`EndStatements`.
@@ -548,47 +554,59 @@ def end_collaboration(
     assert pre.ended_by is not None and pre.outcome is not None
     number, service, outcome = req.customer_number, pre.service.code, pre.outcome
     at = now_iso()
-    ended = sql.execute(
-        _END_SQL,
-        {
-            "id": pre.collaboration_id,
-            "at": at,
-            "ended_by": pre.ended_by,
-            "actor": ctx.actor,
-            "outcome": outcome,
-            "reason": req.reason,
-        },
-    )
-    if ended.rowcount != 1:  # nothing changed: still a plain refusal
-        raise Conflict(
-            "the collaboration changed while it was being ended",
-            "run the command again; it will report the current state",
-        )
+    params = {
+        "id": pre.collaboration_id,
+        "at": at,
+        "ended_by": pre.ended_by,
+        "actor": ctx.actor,
+        "outcome": outcome,
+        "reason": req.reason,
+    }
+    backup_path = None
+    if outcome == "delete" and req.backup:
+        # The backup shows the collaboration ended (restoring it brings back the data, not
+        # the collaboration), so it is written after the row changed; the savepoint makes
+        # a backup that cannot be written a refusal that leaves nothing changed.
+        sql.execute(_SAVEPOINT_SQL)
+        try:
+            _end_row(sql, params)
+            backup_path = str(write_backup(session, number, service, backup_dir, at))
+        except CollabError:
+            sql.execute(_ROLLBACK_TO_SAVEPOINT_SQL)
+            sql.execute(_RELEASE_SAVEPOINT_SQL)
+            raise
+        sql.execute(_RELEASE_SAVEPOINT_SQL)
+    else:
+        _end_row(sql, params)
     try:
-        return _apply_end(session, sql, ctx, req, pre, at, backup_dir)
+        return _apply_end(sql, ctx, req, pre, at, backup_path)
     except CollabError as exc:
         raise IncompleteEnd(f"the end of {number} {service} failed halfway: {exc}") from exc
 
 
+def _end_row(sql: EndStatements, params: dict[str, Any]) -> None:
+    if sql.execute(_END_SQL, params).rowcount != 1:  # nothing changed: still a plain refusal
+        raise Conflict(
+            "the collaboration changed while it was being ended",
+            "run the command again; it will report the current state",
+        )
+
+
 def _apply_end(
-    session: Session,
     sql: EndStatements,
     ctx: Context,
     req: EndRequest,
     pre: Preflight,
     at: str,
-    backup_dir: Path,
+    backup_path: str | None,
 ) -> EndResult:
     """Everything after the collaboration itself ended: subscription, records, audit event."""
     assert pre.collaboration is not None and pre.outcome is not None
     number, service, outcome = req.customer_number, pre.service.code, pre.outcome
     after = OUTCOMES[outcome].subscription_state
     params = {"number": number, "service": service, "state": after, "at": at}
-    backup_path = None
     deleted = 0
     if outcome == "delete":
-        if req.backup:
-            backup_path = str(write_backup(session, number, service, backup_dir, at))
         deleted = sql.execute(_DELETE_RECORDS_SQL, params).rowcount
     if pre.subscription_state is None:
         sql.execute(_INSERT_SUBSCRIPTION_SQL, params)
@@ -644,10 +662,18 @@ def write_backup(session: Session, number: str, service: str, directory: Path, a
     from collabctl.operations.exporting import company_document
 
     document = company_document(session, number, [service], at)
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = at.replace("-", "").replace(":", "").replace(".", "")
     path = directory / f"{number}-{service}-{stamp}.json"
-    write_private_json(path, document)
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(directory, 0o700)
+        write_private_json(path, document)
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot write the backup file {path}: {exc.strerror or exc}",
+            f"make {directory} a directory you can write to, "
+            "or pass --no-backup to delete without a backup",
+        ) from None
     return path
 
 

@@ -131,26 +131,30 @@ def export_company(
                 f"customer {number} has no {service} subscription",
                 f"see what it has: collabctl show {number}",
             )
+    services = [service] if service is not None else None
     if ctx.party is not None and ctx.party.kind == "office":
-        offices = session.scalars(
-            select(col(Collaboration.service)).where(
-                col(Collaboration.customer_number) == number,
-                col(Collaboration.office_org_number) == ctx.party.key,
-                col(Collaboration.state) == "active",
+        own = sorted(
+            session.scalars(
+                select(col(Collaboration.service)).where(
+                    col(Collaboration.customer_number) == number,
+                    col(Collaboration.office_org_number) == ctx.party.key,
+                    col(Collaboration.state) == "active",
+                )
             )
-        ).all()
-        if not offices or (service is not None and service not in offices):
+        )
+        if not own or (service is not None and service not in own):
             raise NotAParty(
                 f"acting as {ctx.party}, collabctl cannot export customer {number}"
                 + (f" ({service})" if service else ""),
                 "an office exports only the services it has an active collaboration for",
             )
+        # "all" for an office is all of its own services, never another office's data
+        services = services or own
     at = now_iso()
-    document = company_document(session, number, [service] if service else None, at)
-    services = document["collabctl_export"]["services"]
+    document = company_document(session, number, services, at)
     details = {
         "path": destination,
-        "services": services,
+        "services": document["collabctl_export"]["services"],
         "records": len(document["companies"][0]["records"]),
     }
     audit(session, ctx, "export", number, service, details, at)

@@ -35,9 +35,6 @@ from collabctl.store.models import (
     Subscription,
 )
 
-ENDED_BY = ("customer", "office")
-
-
 # -- validation: plain dicts in, normalised dicts out, errors name the path ----------
 
 
@@ -199,7 +196,9 @@ def validate_company(data: Any, where: str, catalogue: Catalogue) -> dict[str, A
         }
         if state == "ended":
             entry["ended_at"] = parse_timestamp(collab.get("ended_at"), f"{w}.ended_at")
-            entry["ended_by"] = _choice(collab.get("ended_by"), f"{w}.ended_by", ENDED_BY)
+            entry["ended_by"] = _choice(
+                collab.get("ended_by"), f"{w}.ended_by", validation.ENDED_BY
+            )
             entry["outcome"] = _choice(
                 collab.get("outcome"), f"{w}.outcome", catalogue.get(code).outcomes
             )
@@ -242,12 +241,35 @@ def validate_company(data: Any, where: str, catalogue: Catalogue) -> dict[str, A
 # -- upsert -----------------------------------------------------------------------
 
 
+class Changes(list[str]):
+    """What one item changed: a line a change, as the import reports it, and for the
+    audit log the fields each updated row had ``before`` and has ``after``, by row."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__(lines)
+        self.before: dict[str, dict[str, Any]] = {}
+        self.after: dict[str, dict[str, Any]] = {}
+
+    def record(self, row: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+        # a field changed twice in one item keeps its first value as the one before
+        for key, value in before.items():
+            self.before.setdefault(row, {}).setdefault(key, value)
+        self.after.setdefault(row, {}).update(after)
+
+    def details(self) -> dict[str, Any]:
+        """For the audit event: the lines, and the values of the fields that were updated."""
+        details: dict[str, Any] = {"changes": list(self)}
+        if self.before:  # rows that were only created have nothing before
+            details.update(before=self.before, after=self.after)
+        return details
+
+
 @dataclass
 class ItemResult:
     kind: str
     key: str
     where: str
-    changes: list[str] = field(default_factory=list)
+    changes: Changes = field(default_factory=Changes)
     error: CollabError | None = None
 
     @property
@@ -257,25 +279,27 @@ class ItemResult:
         return "changed" if self.changes else "unchanged"
 
 
-def _set(obj: Any, values: dict[str, Any], label: str, changes: list[str]) -> None:
-    changed = [k for k, v in values.items() if getattr(obj, k) != v]
-    for key in changed:
+def _set(obj: Any, values: dict[str, Any], label: str, changes: Changes) -> None:
+    before = {k: getattr(obj, k) for k, v in values.items() if getattr(obj, k) != v}
+    if not before:
+        return
+    for key in before:
         setattr(obj, key, values[key])
-    if changed:
-        changes.append(f"updated {label} ({', '.join(changed)})")
+    changes.append(f"updated {label} ({', '.join(before)})")
+    changes.record(label, before, {k: values[k] for k in before})
 
 
-def upsert_office(session: Session, data: dict[str, Any]) -> list[str]:
+def upsert_office(session: Session, data: dict[str, Any]) -> Changes:
     office = session.get(Office, data["org_number"])
     if office is None:
         session.add(Office(**data))
-        return [f"created office {data['org_number']}"]
-    changes: list[str] = []
+        return Changes(f"created office {data['org_number']}")
+    changes = Changes()
     _set(office, {"name": data["name"]}, f"office {data['org_number']}", changes)
     return changes
 
 
-def upsert_service(session: Session, data: Any, where: str) -> tuple[str, list[str]]:
+def upsert_service(session: Session, data: Any, where: str) -> tuple[str, Changes]:
     service = service_from_mapping(data, where)
     row = session.get(ServiceDefinition, service.code)
     values: dict[str, Any] = {
@@ -285,15 +309,15 @@ def upsert_service(session: Session, data: Any, where: str) -> tuple[str, list[s
     }
     if row is None:
         session.add(ServiceDefinition(code=service.code, **values))
-        return service.code, [f"created service {service.code}"]
-    changes: list[str] = []
+        return service.code, Changes(f"created service {service.code}")
+    changes = Changes()
     _set(row, values, f"service {service.code}", changes)
     return service.code, changes
 
 
-def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]:
+def upsert_company(session: Session, data: dict[str, Any], at: str) -> Changes:
     number = data["customer_number"]
-    changes: list[str] = []
+    changes = Changes()
     company = session.get(Company, number, with_for_update=True)
     if company is None:
         session.add(
@@ -317,6 +341,9 @@ def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]
             if current.main_contact and key != new_main:
                 current.main_contact = False
                 changes.append(f"main contact moved from {current.email}")
+                changes.record(
+                    f"user {current.email}", {"main_contact": True}, {"main_contact": False}
+                )
         session.flush()
     for entry in data["users"]:
         user = users.get(entry["email_key"])
@@ -337,6 +364,8 @@ def upsert_company(session: Session, data: dict[str, Any], at: str) -> list[str]
             )
             changes.append(f"created user {entry['email']}")
             continue
+        if role == "user" and user.main_contact and entry["main_contact"] is not False:
+            role = "administrator"  # stays main contact, so stays an administrator
         if role == "auditor" and user.main_contact and entry["main_contact"] is not False:
             raise InvalidInput(
                 f"users: {entry['email']} is the main contact and cannot become an auditor",
@@ -512,7 +541,11 @@ def import_items(
                             "import",
                             customer,
                             None,
-                            {"item": item.kind, "key": result.key, "changes": result.changes},
+                            {
+                                "item": item.kind,
+                                "key": result.key,
+                                **result.changes.details(),
+                            },
                             at,
                         )
                         session.flush()

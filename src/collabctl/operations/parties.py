@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -83,17 +83,19 @@ def start_collaboration(
         )
     sub = session.get(Subscription, (number, service.code))
     before = sub.state if sub else None
+    deleted = 0
     if sub is None:
         session.add(Subscription(customer_number=number, service=service.code, state="active"))
     elif sub.state != "active":
         if sub.state == "deleted":
             # a deleted service starts fresh and empty
-            session.execute(
+            result = session.execute(
                 delete(ServiceRecord).where(
                     col(ServiceRecord.customer_number) == number,
                     col(ServiceRecord.service) == service.code,
                 )
             )
+            deleted = cast(CursorResult[Any], result).rowcount
         sub.state = "active"
     at = now_iso()
     collaboration = Collaboration(
@@ -112,15 +114,13 @@ def start_collaboration(
             f"customer {number} already has an active {service.code} collaboration",
             f"see it with: collabctl show {number}",
         ) from None
-    audit(
-        session,
-        ctx,
-        "start",
-        number,
-        service.code,
-        {"office_org_number": office_number, "subscription": {"before": before, "after": "active"}},
-        at,
-    )
+    details: dict[str, Any] = {
+        "office_org_number": office_number,
+        "subscription": {"before": before, "after": "active"},
+    }
+    if before == "deleted":
+        details["records_deleted"] = deleted
+    audit(session, ctx, "start", number, service.code, details, at)
     row = session.execute(
         collaboration_select().where(col(Collaboration.id) == collaboration.id)
     ).one()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -81,21 +81,6 @@ def company_users(session: Session, customer_number: str) -> list[CompanyUser]:
     )
 
 
-def draft_records(session: Session, customer_number: str, service: str, kind: str) -> list[str]:
-    return list(
-        session.scalars(
-            select(col(ServiceRecord.record_id))
-            .where(
-                col(ServiceRecord.customer_number) == customer_number,
-                col(ServiceRecord.service) == service,
-                col(ServiceRecord.kind) == kind,
-                col(ServiceRecord.status) == "draft",
-            )
-            .order_by(col(ServiceRecord.record_id))
-        )
-    )
-
-
 def record_counts(session: Session, customer_number: str) -> dict[str, int]:
     rows = session.execute(
         select(col(ServiceRecord.service), func.count())
@@ -118,14 +103,3 @@ def require_writable(subscription: Subscription | None, customer_number: str, se
             f"start a new collaboration to make it active again: "
             f"collabctl start {customer_number} --service {service} --office ORG_NUMBER",
         )
-
-
-def touch_records(session: Session, customer_number: str, service: str, at: str) -> None:
-    session.execute(
-        update(Subscription)
-        .where(
-            col(Subscription.customer_number) == customer_number,
-            col(Subscription.service) == service,
-        )
-        .values(records_changed_at=at)
-    )

@@ -58,6 +58,8 @@ class Database:
         #: where the URL came from: option | environment | config | default
         self.source = source
         self.secrets = url_secrets(url)
+        #: set once the schema was found (or made) current: one check per command is enough
+        self._schema_current = False
         try:
             parsed = make_url(self.url)
         except Exception as exc:  # sqlalchemy raises ArgumentError with the URL in it
@@ -138,11 +140,15 @@ class Database:
 
     def ensure_schema(self) -> None:
         """The embedded database is created and upgraded on first use; others never implicitly."""
+        if self._schema_current:
+            return
         revision = self.current_revision()
         if revision == HEAD_REVISION:
+            self._schema_current = True
             return
         if self.embedded and (revision is None or revision < HEAD_REVISION):
             self.upgrade()
+            self._schema_current = True
             return
         if revision is not None and revision > HEAD_REVISION:
             raise SchemaOutdated(
@@ -209,10 +215,6 @@ class Database:
                     continue
                 raise
         raise AssertionError("unreachable")
-
-    def read(self, work: Callable[[Session], T]) -> T:
-        with self.session(write=False) as session:
-            return work(session)
 
 
 def is_retryable(exc: DBAPIError) -> bool:
