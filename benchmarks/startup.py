@@ -8,6 +8,11 @@ process) on a temporary COLLABCTL_HOME loaded with the demo data. The runs of
 all commands are interleaved, so a change in the machine's load hits them
 alike; the table gives the median wall and CPU (user + system) time of each,
 and its ratio to the baseline it is held against.
+
+Python may write bytecode during the warm-up runs, as it does for anyone
+(PYTHONDONTWRITEBYTECODE is dropped): an installed collabctl has its ``.pyc``
+files, and a source file edited since its ``.pyc`` was written would otherwise
+be compiled again in every measured run.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ def main() -> None:
     print(f"machine: {common.machine()}\n")
     with common.temp_home() as home:
         env = common.env_for(home)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         common.run([*common.COLLABCTL, "demo"], env=env)
         for _, command, _, _ in COMMANDS:  # warm the file cache and .pyc files
             common.run(command, env=env)

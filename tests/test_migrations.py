@@ -13,7 +13,7 @@ from collabctl.cli.app import app
 from collabctl.config import url_password
 from collabctl.store.database import HEAD_REVISION, normalize_url
 from collabctl.store.migrate import head_revision
-from collabctl.store.models import metadata
+from collabctl.store.models import schema_metadata
 from conftest import Run
 
 RUNNER = CliRunner()
@@ -93,7 +93,7 @@ def test_migrations_build_exactly_the_models(empty_url: str) -> None:
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(context, metadata) == []
+            assert compare_metadata(context, schema_metadata()) == []
     finally:
         engine.dispose()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,10 +60,12 @@ def load_config_file(path: Path | None = None) -> dict[str, Any]:
     path = path or config_file()
     try:
         with path.open("rb") as handle:
+            import tomllib  # only when there is a file: most commands run without one
+
             return tomllib.load(handle)
     except FileNotFoundError:
         return {}
-    except (tomllib.TOMLDecodeError, OSError) as exc:
+    except (ValueError, OSError) as exc:  # tomllib.TOMLDecodeError, or a file not in UTF-8
         raise InvalidInput(
             f"cannot read the configuration file {path}: {exc}",
             'fix the file (it is TOML: database_url = "...") or remove it',

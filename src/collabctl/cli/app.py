@@ -5,9 +5,9 @@ renders the result. Heavy libraries (SQLAlchemy, Alembic, questionary) are
 imported inside the commands, so ``--help`` and ``--version`` stay fast.
 """
 
-# No `from __future__ import annotations`: Typer reads every command's signature
-# at each start, and string annotations would have to be compiled and evaluated
-# then, twice per command (docs/performance.md, start-up).
+# No `from __future__ import annotations`: Typer reads every command's signature at
+# each start, and string annotations would be compiled and evaluated then (start-up
+# time, docs/performance.md). Names imported only for type checking stay quoted.
 
 import functools
 import getpass

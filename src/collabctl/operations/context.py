@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from collabctl.domain import validation
 from collabctl.domain.catalogue import Catalogue, Service, service_from_mapping
 from collabctl.domain.errors import InvalidInput, NotAParty
-from collabctl.store.models import AuditEvent, ServiceDefinition
+from collabctl.store.models import AuditEvent, metadata
 
 PARTY_KINDS = ("office", "customer")
 
@@ -91,7 +91,12 @@ class Context:
 
 
 def load_catalogue(session: Session, base: Catalogue) -> Catalogue:
-    rows = session.scalars(select(ServiceDefinition)).all()
+    # the table's columns, not ORM objects: every command runs this, and an ORM query
+    # would first set up every mapper
+    table = metadata.tables["service_definition"]
+    rows = session.execute(
+        select(table.c.code, table.c.name, table.c.outcomes, table.c.checklist)
+    ).all()
     if not rows:
         return base
     return base.extended(

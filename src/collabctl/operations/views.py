@@ -13,8 +13,8 @@ from collabctl.domain import validation
 from collabctl.domain.errors import InvalidInput, NotAParty
 from collabctl.domain.keys import EVENT_KEYS
 from collabctl.operations.context import Context, parse_timestamp
-from collabctl.operations.parties import user_dict
 from collabctl.operations.records import (
+    COLLABORATION,
     collaboration_dict,
     collaboration_select,
     company_users,
@@ -39,30 +39,19 @@ def list_collaborations(
     if state not in STATES:
         raise InvalidInput(f"--state: {state!r} is not allowed", "use active, ended or all")
     stmt = collaboration_select()
+    c = COLLABORATION.c  # table columns throughout, as in collaboration_select
     if customer is not None:
-        stmt = stmt.where(
-            col(Collaboration.customer_number) == validation.customer_number(customer, "--customer")
-        )
+        stmt = stmt.where(c.customer_number == validation.customer_number(customer, "--customer"))
     if office is not None:
-        stmt = stmt.where(
-            col(Collaboration.office_org_number) == validation.org_number(office, "--office")
-        )
+        stmt = stmt.where(c.office_org_number == validation.org_number(office, "--office"))
     if service is not None:
-        stmt = stmt.where(col(Collaboration.service) == ctx.service(service, "--service").code)
+        stmt = stmt.where(c.service == ctx.service(service, "--service").code)
     if state != "all":
-        stmt = stmt.where(col(Collaboration.state) == state)
+        stmt = stmt.where(c.state == state)
     if ctx.party is not None:
-        column = (
-            col(Collaboration.office_org_number)
-            if ctx.party.kind == "office"
-            else col(Collaboration.customer_number)
-        )
+        column = c.office_org_number if ctx.party.kind == "office" else c.customer_number
         stmt = stmt.where(column == ctx.party.key)
-    stmt = stmt.order_by(
-        col(Collaboration.customer_number),
-        col(Collaboration.service),
-        col(Collaboration.started_at),
-    )
+    stmt = stmt.order_by(c.customer_number, c.service, c.started_at)
     # Not a generator function: bad filters must fail before any output is written.
     rows = session.execute(stmt.execution_options(yield_per=1000))
     return (collaboration_dict(row) for row in rows)
@@ -81,6 +70,9 @@ def _access(
 
 
 def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
+    # here, not at the top: `list` imports this module and needs none of parties
+    from collabctl.operations.parties import user_dict
+
     number = validation.customer_number(number, "CUSTOMER")
     company = get_company(session, number)
     ctx.require_customer_party(number)

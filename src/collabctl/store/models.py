@@ -1,13 +1,22 @@
 """The tables. Timestamps are stored as fixed-width ISO-8601 UTC strings
 (``2024-01-31T09:00:00.000000Z``), which sort and compare the same on SQLite
-and PostgreSQL and print as they are stored."""
+and PostgreSQL and print as they are stored.
 
-from __future__ import annotations
+Every command imports this module, so what it costs at import is start-up time
+(docs/performance.md): the two partial unique indexes are declared apart from
+the classes (see :func:`schema_metadata`), and pydantic builds a table's
+validation schema only if something asks for it (the tables are read and
+written through SQLAlchemy, which never does).
+"""
+
+# No `from __future__ import annotations`: pydantic and SQLAlchemy would compile and
+# evaluate every field's annotation from its string when the classes are made.
 
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, MetaData, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -20,8 +29,13 @@ NAMING_CONVENTION = {
 SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
 metadata = SQLModel.metadata
 
+#: Table classes are never validated by pydantic (SQLModel does not validate a table
+#: class's constructor, and rows come from SQLAlchemy), so the schema is built on demand.
+TABLE_CONFIG = SQLModelConfig(defer_build=True)
+
 
 class Office(SQLModel, table=True):
+    model_config = TABLE_CONFIG
     __tablename__ = "office"
 
     org_number: str = Field(primary_key=True, max_length=11)
@@ -29,6 +43,7 @@ class Office(SQLModel, table=True):
 
 
 class Company(SQLModel, table=True):
+    model_config = TABLE_CONFIG
     __tablename__ = "company"
 
     customer_number: str = Field(primary_key=True, max_length=10)
@@ -37,18 +52,11 @@ class Company(SQLModel, table=True):
 
 
 class CompanyUser(SQLModel, table=True):
+    model_config = TABLE_CONFIG
     __tablename__ = "company_user"
     __table_args__ = (
         UniqueConstraint("customer_number", "email_key", name="uq_company_user_email"),
-        # At most one main contact per company, enforced by the database so that
-        # two agents racing cannot leave two behind.
-        Index(
-            "uq_company_user_main_contact",
-            "customer_number",
-            unique=True,
-            sqlite_where=text("main_contact"),
-            postgresql_where=text("main_contact"),
-        ),
+        # uq_company_user_main_contact: see schema_metadata()
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -62,6 +70,7 @@ class CompanyUser(SQLModel, table=True):
 
 
 class Subscription(SQLModel, table=True):
+    model_config = TABLE_CONFIG
     __tablename__ = "subscription"
 
     customer_number: str = Field(
@@ -74,17 +83,10 @@ class Subscription(SQLModel, table=True):
 
 
 class Collaboration(SQLModel, table=True):
+    model_config = TABLE_CONFIG
     __tablename__ = "collaboration"
     __table_args__ = (
-        # At most one active collaboration per (company, service), also under races.
-        Index(
-            "uq_collaboration_active",
-            "customer_number",
-            "service",
-            unique=True,
-            sqlite_where=text("state = 'active'"),
-            postgresql_where=text("state = 'active'"),
-        ),
+        # uq_collaboration_active: see schema_metadata()
         Index("ix_collaboration_customer_service", "customer_number", "service"),
     )
 
@@ -102,6 +104,7 @@ class Collaboration(SQLModel, table=True):
 
 
 class ServiceRecord(SQLModel, table=True):
+    model_config = TABLE_CONFIG
     __tablename__ = "service_record"
     __table_args__ = (
         UniqueConstraint("customer_number", "service", "record_id", name="uq_service_record_key"),
@@ -121,6 +124,7 @@ class ServiceRecord(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     """Append-only: rows are inserted, never updated or deleted."""
 
+    model_config = TABLE_CONFIG
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_customer", "customer_number", "service"),)
 
@@ -137,9 +141,48 @@ class AuditEvent(SQLModel, table=True):
 class ServiceDefinition(SQLModel, table=True):
     """Services added to the catalogue by import (the defaults live in code)."""
 
+    model_config = TABLE_CONFIG
     __tablename__ = "service_definition"
 
     code: str = Field(primary_key=True, max_length=40)
     name: str
     outcomes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     checklist: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+#: Partial unique indexes: (table, name, columns, WHERE clause). The database enforces
+#: them, so that two agents racing cannot leave two main contacts behind, nor two
+#: active collaborations of one company and service.
+PARTIAL_UNIQUE_INDEXES = (
+    ("company_user", "uq_company_user_main_contact", ("customer_number",), "main_contact"),
+    (
+        "collaboration",
+        "uq_collaboration_active",
+        ("customer_number", "service"),
+        "state = 'active'",
+    ),
+)
+
+
+def schema_metadata() -> MetaData:
+    """The whole schema the migrations build: the tables plus the partial unique indexes.
+
+    The partial indexes matter only to DDL: the migrations create them on both
+    backends, and Alembic compares the models with a database through this
+    metadata. They are not declared on the classes because checking a
+    ``postgresql_where`` option makes SQLAlchemy import its PostgreSQL dialect,
+    which every command would pay for on SQLite too. Adds them once; the ORM
+    behaves the same with or without them.
+    """
+    for table_name, name, columns, where in PARTIAL_UNIQUE_INDEXES:
+        table = metadata.tables[table_name]
+        if any(index.name == name for index in table.indexes):
+            continue
+        Index(
+            name,
+            *(table.c[column] for column in columns),
+            unique=True,
+            sqlite_where=text(where),
+            postgresql_where=text(where),
+        )
+    return metadata

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from collabctl.store.models import metadata
+from collabctl.store.models import schema_metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -12,7 +12,8 @@ if connection is None:
 
 context.configure(
     connection=connection,
-    target_metadata=metadata,
+    # with the partial unique indexes, which the classes leave out (see schema_metadata)
+    target_metadata=schema_metadata(),
     render_as_batch=True,
     compare_type=True,
 )
