@@ -76,3 +76,24 @@ def test_commands_without_a_terminal_import_no_prompt_library() -> None:
         # needs no migration tool; SQLite needs no PostgreSQL driver
         assert not packages & {*PROMPT_LIBRARIES, "alembic", "psycopg"}, sorted(packages)
         assert "sqlalchemy" in packages  # the check would notice a database library
+
+
+def test_a_command_on_sqlite_loads_no_postgresql_dialect() -> None:
+    """SQLAlchemy imports a dialect to check an option such as ``postgresql_where``, so the
+    tables keep such options out of their classes (collabctl.store.models.schema_metadata)."""
+    demo, _ = imported("demo")  # creates the schema: migrations may use the dialect
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    listed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "collabctl", "list"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in listed.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "sqlalchemy.dialects.sqlite" in modules  # the check would notice a dialect
+    assert not {m for m in modules if m.startswith("sqlalchemy.dialects.postgresql")}

@@ -56,7 +56,7 @@ class CompanyUser(SQLModel, table=True):
     __tablename__ = "company_user"
     __table_args__ = (
         UniqueConstraint("customer_number", "email_key", name="uq_company_user_email"),
-        # uq_company_user_main_contact: see schema_metadata()
+        # at most one main contact per company: PARTIAL_UNIQUE_INDEXES
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -86,7 +86,7 @@ class Collaboration(SQLModel, table=True):
     model_config = TABLE_CONFIG
     __tablename__ = "collaboration"
     __table_args__ = (
-        # uq_collaboration_active: see schema_metadata()
+        # at most one active collaboration per company and service: PARTIAL_UNIQUE_INDEXES
         Index("ix_collaboration_customer_service", "customer_number", "service"),
     )
 
