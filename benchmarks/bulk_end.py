@@ -26,22 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 HERE = Path(__file__).resolve().parent
-SERVICE, OUTCOME, AFTER = "eekonomi", "deactivate", "read-only"
-END = [
-    *common.COLLABCTL,
-    "end",
-    "--from",
-    "-",
-    "--service",
-    SERVICE,
-    "--outcome",
-    OUTCOME,
-    "--by",
-    "office",
-    "--yes",
-    "--format",
-    "jsonl",
-]
+SERVICE, OUTCOME, AFTER = common.BULK_SERVICE, common.BULK_OUTCOME, "read-only"
+END = [*common.COLLABCTL, *common.BULK_END_ARGS]
 TARGET_RATIO = 3.0
 
 

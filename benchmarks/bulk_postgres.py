@@ -34,21 +34,8 @@ import common
 
 from pg_fixtures import PostgresServer
 
-SERVICE, OUTCOME = "eekonomi", "deactivate"
-END = [
-    "end",
-    "--from",
-    "-",
-    "--service",
-    SERVICE,
-    "--outcome",
-    OUTCOME,
-    "--by",
-    "office",
-    "--yes",
-    "--format",
-    "jsonl",
-]
+SERVICE, OUTCOME = common.BULK_SERVICE, common.BULK_OUTCOME
+END = list(common.BULK_END_ARGS)
 DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 LOAD_CHUNK = 5000
 

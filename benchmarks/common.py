@@ -35,6 +35,24 @@ OFFICES = (
 )
 
 
+#: The bulk end both bulk benchmarks measure: customer numbers on stdin, results as JSON Lines.
+BULK_SERVICE, BULK_OUTCOME = "eekonomi", "deactivate"
+BULK_END_ARGS = (
+    "end",
+    "--from",
+    "-",
+    "--service",
+    BULK_SERVICE,
+    "--outcome",
+    BULK_OUTCOME,
+    "--by",
+    "office",
+    "--yes",
+    "--format",
+    "jsonl",
+)
+
+
 def luhn_digit(nine: str) -> str:
     """The check digit that makes ``nine`` + digit pass the Luhn mod-10 rule."""
     total = 0
