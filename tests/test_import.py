@@ -693,3 +693,36 @@ def test_import_of_a_thousand_companies_through_small_chunks(
     shown = run_sqlite("show", "00999", "--format", "json")
     assert shown.json()["name"] == "Bolag 999"
     assert run_sqlite("show", "00789").exit_code == 1
+
+
+def test_results_are_reported_only_once_their_batch_is_committed(home: Path) -> None:
+    """A result said "changed" is already in the database, as another reader sees it."""
+    from sqlalchemy import text
+
+    from collabctl.config import default_database_url
+    from collabctl.operations.context import Context
+    from collabctl.operations.importing import import_items
+    from collabctl.operations.jsonstream import Item
+    from collabctl.store.database import Database
+
+    db = Database(default_database_url(), embedded=True)
+    db.ensure_schema()
+    offices = [
+        Item("office", f"offices[{i}]", {"org_number": org, "name": f"Byrå {i}"})
+        for i, org in enumerate(("556677-8899", "559123-4561", "556234-5677"))
+    ]
+
+    def committed_offices() -> int:
+        with db.engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM office")).scalar_one())
+
+    seen = []
+    try:
+        with db.session() as session:
+            for result in import_items(session, Context("tester"), iter(offices), batch_size=2):
+                assert result.status == "changed"
+                seen.append(committed_offices())
+    finally:
+        db.dispose()
+    # the first two come after the first commit (2 rows), the third after the last (3 rows)
+    assert seen == [2, 2, 3]

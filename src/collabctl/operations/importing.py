@@ -503,16 +503,27 @@ def import_items(
 ) -> Iterator[ItemResult]:
     """Apply items one by one, each in a savepoint, committing every ``batch_size`` items.
 
-    Yields one result per item. The caller's session must be a writing session.
+    Yields one result per item, only once the item's batch is committed, so a run that is
+    interrupted never reported as written what it rolled back. The caller's session must
+    be a writing session.
     """
     if ctx.party is not None:
         raise NotAParty(
             f"import acts for all parties; collabctl is acting as {ctx.party}",
             "run import as a support agent: without --as (and COLLABCTL_AS unset)",
         )
-    pending = 0
+    done: list[ItemResult] = []  # results of the uncommitted batch
     catalogue = ctx.catalogue
-    for item in items:
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            break
+        except CollabError:
+            # the input cannot be read any further: keep and report what was read before
+            session.commit()
+            yield from done
+            raise
         conflict_retried = False
         for attempt in range(_ITEM_ATTEMPTS):
             result = ItemResult(item.kind, "", item.where)
@@ -568,17 +579,19 @@ def import_items(
             except DBAPIError as exc:
                 if attempt + 1 >= _ITEM_ATTEMPTS or not is_retryable(exc):
                     raise
-                # A deadlock with another writer (PostgreSQL): the items before this one are
-                # done and reported, so commit them, which hands our locks to the other
+                # A deadlock with another writer (PostgreSQL): commit and report the items
+                # before this one, which hands our locks to the other
                 # writer, and do this item again in a fresh transaction.
                 session.commit()
-                pending = 0
+                yield from done
+                done.clear()
                 time.sleep(0.05 * 2**attempt)
                 continue
             break
-        yield result
-        pending += 1
-        if pending >= batch_size:
+        done.append(result)
+        if len(done) >= batch_size:
             session.commit()
-            pending = 0
+            yield from done
+            done.clear()
     session.commit()
+    yield from done
