@@ -905,7 +905,9 @@ def end(
 def doctor(fmt: FormatOption = Format.table) -> None:
     """Smoke check: configuration, database reachable, schema current, a write (rolled back).
 
-    Exit 0 when all is well, 3 otherwise. Safe to run from CI: it changes nothing.
+    Exit 0 when all is well, 3 otherwise. Safe to run from CI: it changes no
+    data (the test write is rolled back; the embedded database is created on
+    first use, as by any command).
 
     Keys: check, ok, detail (one row per check).
     """
