@@ -31,7 +31,7 @@ from collabctl.domain.errors import DatabaseUnavailable, InvalidInput, SchemaOut
 
 #: The newest migration this code knows. A test keeps it equal to Alembic's head,
 #: so ordinary commands can check the schema without importing Alembic.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _READ_ONLY = "collabctl_read_only"

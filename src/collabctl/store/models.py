@@ -40,6 +40,8 @@ class Office(SQLModel, table=True):
 
     org_number: str = Field(primary_key=True, max_length=11)
     name: str
+    #: where notifications to the office go (optional: without it they are recorded unsent)
+    email: str | None = None
 
 
 class Company(SQLModel, table=True):
@@ -136,6 +138,37 @@ class AuditEvent(SQLModel, table=True):
     customer_number: str | None = Field(default=None, max_length=10)
     service: str | None = Field(default=None, max_length=40)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A notification waiting to be sent, written in the transaction of the change it
+    reports (see operations/notify.py). ``recipient`` is None when the party has no
+    address: the message is then kept with state ``no-address`` and never sent."""
+
+    model_config = TABLE_CONFIG
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state", "state", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: str = Field(max_length=32)
+    event: str = Field(max_length=40)
+    customer_number: str = Field(max_length=10)
+    service: str | None = Field(default=None, max_length=40)
+    office_org_number: str | None = Field(default=None, max_length=11)
+    #: main-contact | office
+    recipient_role: str = Field(max_length=20)
+    recipient: str | None = None
+    language: str = Field(max_length=5)
+    subject: str
+    body: str
+    #: pending | sent | failed | no-address
+    state: str = Field(max_length=20)
+    attempts: int = Field(default=0)
+    last_error: str | None = None
+    sent_at: str | None = Field(default=None, max_length=32)
+    #: who is sending it now (host:pid:token) and until when that claim holds
+    claimed_by: str | None = Field(default=None, max_length=200)
+    claimed_until: str | None = Field(default=None, max_length=32)
 
 
 class ServiceDefinition(SQLModel, table=True):
