@@ -28,6 +28,7 @@ EXIT_CODES: dict[str, int] = {
     "duplicate": EXIT_RULE,
     "auditor-cannot-be-main-contact": EXIT_RULE,
     "conflict": EXIT_RULE,
+    "main-contact-required": EXIT_RULE,
     "invalid-input": EXIT_USAGE,
     "database-unavailable": EXIT_DATABASE,
     "schema-outdated": EXIT_DATABASE,
@@ -106,6 +107,12 @@ class InvalidInput(CollabError):
 
 class Conflict(CollabError):
     code = "conflict"
+
+
+class MainContactRequired(CollabError):
+    """The change would leave the company without its main contact (demote or remove)."""
+
+    code = "main-contact-required"
 
 
 class DatabaseUnavailable(CollabError):
