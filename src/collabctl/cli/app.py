@@ -611,7 +611,7 @@ def set_main_contact_cmd(
         db = state.database()
         with db.session(write=False) as session:
             from collabctl.operations.parties import require_party_to_company
-            from collabctl.operations.records import company_users, get_company
+            from collabctl.operations.companies import company_users, get_company
 
             get_company(session, number)
             # a scope sees the users only of a company it may change

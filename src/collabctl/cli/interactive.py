@@ -190,7 +190,7 @@ def _pick_company(state: State, service: str | None) -> str:
 
 
 def _pick_collaboration(state: State, number: str) -> str:
-    from collabctl.operations.records import get_company
+    from collabctl.operations.companies import get_company
     from collabctl.operations.views import list_collaborations
 
     db = state.database()
@@ -269,7 +269,7 @@ def _fix_main_contact(state: State, number: str) -> None:
     """Set a main contact on the spot: promote an existing user, or create one."""
     from collabctl.domain import validation
     from collabctl.operations.parties import add_user, set_main_contact
-    from collabctl.operations.records import company_users
+    from collabctl.operations.companies import company_users
 
     db = state.database()
     with db.session(write=False) as session:

@@ -35,8 +35,8 @@ from collabctl.domain.errors import (
     NotFound,
     OutcomeNotAllowed,
 )
+from collabctl.operations.companies import collaboration_dict
 from collabctl.operations.context import Context, now_iso
-from collabctl.operations.records import collaboration_dict
 
 CHECK_NAMES = ("collaboration", "party", "main-contact", "outcome", "checklist")
 

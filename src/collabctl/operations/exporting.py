@@ -11,8 +11,8 @@ from sqlmodel import col
 
 from collabctl import __version__
 from collabctl.domain.errors import NotAParty, NotFound
+from collabctl.operations.companies import company_users, get_company
 from collabctl.operations.context import Context, audit, now_iso
-from collabctl.operations.records import company_users, get_company
 from collabctl.store.models import Collaboration, Office, ServiceRecord, Subscription
 
 

@@ -21,9 +21,9 @@ from sqlmodel import col
 from collabctl.domain import validation
 from collabctl.domain.catalogue import SUBSCRIPTION_STATES, Catalogue, service_from_mapping
 from collabctl.domain.errors import CollabError, Duplicate, InvalidInput, NotAParty
+from collabctl.operations.companies import require_writable
 from collabctl.operations.context import Context, audit, now_iso, parse_timestamp
 from collabctl.operations.jsonstream import Item
-from collabctl.operations.records import require_writable
 from collabctl.store.database import is_retryable
 from collabctl.store.models import (
     Collaboration,

@@ -16,14 +16,14 @@ from collabctl.domain.errors import (
     NotAParty,
     NotFound,
 )
-from collabctl.operations.context import Context, audit, now_iso
-from collabctl.operations.records import (
+from collabctl.operations.companies import (
     collaboration_dict,
     collaboration_select,
     company_users,
     get_company,
     get_office,
 )
+from collabctl.operations.context import Context, audit, now_iso
 from collabctl.store.models import Collaboration, CompanyUser, ServiceRecord, Subscription
 
 

@@ -12,8 +12,7 @@ from sqlmodel import col
 from collabctl.domain import validation
 from collabctl.domain.errors import InvalidInput, NotAParty
 from collabctl.domain.keys import EVENT_KEYS
-from collabctl.operations.context import Context, parse_timestamp
-from collabctl.operations.records import (
+from collabctl.operations.companies import (
     COLLABORATION,
     collaboration_dict,
     collaboration_select,
@@ -21,6 +20,7 @@ from collabctl.operations.records import (
     get_company,
     record_counts,
 )
+from collabctl.operations.context import Context, parse_timestamp
 from collabctl.store.models import AuditEvent, Collaboration, Subscription
 
 STATES = ("active", "ended", "all")

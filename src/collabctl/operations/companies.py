@@ -1,4 +1,5 @@
-"""Shared reads and writes used by several operations."""
+"""Company queries shared by several operations: the company and its users, its
+collaborations with the names beside the numbers, record counts, the writable check."""
 
 from __future__ import annotations
 
