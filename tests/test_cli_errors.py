@@ -3,47 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 import collabctl
-from collabctl.cli.app import app
-from conftest import CLI, Run
+from helpers import CLI, invoke, mode, run_process
 
-RUNNER = CliRunner()
-COLLABCTL = Path(sys.executable).parent / "collabctl"
 PASSWORD = "s3cretpw"
 UNREACHABLE = f"postgresql://u:{PASSWORD}@127.0.0.1:1/db"
-
-
-def run(*args: str, input: str | None = None) -> Run:
-    """In-process, on whatever database the options name (no backend fixture)."""
-    result = RUNNER.invoke(app, list(args), input=input, catch_exceptions=False)
-    return Run(result.exit_code, result.stdout, result.stderr)
-
-
-def run_process(*args: str, input: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    """A real ``collabctl`` process: what a user's shell sees, tracebacks included."""
-    command = [str(COLLABCTL)] if COLLABCTL.exists() else [sys.executable, "-m", "collabctl"]
-    return subprocess.run(
-        [*command, *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+run = invoke  # on whatever database the options name (no backend fixture)
 
 
 # -- error[CODE] + hint, and the JSON twin on stdout ---------------------------------------------
@@ -194,15 +165,15 @@ def test_wrong_password_on_a_real_server(pg_database_url: str) -> None:
 
 def test_a_real_process_shows_no_traceback_and_no_password() -> None:
     listed = run_process("--database-url", UNREACHABLE, "list")
-    assert listed.returncode == 3
+    assert listed.exit_code == 3
     assert listed.stderr.startswith("error[database-unavailable]")
     assert "Traceback" not in listed.stderr
     assert PASSWORD not in listed.stdout + listed.stderr
 
 
 def test_debug_mode_still_hides_the_password() -> None:
-    result = run_process("--database-url", UNREACHABLE, "list", COLLABCTL_DEBUG="1")
-    assert result.returncode == 3
+    result = run_process("--database-url", UNREACHABLE, "list", env={"COLLABCTL_DEBUG": "1"})
+    assert result.exit_code == 3
     assert PASSWORD not in result.stdout + result.stderr
 
 
@@ -340,11 +311,11 @@ COMMANDS = [
 
 def test_version_and_help_in_a_real_process(home: Path) -> None:
     version = run_process("--version")
-    assert version.returncode == 0
+    assert version.exit_code == 0
     assert version.stdout.strip() == f"collabctl {collabctl.__version__}"
 
     helped = run_process("--help")
-    assert helped.returncode == 0
+    assert helped.exit_code == 0
     listed = [line.split()[0] for line in helped.stdout.splitlines() if line.startswith("  ")]
     for command in COMMANDS:
         assert command in listed, command

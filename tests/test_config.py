@@ -6,20 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from collabctl import config
-from collabctl.cli.app import app
 from collabctl.domain.errors import InvalidInput
-from conftest import Run
+from helpers import invoke
 
-RUNNER = CliRunner()
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> Run:
-    """collabctl in-process, on whatever database the configuration picks (no backend fixture)."""
-    result = RUNNER.invoke(app, list(args), env=env, catch_exceptions=False)
-    return Run(result.exit_code, result.stdout, result.stderr)
+run = invoke  # on whatever database the configuration picks (no backend fixture)
 
 
 def doctor(*options: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:

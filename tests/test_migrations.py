@@ -7,16 +7,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from typer.testing import CliRunner
 
-from collabctl.cli.app import app
 from collabctl.config import url_password
 from collabctl.store.database import HEAD_REVISION, normalize_url
 from collabctl.store.migrate import head_revision
 from collabctl.store.models import schema_metadata
-from conftest import Run
+from helpers import invoke
 
-RUNNER = CliRunner()
 TABLES = {
     "office",
     "company",
@@ -29,9 +26,7 @@ TABLES = {
 }
 
 
-def run(*args: str) -> Run:
-    result = RUNNER.invoke(app, list(args), catch_exceptions=False)
-    return Run(result.exit_code, result.stdout, result.stderr)
+run = invoke  # on whatever database the options name (no backend fixture)
 
 
 def sqlite_tables(path: Path) -> set[str]:

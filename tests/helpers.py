@@ -1,0 +1,297 @@
+"""What the test modules share: running collabctl (in this process, as a real process,
+or in a pseudo-terminal), reading its results and errors, and making test data.
+
+Fixtures live in conftest.py; plain functions and classes live here, so a module
+imports them by name (``from helpers import error_of, ok``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from collabctl.cli.app import app
+
+# -- running collabctl in this process --------------------------------------------------
+
+#: The Click command behind the Typer app. Typer builds it anew on every call to
+#: ``CliRunner.invoke``; the tree never changes during a test run, so it is built
+#: once here and invoked directly (about half the cost of an in-process call).
+COMMAND = typer.main.get_command(app)
+_RUNNER = CliRunner()
+
+
+@dataclass
+class Run:
+    """What one collabctl run left behind: its exit code and both streams."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def jsonl(self) -> list[Any]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    def hint(self) -> str:
+        """The ``hint:`` line on stderr."""
+        return next(line for line in self.stderr.splitlines() if line.startswith("hint: "))
+
+
+#: ``cli("list", "--format", "json", input="...")``: what the ``cli`` fixture returns.
+CLI = Callable[..., Run]
+
+
+def invoke(
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    obj: Callable[[], Any] | None = None,
+) -> Run:
+    """Run collabctl in this process, on whatever database the options and environment name.
+
+    Exceptions other than an exit propagate, so a bug shows its traceback in the
+    test report. ``obj`` makes the root context's object once the streams are
+    captured (an ``Environment`` built then sees the captured streams).
+    """
+    extra: dict[str, Any] = {}
+    with _RUNNER.isolation(input=input, env=env) as (out, err, _):
+        exit_code = 0
+        if obj is not None:
+            extra["obj"] = obj()
+        try:
+            COMMAND.main(args=list(args), prog_name=COMMAND.name, **extra)
+        except SystemExit as exc:
+            code = exc.code
+            if code is None:
+                exit_code = 0
+            elif isinstance(code, int):
+                exit_code = code
+            else:  # sys.exit("message"): Python prints it and exits 1
+                sys.stderr.write(f"{code}\n")
+                exit_code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        stdout, stderr = out.getvalue(), err.getvalue()
+    return Run(exit_code, stdout.decode("utf-8"), stderr.decode("utf-8", "replace"))
+
+
+def db_url() -> str:
+    """The database the current test's collabctl runs use."""
+    return (
+        os.environ.get("COLLABCTL_DATABASE_URL")
+        or f"sqlite:///{os.environ['COLLABCTL_HOME']}/collabctl.db"
+    )
+
+
+# -- running collabctl as a real process -------------------------------------------------
+
+#: The installed console script beside this interpreter, else ``python -m collabctl``.
+_SCRIPT = Path(sys.executable).with_name("collabctl")
+COLLABCTL = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "collabctl"]
+PROCESS_TIMEOUT_S = 120
+
+
+def run_process(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
+    """A real ``collabctl`` process: what a user's shell sees, tracebacks included.
+
+    stdin is empty (not a terminal) unless ``input`` is given; ``env`` is added to
+    this process's environment.
+    """
+    result = subprocess.run(
+        [*COLLABCTL, *args],
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=PROCESS_TIMEOUT_S,
+        check=False,
+    )
+    return Run(result.returncode, result.stdout, result.stderr)
+
+
+# -- results and errors ------------------------------------------------------------------
+
+
+def ok(run: Run) -> Any:
+    """The JSON document of a run that must have succeeded."""
+    assert run.exit_code == 0, (run.stdout, run.stderr)
+    return run.json()
+
+
+def error_of(run: Run, code: str, exit_code: int = 1) -> dict[str, Any]:
+    """The error of a refused command (with ``--format json``), checked on both streams:
+    the code and exit code, ``error[CODE]: message`` and a hint on stderr, no traceback."""
+    assert run.exit_code == exit_code, (run.stdout, run.stderr)
+    error: dict[str, Any] = run.json()["error"]
+    assert error["code"] == code, error
+    assert f"error[{code}]: {error['message']}" in run.stderr, run.stderr
+    assert error["hint"], "every refusal says how to fix it"
+    assert "hint: " in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    return error
+
+
+def mode(path: Path) -> int:
+    """A file's permission bits, e.g. ``0o600``."""
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+def luhn_org_number(index: int) -> str:
+    """A valid Swedish organisation number (Luhn check digit), a different one per index."""
+    nine = f"55{index:07d}"
+    total = 0
+    for position, char in enumerate(reversed(nine)):
+        value = int(char) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return f"{nine[:6]}-{nine[6:]}{(10 - total % 10) % 10}"
+
+
+def import_doc(cli: CLI, document: dict[str, Any], *options: str) -> Run:
+    """Import one JSON document from stdin."""
+    return cli("import", "-", *options, input=json.dumps(document, ensure_ascii=False))
+
+
+def show(cli: CLI, customer: str) -> dict[str, Any]:
+    """``show CUSTOMER`` as JSON."""
+    return ok(cli("show", customer, "--format", "json"))  # type: ignore[no-any-return]
+
+
+def log_events(cli: CLI, *args: str) -> list[dict[str, Any]]:
+    """``log ARGS`` as JSON: the audit events."""
+    return ok(cli("log", *args, "--format", "json"))  # type: ignore[no-any-return]
+
+
+# -- collabctl in a pseudo-terminal ------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+WAIT_S = 20
+
+
+def terminal_env(**extra: str) -> dict[str, str]:
+    """This environment as a terminal session has it; prompting allowed unless ``extra`` says."""
+    env = {
+        **os.environ,
+        "TERM": "xterm",
+        # the pty answers no cursor-position requests; without this prompt_toolkit
+        # waits for one and then prints a warning in the middle of the flow
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+    }
+    env.pop("COLLABCTL_NO_INPUT", None)
+    env.update(extra)
+    return env
+
+
+class Terminal:
+    """collabctl in a pseudo-terminal, typed at as a person would; the screen text is
+    kept as it came, and read without its escapes and carriage returns.
+
+    Every wait is bounded, so a flow that hangs fails instead of blocking the suite.
+    """
+
+    def __init__(
+        self, *args: str, stderr: Path | None = None, size: tuple[int, int] = (40, 160)
+    ) -> None:
+        import pexpect
+
+        argv = [*COLLABCTL, *args]
+        if stderr is not None:  # stdin and stdout stay the terminal
+            argv = ["/bin/sh", "-c", 'exec "$@" 2>"$0"', str(stderr), *argv]
+        rows, columns = size
+        self.child = pexpect.spawn(
+            argv[0],
+            argv[1:],
+            env=terminal_env(COLUMNS=str(columns), LINES=str(rows)),
+            dimensions=size,
+            encoding="utf-8",
+            codec_errors="replace",
+            timeout=WAIT_S,
+        )
+        self.raw = ""
+        self.seen = 0  # text before this offset was matched already
+
+    @property
+    def text(self) -> str:
+        return ANSI.sub("", self.raw).replace("\r", "")
+
+    def _read(self, timeout: float) -> None:
+        import pexpect
+
+        with contextlib.suppress(pexpect.TIMEOUT):
+            self.raw += self.child.read_nonblocking(65536, timeout=timeout)
+
+    def expect(self, pattern: str) -> re.Match[str]:
+        """Wait until the output after the last match contains ``pattern`` (a regex)."""
+        import pexpect
+
+        deadline = time.monotonic() + WAIT_S
+        compiled = re.compile(pattern)
+        while True:
+            text = self.text
+            found = compiled.search(text, self.seen)
+            if found:
+                self.seen = found.end()
+                return found
+            if time.monotonic() > deadline:
+                self.child.terminate(force=True)
+                pytest.fail(f"no {pattern!r} within {WAIT_S} s; the terminal showed:\n{text}")
+            try:
+                self._read(0.1)
+            except pexpect.EOF:
+                pytest.fail(f"collabctl exited before {pattern!r}; the terminal showed:\n{text}")
+
+    def send(self, *keys: str) -> None:
+        for key in keys:
+            self.child.send(key)
+            # apart, as typed: an escape sequence must not merge with the next key
+            time.sleep(0.02)
+
+    def answer(self, question: str, *keys: str) -> None:
+        """Wait for ``question`` (plain text), then type ``keys``."""
+        self.expect(re.escape(question))
+        self.send(*keys)
+
+    def finish(self) -> int:
+        """Wait for collabctl to exit; its exit code."""
+        import pexpect
+
+        deadline = time.monotonic() + WAIT_S
+        while self.child.isalive() and time.monotonic() < deadline:
+            try:
+                self._read(0.2)
+            except pexpect.EOF:
+                break
+        if self.child.isalive():
+            self.child.terminate(force=True)
+            pytest.fail(f"collabctl did not exit within {WAIT_S} s:\n{self.text}")
+        with contextlib.suppress(pexpect.EOF):
+            self._read(0)
+        self.child.close()
+        assert self.child.exitstatus is not None, f"killed by signal {self.child.signalstatus}"
+        assert "Traceback" not in self.text
+        return int(self.child.exitstatus)
