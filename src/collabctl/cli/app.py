@@ -9,40 +9,25 @@ imported inside the commands, so ``--help`` and ``--version`` stay fast.
 # each start, and string annotations would be compiled and evaluated then (start-up
 # time, docs/performance.md). Names imported only for type checking stay quoted.
 
-import functools
 import getpass
-import os
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from collabctl import __version__
 from collabctl.cli.env import Environment
+from collabctl.cli.errors import guard_main, handles_errors
+from collabctl.cli.options import FormatOption
 from collabctl.cli.output import Format, emit_error, emit_object, emit_rows, message
-from collabctl.domain.errors import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    EXIT_RULE,
-    EXIT_USAGE,
-    Cancelled,
-    CollabError,
-    UsageError,
-)
+from collabctl.cli.state import State, begin, current_state
+from collabctl.domain.errors import EXIT_PARTIAL, CollabError, UsageError
 from collabctl.domain.keys import COLLABORATION_KEYS, EVENT_KEYS
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from collabctl.domain.catalogue import Catalogue
     from collabctl.operations.context import Context
-    from collabctl.store.database import Database
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 HELP = """\
 End, start and audit collaborations between companies and their accounting offices.
@@ -81,147 +66,6 @@ db_app = typer.Typer(
     help="Schema migrations: see and upgrade the database schema.", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
-
-
-# -- state shared by the commands -----------------------------------------------------
-
-
-@dataclass
-class State:
-    env: Environment
-    database_url: str | None = None
-    party: str | None = None
-    actor: str = "unknown"
-    _db: "Database | None" = field(default=None, repr=False)
-    _config: dict[str, Any] | None = field(default=None, repr=False)
-
-    @property
-    def config(self) -> dict[str, Any]:
-        if self._config is None:
-            from collabctl.config import load_config_file
-
-            self._config = load_config_file()
-        return self._config
-
-    def database(self, *, ensure_schema: bool = True) -> "Database":
-        if self._db is None:
-            from collabctl.config import resolve_database_url
-            from collabctl.store.database import Database
-
-            resolved = resolve_database_url(self.database_url, self.config)
-            self._db = Database(resolved.url, embedded=resolved.embedded, source=resolved.source)
-        if ensure_schema:
-            self._db.ensure_schema()
-        return self._db
-
-    def base_catalogue(self) -> "Catalogue":
-        from collabctl.domain.catalogue import Catalogue, service_from_mapping
-        from collabctl.domain.errors import InvalidInput
-
-        catalogue = Catalogue()
-        path = self.config.get("catalogue")
-        if not path:
-            return catalogue
-        from collabctl.config import config_file, load_config_file
-
-        file = (config_file().parent / Path(str(path)).expanduser()).resolve()
-        if not file.exists():
-            raise InvalidInput(
-                f"the catalogue file {file} named in {config_file()} does not exist",
-                "fix the `catalogue` setting or remove it",
-            )
-        entries = load_config_file(file).get("services", [])
-        return catalogue.extended(
-            service_from_mapping(e, f"{file}: services[{i}]") for i, e in enumerate(entries)
-        )
-
-    def context(self, session: "Session") -> "Context":
-        from collabctl.operations.context import Context, Party, load_catalogue
-
-        party = Party.parse(self.party) if self.party else None
-        return Context(self.actor, party, load_catalogue(session, self.base_catalogue()))
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """The database password as it may show up in a message, to hide it there."""
-        return self._db.secrets if self._db is not None else ()
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.dispose()
-
-
-_current: State | None = None
-
-
-def _state() -> State:
-    """The state of this invocation, set by the global options callback."""
-    global _current
-    if _current is None:  # a command invoked without the callback (not through the app)
-        _current = State(Environment.detect())
-    return _current
-
-
-def _fail(
-    env: Environment, code: str, text: str, hint: str | None, fmt: Format | None, exit_code: int
-) -> None:
-    from collabctl.config import redact
-
-    secrets = _state().secrets
-    emit_error(env, code, redact(text, secrets), redact(hint, secrets) if hint else None, fmt)
-    raise typer.Exit(exit_code)
-
-
-def handles_errors(func: F) -> F:
-    """Turn every failure into ``error[CODE]`` + hint and the documented exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        state = _state()
-        env = state.env
-        fmt = kwargs.get("fmt")
-        try:
-            return func(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except CollabError as exc:
-            _fail(env, exc.code, exc.message, exc.hint, fmt, exc.exit_code)
-        except UsageError as exc:
-            _fail(env, "invalid-input", exc.message, exc.hint, fmt, EXIT_USAGE)
-        except Cancelled as exc:
-            message(env, exc.message)
-            raise typer.Exit(EXIT_RULE) from None
-        except (KeyboardInterrupt, EOFError):
-            message(env, "\ninterrupted: nothing was changed by the unfinished step")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except BrokenPipeError:
-            # the reader went away (e.g. `| head`); not an error for us
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(EXIT_OK) from None
-        except Exception as exc:
-            from sqlalchemy.exc import SQLAlchemyError
-
-            if isinstance(exc, SQLAlchemyError) and state._db is not None:
-                error = state._db.translate(exc)
-                _fail(env, error.code, error.message, error.hint, fmt, error.exit_code)
-            if os.environ.get("COLLABCTL_DEBUG"):
-                import traceback
-
-                from collabctl.config import redact
-
-                env.stderr.write(redact(traceback.format_exc(), state.secrets))
-            _fail(
-                env,
-                "internal",
-                f"unexpected failure: {type(exc).__name__}: {exc}",
-                "this is a bug in collabctl; run again with COLLABCTL_DEBUG=1 for the traceback and report it",
-                fmt,
-                1,
-            )
-        return None
-
-    return wrapper  # type: ignore[return-value]
 
 
 # -- global options -------------------------------------------------------------------
@@ -283,23 +127,18 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    env = Environment.detect(no_input=no_input)
+    if isinstance(ctx.obj, Environment):  # given by the caller, e.g. a test
+        env = ctx.obj
+        env.no_input = env.no_input or no_input
+    else:
+        env = Environment.detect(no_input=no_input)
     if actor is None:
         try:
             actor = getpass.getuser()
         except (KeyError, OSError):
             actor = "unknown"
-    global _current
-    _current = ctx.obj = State(env=env, database_url=database_url, party=party, actor=actor)
-    ctx.call_on_close(_current.close)
-
-
-FormatOption = Annotated[
-    Format,
-    typer.Option(
-        "--format", "-f", help="Output format: table for people; json, jsonl, csv for scripts."
-    ),
-]
+    state = ctx.obj = begin(State(env=env, database_url=database_url, party=party, actor=actor))
+    ctx.call_on_close(state.close)
 
 
 # -- demo, import, list, show ---------------------------------------------------------
@@ -327,7 +166,7 @@ def demo(
     )
     from collabctl.operations.importing import import_items
 
-    state = _state()
+    state = current_state()
     db = state.database()
     with db.session() as session:
         if not force and not database_is_empty(session):
@@ -387,10 +226,10 @@ def import_(
     from collabctl.operations.importing import import_items
     from collabctl.operations.jsonstream import iter_items
 
-    state = _state()
+    state = current_state()
     env = state.env
     db = state.database()
-    stream = _open_input(file, env)
+    stream = env.open_input(file)
     counts = {"changed": 0, "unchanged": 0, "failed": 0}
     first_error: CollabError | None = None
     try:
@@ -442,17 +281,6 @@ def _dumps(value: Any) -> str:
     return dumps(value)
 
 
-def _open_input(name: str, env: Environment) -> Any:
-    if name == "-":
-        return env.stdin
-    try:
-        return open(name, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(
-            f"cannot read {name}: {exc.strerror}", "check the path, or use - for stdin"
-        ) from None
-
-
 @app.command("list")
 @handles_errors
 def list_(
@@ -483,7 +311,7 @@ def list_(
     """
     from collabctl.operations.views import list_collaborations
 
-    state = _state()
+    state = current_state()
     db = state.database()
     with db.session(write=False) as session:
         rows = list_collaborations(
@@ -534,7 +362,7 @@ def show(
     from collabctl.cli.render import render_company
     from collabctl.operations.views import show_company
 
-    state = _state()
+    state = current_state()
     db = state.database()
     with db.session(write=False) as session:
         company = show_company(session, state.context(session), customer)
@@ -542,11 +370,6 @@ def show(
 
 
 # -- changes --------------------------------------------------------------------------
-
-
-def _transact(state: State, work: "Callable[[Session, Context], Any]") -> Any:
-    db = state.database()
-    return db.transact(lambda session: work(session, state.context(session)))
 
 
 @app.command()
@@ -571,8 +394,8 @@ def start(
 
     number = validation.customer_number(customer, "CUSTOMER")
     org = validation.org_number(office, "--office")
-    state = _state()
-    result = _transact(state, lambda s, c: start_collaboration(s, c, number, service, org))
+    state = current_state()
+    result = state.transact(lambda s, c: start_collaboration(s, c, number, service, org))
     emit_object(state.env, result, fmt, render_collaboration)
 
 
@@ -599,7 +422,7 @@ def set_main_contact_cmd(
     from collabctl.operations.parties import set_main_contact
 
     number = validation.customer_number(customer, "CUSTOMER")
-    state = _state()
+    state = current_state()
     if user is None:
         if not state.env.can_prompt:
             raise UsageError(
@@ -610,8 +433,8 @@ def set_main_contact_cmd(
 
         db = state.database()
         with db.session(write=False) as session:
-            from collabctl.operations.parties import require_party_to_company
             from collabctl.operations.companies import company_users, get_company
+            from collabctl.operations.parties import require_party_to_company
 
             get_company(session, number)
             # a scope sees the users only of a company it may change
@@ -619,7 +442,7 @@ def set_main_contact_cmd(
             users = company_users(session, number)
         user = interactive.pick_main_contact(users)
     email = user
-    result = _transact(state, lambda s, c: set_main_contact(s, c, number, email))
+    result = state.transact(lambda s, c: set_main_contact(s, c, number, email))
     emit_object(state.env, result, fmt, render_user)
 
 
@@ -664,9 +487,9 @@ def add_user_cmd(
     from collabctl.operations.parties import add_user
 
     number = validation.customer_number(customer, "CUSTOMER")
-    state = _state()
-    result = _transact(
-        state, lambda s, c: add_user(s, c, number, email, name, role, services or [], main_contact)
+    state = current_state()
+    result = state.transact(
+        lambda s, c: add_user(s, c, number, email, name, role, services or [], main_contact)
     )
     emit_object(state.env, result, fmt, render_user)
 
@@ -705,7 +528,7 @@ def export(
     from collabctl.operations.exporting import default_export_path, export_company
 
     number = validation.customer_number(customer, "CUSTOMER")
-    state = _state()
+    state = current_state()
     to_stdout = output == "-"
     path = (
         None
@@ -729,7 +552,7 @@ def export(
                 ) from None
         return details
 
-    details = _transact(state, work)
+    details = state.transact(work)
     if path is not None:
         summary = {"customer_number": number, **details}
         if fmt is Format.table:
@@ -766,7 +589,7 @@ def log(
     """
     from collabctl.operations.views import audit_events
 
-    state = _state()
+    state = current_state()
     db = state.database()
     with db.session(write=False) as session:
         events = audit_events(
@@ -874,7 +697,7 @@ def end(
 ) -> None:
     from collabctl.cli import ending
 
-    state = _state()
+    state = current_state()
     options = ending.EndOptions(
         customer=customer,
         service=service,
@@ -913,7 +736,7 @@ def doctor(fmt: FormatOption = Format.table) -> None:
     """
     from collabctl.cli.doctor import run_checks
 
-    state = _state()
+    state = current_state()
     checks = run_checks(state)
     emit_rows(state.env, iter(checks), fmt, ("check", "ok", "detail"))
     if not all(c["ok"] for c in checks):
@@ -932,7 +755,7 @@ def db_upgrade(fmt: FormatOption = Format.table) -> None:
     """
     from collabctl.store.database import HEAD_REVISION
 
-    state = _state()
+    state = current_state()
     db = state.database(ensure_schema=False)
     before = db.upgrade()  # read under the migration lock: right also when upgrades race
     result = {
@@ -959,7 +782,7 @@ def db_current(fmt: FormatOption = Format.table) -> None:
     """
     from collabctl.store.database import HEAD_REVISION
 
-    state = _state()
+    state = current_state()
     db = state.database(ensure_schema=False)
     revision = db.current_revision()
     result = {
@@ -977,23 +800,4 @@ def db_current(fmt: FormatOption = Format.table) -> None:
 
 def main() -> None:
     """Console entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:  # outside a command body, e.g. while parsing
-        sys.stderr.write("\ninterrupted\n")
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception as exc:  # last line of defence: never a traceback by default
-        from collabctl.config import redact
-
-        secrets = _current.secrets if _current is not None else ()
-        if os.environ.get("COLLABCTL_DEBUG"):
-            import traceback
-
-            sys.stderr.write(redact(traceback.format_exc(), secrets))
-        sys.stderr.write(
-            redact(f"error[internal]: unexpected failure: {type(exc).__name__}: {exc}\n", secrets)
-        )
-        sys.stderr.write(
-            "hint: this is a bug in collabctl; run again with COLLABCTL_DEBUG=1 and report it\n"
-        )
-        sys.exit(1)
+    guard_main(app)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from collabctl.domain.errors import CollabError
 
 if TYPE_CHECKING:
-    from collabctl.cli.app import State
+    from collabctl.cli.state import State
 
 
 def run_checks(state: State) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from collabctl.cli.output import (
 from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
 
 if TYPE_CHECKING:
-    from collabctl.cli.app import State
+    from collabctl.cli.state import State
     from collabctl.operations.ending import EndRequest, Preflight
 
 BULK_COLUMNS = ("line", "customer_number", "service", "status", "outcome", "error")
@@ -50,7 +50,8 @@ class EndOptions:
         )
 
 
-def _preflight(state: State, req: EndRequest) -> Preflight:
+def run_preflight(state: State, req: EndRequest) -> Preflight:
+    """The pre-flight of an end, read in its own transaction."""
     from collabctl.operations.ending import preflight
 
     db = state.database()
@@ -104,7 +105,7 @@ def end_one(state: State, options: EndOptions, fmt: Format) -> None:
         )
     number = validation.customer_number(options.customer, "CUSTOMER")
     req = options.request(number)
-    pre = _preflight(state, req)
+    pre = run_preflight(state, req)
     if options.dry_run:
         show_preflight(state, pre, fmt)
         return
@@ -157,7 +158,6 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
     summary goes to stderr, and so does a progress display when stderr is a
     terminal and the results go elsewhere (at a terminal, they are the progress).
     """
-    from collabctl.cli.app import _open_input
     from collabctl.config import backup_dir
     from collabctl.operations.bulk import STATUSES, LineReader, end_many
 
@@ -170,7 +170,7 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
     db = state.database()
     with db.session(write=False) as session:
         ctx = state.context(session)
-    stream = _open_input(source, env)
+    stream = env.open_input(source)
     if source == "-" and env.stdin_tty:
         message(
             env,

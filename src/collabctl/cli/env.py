@@ -1,12 +1,20 @@
 """One place that knows about the terminal: streams, whether they are terminals,
-and whether collabctl may prompt. Commands ask this object, never ``isatty``."""
+and whether collabctl may prompt. Commands ask this object, never ``isatty``.
+
+A test hands its own Environment to the app instead of the detected one, as
+``CliRunner().invoke(app, args, obj=Environment.for_test(tty=True))``: the
+root callback uses an Environment it finds in ``obj``.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
+
+from collabctl.domain.errors import UsageError
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -25,6 +33,9 @@ class Environment:
     stdout_tty: bool = False
     stderr_tty: bool = False
     no_input: bool = False
+    #: prompt_toolkit ``input``/``output`` for the questions; None: the real terminal
+    prompt_input: Any = None
+    prompt_output: Any = None
 
     @classmethod
     def detect(cls, *, no_input: bool = False) -> Environment:
@@ -35,7 +46,49 @@ class Environment:
         env.no_input = no_input or os.environ.get("COLLABCTL_NO_INPUT", "") not in ("", "0")
         return env
 
+    @classmethod
+    def for_test(
+        cls,
+        stdin: str = "",
+        *,
+        tty: bool = False,
+        no_input: bool = False,
+        prompt_input: Any = None,
+        prompt_output: Any = None,
+    ) -> Environment:
+        """In-memory streams (``io.StringIO``: read ``env.stdout.getvalue()``) that claim to
+        be terminals when ``tty``; questions read ``prompt_input`` (e.g. prompt_toolkit's
+        ``create_pipe_input()``) and draw on ``prompt_output`` (e.g. ``DummyOutput()``)."""
+        return cls(
+            stdin=io.StringIO(stdin),
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+            stdin_tty=tty,
+            stdout_tty=tty,
+            stderr_tty=tty,
+            no_input=no_input,
+            prompt_input=prompt_input,
+            prompt_output=prompt_output,
+        )
+
     @property
     def can_prompt(self) -> bool:
         """Prompt only when a person can answer: both ends are terminals and input is allowed."""
         return self.stdin_tty and self.stdout_tty and not self.no_input
+
+    @property
+    def prompt_streams(self) -> dict[str, Any]:
+        """Keyword arguments for a question: where it reads and draws, when not the terminal."""
+        streams = {"input": self.prompt_input, "output": self.prompt_output}
+        return {name: stream for name, stream in streams.items() if stream is not None}
+
+    def open_input(self, name: str) -> TextIO:
+        """The file a command reads, ``-`` meaning standard input."""
+        if name == "-":
+            return self.stdin
+        try:
+            return open(name, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read {name}: {exc.strerror}", "check the path, or use - for stdin"
+            ) from None

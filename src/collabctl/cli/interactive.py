@@ -25,8 +25,8 @@ from collabctl.domain.catalogue import CHECKLIST_ITEMS, OUTCOMES
 from collabctl.domain.errors import Cancelled, InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from collabctl.cli.app import State
     from collabctl.cli.ending import EndOptions
+    from collabctl.cli.state import State
     from collabctl.operations.ending import EndRequest, Preflight
     from collabctl.store.models import CompanyUser
 
@@ -268,8 +268,8 @@ def _pick_outcome(state: State, pre: Preflight) -> str:
 def _fix_main_contact(state: State, number: str) -> None:
     """Set a main contact on the spot: promote an existing user, or create one."""
     from collabctl.domain import validation
-    from collabctl.operations.parties import add_user, set_main_contact
     from collabctl.operations.companies import company_users
+    from collabctl.operations.parties import add_user, set_main_contact
 
     db = state.database()
     with db.session(write=False) as session:
@@ -368,7 +368,7 @@ def _unmet_lines(pre: Preflight, number: str) -> list[str]:
 
 
 def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
-    from collabctl.cli.ending import _preflight, apply_end, show_preflight
+    from collabctl.cli.ending import apply_end, run_preflight, show_preflight
     from collabctl.domain import validation
 
     env = state.env
@@ -379,17 +379,17 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
     )
     service = options.service or _pick_collaboration(state, number)
     req: EndRequest = replace(options.request(number), service=service)
-    pre = _preflight(state, req)
+    pre = run_preflight(state, req)
 
     if pre.ended_by is None and _passed(pre, "party"):
         req = replace(req, by=_pick_ended_by(pre))
-        pre = _preflight(state, req)
+        pre = run_preflight(state, req)
 
     if options.dry_run:
         # a dry run changes nothing, so nothing is fixed or ticked: the checks are the result
         if pre.outcome is None and _passed(pre, "collaboration", "party", "main-contact"):
             req = replace(req, outcome=_pick_outcome(state, pre))
-            pre = _preflight(state, req)
+            pre = run_preflight(state, req)
         show_preflight(state, pre, fmt)
         return
 
@@ -399,7 +399,7 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
     _show(state, pre)
     if pre.error is not None and pre.error.code == "main-contact-missing":
         _fix_main_contact(state, number)
-        pre = _preflight(state, req)
+        pre = run_preflight(state, req)
         _show(state, pre, from_check="main-contact")
         if pre.error is not None and pre.error.code not in fixable:
             raise pre.error
@@ -418,7 +418,7 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
             )
         )
         req = replace(req, confirm=tuple(sorted({*req.confirm, *ticked})))
-        pre = _preflight(state, req)
+        pre = run_preflight(state, req)
     if any(not c.met for c in pre.checklist):
         for line in _unmet_lines(pre, number):
             message(env, line)
@@ -434,7 +434,7 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
 
     if req.outcome is None:
         req = replace(req, outcome=_pick_outcome(state, pre))
-    pre = _preflight(state, req)
+    pre = run_preflight(state, req)
     if pre.error is not None:
         raise pre.error
     outcome = pre.outcome

@@ -1,0 +1,115 @@
+"""What one invocation knows: the terminal, the global options, and the database once opened.
+
+The root callback (``cli/app.py``) makes the State from the global options and
+the Environment; every command reads it with ``current_state()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from collabctl.cli.env import Environment
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.orm import Session
+
+    from collabctl.domain.catalogue import Catalogue
+    from collabctl.operations.context import Context
+    from collabctl.store.database import Database
+
+
+@dataclass
+class State:
+    env: Environment
+    database_url: str | None = None
+    party: str | None = None
+    actor: str = "unknown"
+    _db: Database | None = field(default=None, repr=False)
+    _config: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        if self._config is None:
+            from collabctl.config import load_config_file
+
+            self._config = load_config_file()
+        return self._config
+
+    def database(self, *, ensure_schema: bool = True) -> Database:
+        if self._db is None:
+            from collabctl.config import resolve_database_url
+            from collabctl.store.database import Database
+
+            resolved = resolve_database_url(self.database_url, self.config)
+            self._db = Database(resolved.url, embedded=resolved.embedded, source=resolved.source)
+        if ensure_schema:
+            self._db.ensure_schema()
+        return self._db
+
+    def base_catalogue(self) -> Catalogue:
+        from collabctl.domain.catalogue import Catalogue, service_from_mapping
+        from collabctl.domain.errors import InvalidInput
+
+        catalogue = Catalogue()
+        path = self.config.get("catalogue")
+        if not path:
+            return catalogue
+        from collabctl.config import config_file, load_config_file
+
+        file = (config_file().parent / Path(str(path)).expanduser()).resolve()
+        if not file.exists():
+            raise InvalidInput(
+                f"the catalogue file {file} named in {config_file()} does not exist",
+                "fix the `catalogue` setting or remove it",
+            )
+        entries = load_config_file(file).get("services", [])
+        return catalogue.extended(
+            service_from_mapping(e, f"{file}: services[{i}]") for i, e in enumerate(entries)
+        )
+
+    def context(self, session: Session) -> Context:
+        from collabctl.operations.context import Context, Party, load_catalogue
+
+        party = Party.parse(self.party) if self.party else None
+        return Context(self.actor, party, load_catalogue(session, self.base_catalogue()))
+
+    def transact(self, work: Callable[[Session, Context], Any]) -> Any:
+        """Run ``work`` in one writing transaction (retried on lock conflicts) and commit."""
+        db = self.database()
+        return db.transact(lambda session: work(session, self.context(session)))
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The database password as it may show up in a message, to hide it there."""
+        return self._db.secrets if self._db is not None else ()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+
+_current: State | None = None
+
+
+def begin(state: State) -> State:
+    """Make ``state`` the state of this invocation (the root callback does)."""
+    global _current
+    _current = state
+    return state
+
+
+def current_state() -> State:
+    """The state of this invocation, set by the root callback."""
+    global _current
+    if _current is None:  # a command invoked without the callback (not through the app)
+        _current = State(Environment.detect())
+    return _current
+
+
+def last_state() -> State | None:
+    """The state of the invocation that ran last, if any: for redacting a failure after it."""
+    return _current

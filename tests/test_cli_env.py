@@ -1,0 +1,53 @@
+"""The Environment a test hands to the app: terminal or not, prompting or not, in-process."""
+
+from __future__ import annotations
+
+import io
+from typing import cast
+
+from typer.testing import CliRunner
+
+from collabctl.cli.app import app
+from collabctl.cli.env import Environment
+from conftest import CLI
+
+RUNNER = CliRunner()
+
+
+def written(stream: object) -> str:
+    return cast(io.StringIO, stream).getvalue()
+
+
+def test_the_injected_environment_carries_the_output(demo: CLI) -> None:
+    env = Environment.for_test()
+    result = RUNNER.invoke(app, ["list", "--format", "jsonl"], obj=env, catch_exceptions=False)
+    assert result.exit_code == 0, written(env.stderr)
+    assert result.stdout == ""  # everything went to the injected streams
+    rows = [line for line in written(env.stdout).splitlines() if line]
+    assert len(rows) > 1
+    assert any('"customer_number":"1001"' in row for row in rows)
+
+
+def test_without_a_terminal_a_missing_answer_names_the_flag(demo: CLI) -> None:
+    env = Environment.for_test(tty=False)
+    result = RUNNER.invoke(app, ["set-main-contact", "1002"], obj=env, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert written(env.stderr).startswith("error[invalid-input]: which user? --user is required")
+
+
+def test_no_input_is_honoured_with_an_injected_terminal(demo: CLI) -> None:
+    env = Environment.for_test(tty=True)
+    assert env.can_prompt
+    result = RUNNER.invoke(
+        app, ["--no-input", "set-main-contact", "1002"], obj=env, catch_exceptions=False
+    )
+    assert result.exit_code == 2
+    assert not env.can_prompt
+    assert "--user is required" in written(env.stderr)
+
+
+def test_a_terminal_reads_the_file_from_standard_input(demo: CLI) -> None:
+    env = Environment.for_test('{"office": {"org_number": "556677-8899", "name": "Ny AB"}}\n')
+    result = RUNNER.invoke(app, ["import", "-"], obj=env, catch_exceptions=False)
+    assert result.exit_code == 0, written(env.stderr)
+    assert "1 changed" in written(env.stderr)
