@@ -73,6 +73,8 @@ class Context:
     actor: str
     party: Party | None = None
     catalogue: Catalogue = field(default_factory=Catalogue)
+    #: the language of the notifications this caller's changes queue (mail_language)
+    mail_language: str = "en"
 
     @property
     def scope(self) -> str:
