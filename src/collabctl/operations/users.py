@@ -1,0 +1,340 @@
+"""A company's users ("Users and services"): list them, change a role or the services a
+user has, remove a user, and promote a user to main contact.
+
+Each change locks the company (so that two agents changing its users queue
+instead of racing), checks the rules before anything changes, and writes one
+audit event with the user as it was before and as it is after. A change that
+changes nothing writes nothing.
+
+Rules, each with a stable code:
+
+- the user exists (``not-found``; e-mails are compared case-insensitively);
+- the main contact stays an administrator and cannot be removed
+  (``main-contact-required``: set another main contact first);
+- an auditor cannot be main contact (``auditor-cannot-be-main-contact``);
+- a granted service is one the company subscribes to (``not-found``);
+- granting and revoking one service in the same call is ``invalid-input``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from collabctl.domain import validation
+from collabctl.domain.errors import (
+    AuditorCannotBeMainContact,
+    InvalidInput,
+    MainContactRequired,
+    NotAParty,
+    NotFound,
+)
+from collabctl.operations.context import Context, audit
+from collabctl.store.models import Collaboration, Company, CompanyUser, Subscription
+
+#: the keys of a user in every machine format (``user list``, ``show``, the audit log)
+USER_KEYS = ("email", "name", "role", "main_contact", "services")
+
+
+def user_dict(user: CompanyUser) -> dict[str, Any]:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "main_contact": bool(user.main_contact),
+        "services": list(user.services),
+    }
+
+
+# -- reads ----------------------------------------------------------------------------
+
+
+def _company(session: Session, number: str, *, lock: bool) -> Company:
+    stmt = select(Company).where(col(Company.customer_number) == number)
+    if lock:
+        stmt = stmt.with_for_update()
+    company = session.scalars(stmt).first()
+    if company is None:
+        raise NotFound(
+            f"customer {number} does not exist",
+            "check the number with `collabctl list`, or load the company with `collabctl import`",
+        )
+    return company
+
+
+def _users(session: Session, number: str) -> list[CompanyUser]:
+    return list(
+        session.scalars(
+            select(CompanyUser)
+            .where(col(CompanyUser.customer_number) == number)
+            .order_by(col(CompanyUser.id))
+        )
+    )
+
+
+def require_may_change_company(session: Session, ctx: Context, number: str) -> None:
+    """With ``--as``: the company itself, or an office with an active collaboration with it."""
+    party = ctx.party
+    if party is None:
+        return
+    if party.kind == "customer":
+        if party.key == number:
+            return
+    elif session.scalars(
+        select(col(Collaboration.id)).where(
+            col(Collaboration.customer_number) == number,
+            col(Collaboration.office_org_number) == party.key,
+            col(Collaboration.state) == "active",
+        )
+    ).first():
+        return
+    raise NotAParty(
+        f"acting as {party}, collabctl cannot change the users of customer {number}",
+        "only the company, or an office with an active collaboration with it, can; "
+        "a support agent can act without --as",
+    )
+
+
+def _find(users: list[CompanyUser], number: str, email: str) -> CompanyUser:
+    key = validation.email_key(email)
+    user = next((u for u in users if u.email_key == key), None)
+    if user is None:
+        known = ", ".join(u.email for u in users) or "none"
+        raise NotFound(
+            f"customer {number} has no user {email}",
+            f"its users: {known}; see them with: collabctl user list {number}",
+        )
+    return user
+
+
+def _main_contact_hint(number: str, users: list[CompanyUser], leaving: CompanyUser) -> str:
+    """The exact command that moves the main contact away from ``leaving`` first."""
+    others = [u for u in users if u.id != leaving.id and u.role != "auditor"]
+    best = next((u for u in others if u.role == "administrator"), others[0] if others else None)
+    if best is not None:
+        return (
+            f"set another main contact first: collabctl set-main-contact {number} "
+            f"--user {best.email}, then run this again"
+        )
+    return (
+        f"set another main contact first: collabctl set-main-contact {number} --user OTHER "
+        f"(or create one: collabctl user add {number} --email EMAIL --main-contact), "
+        "then run this again"
+    )
+
+
+def _change(
+    session: Session, ctx: Context, number: str, email: str
+) -> tuple[list[CompanyUser], CompanyUser]:
+    """Lock the company, check the scope, and find the user: the start of every change."""
+    _company(session, number, lock=True)
+    require_may_change_company(session, ctx, number)
+    users = _users(session, number)
+    return users, _find(users, number, email)
+
+
+def _record(
+    session: Session,
+    ctx: Context,
+    action: str,
+    number: str,
+    before: dict[str, Any],
+    after: dict[str, Any] | None,
+    **extra: Any,
+) -> None:
+    audit(
+        session,
+        ctx,
+        action,
+        number,
+        None,
+        {"email": before["email"], "before": before, "after": after, **extra},
+    )
+
+
+def list_users(session: Session, ctx: Context, number: str) -> list[dict[str, Any]]:
+    """The company's users, in the order they were created."""
+    number = validation.customer_number(number, "CUSTOMER")
+    _company(session, number, lock=False)
+    require_may_change_company(session, ctx, number)
+    return [user_dict(u) for u in _users(session, number)]
+
+
+# -- changes --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserChange:
+    """What a change did: the user before and after (None after a removal)."""
+
+    customer_number: str
+    before: dict[str, Any]
+    after: dict[str, Any] | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def to_dict(self) -> dict[str, Any]:
+        shown = self.after if self.after is not None else self.before
+        return {
+            "customer_number": self.customer_number,
+            **shown,
+            "changed": self.changed,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+def set_role(session: Session, ctx: Context, number: str, email: str, role: str) -> UserChange:
+    """Give a user another role; the main contact stays an administrator."""
+    number = validation.customer_number(number, "CUSTOMER")
+    email = validation.email(email, "EMAIL")
+    role = validation.role(role, "ROLE")
+    users, user = _change(session, ctx, number, email)
+    before = user_dict(user)
+    if user.role == role:
+        return UserChange(number, before, before)
+    if user.main_contact and role != "administrator":
+        raise MainContactRequired(
+            f"{user.email} is the main contact of customer {number} and must stay an "
+            f"administrator; making them {role} would leave the company without a main contact",
+            _main_contact_hint(number, users, user),
+        )
+    session.execute(update(CompanyUser).where(col(CompanyUser.id) == user.id).values(role=role))
+    after = {**before, "role": role}
+    _record(session, ctx, "set-role", number, before, after)
+    session.expire(user)
+    return UserChange(number, before, after)
+
+
+def set_services(
+    session: Session,
+    ctx: Context,
+    number: str,
+    email: str,
+    grant: list[str],
+    revoke: list[str],
+) -> UserChange:
+    """Give a user access to services and take access away, in one change."""
+    number = validation.customer_number(number, "CUSTOMER")
+    email = validation.email(email, "EMAIL")
+    if not grant and not revoke:
+        raise InvalidInput(
+            "nothing to change: no service to grant or revoke",
+            f"pass --grant SERVICE or --revoke SERVICE, e.g. "
+            f"collabctl user set-services {number} {email} --grant eekonomi",
+        )
+    granted = _codes(ctx, grant, "--grant")
+    revoked = _codes(ctx, revoke, "--revoke")
+    both = [code for code in granted if code in revoked]
+    if both:
+        raise InvalidInput(
+            f"{both[0]} is both granted and revoked: say one of them",
+            f"drop --grant {both[0]} or --revoke {both[0]}",
+        )
+    _, user = _change(session, ctx, number, email)
+    subscribed = {
+        service: state
+        for service, state in session.execute(
+            select(col(Subscription.service), col(Subscription.state)).where(
+                col(Subscription.customer_number) == number
+            )
+        )
+    }
+    for code in granted:
+        state = subscribed.get(code)
+        if state is None or state == "deleted":
+            has = ", ".join(s for s, st in sorted(subscribed.items()) if st != "deleted")
+            raise NotFound(
+                f"customer {number} does not subscribe to {code}"
+                + (" (it was deleted)" if state == "deleted" else ""),
+                f"grant one of the services it has: {has or 'none'}"
+                + (
+                    f"; to start {code}: collabctl start {number} --service {code} --office ORG_NUMBER"
+                ),
+            )
+    before = user_dict(user)
+    services = [s for s in user.services if s not in revoked]
+    services += [code for code in granted if code not in services]
+    if services == before["services"]:
+        return UserChange(number, before, before)
+    session.execute(
+        update(CompanyUser).where(col(CompanyUser.id) == user.id).values(services=services)
+    )
+    after = {**before, "services": services}
+    _record(
+        session,
+        ctx,
+        "set-services",
+        number,
+        before,
+        after,
+        granted=[s for s in services if s not in before["services"]],
+        revoked=[s for s in before["services"] if s not in services],
+    )
+    session.expire(user)
+    return UserChange(number, before, after)
+
+
+def _codes(ctx: Context, codes: list[str], option: str) -> list[str]:
+    found: list[str] = []
+    for code in codes:
+        service = ctx.service(code, option).code
+        if service not in found:
+            found.append(service)
+    return found
+
+
+def remove_user(session: Session, ctx: Context, number: str, email: str) -> UserChange:
+    """Remove a user from the company; never the main contact. Their records stay."""
+    number = validation.customer_number(number, "CUSTOMER")
+    email = validation.email(email, "EMAIL")
+    users, user = _change(session, ctx, number, email)
+    if user.main_contact:
+        raise MainContactRequired(
+            f"{user.email} is the main contact of customer {number} and cannot be removed",
+            _main_contact_hint(number, users, user),
+        )
+    before = user_dict(user)
+    session.execute(delete(CompanyUser).where(col(CompanyUser.id) == user.id))
+    _record(session, ctx, "remove-user", number, before, None)
+    session.expunge(user)
+    return UserChange(number, before, None)
+
+
+def promote_to_main_contact(
+    session: Session, ctx: Context, number: str, email: str
+) -> dict[str, Any]:
+    """Make a user main contact the way an agent would by hand: ``set-role administrator``
+    (when needed), then ``set-main-contact``, in the caller's transaction: both or neither."""
+    from collabctl.operations.parties import set_main_contact
+
+    number = validation.customer_number(number, "CUSTOMER")
+    email = validation.email(email, "EMAIL")
+    _, user = _change(session, ctx, number, email)
+    if user.role == "auditor":
+        raise AuditorCannotBeMainContact(
+            f"{user.email} is an auditor and cannot be the main contact",
+            f"pick an administrator or user (collabctl user list {number}), or add the person "
+            f"as a new user: collabctl user add {number} --email EMAIL --main-contact",
+        )
+    promoted = set_role(session, ctx, number, email, "administrator").changed
+    result = set_main_contact(session, ctx, number, email)
+    return {**result, "promoted": promoted or bool(result.get("promoted"))}
+
+
+__all__ = [
+    "USER_KEYS",
+    "UserChange",
+    "list_users",
+    "promote_to_main_contact",
+    "remove_user",
+    "set_role",
+    "set_services",
+    "user_dict",
+]
