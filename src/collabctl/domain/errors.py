@@ -32,6 +32,7 @@ EXIT_CODES: dict[str, int] = {
     "invalid-input": EXIT_USAGE,
     "database-unavailable": EXIT_DATABASE,
     "schema-outdated": EXIT_DATABASE,
+    "config-invalid": EXIT_DATABASE,
 }
 
 
@@ -121,6 +122,12 @@ class DatabaseUnavailable(CollabError):
 
 class SchemaOutdated(CollabError):
     code = "schema-outdated"
+
+
+class ConfigInvalid(CollabError):
+    """config.toml or the catalogue file it names cannot be used as it is."""
+
+    code = "config-invalid"
 
 
 class UsageError(Exception):
