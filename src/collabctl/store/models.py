@@ -147,7 +147,7 @@ class OutboxMessage(SQLModel, table=True):
 
     model_config = TABLE_CONFIG
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state", "state", "id"),)
+    __table_args__ = (Index("ix_outbox_state", "state", "attempts", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: str = Field(max_length=32)

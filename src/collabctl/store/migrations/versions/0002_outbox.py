@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index("ix_outbox_state", ["state", "id"], unique=False)
+        batch_op.create_index("ix_outbox_state", ["state", "attempts", "id"], unique=False)
 
 
 def downgrade() -> None:
