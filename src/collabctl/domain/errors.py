@@ -29,6 +29,8 @@ EXIT_CODES: dict[str, int] = {
     "auditor-cannot-be-main-contact": EXIT_RULE,
     "conflict": EXIT_RULE,
     "main-contact-required": EXIT_RULE,
+    "permission-denied": EXIT_RULE,
+    "audit-tampered": EXIT_RULE,
     "invalid-input": EXIT_USAGE,
     "database-unavailable": EXIT_DATABASE,
     "schema-outdated": EXIT_DATABASE,
@@ -114,6 +116,18 @@ class MainContactRequired(CollabError):
     """The change would leave the company without its main contact (demote or remove)."""
 
     code = "main-contact-required"
+
+
+class PermissionDenied(CollabError):
+    """The database role may not do this (PostgreSQL's insufficient_privilege)."""
+
+    code = "permission-denied"
+
+
+class AuditTampered(CollabError):
+    """The audit log does not match its hash chains, or an earlier digest of them."""
+
+    code = "audit-tampered"
 
 
 class DatabaseUnavailable(CollabError):

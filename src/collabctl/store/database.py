@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session
 from sqlmodel import create_engine
 
 from collabctl.config import redact, url_secrets
-from collabctl.domain.errors import DatabaseUnavailable, InvalidInput, SchemaOutdated
+from collabctl.domain.errors import (
+    CollabError,
+    DatabaseUnavailable,
+    InvalidInput,
+    PermissionDenied,
+    SchemaOutdated,
+)
 
 #: The newest migration this code knows. A test keeps it equal to Alembic's head,
 #: so ordinary commands can check the schema without importing Alembic.
@@ -36,6 +42,9 @@ HEAD_REVISION = "0002"
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _READ_ONLY = "collabctl_read_only"
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+#: PostgreSQL's insufficient_privilege: a grant is missing, or the audit log's
+#: append-only trigger refused a change (error code permission-denied)
+_INSUFFICIENT_PRIVILEGE = "42501"
 #: Advisory lock key (any fixed number) under which `db upgrade` runs on PostgreSQL.
 _MIGRATION_LOCK_KEY = 0x636F6C6C
 
@@ -119,10 +128,16 @@ class Database:
         if "engine" in self.__dict__:
             self.engine.dispose()
 
-    def translate(self, exc: BaseException) -> DatabaseUnavailable:
+    def translate(self, exc: BaseException) -> CollabError:
         """A database failure as a user sees it: what, where (no password), how to fix."""
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         reason = detail[0] if detail else type(exc).__name__
+        if getattr(getattr(exc, "orig", exc), "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
+            return PermissionDenied(
+                self.scrub(f"the database role may not do this: {reason}"),
+                "`collabctl doctor` shows what this role may do; the database owner grants "
+                "more with `collabctl db grant ROLE --agent --apply`",
+            )
         return DatabaseUnavailable(
             self.scrub(f"cannot use the database {self.display_url}: {reason}"),
             "check the URL (host, port, user, password, database name) and that the server "

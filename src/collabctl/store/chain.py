@@ -1,0 +1,259 @@
+"""Tamper evidence for the audit log: hash chains and the digest of their heads.
+
+Every audit event belongs to one chain: the events of one company (its
+``customer_number``), or the chain of the events that concern no company
+(offices and services imported, ``doctor``'s test write). Each event stores
+``prev_hash``, the ``hash`` of the event before it in its chain (``None`` for
+the first), and ``hash``::
+
+    hash = SHA-256(canonical(event, prev_hash)), as 64 lowercase hex digits
+
+The canonical encoding (version 1) is the UTF-8 of one JSON array, without
+whitespace, with the keys of every object sorted and non-ASCII characters
+written as themselves::
+
+    ["collabctl-audit-v1", at, actor, db_user, scope, action,
+     customer_number, service, details, prev_hash]
+
+that is ``json.dumps([...], separators=(",", ":"), sort_keys=True,
+ensure_ascii=False)``. The event's ``id`` is not part of it (the database
+assigns it); the order of a chain is the order of its ids, and each link
+names its predecessor, so a reordered, removed or changed event breaks the
+chain at that point.
+
+The next link of a chain is read under a lock that every writer of the chain
+takes, in the transaction that inserts the event, so two writers never link to
+the same predecessor: on PostgreSQL the company's row lock (``SELECT ... FOR
+UPDATE``, which every change of a company already takes), and an advisory
+transaction lock for the chain without a company (and for a company without a
+row); on SQLite the database's single write lock. Writers on different
+companies therefore never wait for each other.
+
+``db_user`` is the database's ``session_user`` on PostgreSQL (a trigger sets
+it on insert, whatever the client sends) and the operating system login on
+SQLite. The hash is computed here, so the client reads ``session_user`` in the
+same statement as the chain head and hashes exactly what the trigger stores.
+
+**The digest of the chain heads** (what ``log --verify`` prints, and takes
+back with ``--anchor``) is ``v1:THROUGH:EVENTS:SHA256`` where ``THROUGH`` is
+the highest event id it covers, ``EVENTS`` the number of events with an id up
+to ``THROUGH``, and ``SHA256`` the hex SHA-256 of the UTF-8 text::
+
+    collabctl-anchor-v1\\n
+    KEY\\tCOUNT\\tHEAD\\n        (one line per chain, sorted by KEY)
+
+over the events with an id up to ``THROUGH``: ``KEY`` is the customer number
+(``-`` for the chain without a company), ``COUNT`` the number of its events
+and ``HEAD`` the hash of its last one. Events added later have higher ids and
+leave it unchanged, so the same digest is computed again from the log at any
+later time as long as nothing up to ``THROUGH`` was changed, removed or added:
+an earlier digest proves that nothing was cut off the end of any chain since.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import re
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+ENCODING_VERSION = "collabctl-audit-v1"
+ANCHOR_VERSION = "v1"
+_ANCHOR_HEADER = "collabctl-anchor-v1\n"
+#: The event's fields in the order the canonical encoding lists them.
+FIELDS = ("at", "actor", "db_user", "scope", "action", "customer_number", "service", "details")
+#: The chain key of the events that concern no company (customer numbers are digits).
+NO_COMPANY = "-"
+#: First key of PostgreSQL's two-key advisory locks (pg_advisory_xact_lock(int, int))
+#: that serialise a chain without a company row: "aud" in ASCII.
+_LOCK_CLASS = 0x617564
+_ANCHOR_RE = re.compile(r"v1:(0|[1-9][0-9]{0,18}):(0|[1-9][0-9]{0,18}):([0-9a-f]{64})")
+
+
+class SQL(Protocol):
+    """Plain SQL on the transaction's connection (``collabctl.store.statements.Statements``)."""
+
+    postgres: bool
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
+
+
+def chain_key(customer_number: str | None) -> str:
+    return NO_COMPANY if customer_number is None else customer_number
+
+
+def chain_name(key: str) -> str:
+    """A chain as people read it."""
+    return "the chain without a company" if key == NO_COMPANY else f"customer {key}"
+
+
+def canonical(event: Mapping[str, Any], prev_hash: str | None) -> bytes:
+    """The bytes an event's hash is taken over (see the module documentation)."""
+    return json.dumps(
+        [ENCODING_VERSION, *(event[name] for name in FIELDS), prev_hash],
+        separators=(",", ":"),
+        sort_keys=True,
+        ensure_ascii=False,
+        allow_nan=False,
+    ).encode("utf-8", "surrogatepass")
+
+
+def event_hash(event: Mapping[str, Any], prev_hash: str | None) -> str:
+    return hashlib.sha256(canonical(event, prev_hash)).hexdigest()
+
+
+def os_login() -> str:
+    """The operating system login: who wrote an event to a SQLite database."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in the environment nor in the password database
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+# -- linking a new event ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Where a new event joins its chain: who the database says is writing, and the head."""
+
+    db_user: str
+    prev_hash: str | None
+
+
+_HEAD_SQL = "SELECT hash FROM audit_event WHERE customer_number = :number ORDER BY id DESC LIMIT 1"
+_HEAD_NO_COMPANY_SQL = (
+    "SELECT hash FROM audit_event WHERE customer_number IS NULL ORDER BY id DESC LIMIT 1"
+)
+_PG_HEAD_SQL = f"SELECT session_user, ({_HEAD_SQL})"
+_PG_HEAD_NO_COMPANY_SQL = f"SELECT session_user, ({_HEAD_NO_COMPANY_SQL})"
+_PG_LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
+_PG_ADVISORY_LOCK_SQL = "SELECT pg_advisory_xact_lock(:lock_class, :lock_key)"
+
+
+def lock_key(key: str) -> int:
+    """A chain's second advisory lock key: a signed 32-bit number derived from its key."""
+    return int(struct.unpack(">i", hashlib.sha256(key.encode()).digest()[:4])[0])
+
+
+def next_link(sql: SQL, customer_number: str | None, *, locked: bool = False) -> Link:
+    """Lock the event's chain (PostgreSQL) and read its head, in the caller's transaction.
+
+    ``locked`` says that the caller already holds the company's row lock
+    (``SELECT ... FOR UPDATE`` on ``company``), as the end path does; the
+    chain without a company is always locked here. On SQLite the transaction
+    already holds the database's write lock.
+    """
+    if not sql.postgres:
+        if customer_number is None:
+            row = sql.execute(_HEAD_NO_COMPANY_SQL).fetchone()
+        else:
+            row = sql.execute(_HEAD_SQL, {"number": customer_number}).fetchone()
+        return Link(os_login(), row[0] if row else None)
+    if customer_number is None:
+        _advisory_lock(sql, NO_COMPANY)
+        row = sql.execute(_PG_HEAD_NO_COMPANY_SQL).fetchone()
+    else:
+        params = {"number": customer_number}
+        if not locked and sql.execute(_PG_LOCK_COMPANY_SQL, params).fetchone() is None:
+            _advisory_lock(sql, customer_number)
+        # a statement of its own after the lock: under READ COMMITTED it sees the
+        # head that whoever held the lock before committed
+        row = sql.execute(_PG_HEAD_SQL, params).fetchone()
+    return Link(row[0], row[1])
+
+
+def _advisory_lock(sql: SQL, key: str) -> None:
+    sql.execute(_PG_ADVISORY_LOCK_SQL, {"lock_class": _LOCK_CLASS, "lock_key": lock_key(key)})
+
+
+def seal(
+    sql: SQL,
+    *,
+    at: str,
+    actor: str,
+    scope: str,
+    action: str,
+    customer_number: str | None,
+    service: str | None,
+    details: Any,
+    locked: bool = False,
+) -> dict[str, Any]:
+    """The chain columns of a new event: ``db_user``, ``prev_hash``, ``hash``.
+
+    Call it right before inserting the event, in the same transaction; the
+    values go into the INSERT beside the event's own fields.
+    """
+    link = next_link(sql, customer_number, locked=locked)
+    event = {
+        "at": at,
+        "actor": actor,
+        "db_user": link.db_user,
+        "scope": scope,
+        "action": action,
+        "customer_number": customer_number,
+        "service": service,
+        "details": details,
+    }
+    return {
+        "db_user": link.db_user,
+        "prev_hash": link.prev_hash,
+        "hash": event_hash(event, link.prev_hash),
+    }
+
+
+# -- the digest of the chain heads -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A digest of the chain heads as of one event id (see the module documentation)."""
+
+    through: int
+    events: int
+    digest: str
+
+    def __str__(self) -> str:
+        return f"{ANCHOR_VERSION}:{self.through}:{self.events}:{self.digest}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor | None:
+        """The anchor written as ``text``, or None when it is not one."""
+        match = _ANCHOR_RE.fullmatch(text.strip())
+        if match is None:
+            return None
+        return cls(int(match[1]), int(match[2]), match[3])
+
+
+class HeadDigest:
+    """The digest of chain heads, fed one chain at a time in ascending key order."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256(_ANCHOR_HEADER.encode())
+        self._last: str | None = None
+        self.events = 0
+        self.chains = 0
+
+    def add(self, key: str, count: int, head: str) -> None:
+        if self._last is not None and key <= self._last:
+            raise ValueError(f"chain {key!r} after {self._last!r}: keys must ascend")
+        self._last = key
+        self._sha.update(f"{key}\t{count}\t{head}\n".encode())
+        self.events += count
+        self.chains += 1
+
+    def anchor(self, through: int) -> Anchor:
+        return Anchor(through, self.events, self._sha.hexdigest())
+
+
+def head_anchor(heads: Iterable[tuple[str, int, str]], through: int) -> Anchor:
+    """The anchor of the given (key, count, head) chain heads, in any order."""
+    digest = HeadDigest()
+    for key, count, head in sorted(heads):
+        digest.add(key, count, head)
+    return digest.anchor(through)
