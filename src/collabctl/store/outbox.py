@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 #: the keys of `notify list`
 MESSAGE_KEYS = (
@@ -58,6 +59,17 @@ class Executor(Protocol):
     postgres: bool
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
+
+
+class SessionExecutor:
+    """An :class:`Executor` over an ORM session, for the paths that are not hot."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        return self.session.execute(text(sql), params or {})
 
 
 _COLUMNS = (
