@@ -150,8 +150,8 @@ def build_message(message: Claimed, mail_from: str) -> tuple[bytes, bool]:
     email["Date"] = format_datetime(created)
     email["Message-ID"] = message_id(message, mail_from)
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    email.set_content(message.body)  # clears the Content-* headers: those come after it
     email["Content-Language"] = message.language
-    email.set_content(message.body)
     international = not (mail_from + message.recipient).isascii()
     return email.as_bytes(policy=policy.SMTPUTF8 if international else policy.SMTP), international
 
@@ -182,7 +182,7 @@ class Mailer:
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if s.user:
-                smtp.login(s.user, s.password or "")
+                _login(smtp, s.user, s.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             _quit(smtp)
             raise DeliveryFailed(
@@ -261,6 +261,24 @@ class Mailer:
     def close(self) -> None:
         _quit(self._smtp)
         self._smtp = None
+
+
+#: the login mechanisms tried, best first (smtplib's own order)
+_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in with one mechanism the server offers. Unlike ``SMTP.login``, a refusal is
+    final: the same credentials are not tried again over the other mechanisms."""
+    if not smtp.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("the server offers no AUTH")
+    offered = smtp.esmtp_features["auth"].upper().split()
+    mechanism = next((m for m in _MECHANISMS if m in offered), None)
+    if mechanism is None:
+        raise smtplib.SMTPNotSupportedError("no login mechanism in common with the server")
+    smtp.user, smtp.password = user, password
+    authobject = getattr(smtp, "auth_" + mechanism.lower().replace("-", "_"))
+    smtp.auth(mechanism, authobject)
 
 
 def _quit(smtp: smtplib.SMTP | None) -> None:

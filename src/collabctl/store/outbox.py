@@ -246,10 +246,10 @@ UPDATE outbox SET state = 'sent', sent_at = :now, attempts = attempts + 1, last_
                   claimed_by = NULL, claimed_until = NULL
 WHERE id = :id AND state = 'pending'
 """
+# The claim stays until the run ends (release), so one run tries a message once.
 _FAILED_SQL = """
 UPDATE outbox SET attempts = attempts + 1, last_error = :error,
-                  state = CASE WHEN attempts + 1 >= :max THEN 'failed' ELSE 'pending' END,
-                  claimed_by = NULL, claimed_until = NULL
+                  state = CASE WHEN attempts + 1 >= :max THEN 'failed' ELSE 'pending' END
 WHERE id = :id AND state = 'pending'
 RETURNING state, attempts
 """

@@ -1,0 +1,297 @@
+"""Delivering the outbox over SMTP, against a real server on 127.0.0.1 (aiosmtpd):
+what is sent and how it looks, and what happens when the server is down, refuses a
+recipient, drops the connection, or refuses the login. On both backends."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collabctl.domain.errors import CollabError
+from collabctl.operations.context import Context, Party, now_iso
+from collabctl.operations.mailer import Mailer, SmtpSettings, parse_smtp_url, smtp_settings
+from collabctl.operations.notify import Delivery, send_pending
+from collabctl.store import outbox
+from collabctl.store.database import Database
+from helpers import db_url
+from notify_smtp import SmtpServer, free_port, self_signed_certificate, smtp_server
+
+SENDER = "collabctl@byran.example"
+
+# aiosmtpd warns that it asks for a login over a plain connection: the tests mean it to
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+@pytest.fixture
+def db(backend: str) -> Iterator[Database]:
+    database = Database(db_url(), embedded=backend == "sqlite")
+    database.ensure_schema()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def server() -> Iterator[SmtpServer]:
+    with smtp_server() as running:
+        yield running
+
+
+def queue(db: Database, *recipients: str | None) -> list[int]:
+    """One message per recipient (None: a party without an address); their ids."""
+    with db.session() as session:
+        outbox.queue_messages(
+            outbox.SessionExecutor(session),
+            at=now_iso(),
+            event="end",
+            customer_number="1001",
+            service="eekonomi",
+            language="sv",
+            messages=[
+                outbox.NewMessage(
+                    "office", to, "556677-8899", f"Ämne {i}", f"Hej {to},\n\nrad två: åäö\n"
+                )
+                for i, to in enumerate(recipients)
+            ],
+        )
+        session.commit()
+    return [m["id"] for m in messages(db)][-len(recipients) :]
+
+
+def messages(db: Database) -> list[dict[str, Any]]:
+    with db.engine.connect() as conn:
+        return list(outbox.list_messages(conn, state=None))
+
+
+def by_id(db: Database) -> dict[int, dict[str, Any]]:
+    return {m["id"]: m for m in messages(db)}
+
+
+def settings_for(url: str, mail_from: str | None = SENDER) -> SmtpSettings:
+    settings = smtp_settings({"smtp_url": url, "mail_from": mail_from}, environ={})
+    assert settings is not None
+    return settings
+
+
+def send(db: Database, url: str, **kwargs: Any) -> tuple[Any, list[Delivery]]:
+    seen: list[Delivery] = []
+    report = send_pending(
+        db, settings_for(url), Context("tester"), on_delivery=seen.append, **kwargs
+    )
+    return report, seen
+
+
+def test_each_pending_message_is_sent_once_with_its_headers(
+    db: Database, server: SmtpServer
+) -> None:
+    ids = queue(db, "anna@kund.example", "byran@byran.example", None)
+    report, seen = send(db, server.url())
+    assert (report.sent, report.retrying, report.failed, report.stopped) == (2, 0, 0, None)
+    assert [d.status for d in seen] == ["sent", "sent"]
+
+    received = server.mailbox.received
+    assert sorted(r.rcpt_tos[0] for r in received) == ["anna@kund.example", "byran@byran.example"]
+    first = next(r for r in received if r.rcpt_tos == ["anna@kund.example"])
+    assert first.mail_from == SENDER
+    assert first.message["From"] == SENDER
+    assert first.message["To"] == "anna@kund.example"
+    assert first.message["Subject"] == "Ämne 0"
+    assert first.message["Auto-Submitted"] == "auto-generated"
+    assert first.message["Content-Language"] == "sv"
+    assert first.message["Date"]
+    assert first.body == "Hej anna@kund.example,\n\nrad två: åäö\n"
+    assert re.fullmatch(rf"<collabctl\.{ids[0]}\.\d{{20}}@byran\.example>", first.message_id)
+
+    rows = by_id(db)
+    for sent_id in ids[:2]:
+        assert rows[sent_id]["state"] == "sent"
+        assert rows[sent_id]["attempts"] == 1
+        assert rows[sent_id]["sent_at"] is not None
+        assert rows[sent_id]["last_error"] is None
+    assert rows[ids[2]]["state"] == "no-address"
+    assert rows[ids[2]]["to"] is None
+
+    again, _ = send(db, server.url())
+    assert again.sent == 0
+    assert len(server.mailbox.received) == 2
+
+
+def test_limit_sends_that_many_and_leaves_the_rest_pending(
+    db: Database, server: SmtpServer
+) -> None:
+    queue(db, *(f"u{i}@kund.example" for i in range(5)))
+    report, _ = send(db, server.url(), limit=2)
+    assert report.sent == 2
+    states = [m["state"] for m in messages(db)]
+    assert states.count("sent") == 2 and states.count("pending") == 3
+    report, _ = send(db, server.url())
+    assert report.sent == 3
+    assert len(server.mailbox.received) == 5
+
+
+def test_server_down_counts_an_attempt_and_keeps_the_message(db: Database) -> None:
+    ids = queue(db, "anna@kund.example", "bo@kund.example")
+    port = free_port()  # nothing listens there
+    report, seen = send(db, f"smtp://127.0.0.1:{port}")
+    assert report.sent == 0 and report.retrying == 1
+    assert report.stopped is not None and "cannot connect to smtp://127.0.0.1" in report.stopped
+    assert len(seen) == 1  # the run stops: the next message would meet the same closed door
+    rows = by_id(db)
+    tried = rows[seen[0].id]
+    assert tried["state"] == "pending" and tried["attempts"] == 1
+    assert "cannot connect" in tried["last_error"]
+    untouched = rows[next(i for i in ids if i != seen[0].id)]
+    assert untouched["state"] == "pending" and untouched["attempts"] == 0
+
+    # the next run tries the message with fewer attempts first, and both go once it is up
+    with smtp_server() as up:
+        report, seen = send(db, up.url())
+    assert report.sent == 2
+    assert seen[0].id == untouched["id"]
+    assert all(m["state"] == "sent" for m in messages(db))
+
+
+def test_a_refused_recipient_stays_pending_and_the_others_go(
+    db: Database, server: SmtpServer
+) -> None:
+    server.mailbox.reject.add("gone@kund.example")
+    ids = queue(db, "anna@kund.example", "gone@kund.example", "bo@kund.example")
+    report, _ = send(db, server.url())
+    assert (report.sent, report.retrying, report.stopped) == (2, 1, None)
+    rows = by_id(db)
+    assert rows[ids[1]]["state"] == "pending"
+    assert rows[ids[1]]["attempts"] == 1
+    assert "refused the recipient gone@kund.example: 550" in rows[ids[1]]["last_error"]
+    assert rows[ids[0]]["state"] == rows[ids[2]]["state"] == "sent"
+    assert sorted(r.rcpt_tos[0] for r in server.mailbox.received) == [
+        "anna@kund.example",
+        "bo@kund.example",
+    ]
+
+
+def test_after_five_failed_attempts_a_message_is_failed(db: Database, server: SmtpServer) -> None:
+    server.mailbox.reject.add("gone@kund.example")
+    [message_id] = queue(db, "gone@kund.example")
+    for attempt in range(1, 5):
+        report, _ = send(db, server.url())
+        assert report.retrying == 1 and report.failed == 0
+        assert by_id(db)[message_id]["attempts"] == attempt
+    report, seen = send(db, server.url())
+    assert report.failed == 1 and seen[0].status == "failed"
+    row = by_id(db)[message_id]
+    assert (row["state"], row["attempts"]) == ("failed", 5)
+    assert send(db, server.url())[0].failed == 0  # never tried again
+
+
+def test_a_server_that_drops_the_connection_after_accepting(
+    db: Database, server: SmtpServer
+) -> None:
+    server.mailbox.drop_after_accept = True
+    queue(db, *(f"u{i}@kund.example" for i in range(4)))
+    report, _ = send(db, server.url())
+    assert (report.sent, report.retrying) == (4, 0)
+    assert sorted(r.rcpt_tos[0] for r in server.mailbox.received) == [
+        f"u{i}@kund.example" for i in range(4)
+    ]
+    assert all(m["state"] == "sent" and m["attempts"] == 1 for m in messages(db))
+
+
+def test_a_wrong_password_is_never_shown(db: Database) -> None:
+    password = "s3cr%t-pw"
+    with smtp_server(user="mailer", password="right") as server:
+        queue(db, "anna@kund.example")
+        url = server.url(password=password.replace("%", "%25"))
+        report, seen = send(db, url)
+        assert server.mailbox.logins == [("mailer", password)]  # the server was asked
+        assert report.sent == 0 and report.stopped is not None
+        assert "refused the login of mailer" in report.stopped
+        row = messages(db)[0]
+        assert row["state"] == "pending" and row["attempts"] == 1
+        for text in (report.stopped, row["last_error"], seen[0].error or ""):
+            assert password not in text and "s3cr" not in text
+
+        report, _ = send(db, server.url())
+        assert report.sent == 1
+        assert server.mailbox.received[0].rcpt_tos == ["anna@kund.example"]
+
+
+def test_starttls_is_used_when_offered_and_smtps_from_the_start(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    queue(db, "anna@kund.example")
+    with smtp_server(tls=context, user="mailer", password="pw") as starttls:
+        starttls_report, _ = send(db, starttls.url())
+        assert starttls_report.sent == 1
+        assert starttls.mailbox.logins == [("mailer", "pw")]
+
+    queue(db, "bo@kund.example")
+    with smtp_server(implicit_tls=context) as implicit:
+        report, _ = send(db, implicit.url())
+        assert report.sent == 1
+        assert implicit.mailbox.received[0].rcpt_tos == ["bo@kund.example"]
+
+
+def test_an_unknown_host_is_a_failed_attempt(db: Database) -> None:
+    queue(db, "anna@kund.example")
+    settings = settings_for("smtp://mail.nowhere.invalid:2525")
+    report = send_pending(db, settings, Context("tester"), mailer=Mailer(settings, timeout=5))
+    assert report.retrying == 1 and report.stopped is not None
+    assert "cannot connect to smtp://mail.nowhere.invalid:2525" in report.stopped
+    assert messages(db)[0]["state"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://mail.example:25", "unknown scheme 'http'"),
+        ("mail.example:25", "unknown scheme"),
+        ("smtp://mail.example:port", "not a valid SMTP URL"),
+        ("smtp://:pw@:25", "it needs a host"),
+        ("smtp://user:pw@mail.example:25/path", "not a valid SMTP URL"),
+    ],
+)
+def test_a_bad_smtp_url_is_a_configuration_error(url: str, says: str) -> None:
+    with pytest.raises(CollabError) as raised:
+        parse_smtp_url(url)
+    assert raised.value.code == "config-invalid"
+    assert raised.value.exit_code == 3
+    assert says in raised.value.message
+    assert "pw" not in raised.value.message
+
+
+def test_settings_come_from_the_environment_before_the_config_file() -> None:
+    config = {"smtp_url": "smtp://a.example:25", "mail_from": "a@a.example"}
+    env = {"COLLABCTL_SMTP_URL": "smtps://u:p%40ss@b.example", "COLLABCTL_MAIL_FROM": "b@b.example"}
+    settings = smtp_settings(config, environ=env)
+    assert settings is not None
+    assert (settings.scheme, settings.host, settings.port) == ("smtps", "b.example", 465)
+    assert (settings.user, settings.password, settings.mail_from) == ("u", "p@ss", "b@b.example")
+    assert settings.display_url == "smtps://u@b.example:465"
+    assert "p@ss" not in repr(settings)
+    from_config = smtp_settings(config, environ={})
+    assert from_config is not None and from_config.port == 25 and from_config.source == "config"
+    assert smtp_settings({}, environ={}) is None
+
+
+def test_a_sender_that_is_not_an_address_is_a_configuration_error() -> None:
+    with pytest.raises(CollabError) as raised:
+        smtp_settings({"smtp_url": "smtp://a.example", "mail_from": "not an address"}, environ={})
+    assert raised.value.code == "config-invalid"
+
+
+def test_a_scoped_party_does_not_send_the_outbox(db: Database, server: SmtpServer) -> None:
+    queue(db, "anna@kund.example")
+    with pytest.raises(CollabError) as raised:
+        send_pending(db, settings_for(server.url()), Context("tester", Party("customer", "1001")))
+    assert raised.value.code == "not-a-party"
+    assert server.mailbox.received == []
