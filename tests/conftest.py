@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CLI, Run, db_url, invoke
+from helpers import CLI, Run, Tty, db_url, invoke
 
 __all__ = ["CLI", "Run", "db_url"]
 
-pytest_plugins = ["pg_fixtures"]
+pytest_plugins = ["pg_fixtures", "pytester"]
 
 ENV_VARS = (
     "COLLABCTL_DATABASE_URL",
@@ -36,7 +36,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The database behind ``cli``: the embedded SQLite default, or a fresh PostgreSQL database."""
     if request.param == "postgres":
@@ -47,10 +47,34 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.fixture
 def cli(backend: str) -> CLI:
-    """Run collabctl in-process: ``cli("list", "--format", "json", input="...")``."""
+    """Run collabctl in-process: ``cli("list", "--format", "json", input="...")``;
+    ``tty=Tty(...)`` says which streams are terminals (default: what it detects, none)."""
 
-    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
-        return invoke(*args, input=input, env=env)
+    def run(
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        tty: Tty | None = None,
+    ) -> Run:
+        return invoke(*args, input=input, env=env, tty=tty)
+
+    return run
+
+
+@pytest.fixture
+def cli_tty() -> CLI:
+    """collabctl in-process as if in a terminal: stdin, stdout and stderr claim to be
+    terminals (``tty=Tty(stdout=False)`` for less), so the decision to prompt or not is
+    tested without a pseudo-terminal. On the backend's database with ``demo`` or
+    ``backend``, else on the embedded SQLite one."""
+
+    def run(
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        tty: Tty = Tty(),
+    ) -> Run:
+        return invoke(*args, input=input, env=env, tty=tty)
 
     return run
 

@@ -25,6 +25,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from collabctl.cli.app import app
+from collabctl.cli.env import Environment
 
 # -- running collabctl in this process --------------------------------------------------
 
@@ -62,23 +63,36 @@ class Run:
 CLI = Callable[..., Run]
 
 
+@dataclass(frozen=True)
+class Tty:
+    """Which standard streams claim to be a terminal, as gh's ``iostreams.Test()`` sets
+    them: collabctl decides whether to prompt from these flags, not from the streams."""
+
+    stdin: bool = True
+    stdout: bool = True
+    stderr: bool = True
+
+
 def invoke(
     *args: str,
     input: str | None = None,
     env: dict[str, str] | None = None,
-    obj: Callable[[], Any] | None = None,
+    tty: Tty | None = None,
 ) -> Run:
     """Run collabctl in this process, on whatever database the options and environment name.
 
-    Exceptions other than an exit propagate, so a bug shows its traceback in the
-    test report. ``obj`` makes the root context's object once the streams are
-    captured (an ``Environment`` built then sees the captured streams).
+    ``tty`` hands the app an ``Environment`` with those terminal flags (over the
+    captured streams) instead of the one it would detect. Exceptions other than an
+    exit propagate, so a bug shows its traceback in the test report.
     """
     extra: dict[str, Any] = {}
     with _RUNNER.isolation(input=input, env=env) as (out, err, _):
         exit_code = 0
-        if obj is not None:
-            extra["obj"] = obj()
+        if tty is not None:
+            # built here, so that its streams are the captured ones
+            extra["obj"] = Environment(
+                stdin_tty=tty.stdin, stdout_tty=tty.stdout, stderr_tty=tty.stderr
+            )
         try:
             COMMAND.main(args=list(args), prog_name=COMMAND.name, **extra)
         except SystemExit as exc:
@@ -179,12 +193,12 @@ def import_doc(cli: CLI, document: dict[str, Any], *options: str) -> Run:
 
 def show(cli: CLI, customer: str) -> dict[str, Any]:
     """``show CUSTOMER`` as JSON."""
-    return ok(cli("show", customer, "--format", "json"))  # type: ignore[no-any-return]
+    return ok(cli("show", customer, "--format", "json"))
 
 
 def log_events(cli: CLI, *args: str) -> list[dict[str, Any]]:
     """``log ARGS`` as JSON: the audit events."""
-    return ok(cli("log", *args, "--format", "json"))  # type: ignore[no-any-return]
+    return ok(cli("log", *args, "--format", "json"))
 
 
 # -- collabctl in a pseudo-terminal ------------------------------------------------------
@@ -215,7 +229,11 @@ class Terminal:
     """
 
     def __init__(
-        self, *args: str, stderr: Path | None = None, size: tuple[int, int] = (40, 160)
+        self,
+        *args: str,
+        stderr: Path | None = None,
+        size: tuple[int, int] = (40, 160),
+        env: dict[str, str] | None = None,
     ) -> None:
         import pexpect
 
@@ -226,7 +244,7 @@ class Terminal:
         self.child = pexpect.spawn(
             argv[0],
             argv[1:],
-            env=terminal_env(COLUMNS=str(columns), LINES=str(rows)),
+            env=terminal_env(COLUMNS=str(columns), LINES=str(rows), **(env or {})),
             dimensions=size,
             encoding="utf-8",
             codec_errors="replace",

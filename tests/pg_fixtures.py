@@ -389,6 +389,10 @@ class DatabaseFactory:
 
 
 # -- pytest fixtures -------------------------------------------------------------------
+#
+# Each test session (each pytest-xdist worker is one) starts its own server, and only
+# when the first test that needs it asks: a worker that runs no PostgreSQL test starts
+# none, and no two workers share a server, a port or a database.
 
 
 def _unavailable(reason: str) -> None:
@@ -397,21 +401,57 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"no PostgreSQL server: {reason}")
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    """A running throwaway server with a migrated template database."""
-    try:
-        server = PostgresServer()
-    except PostgresUnavailable as exc:
-        _unavailable(str(exc))
-        raise AssertionError("unreachable") from exc
-    server.start()
-    try:
-        with _interrupt_on_sigterm():
-            server.migrated_template()
-            yield server
-    finally:
-        server.stop()
+class Cluster:
+    """This session's server and its template copies, started on first use."""
+
+    def __init__(self) -> None:
+        self._server: PostgresServer | None = None
+        self._databases: DatabaseFactory | None = None
+        self._unavailable: str | None = None
+        self._failed: BaseException | None = None
+        self._stop_trapping: contextlib.ExitStack | None = None
+
+    def server(self) -> PostgresServer:
+        if self._unavailable is not None:
+            _unavailable(self._unavailable)
+        if self._failed is not None:
+            raise RuntimeError(f"the PostgreSQL test server did not start: {self._failed}")
+        if self._server is None:
+            try:
+                server = PostgresServer()
+            except PostgresUnavailable as exc:
+                self._unavailable = str(exc)
+                _unavailable(self._unavailable)
+                raise AssertionError("unreachable") from exc
+            trapping = contextlib.ExitStack()
+            trapping.enter_context(_interrupt_on_sigterm())
+            try:
+                server.start()
+                server.migrated_template()
+            except BaseException as exc:
+                server.stop()
+                trapping.close()
+                self._failed = exc
+                raise
+            self._server, self._stop_trapping = server, trapping
+            self._databases = DatabaseFactory(server, TEMPLATE_DB)
+        return self._server
+
+    def databases(self) -> DatabaseFactory:
+        self.server()
+        assert self._databases is not None
+        return self._databases
+
+    def close(self) -> None:
+        if self._databases is not None:
+            self._databases.close()
+            self._databases = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._stop_trapping is not None:
+            self._stop_trapping.close()
+            self._stop_trapping = None
 
 
 @contextlib.contextmanager
@@ -432,21 +472,40 @@ def _interrupt_on_sigterm() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def pg_databases(pg_server: PostgresServer) -> Iterator[DatabaseFactory]:
-    factory = DatabaseFactory(pg_server, TEMPLATE_DB)
+def pg_cluster() -> Iterator[Cluster]:
+    cluster = Cluster()
     try:
-        yield factory
+        yield cluster
     finally:
-        factory.close()
+        cluster.close()
+
+
+def require_postgres_marker(request: pytest.FixtureRequest) -> None:
+    """Fail a test that reaches the server without the ``postgres`` marker, so that
+    ``-m 'not postgres'`` can never run a test that needs the server."""
+    if request.node.get_closest_marker("postgres") is None:
+        pytest.fail(
+            f"{request.node.nodeid} uses the PostgreSQL server but is not marked `postgres`: "
+            "add @pytest.mark.postgres, or pytest.param(..., marks=pytest.mark.postgres) "
+            "to the parameter that asks for it",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def pg_server(request: pytest.FixtureRequest, pg_cluster: Cluster) -> PostgresServer:
+    """The running throwaway server (one per session), with a migrated template database."""
+    require_postgres_marker(request)
+    return pg_cluster.server()
 
 
 _database_numbers = itertools.count(1)
 
 
 @pytest.fixture
-def pg_database_url(pg_server: PostgresServer, pg_databases: DatabaseFactory) -> Iterator[str]:
+def pg_database_url(pg_server: PostgresServer, pg_cluster: Cluster) -> Iterator[str]:
     """A fresh, migrated database for this test (a copy of the template)."""
-    name = pg_databases.take()
+    name = pg_cluster.databases().take()
     try:
         yield pg_server.url(name)
     finally:
@@ -465,7 +524,13 @@ def pg_empty_database_url(pg_server: PostgresServer) -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that runs on PostgreSQL, so ``-m 'not postgres'`` can leave them out."""
+    """Mark every test that runs on PostgreSQL, so ``-m 'not postgres'`` can leave them out.
+
+    Only what collection can see: the ``postgres`` backend parameter and the ``pg_``
+    fixtures a test names. A test that asks for the server in another way (through
+    ``request.getfixturevalue``) carries the marker itself; ``pg_server`` fails it
+    when it does not.
+    """
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_postgres = callspec is not None and callspec.params.get("backend") == "postgres"

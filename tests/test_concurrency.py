@@ -13,7 +13,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -23,13 +22,10 @@ from typing import Any
 
 import pytest
 
-from conftest import CLI, db_url
+from helpers import CLI, COLLABCTL, db_url, luhn_org_number
 
 pytestmark = pytest.mark.slow
 
-#: The installed console script beside this interpreter, else ``python -m collabctl``.
-_SCRIPT = Path(sys.executable).with_name("collabctl")
-COLLABCTL = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "collabctl"]
 PROCESS_TIMEOUT_S = 180
 
 #: What must never reach a user, whatever the interleaving.
@@ -48,15 +44,6 @@ OFFICES = [
     ("556234-5677", "Norrlands Lönebyrå AB"),
     ("556036-0793", "Fjärde Byrån AB"),
 ]
-
-
-def luhn_org_number(index: int) -> str:
-    nine = f"55{index:07d}"
-    total = 0
-    for position, char in enumerate(reversed(nine)):
-        value = int(char) * (2 if position % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return f"{nine[:6]}-{nine[6:]}{(10 - total % 10) % 10}"
 
 
 def customer(index: int) -> str:

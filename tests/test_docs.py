@@ -15,27 +15,23 @@ To bring the guide's output up to date after a deliberate change in output:
 
 from __future__ import annotations
 
-import functools
 import glob
 import os
 import re
 import shlex
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pexpect
 import pytest
-import typer.main
-from typer.testing import CliRunner
 
 from collabctl.cli import docgen
 from collabctl.cli.app import app
 from collabctl.domain import errors
+from helpers import COMMAND, Terminal, invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -234,18 +230,13 @@ def _collabctl_invocations(line: str) -> Iterator[list[str]]:
         segment = []
 
 
-@functools.cache
-def _root_command() -> Any:
-    return typer.main.get_command(app)
-
-
 def _options(command: Any, ctx: Any) -> dict[str, Any]:
     return {name: p for p in command.get_params(ctx) for name in (*p.opts, *p.secondary_opts)}
 
 
 def _check_invocation(args: list[str]) -> str | None:
     """Why these arguments would not parse, or None: unknown commands and options."""
-    command: Any = _root_command()
+    command: Any = COMMAND
     ctx = docgen._context(command, "collabctl", None)
     path = ["collabctl"]
     rest = list(args)
@@ -301,9 +292,8 @@ def test_readme_quick_start_runs() -> None:
     invocations = list(_collabctl_invocations(line))
     assert [args[0] for args in invocations][:2] == ["demo", "list"]
     assert invocations[-1][0] == "end"
-    runner = CliRunner()
     for args in invocations:
-        result = runner.invoke(app, args, catch_exceptions=False)
+        result = invoke(*args)
         assert result.exit_code == 0, f"collabctl {' '.join(args)}: {result.stderr}"
 
 
@@ -378,7 +368,6 @@ def normalise(lines: list[str]) -> list[str]:
 
 def run_guide(text: str, workdir: Path, setenv: Any) -> Iterator[tuple[Example, list[str]]]:
     """Run the guide's examples in order in ``workdir``; yield each with what it printed."""
-    runner = CliRunner()
     for example in guide_examples(text):
         words = shlex.split(example.command)
         if words[0] == "export":
@@ -394,7 +383,7 @@ def run_guide(text: str, workdir: Path, setenv: Any) -> Iterator[tuple[Example, 
         args = []
         for word in words[1:]:
             args += sorted(glob.glob(word)) if "*" in word else [word]
-        result = runner.invoke(app, args, catch_exceptions=False)
+        result = invoke(*args)
         printed = (result.stdout + result.stderr).replace(str(workdir), GUIDE_DIR)
         yield example, printed.rstrip("\n").split("\n") if printed.strip() else []
 
@@ -421,7 +410,6 @@ def test_guide_examples_print_what_the_guide_shows(
 
 
 INTERACTIVE_START = "```text\n$ collabctl end\n"
-ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
 DOWN, ENTER = "\x1b[B", "\r"
 #: What the agent in the guide's transcript types: (wait for this text, then type this).
 TRANSCRIPT_KEYS = [
@@ -434,66 +422,18 @@ TRANSCRIPT_KEYS = [
     ("» deactivate", ENTER),
     ("(y/N)", "y"),
 ]
-WAIT_S = 20
-
-
-class Terminal:
-    """collabctl in a pseudo-terminal, with what it drew kept as text without escapes."""
-
-    def __init__(self, *args: str) -> None:
-        env = dict(os.environ, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="200")
-        env.pop("COLLABCTL_NO_INPUT", None)
-        self.child = pexpect.spawn(
-            sys.executable,
-            ["-m", "collabctl", *args],
-            env=env,
-            encoding="utf-8",
-            dimensions=(50, 200),
-            timeout=WAIT_S,
-        )
-        self.raw = ""
-        self.seen = 0  # what the last wait matched up to
-
-    @property
-    def text(self) -> str:
-        return ANSI.sub("", self.raw).replace("\r", "")
-
-    def wait_for(self, wanted: str) -> None:
-        # bounded, so a flow that stops asking fails instead of hanging the suite
-        deadline = time.monotonic() + WAIT_S
-        while (found := self.text.find(wanted, self.seen)) < 0:
-            if time.monotonic() > deadline or not self.child.isalive():
-                pytest.fail(f"the terminal never showed {wanted!r}; it showed:\n{self.text}")
-            with_timeout = max(0.1, min(1.0, deadline - time.monotonic()))
-            try:
-                self.raw += self.child.read_nonblocking(4096, timeout=with_timeout)
-            except pexpect.TIMEOUT:
-                continue
-            except pexpect.EOF:
-                break
-        else:
-            self.seen = found + len(wanted)
-            return
-        pytest.fail(f"collabctl ended before showing {wanted!r}; it showed:\n{self.text}")
-
-    def finish(self) -> int:
-        self.child.expect(pexpect.EOF)
-        self.raw += self.child.before or ""
-        self.child.close()
-        return int(self.child.exitstatus if self.child.exitstatus is not None else -1)
 
 
 def test_guide_interactive_transcript_is_real() -> None:
     text = _read(GUIDE)
     transcript = text.split(INTERACTIVE_START, 1)[1].split("\n```", 1)[0].splitlines()
     assert len(transcript) > 10
-    result = CliRunner().invoke(app, ["demo"], catch_exceptions=False)
+    result = invoke("demo")
     assert result.exit_code == 0, result.stderr
 
-    terminal = Terminal("end")
+    terminal = Terminal("end", size=(50, 200))
     for wanted, keys in TRANSCRIPT_KEYS:
-        terminal.wait_for(wanted)
-        terminal.child.send(keys)
+        terminal.answer(wanted, keys)
     assert terminal.finish() == 0, terminal.text
 
     # questionary redraws in place: each line of the transcript must be on the screen,

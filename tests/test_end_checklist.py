@@ -3,12 +3,11 @@ when it cannot prompt."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from conftest import CLI, Run
+from helpers import CLI, Run, error_of, import_doc
 
 JSON = ("--format", "json")
 LON_ITEMS = ("customer-user-added", "data-synchronised", "backup-handed-over")
@@ -29,14 +28,6 @@ def checklist(report: dict[str, Any]) -> dict[str, str]:
     return {c["item"]: c["by"] for c in report["checklist"]}
 
 
-def error_of(run: Run, code: str, exit_code: int = 1) -> dict[str, Any]:
-    assert run.exit_code == exit_code, (run.stdout, run.stderr)
-    error = run.json()["error"]
-    assert error["code"] == code
-    assert f"error[{code}]" in run.stderr
-    return error
-
-
 def observable(cli: CLI, customer: str) -> tuple[str, str, str]:
     """Everything a change could show up in: all collaborations, the log, the company."""
     return (
@@ -50,10 +41,6 @@ def last_event(cli: CLI, customer: str, service: str) -> dict[str, Any]:
     run = cli("log", "--customer", customer, "--service", service, *JSON)
     assert run.exit_code == 0, run.stderr
     return run.json()[-1]
-
-
-def import_doc(cli: CLI, document: dict[str, Any]) -> Run:
-    return cli("import", "-", input=json.dumps(document))
 
 
 def records_doc(customer: str, org: str, name: str, records: list[dict[str, Any]]) -> dict:

@@ -4,32 +4,13 @@ its filters."""
 from __future__ import annotations
 
 import json
-import stat
 from pathlib import Path
-from typing import Any
 
 from collabctl.operations.demo import EXEMPEL, SIFFROR
-from conftest import CLI, Run
+from helpers import CLI, error_of, mode, ok
 
 JSON = ("--format", "json")
 EVENT_KEYS = ["id", "at", "actor", "scope", "action", "customer_number", "service", "details"]
-
-
-def ok(run: Run) -> Any:
-    assert run.exit_code == 0, run.stderr
-    return run.json()
-
-
-def error_of(run: Run, code: str, exit_code: int = 1) -> dict[str, Any]:
-    assert run.exit_code == exit_code, (run.stdout, run.stderr)
-    error = run.json()["error"]
-    assert error["code"] == code
-    assert f"error[{code}]" in run.stderr
-    return error
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 # -- export -----------------------------------------------------------------------------

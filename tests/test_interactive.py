@@ -8,21 +8,15 @@ then types; every wait is bounded, so a flow that hangs fails instead of blockin
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import stat
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import pexpect
 import pytest
-from typer.testing import CliRunner
 
-from collabctl.cli.app import app
+from helpers import Terminal, invoke
 
 DOWN = "\x1b[B"
 ENTER = "\r"
@@ -30,29 +24,12 @@ SPACE = " "
 CTRL_C = "\x03"
 BACKSPACE = "\x7f"
 
-WAIT_S = 20
-ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        TERM="xterm",
-        # the pty answers no cursor-position requests; without this prompt_toolkit
-        # waits for one and then prints a warning in the middle of the flow
-        PROMPT_TOOLKIT_NO_CPR="1",
-        COLUMNS="160",
-        LINES="40",
-    )
-    env.pop("COLLABCTL_NO_INPUT", None)
-    return env
-
 
 def collabctl(*args: str) -> Any:
     """collabctl in-process and without a terminal, for setting up and checking the data."""
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    result = invoke(*args)
     assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout) if "--format" in args else result.stdout
+    return result.json() if "--format" in args else result.stdout
 
 
 def show(customer: str) -> dict[str, Any]:
@@ -69,78 +46,6 @@ def collaboration(company: dict[str, Any], service: str) -> dict[str, Any]:
 
 def subscription(company: dict[str, Any], service: str) -> dict[str, Any]:
     return next(s for s in company["subscriptions"] if s["service"] == service)
-
-
-class Terminal:
-    """collabctl in a 40x160 pseudo-terminal, with the screen text kept as it came."""
-
-    def __init__(self, *args: str, stderr: Path | None = None) -> None:
-        argv = [sys.executable, "-m", "collabctl", *args]
-        if stderr is not None:  # stdin and stdout stay the terminal
-            argv = ["/bin/sh", "-c", 'exec "$@" 2>"$0"', str(stderr), *argv]
-        self.child = pexpect.spawn(
-            argv[0],
-            argv[1:],
-            env=_env(),
-            dimensions=(40, 160),
-            encoding="utf-8",
-            codec_errors="replace",
-            timeout=WAIT_S,
-        )
-        self.raw = ""
-        self.seen = 0  # text before this offset was matched already
-
-    @property
-    def text(self) -> str:
-        return ANSI.sub("", self.raw)
-
-    def _read(self, timeout: float) -> None:
-        with contextlib.suppress(pexpect.TIMEOUT):
-            self.raw += self.child.read_nonblocking(65536, timeout=timeout)
-
-    def expect(self, pattern: str) -> re.Match[str]:
-        """Wait until the output after the last match contains ``pattern`` (a regex)."""
-        deadline = time.monotonic() + WAIT_S
-        compiled = re.compile(pattern)
-        while True:
-            text = self.text
-            found = compiled.search(text, self.seen)
-            if found:
-                self.seen = found.end()
-                return found
-            if time.monotonic() > deadline:
-                self.child.terminate(force=True)
-                pytest.fail(f"no {pattern!r} within {WAIT_S} s; the terminal showed:\n{text}")
-            try:
-                self._read(0.1)
-            except pexpect.EOF:
-                pytest.fail(f"collabctl exited before {pattern!r}; the terminal showed:\n{text}")
-
-    def send(self, *keys: str) -> None:
-        for key in keys:
-            self.child.send(key)
-            # apart, as typed: an escape sequence must not merge with the next key
-            time.sleep(0.02)
-
-    def answer(self, question: str, *keys: str) -> None:
-        self.expect(re.escape(question))
-        self.send(*keys)
-
-    def finish(self) -> int:
-        """Wait for collabctl to exit; its exit code."""
-        deadline = time.monotonic() + WAIT_S
-        while self.child.isalive() and time.monotonic() < deadline:
-            try:
-                self._read(0.2)
-            except pexpect.EOF:
-                break
-        if self.child.isalive():
-            self.child.terminate(force=True)
-            pytest.fail(f"collabctl did not exit within {WAIT_S} s:\n{self.text}")
-        self.child.close()
-        assert self.child.exitstatus is not None, f"killed by signal {self.child.signalstatus}"
-        assert "Traceback" not in self.text
-        return int(self.child.exitstatus)
 
 
 @pytest.fixture
@@ -362,7 +267,7 @@ def test_a_search_that_matches_many_asks_to_pick_one() -> None:
     term.expect(r"error\[checklist-incomplete\]")
     assert term.finish() == 1
     # a dry run prints the checks as the result, and asks nothing it does not need
-    document = re.search(r"(?ms)^\{$.*?^\}$", term.text.replace("\r\n", "\n"))
+    document = re.search(r"(?ms)^\{$.*?^\}$", term.text)
     assert document is not None, term.text
     preflight = json.loads(document.group(0))
     assert (preflight["customer_number"], preflight["service"]) == ("1004", "lon")
@@ -399,7 +304,7 @@ def test_the_result_goes_to_stdout_and_the_progress_to_stderr(tmp_path: Path) ->
     progress = stderr.read_text(encoding="utf-8")
     assert "Pre-flight for ending fakturering of customer 1001" in progress
     assert "{" not in progress
-    screen = term.text.replace("\r\n", "\n")
+    screen = term.text
     assert "Pre-flight" not in screen
     document = re.search(r"(?ms)^\{$.*?^\}$", screen)
     assert document is not None, screen

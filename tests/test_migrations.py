@@ -35,7 +35,7 @@ def sqlite_tables(path: Path) -> set[str]:
     return {name for (name,) in rows}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database with no collabctl schema that is not the embedded default."""
     if request.param == "postgres":

@@ -12,60 +12,30 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from typer.testing import CliRunner
 
-from collabctl.cli.app import app
 from collabctl.store.database import HEAD_REVISION
+from helpers import COLLABCTL, Run, invoke, run_process
 from pg_fixtures import PostgresServer, free_port
 
 pytestmark = pytest.mark.postgres
 
-_SCRIPT = Path(sys.executable).with_name("collabctl")
-COLLABCTL = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "collabctl"]
 TIMEOUT_S = 120
 
 
-@dataclass
-class Finished:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-    def hint(self) -> str:
-        return next(line for line in self.stderr.splitlines() if line.startswith("hint: "))
-
-
-def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Finished:
-    result = subprocess.run(
-        [*COLLABCTL, *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=TIMEOUT_S,
-        stdin=None if input is not None else subprocess.DEVNULL,
-    )
-    finished = Finished(result.returncode, result.stdout, result.stderr)
+def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
+    """A real collabctl process, which never shows a traceback."""
+    finished = run_process(*args, input=input, env=env)
     assert "Traceback" not in finished.output, finished.output
     return finished
 
 
-def assert_no_secret(result: Finished, *secrets: str) -> None:
+def assert_no_secret(result: Run, *secrets: str) -> None:
     for secret in secrets:
         assert secret not in result.output, f"{secret!r} shown:\n{result.output}"
         assert quote(secret, safe="") not in result.output
@@ -86,7 +56,7 @@ def table_count(server: PostgresServer, url: str) -> int:
     return int(row[0])
 
 
-def checks_of(result: Finished) -> dict[str, dict[str, Any]]:
+def checks_of(result: Run) -> dict[str, dict[str, Any]]:
     return {c["check"]: c for c in result.json()}
 
 
@@ -103,7 +73,7 @@ def test_upgrade_and_current_on_an_empty_database(
     shown_url = url.replace(pg_server.password, "***")
 
     current = run("--database-url", url, "db", "current", "--format", "json")
-    assert current.returncode == 0, current.stderr
+    assert current.exit_code == 0, current.stderr
     assert current.json() == {
         "database": shown_url,
         "revision": None,
@@ -112,19 +82,19 @@ def test_upgrade_and_current_on_an_empty_database(
     }
 
     upgraded = run("--database-url", url, "db", "upgrade")
-    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.exit_code == 0, upgraded.stderr
     assert f"schema upgraded from empty to {HEAD_REVISION}" in upgraded.stderr
 
     current = run("--database-url", url, "db", "current")
-    assert current.returncode == 0
+    assert current.exit_code == 0
     assert current.stdout.strip() == f"{HEAD_REVISION} (head {HEAD_REVISION}): current"
 
     again = run("--database-url", url, "db", "upgrade", "--format", "json")
-    assert again.returncode == 0
+    assert again.exit_code == 0
     assert again.json()["before"] == again.json()["after"] == HEAD_REVISION
 
     listed = run("--database-url", url, "list", "--format", "json")
-    assert listed.returncode == 0, listed.stderr
+    assert listed.exit_code == 0, listed.stderr
     assert listed.json() == []
     for result in (current, upgraded, again, listed):
         assert_no_secret(result, pg_server.password)
@@ -176,7 +146,7 @@ def test_an_unmigrated_shared_database_is_refused_and_never_migrated(
     ]
     for args, env, stdin in attempts:
         result = run(*args, env=env, input=stdin)
-        assert result.returncode == 3, (args, result.output)
+        assert result.exit_code == 3, (args, result.output)
         assert "error[schema-outdated]: the database schema is empty" in result.stderr
         hint = result.hint()
         if env is None:  # the URL was an option: the hint names it again, password hidden
@@ -197,7 +167,7 @@ def test_an_unmigrated_shared_database_is_refused_and_never_migrated(
     config.write_text(f'database_url = "{url}"\n')
     config.chmod(0o600)
     result = run("show", "1001")
-    assert result.returncode == 3
+    assert result.exit_code == 3
     assert "error[schema-outdated]" in result.stderr
     assert result.hint() == "hint: collabctl db upgrade"
     assert_no_secret(result, pg_server.password)
@@ -212,7 +182,7 @@ def test_doctor_reports_server_version_and_schema_revision(
     pg_server: PostgresServer, pg_database_url: str
 ) -> None:
     result = run("--database-url", pg_database_url, "doctor", "--format", "json")
-    assert result.returncode == 0, result.output
+    assert result.exit_code == 0, result.output
     checks = checks_of(result)
     assert all(c["ok"] for c in checks.values()), checks
     major = pg_server.admin().info.server_version // 10000
@@ -223,7 +193,7 @@ def test_doctor_reports_server_version_and_schema_revision(
     assert_no_secret(result, pg_server.password)
 
     as_table = run("doctor", env={"COLLABCTL_DATABASE_URL": pg_database_url})
-    assert as_table.returncode == 0
+    assert as_table.exit_code == 0
     assert "from environment" in as_table.stdout
     assert_no_secret(as_table, pg_server.password)
 
@@ -232,7 +202,7 @@ def test_doctor_on_an_unmigrated_database_says_how_to_fix_it(
     pg_server: PostgresServer, pg_empty_database_url: str
 ) -> None:
     result = run("--database-url", pg_empty_database_url, "doctor", "--format", "json")
-    assert result.returncode == 3
+    assert result.exit_code == 3
     checks = checks_of(result)
     assert checks["database"]["ok"] is True
     assert checks["schema"]["ok"] is False
@@ -274,7 +244,7 @@ def test_an_unusable_database_is_reported_without_password_or_traceback(
     url, says = unusable_urls(pg_server, pg_database_url.rsplit("/", 1)[1])[wrong]
 
     result = run("--database-url", url, "list", "--format", "json")
-    assert result.returncode == 3, result.output
+    assert result.exit_code == 3, result.output
     first = result.stderr.splitlines()[0]
     assert first.startswith("error[database-unavailable]: cannot use the database postgresql://")
     assert says in first
@@ -290,12 +260,12 @@ def test_a_wrong_password_is_hidden_from_debug_output_and_doctor(
     debug = run(
         "end", "1001", *END_FLAGS, env={"COLLABCTL_DATABASE_URL": url, "COLLABCTL_DEBUG": "1"}
     )
-    assert debug.returncode == 3
+    assert debug.exit_code == 3
     assert "error[database-unavailable]" in debug.stderr
     assert_no_secret(debug, pg_server.password, WRONG_PASSWORD)
 
     doctor = run("--database-url", url, "doctor", "--format", "json")
-    assert doctor.returncode == 3
+    assert doctor.exit_code == 3
     checks = checks_of(doctor)
     assert checks["database"]["ok"] is False
     assert says in checks["database"]["detail"]
@@ -319,13 +289,13 @@ def test_a_password_with_url_special_characters_is_never_shown(pg_server: Postgr
     try:
         url = f"postgresql://{role}:{quote(password, safe='')}@127.0.0.1:{pg_server.port}/{dbname}"
         upgraded = run("--database-url", url, "db", "upgrade")
-        assert upgraded.returncode == 0, upgraded.output
+        assert upgraded.exit_code == 0, upgraded.output
         demo = run("--database-url", url, "demo")
-        assert demo.returncode == 0, demo.output
+        assert demo.exit_code == 0, demo.output
         doctor = run("--database-url", url, "doctor", "--format", "json")
-        assert doctor.returncode == 0, doctor.output
+        assert doctor.exit_code == 0, doctor.output
         wrong = run("--database-url", url.replace("%40", "%41"), "list")
-        assert wrong.returncode == 3
+        assert wrong.exit_code == 3
         assert "password authentication failed" in wrong.stderr
         for result in (upgraded, demo, doctor, wrong):
             assert_no_secret(result, password, "p@ss", "w%C3%B6rd", "wörd")
@@ -335,14 +305,6 @@ def test_a_password_with_url_special_characters_is_never_shown(pg_server: Postgr
 
 
 # -- the setup docs/deploy.md describes ----------------------------------------------------
-
-RUNNER = CliRunner()
-
-
-def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Finished:
-    """collabctl in this process: for the many steps where start-up time is not the point."""
-    result = RUNNER.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
-    return Finished(result.exit_code, result.stdout, result.stderr)
 
 
 def deploy_sql(block_with: str) -> str:
@@ -396,7 +358,7 @@ def test_the_documented_agent_rights_are_enough_and_keep_the_audit_log_append_on
         ]
         for command, stdin in steps:
             result = invoke(*command.split(), env=env, input=stdin)
-            assert result.returncode == 0, (command, result.output)
+            assert result.exit_code == 0, (command, result.output)
 
         agent_login = {"host": "127.0.0.1", "port": pg_server.port, "user": agent}
         with psycopg.connect(dbname=dbname, password=password, **agent_login) as conn:
@@ -426,14 +388,14 @@ def test_a_password_from_pgpass_keeps_it_out_of_the_url(
     doctor = invoke(
         "doctor", "--format", "json", env={"COLLABCTL_DATABASE_URL": url, "PGPASSFILE": str(pgpass)}
     )
-    assert doctor.returncode == 0, doctor.output
+    assert doctor.exit_code == 0, doctor.output
     assert checks_of(doctor)["database-url"]["detail"] == f"{url} (from environment)"
 
     empty = tmp_path / "empty-pgpass"
     empty.write_text("")
     empty.chmod(0o600)
     refused = invoke("list", env={"COLLABCTL_DATABASE_URL": url, "PGPASSFILE": str(empty)})
-    assert refused.returncode == 3
+    assert refused.exit_code == 3
     assert "error[database-unavailable]" in refused.stderr
     assert "no password supplied" in refused.stderr
 
@@ -458,7 +420,7 @@ def test_a_pg_dump_backup_restores_into_a_working_database(
     source = {"COLLABCTL_DATABASE_URL": pg_database_url}
     assert invoke("demo", env=source).returncode == 0
     ended = invoke("end", "1001", *END_FLAGS, env=source)
-    assert ended.returncode == 0, ended.output
+    assert ended.exit_code == 0, ended.output
     dump = tmp_path / "collabctl.dump"
     client_env = {**os.environ, "PGPASSWORD": pg_server.password}
     subprocess.run(
