@@ -12,7 +12,11 @@ when one was given, and for ``delete`` whether a backup exists and who holds it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from collabctl.domain.errors import CollabError
 
 LANGUAGES = ("en", "sv")
 DEFAULT_LANGUAGE = "en"
@@ -209,11 +213,16 @@ _SV = _Texts(
 TEXTS: dict[str, _Texts] = {"en": _EN, "sv": _SV}
 
 
-def language(value: object) -> str:
-    """A supported language code, or ValueError naming the supported ones."""
+def language_setting(config: Mapping[str, Any]) -> str:
+    """``mail_language`` in config.toml: en (the default) or sv."""
+    value = config.get("mail_language", DEFAULT_LANGUAGE)
     if value in TEXTS:
         return str(value)
-    raise ValueError(f"{value!r} is not a supported language; use one of: {', '.join(LANGUAGES)}")
+    raise CollabError(
+        f"mail_language in config.toml: {value!r} is not a language collabctl writes",
+        f"use one of: {', '.join(LANGUAGES)}",
+        code="config-invalid",
+    )
 
 
 def render(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str, str]:

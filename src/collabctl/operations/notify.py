@@ -22,16 +22,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collabctl.domain.catalogue import Service
-from collabctl.domain.errors import InvalidInput, NotAParty
-from collabctl.operations import mail_templates
+from collabctl.domain.errors import CollabError, InvalidInput, NotAParty
 from collabctl.operations.context import Context, format_timestamp, now_iso
 from collabctl.operations.mail_templates import Notice, render
-from collabctl.operations.mailer import DeliveryFailed, Mailer, SmtpSettings, config_error
 from collabctl.store import outbox
 from collabctl.store.outbox import Claimed, Executor, NewMessage
+
+if TYPE_CHECKING:
+    # every end queues through this module: the SMTP side is imported only to send
+    from collabctl.operations.mailer import Mailer, SmtpSettings
 
 LIST_STATES = ("pending", "sent", "failed", "no-address", "all")
 #: messages claimed per transaction: fewer claim transactions, short enough a lease
@@ -194,18 +196,6 @@ def outbox_counts(conn: Any) -> dict[str, int]:
     return outbox.count_by_state(conn)
 
 
-def mail_language(config: Mapping[str, Any]) -> str:
-    """``mail_language`` in config.toml: en (the default) or sv."""
-    value = config.get("mail_language", mail_templates.DEFAULT_LANGUAGE)
-    try:
-        return mail_templates.language(value)
-    except ValueError:
-        raise config_error(
-            f"mail_language in config.toml: {value!r} is not a language collabctl writes",
-            f"use one of: {', '.join(mail_templates.LANGUAGES)}",
-        ) from None
-
-
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """What happened to one message in this run."""
@@ -261,12 +251,15 @@ def send_pending(
             "run `collabctl notify send` without --as",
         )
     if not settings.mail_from:
-        raise config_error(
+        raise CollabError(
             "no sender address for notifications",
             'set COLLABCTL_MAIL_FROM or mail_from in config.toml, e.g. "collabctl@byran.se"',
+            code="config-invalid",
         )
     if limit is not None and limit < 1:
         raise InvalidInput(f"--limit: {limit} is not a positive number", "e.g. --limit 100")
+    from collabctl.operations.mailer import Mailer
+
     mailer = mailer or Mailer(settings)
     report = SendReport()
     remaining = limit
@@ -318,6 +311,8 @@ def send_pending(
 
 
 def _deliver(conn: Any, mailer: Mailer, message: Claimed) -> Delivery:
+    from collabctl.operations.mailer import DeliveryFailed
+
     try:
         mailer.send(message)
     except DeliveryFailed as exc:
