@@ -188,11 +188,18 @@ def test_import_output_formats(cli: CLI, tmp_path: Path) -> None:
     assert summary.json() == {"changed": 0, "unchanged": 4, "failed": 0, "items": 4}
 
 
-def test_empty_input_imports_nothing(cli: CLI) -> None:
-    for text in ("", "\n\n", '{"offices": [], "companies": []}'):
-        result = cli("import", "-", input=text)
-        assert result.exit_code == 0, (text, result.stderr)
-        assert "imported 0 items" in result.stderr
+@pytest.mark.parametrize("text", ["", "\n\n", "  \n\t\n", "\ufeff"])
+def test_empty_input_is_invalid(cli: CLI, text: str) -> None:
+    result = cli("import", "-", input=text)
+    assert result.exit_code == 2, result.stderr
+    assert "error[invalid-input]: the input is empty" in result.stderr
+    assert "hint: " in result.stderr
+
+
+def test_a_document_without_items_imports_nothing(cli: CLI) -> None:
+    result = cli("import", "-", input='{"offices": [], "companies": []}')
+    assert result.exit_code == 0, result.stderr
+    assert "imported 0 items" in result.stderr
 
 
 def test_missing_file_is_a_usage_error(cli: CLI) -> None:
@@ -352,7 +359,7 @@ BAD_LINES: list[tuple[str, str]] = [
                 )
             }
         ),
-        "line 9: company: collaborations: office 556234-5677 does not exist",
+        "line 9: company.collaborations[0].office: office 556234-5677 does not exist",
     ),
     (json.dumps({"customer": company("2009")}), 'line 10: expected {"office": ...}'),
 ]
@@ -513,8 +520,9 @@ def test_records_into_a_subscription_that_is_not_active_are_refused(demo: CLI) -
         input=json.dumps({"company": {**base, "records": [{**record, "service": "eekonomi"}]}}),
     )
     assert refused.exit_code == 1
-    assert "error[read-only]: line 1: company: eekonomi of customer 0042 is read-only" in (
-        refused.stderr
+    assert (
+        "error[read-only]: line 1: company.records[0]: eekonomi of customer 0042 is read-only"
+        in refused.stderr
     )
     assert "hint: " in refused.stderr
 
@@ -531,36 +539,43 @@ def test_records_into_a_subscription_that_is_not_active_are_refused(demo: CLI) -
     assert len(events(demo)) == before + 1
 
 
-def test_unchanged_records_reimport_into_a_read_only_subscription(cli: CLI) -> None:
+def test_an_export_of_a_read_only_subscription_imports_back_unchanged(cli: CLI) -> None:
     offices = [{"org_number": OFFICE_A, "name": "Byrån"}]
     records = [
         {"id": "V-1", "service": "eekonomi", "kind": "voucher", "status": "submitted",
          "payload": {"amount_sek": 100}},
         {"id": "V-2", "service": "eekonomi", "kind": "voucher", "status": "draft"},
     ]  # fmt: skip
-    active = company("2600", subscriptions=[{"service": "eekonomi"}], records=records)
-    assert (
-        cli("import", "-", input=json.dumps({"offices": offices, "companies": [active]})).exit_code
-        == 0
+    active = company(
+        "2600",
+        users=[{"email": "anna@bolag.se", "main_contact": True}],
+        subscriptions=[{"service": "eekonomi"}],
+        collaborations=[{"service": "eekonomi", "office": OFFICE_A, "started_at": "2024-01-01"}],
+        records=records,
     )
-
-    read_only = copy.deepcopy(active)
-    read_only["subscriptions"] = [{"service": "eekonomi", "state": "read-only"}]
-    made_read_only = cli("import", "-", input=json.dumps({"company": read_only}))
-    assert made_read_only.exit_code == 0, made_read_only.stderr
-    assert "1 changed" in made_read_only.stderr
+    document = json.dumps({"offices": offices, "companies": [active]})
+    assert cli("import", "-", input=document).exit_code == 0
+    ended = cli(
+        "end", "2600", "--service", "eekonomi", "--outcome", "deactivate", "--by", "office",
+        "--yes",
+    )  # fmt: skip
+    assert ended.exit_code == 0, ended.stderr
+    exported = cli("export", "2600", "-o", "-")
+    assert exported.exit_code == 0, exported.stderr
     before = events(cli)
 
-    again = cli("import", "-", input=json.dumps({"company": read_only}))
+    again = cli("import", "-", input=exported.stdout)
     assert again.exit_code == 0, again.stderr
-    assert "0 changed, 1 unchanged" in again.stderr
+    assert "0 changed, 2 unchanged" in again.stderr  # the office and the company
     assert events(cli) == before
 
-    edited = copy.deepcopy(read_only)
-    edited["records"][1]["status"] = "submitted"
-    refused = cli("import", "-", input=json.dumps({"company": edited}))
-    assert refused.exit_code == 1
-    assert "error[read-only]" in refused.stderr
+    edited = exported.json()
+    edited["companies"][0]["records"][1]["status"] = "submitted"
+    refused = cli("import", "-", input=json.dumps(edited))
+    assert refused.exit_code == 4  # the office went in (unchanged), the company failed
+    assert "error[read-only]: line 1: companies[0].records[1]: eekonomi of customer 2600" in (
+        refused.stderr
+    )
     assert events(cli) == before
     exported = cli("export", "2600", "-o", "-")
     stored = {r["id"]: r["status"] for r in exported.json()["companies"][0]["records"]}

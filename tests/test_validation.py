@@ -147,3 +147,98 @@ def test_role_rejects_anything_else_and_lists_the_roles(value: object) -> None:
     with pytest.raises(InvalidInput) as info:
         validation.role(value)
     assert info.value.hint == "use one of: administrator, user, auditor"
+
+
+# -- lookalike digits ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["１００１", "٥٥", "१००१", "1００1", "\u0661\u0660\u0660\u0661", "1001\u0663"],
+)
+def test_customer_number_takes_ascii_digits_only(value: str) -> None:
+    assert value.isdigit()  # what str.isdigit (and a regex \d) would have let through
+    with pytest.raises(InvalidInput) as info:
+        validation.customer_number(value)
+    assert "0-9" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("value", ["٥٥٦٦٧٧-٨٨٩٩", "５５６６７７-８８９９", "556677-889٩"])
+def test_org_number_takes_ascii_digits_only(value: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        validation.org_number(value)
+    assert "is not an organisation number" in info.value.message
+
+
+def test_text_refuses_what_a_database_cannot_store() -> None:
+    assert validation.text("  Kund AB ") == "Kund AB"
+    for bad in ("a\x00b", "a\ud800b", "a\udcffb"):
+        with pytest.raises(InvalidInput) as info:
+            validation.text(bad, "name")
+        assert info.value.message.startswith("name: contains a NUL character")
+    with pytest.raises(InvalidInput) as info:
+        validation.text("x" * 41, "status", max_length=40)
+    assert info.value.message == "status: longer than 40 characters (41)"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-31T09:00:00Z", "2024-01-31T09:00:00.000000Z"),
+        ("2024-01-31", "2024-01-31T00:00:00.000000Z"),
+        ("2024-01-31T10:00:00+01:00", "2024-01-31T09:00:00.000000Z"),
+        ("0005-01-01T00:00:00Z", "0005-01-01T00:00:00.000000Z"),  # fixed width, sorts as text
+    ],
+)
+def test_timestamp_is_stored_in_fixed_width_utc(value: str, expected: str) -> None:
+    assert validation.timestamp(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0001-01-01T00:00:00+05:00", "is out of range"),
+        ("9999-12-31T23:00:00-05:00", "is out of range"),
+        ("yesterday", "is not a time"),
+        ("", "is not a time"),
+        (20240131, "is not a time"),
+    ],
+)
+def test_timestamp_refuses_times_it_cannot_store(value: object, problem: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        validation.timestamp(value, "started_at")
+    assert info.value.message.startswith("started_at: ")
+    assert problem in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({"a": float("nan")}, "payload.a"),
+        ({"a": [1, {"b": float("inf")}]}, "payload.a[1].b"),
+        ({"a": "x\x00"}, "payload.a"),
+        ({"k\ud800": 1}, "payload"),
+    ],
+)
+def test_json_value_names_the_path_of_what_cannot_be_stored(value: object, path: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        validation.json_value(value, "payload")
+    assert info.value.message.startswith(f"{path}: ")
+
+
+def test_json_value_refuses_deep_nesting_without_recursing() -> None:
+    deep: object = 1
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(InvalidInput) as info:
+        validation.json_value(deep, "payload")
+    assert f"nested deeper than {validation.MAX_JSON_DEPTH} levels" in info.value.message
+    validation.json_value({"a": [[{"b": None, "c": 1.5, "d": True}]]}, "payload")  # fine
+
+
+def test_show_keeps_error_messages_short_and_safe() -> None:
+    assert validation.show("x" * 100).endswith("...")
+    assert len(validation.show("x" * 100)) == 40
+    assert validation.show([[[]]]) == "a list"
+    assert validation.show({"a": 1}) == "an object"
+    assert validation.show(2**200) == "a very large number"

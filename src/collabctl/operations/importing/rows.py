@@ -1,0 +1,304 @@
+"""The rows a batch of items is compared with, read in one query per table, and the SQL
+that writes a batch, one ``executemany`` per statement.
+
+Plain SQL on the session's connection (``store.statements``), like the end path:
+building SQLAlchemy statements and ORM objects would cost more than the work.
+On PostgreSQL the batch's existing companies are locked (``FOR UPDATE``) in
+customer-number order, as every writer of a company does, so that concurrent
+imports queue for each other instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+
+from collabctl.store.statements import _PARAM, Statements
+
+#: keys per ``IN (...)`` list (SQLite's oldest limit is 999 parameters a statement)
+_CHUNK = 500
+
+
+class BatchStatements(Statements):
+    """:class:`Statements` with ``executemany`` and key lists."""
+
+    def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self.postgres:
+            sql = _PARAM.sub(r"%(\1)s", sql)
+        try:
+            self._cursor.executemany(sql, rows)
+        except self._error as exc:
+            raise DBAPIError.instance(sql, rows[:1], exc, self._error) from exc
+
+    def where_in(self, column: str, keys: list[str]) -> tuple[str, dict[str, Any]]:
+        """A condition ``column`` is one of ``keys``, with its parameters."""
+        if self.postgres:
+            return f"{column} = ANY(:keys)", {"keys": keys}
+        names = [f"k{i}" for i in range(len(keys))]
+        return f"{column} IN ({', '.join(':' + n for n in names)})", dict(
+            zip(names, keys, strict=True)
+        )
+
+    def select_in(
+        self, sql: str, column: str, keys: Iterable[str], tail: str = ""
+    ) -> Iterator[Any]:
+        ordered = sorted(set(keys))
+        for start in range(0, len(ordered), _CHUNK):
+            condition, params = self.where_in(column, ordered[start : start + _CHUNK])
+            yield from self.execute(f"{sql} WHERE {condition}{tail}", params).fetchall()
+
+
+# -- what is stored -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StoredUser:
+    id: int
+    email: str
+    values: dict[str, Any]  # name, role, main_contact, services
+
+
+@dataclass(slots=True)
+class StoredCollaboration:
+    id: int
+    service: str
+    office: str
+    state: str
+    started_at: str
+    ended_at: str | None
+    ended_by: str | None
+    actor: str | None
+    outcome: str | None
+    reason: str | None
+
+
+@dataclass(slots=True)
+class StoredRecord:
+    id: int
+    values: dict[str, Any]  # kind, status, owner, payload
+
+
+@dataclass(slots=True)
+class StoredCompany:
+    org_number: str
+    name: str
+    users: dict[str, StoredUser] = field(default_factory=dict)  # by e-mail key
+    subscriptions: dict[str, str] = field(default_factory=dict)  # service -> state
+    collaborations: list[StoredCollaboration] = field(default_factory=list)
+    records: dict[tuple[str, str], StoredRecord] = field(default_factory=dict)
+
+
+def read_offices(sql: BatchStatements, org_numbers: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return {
+        org: {"name": name, "email": email}
+        for org, name, email in sql.select_in(
+            "SELECT org_number, name, email FROM office", "org_number", org_numbers
+        )
+    }
+
+
+def read_companies(
+    sql: BatchStatements, numbers: Iterable[str], with_records: set[str]
+) -> dict[str, StoredCompany]:
+    """The stored companies among ``numbers`` with their rows; records only for
+    ``with_records`` (the companies whose items list records)."""
+    lock = " ORDER BY customer_number FOR UPDATE" if sql.postgres else ""
+    companies = {
+        number: StoredCompany(org, name)
+        for number, org, name in sql.select_in(
+            "SELECT customer_number, org_number, name FROM company",
+            "customer_number",
+            numbers,
+            lock,
+        )
+    }
+    if not companies:
+        return companies
+    for id_, number, email, key, name, role, main, services in sql.select_in(
+        "SELECT id, customer_number, email, email_key, name, role, main_contact, services"
+        " FROM company_user",
+        "customer_number",
+        companies,
+        " ORDER BY id",
+    ):
+        companies[number].users[key] = StoredUser(
+            id_,
+            email,
+            {
+                "name": name,
+                "role": role,
+                "main_contact": bool(main),
+                "services": sql.from_json(services) or [],
+            },
+        )
+    for number, service, state in sql.select_in(
+        "SELECT customer_number, service, state FROM subscription", "customer_number", companies
+    ):
+        companies[number].subscriptions[service] = state
+    for row in sql.select_in(
+        "SELECT id, customer_number, service, office_org_number, state, started_at, ended_at,"
+        " ended_by, ended_actor, outcome, reason FROM collaboration",
+        "customer_number",
+        companies,
+        " ORDER BY id",
+    ):
+        companies[row[1]].collaborations.append(StoredCollaboration(row[0], *row[2:]))
+    wanted = [number for number in companies if number in with_records]
+    for id_, number, service, record_id, kind, owner, status, payload in sql.select_in(
+        "SELECT id, customer_number, service, record_id, kind, owner, status, payload"
+        " FROM service_record",
+        "customer_number",
+        wanted,
+    ):
+        companies[number].records[(service, record_id)] = StoredRecord(
+            id_,
+            {"kind": kind, "status": status, "owner": owner, "payload": sql.from_json(payload)},
+        )
+    return companies
+
+
+def read_service(sql: BatchStatements, code: str) -> dict[str, Any] | None:
+    row = sql.execute(
+        "SELECT name, outcomes, checklist FROM service_definition WHERE code = :code",
+        {"code": code},
+    ).fetchone()
+    if row is None:
+        return None
+    return {
+        "name": row[0],
+        "outcomes": sql.from_json(row[1]),
+        "checklist": sql.from_json(row[2]),
+    }
+
+
+# -- what a batch writes ----------------------------------------------------------------
+
+
+@dataclass
+class Writes:
+    """The rows a batch inserts and updates, by statement, in the order they run.
+
+    Users whose main-contact flag ends up cleared are updated before any user is
+    made main contact, so the one-main-contact-per-company index never sees two.
+    """
+
+    offices_new: list[dict[str, Any]] = field(default_factory=list)
+    offices_changed: list[dict[str, Any]] = field(default_factory=list)
+    services_new: list[dict[str, Any]] = field(default_factory=list)
+    services_changed: list[dict[str, Any]] = field(default_factory=list)
+    companies_new: list[dict[str, Any]] = field(default_factory=list)
+    companies_changed: list[dict[str, Any]] = field(default_factory=list)
+    users_not_main: list[dict[str, Any]] = field(default_factory=list)
+    users_changed: list[dict[str, Any]] = field(default_factory=list)
+    users_new: list[dict[str, Any]] = field(default_factory=list)
+    subscriptions_new: list[dict[str, Any]] = field(default_factory=list)
+    subscriptions_touched: list[dict[str, Any]] = field(default_factory=list)
+    collaborations_new: list[dict[str, Any]] = field(default_factory=list)
+    collaborations_changed: list[dict[str, Any]] = field(default_factory=list)
+    records_new: list[dict[str, Any]] = field(default_factory=list)
+    records_changed: list[dict[str, Any]] = field(default_factory=list)
+    #: audit events: keyword arguments of store.audit.insert_audit_event
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def mark(self) -> list[int]:
+        """Where each list ends now, to drop what a failing item added (:meth:`undo`)."""
+        return [len(getattr(self, f.name)) for f in fields(self)]
+
+    def undo(self, mark: list[int]) -> None:
+        for f, length in zip(fields(self), mark, strict=True):
+            del getattr(self, f.name)[length:]
+
+
+_STATEMENTS: tuple[tuple[str, str], ...] = (
+    ("offices_new", "INSERT INTO office (org_number, name, email) VALUES (:org, :name, :email)"),
+    ("offices_changed", "UPDATE office SET name = :name, email = :email WHERE org_number = :org"),
+    (
+        "services_new",
+        "INSERT INTO service_definition (code, name, outcomes, checklist)"
+        " VALUES (:code, :name, :outcomes, :checklist)",
+    ),
+    (
+        "services_changed",
+        "UPDATE service_definition SET name = :name, outcomes = :outcomes,"
+        " checklist = :checklist WHERE code = :code",
+    ),
+    (
+        "companies_new",
+        "INSERT INTO company (customer_number, org_number, name) VALUES (:number, :org, :name)",
+    ),
+    (
+        "companies_changed",
+        "UPDATE company SET org_number = :org, name = :name WHERE customer_number = :number",
+    ),
+    *(
+        (
+            name,
+            "UPDATE company_user SET name = :name, role = :role, main_contact = :main_contact,"
+            " services = :services WHERE id = :id",
+        )
+        for name in ("users_not_main", "users_changed")
+    ),
+    (
+        "users_new",
+        "INSERT INTO company_user (customer_number, email, email_key, name, role,"
+        " main_contact, services) VALUES (:number, :email, :key, :name, :role,"
+        " :main_contact, :services)",
+    ),
+    (
+        "subscriptions_new",
+        "INSERT INTO subscription (customer_number, service, state, records_changed_at)"
+        " VALUES (:number, :service, :state, :records_changed_at)",
+    ),
+    (
+        "subscriptions_touched",
+        "UPDATE subscription SET records_changed_at = :at"
+        " WHERE customer_number = :number AND service = :service",
+    ),
+    (
+        "collaborations_new",
+        "INSERT INTO collaboration (customer_number, service, office_org_number, state,"
+        " started_at, ended_at, ended_by, ended_actor, outcome, reason) VALUES (:number,"
+        " :service, :office, :state, :started_at, :ended_at, :ended_by, :actor, :outcome,"
+        " :reason)",
+    ),
+    (
+        "collaborations_changed",
+        "UPDATE collaboration SET ended_actor = :actor, reason = :reason WHERE id = :id",
+    ),
+    (
+        "records_new",
+        "INSERT INTO service_record (customer_number, service, record_id, kind, owner,"
+        " status, payload) VALUES (:number, :service, :record_id, :kind, :owner, :status,"
+        " :payload)",
+    ),
+    (
+        "records_changed",
+        "UPDATE service_record SET kind = :kind, owner = :owner, status = :status,"
+        " payload = :payload WHERE id = :id",
+    ),
+)
+
+#: columns holding JSON, serialised per backend as they are written
+_JSON_COLUMNS = ("services", "payload", "outcomes", "checklist")
+
+
+def write(sql: BatchStatements, writes: Writes) -> None:
+    """Run the batch's statements, then insert its audit events (store.audit)."""
+    from collabctl.store.audit import insert_audit_event
+
+    for name, statement in _STATEMENTS:
+        rows = getattr(writes, name)
+        if not rows:
+            continue
+        for column in _JSON_COLUMNS:
+            if column in rows[0]:
+                for row in rows:  # the rows are built again for each try of a batch
+                    row[column] = sql.json(row[column])
+        sql.executemany(statement, rows)
+    for event in writes.events:
+        insert_audit_event(sql, **event)

@@ -1,0 +1,296 @@
+"""The import loop: read, validate, batch, compare, write, commit, report.
+
+Each item is parsed (``jsonstream``) and validated (``import_models``) on its
+own, before the database is touched: whatever is wrong with one item is that
+item's error. Valid items are gathered into batches; for a batch, what is
+stored is read in one query per table, each item is compared with it
+(``plan``), and the batch's rows are written with one ``executemany`` per
+statement and one audit event per changed item, in one transaction. Results
+are reported only after their batch is committed, so a run killed at any
+moment leaves every item either fully imported or untouched, and never
+reported as written what was rolled back.
+
+When the database refuses a batch (a value it will not store, a key another
+import stored a moment ago), the batch is done again item by item, so only the
+item it refuses fails and the good items of the batch are kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from collabctl.domain.catalogue import Catalogue, Service
+from collabctl.domain.errors import CollabError, InvalidInput, NotAParty
+from collabctl.operations.context import Context, now_iso
+from collabctl.operations.import_models import (
+    readable_key,
+    validate_company,
+    validate_office,
+    validate_service,
+)
+from collabctl.operations.importing.plan import plan_company, plan_office, plan_service
+from collabctl.operations.importing.results import Changes, ItemResult
+from collabctl.operations.importing.rows import (
+    BatchStatements,
+    Writes,
+    read_companies,
+    read_offices,
+    read_service,
+    write,
+)
+from collabctl.operations.jsonstream import KINDS, Item
+from collabctl.store.retry import DEFAULT_BACKOFF
+
+#: Items per transaction: larger batches commit less often, smaller ones report sooner
+#: and hold the write lock for less time.
+BATCH_ITEMS = 500
+#: Nested rows (users, subscriptions, collaborations, records) per batch, so a batch of
+#: large companies stays small in memory.
+BATCH_ROWS = 5_000
+#: A batch is also closed when reading it took this long, so slow input still gets its
+#: results promptly.
+BATCH_SECONDS = 0.25
+
+
+@dataclass(slots=True)
+class _Entry:
+    result: ItemResult
+    #: the validated item (OfficeIn, CompanyIn or Service); None when it failed already
+    model: Any = None
+    rows: int = 0
+
+
+@dataclass
+class _Batch:
+    entries: list[_Entry] = field(default_factory=list)
+    keys: set[tuple[str | None, str | None]] = field(default_factory=set)
+    rows: int = 0
+    started: float = 0.0
+
+    def add(self, entry: _Entry) -> None:
+        if not self.entries:
+            self.started = time.monotonic()
+        self.entries.append(entry)
+        if entry.model is not None:
+            self.keys.add((entry.result.kind, entry.result.key))
+        self.rows += entry.rows
+
+    def holds(self, entry: _Entry) -> bool:
+        return (entry.result.kind, entry.result.key) in self.keys
+
+    def full(self, size: int) -> bool:
+        return (
+            len(self.entries) >= size
+            or self.rows >= BATCH_ROWS
+            or time.monotonic() - self.started >= BATCH_SECONDS
+        )
+
+
+def import_items(
+    session: Session,
+    ctx: Context,
+    items: Iterable[Item | None],
+    *,
+    batch_size: int = BATCH_ITEMS,
+) -> Iterator[ItemResult]:
+    """Import the items; one result per item, in input order, each after its commit.
+
+    ``items`` may yield ``None`` when the input pauses: the items read so far are
+    then written and reported before waiting for more. A :class:`CollabError` from
+    ``items`` (input that cannot be read any further) is raised after the items
+    read before it are written and reported. The session must be a writing session.
+    """
+    if ctx.party is not None:
+        raise NotAParty(
+            f"import acts for all parties; collabctl is acting as {ctx.party}",
+            "run import as a support agent: without --as (and COLLABCTL_AS unset)",
+        )
+    yield from _Importer(session, ctx).run(items, batch_size)
+
+
+class _Importer:
+    def __init__(self, session: Session, ctx: Context) -> None:
+        self.session = session
+        self.ctx = ctx
+        self.catalogue: Catalogue = ctx.catalogue
+
+    def run(self, items: Iterable[Item | None], batch_size: int) -> Iterator[ItemResult]:
+        batch = _Batch()
+        iterator = iter(items)
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                break
+            except CollabError:
+                yield from self._flush(batch)  # what was read before is kept and reported
+                raise
+            if item is None:
+                yield from self._flush(batch)
+                continue
+            entry = self._validate(item)
+            is_service = entry.result.kind == "service" and entry.model is not None
+            if entry.model is not None and (is_service or batch.holds(entry)):
+                # a key seen twice in one batch, or a service that later items may use:
+                # what comes before is written first
+                yield from self._flush(batch)
+            batch.add(entry)
+            if is_service or batch.full(batch_size):
+                yield from self._flush(batch)
+        yield from self._flush(batch)
+
+    # -- one item, before the database ---------------------------------------------
+
+    def _validate(self, item: Item) -> _Entry:
+        kind = item.kind if item.kind in KINDS else None
+        result = ItemResult(kind, readable_key(item.kind, item.data), item.where, line=item.line)
+        entry = _Entry(result)
+        if item.error is not None:
+            result.error = item.error
+            return entry
+        try:
+            if kind == "company":
+                company = validate_company(item.data, item.where, self.catalogue)
+                entry.rows = (
+                    len(company.users)
+                    + len(company.subscriptions)
+                    + len(company.collaborations)
+                    + len(company.records)
+                )
+                result.key, entry.model = company.customer_number, company
+            elif kind == "office":
+                office = validate_office(item.data, item.where)
+                result.key, entry.model = office.org_number, office
+            elif kind == "service":
+                service = validate_service(item.data, item.where)
+                result.key, entry.model = service.code, service
+            else:
+                raise InvalidInput(f"{item.where}: not an office, company or service")
+        except CollabError as exc:
+            result.error = _located(exc, item.where)
+        except (RecursionError, ValueError, OverflowError, UnicodeError) as exc:
+            result.error = InvalidInput(
+                f"{item.where}: cannot be read ({type(exc).__name__})",
+                "check the item's values; see the import format in `collabctl import --help`",
+            )
+        return entry
+
+    # -- a batch ------------------------------------------------------------------------
+
+    def _flush(self, batch: _Batch) -> list[ItemResult]:
+        entries = batch.entries
+        if not entries:
+            return []
+        work = [e for e in entries if e.model is not None]
+        if work:
+            self._write(work)
+        results = [e.result for e in entries]
+        batch.__init__()  # type: ignore[misc]
+        return results
+
+    def _write(self, work: list[_Entry]) -> None:
+        """Write the batch in one transaction; item by item when the database refuses it."""
+        attempt = 0
+        read_again = False
+        while True:
+            try:
+                self._try(work)
+                return
+            except DBAPIError as exc:
+                self.session.rollback()
+                if DEFAULT_BACKOFF.should_retry(exc, attempt):
+                    DEFAULT_BACKOFF.wait(attempt)
+                    attempt += 1
+                    continue
+                if not isinstance(exc, IntegrityError | DataError):
+                    raise
+                if isinstance(exc, IntegrityError) and not read_again:
+                    # another import may have stored the same new key a moment ago (the
+                    # database made this one wait for it, then refused): read again
+                    read_again = True
+                    continue
+                refusal = exc
+                break
+        if len(work) > 1:
+            for entry in work:
+                self._write([entry])
+            return
+        (entry,) = work
+        reason = str(getattr(refusal, "orig", refusal)).strip().splitlines()
+        entry.result.changes = Changes()
+        entry.result.error = InvalidInput(
+            f"{entry.result.where}: the database refused it ({reason[0] if reason else 'refused'})",
+            "check the values of this item",
+        )
+
+    def _try(self, work: list[_Entry]) -> None:
+        sql = BatchStatements(self.session)
+        at = now_iso()
+        companies = [e for e in work if e.result.kind == "company"]
+        wanted_offices = {e.model.org_number for e in work if e.result.kind == "office"}
+        for entry in companies:
+            wanted_offices.update(c.office for c in entry.model.collaborations)
+        offices = read_offices(sql, wanted_offices) if wanted_offices else {}
+        stored = read_companies(
+            sql,
+            [e.model.customer_number for e in companies],
+            {e.model.customer_number for e in companies if e.model.records},
+        )
+        known = set(offices)
+        writes = Writes()
+        for entry in work:
+            result = entry.result
+            key = result.key
+            assert key is not None
+            mark = writes.mark()
+            result.error = None
+            try:
+                if result.kind == "company":
+                    changes = plan_company(
+                        entry.model, stored.get(key), known.__contains__, at, result.where, writes
+                    )
+                elif result.kind == "office":
+                    changes = plan_office(entry.model, offices.get(key), writes)
+                    known.add(key)
+                else:
+                    changes = plan_service(entry.model, read_service(sql, key), writes)
+            except CollabError as exc:
+                writes.undo(mark)
+                result.changes = Changes()
+                result.error = _located(exc, result.where)
+                continue
+            result.changes = changes
+            if changes:
+                writes.events.append(
+                    {
+                        "at": at,
+                        "actor": self.ctx.actor,
+                        "scope": self.ctx.scope,
+                        "action": "import",
+                        "customer_number": key if result.kind == "company" else None,
+                        "service": None,
+                        "details": {"item": result.kind, "key": key, **changes.details()},
+                    }
+                )
+        write(sql, writes)
+        self.session.commit()
+        new_services: list[Service] = [
+            e.model
+            for e in work
+            if e.result.kind == "service" and e.result.error is None and e.result.changes
+        ]
+        if new_services:
+            self.catalogue = self.catalogue.extended(new_services)
+
+
+def _located(exc: CollabError, where: str) -> CollabError:
+    """Every error of an item starts with where the item is."""
+    if not exc.message.startswith(where):
+        exc.message = f"{where}: {exc.message}"
+    return exc
