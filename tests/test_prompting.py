@@ -12,17 +12,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import pexpect
 import pytest
-from typer.testing import CliRunner
 
-from collabctl.cli.app import app
 from collabctl.cli.env import Environment
-from conftest import CLI
+from helpers import CLI, Terminal, Tty, invoke, terminal_env
 
 WAIT_S = 20
 
@@ -217,47 +212,17 @@ def test_a_closed_or_odd_stream_is_not_a_terminal(monkeypatch: pytest.MonkeyPatc
     assert (env.stdin_tty, env.stdout_tty, env.can_prompt) == (False, False, False)
 
 
-# -- in a real terminal, --no-input still never prompts ----------------------------
+# -- a terminal, but no prompt ----------------------------------------------------------
+
+#: how questionary draws a question: "? " at the start of a line, after any escapes
+QUESTION = re.compile(r"(?m)^(?:\x1b\[[0-?]*[ -/]*[@-~])*\? ")
 
 
 @pytest.fixture
 def demo_data() -> None:
-    result = CliRunner().invoke(app, ["demo"], catch_exceptions=False)
+    """The demo data in the embedded database (these tests need no second backend)."""
+    result = invoke("demo")
     assert result.exit_code == 0, result.stderr
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", **extra}
-    if "COLLABCTL_NO_INPUT" not in extra:
-        env.pop("COLLABCTL_NO_INPUT", None)
-    return env
-
-
-def run_in_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run in a pseudo-terminal without typing anything; its exit code and output."""
-    child = pexpect.spawn(
-        argv[0], argv[1:], env=env, dimensions=(40, 160), encoding="utf-8", timeout=WAIT_S
-    )
-    output = ""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        try:
-            output += child.read_nonblocking(65536, timeout=0.2)
-        except pexpect.TIMEOUT:
-            continue
-        except pexpect.EOF:
-            break
-    if child.isalive():  # it is waiting for an answer: exactly what must not happen
-        child.terminate(force=True)
-        pytest.fail(f"still running after {WAIT_S} s, waiting for input? it showed:\n{output}")
-    child.close()
-    assert child.exitstatus is not None, f"killed by signal {child.signalstatus}"
-    return int(child.exitstatus), output
-
-
-COLLABCTL = [sys.executable, "-m", "collabctl"]
-#: how questionary draws a question: "? " at the start of a line, after any escapes
-QUESTION = re.compile(r"(?m)^(?:\x1b\[[0-?]*[ -/]*[@-~])*\? ")
 
 
 @pytest.mark.usefixtures("demo_data")
@@ -272,36 +237,38 @@ QUESTION = re.compile(r"(?m)^(?:\x1b\[[0-?]*[ -/]*[@-~])*\? ")
     ids=["option", "option-no-customer", "environment", "set-main-contact"],
 )
 def test_no_input_never_prompts_in_a_terminal(
-    argv: list[str], env: dict[str, str], flag: str
+    cli_tty: CLI, argv: list[str], env: dict[str, str], flag: str
 ) -> None:
-    code, output = run_in_terminal([*COLLABCTL, *argv], _env(**env))
-    assert code == 2, output
-    assert "error[invalid-input]" in output
-    assert flag in output
-    assert not QUESTION.search(output), output
+    result = cli_tty(*argv, env=env)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error[invalid-input]: ")
+    assert flag in result.stderr.splitlines()[0]
+    assert not QUESTION.search(result.output), result.output
+    assert active_services(cli_tty, "1001") == ["eekonomi", "fakturering", "utlagg"]
 
 
 @pytest.mark.usefixtures("demo_data")
 @pytest.mark.parametrize(
-    ("redirect", "flag"),
-    [
-        ("<&-", "--service"),  # stdin closed
-        ("</dev/null", "--service"),
-        (">{out}", "--service"),  # stdout to a file
-    ],
-    ids=["stdin-closed", "stdin-not-a-terminal", "stdout-not-a-terminal"],
+    "tty",
+    [Tty(stdin=False), Tty(stdout=False), Tty(stdin=False, stdout=False, stderr=False)],
+    ids=["stdin-not-a-terminal", "stdout-not-a-terminal", "no-terminal"],
 )
-def test_half_a_terminal_is_not_enough_to_prompt(tmp_path: Path, redirect: str, flag: str) -> None:
-    out = tmp_path / "out.txt"
-    script = f'exec "$@" {redirect.format(out=out)}'
-    code, output = run_in_terminal(
-        ["/bin/sh", "-c", script, "sh", *COLLABCTL, "end", "1001"], _env()
-    )
-    assert code == 2, output
-    assert flag in output
-    assert not QUESTION.search(output), output
-    if out.exists():
-        assert out.read_text(encoding="utf-8") == ""
+def test_half_a_terminal_is_not_enough_to_prompt(cli_tty: CLI, tty: Tty) -> None:
+    result = cli_tty("end", "1001", tty=tty)
+    assert result.exit_code == 2, result.output
+    assert "--service" in result.stderr.splitlines()[0]
+    assert not QUESTION.search(result.output), result.output
+    assert result.stdout == ""
+
+
+def test_no_input_never_prompts_in_a_real_terminal(demo_data: None) -> None:
+    """The same, end to end: a pseudo-terminal, and COLLABCTL_NO_INPUT read by the program."""
+    term = Terminal("end", "1001", "--service", "eekonomi", env={"COLLABCTL_NO_INPUT": "1"})
+    code = term.finish()  # fails if it waits for an answer
+    assert code == 2, term.text
+    assert "error[invalid-input]" in term.text
+    assert "--by" in term.text
+    assert not QUESTION.search(term.text), term.text
 
 
 def test_without_a_terminal_the_prompt_library_is_never_loaded(demo_data: None) -> None:
@@ -319,7 +286,7 @@ def test_without_a_terminal_the_prompt_library_is_never_loaded(demo_data: None) 
             capture_output=True,
             text=True,
             timeout=WAIT_S,
-            env=_env(),
+            env=terminal_env(),
         )
         assert result.returncode == 2, result.stderr
         assert "error[invalid-input]" in result.stderr
