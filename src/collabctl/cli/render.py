@@ -66,6 +66,14 @@ def render_company(console: Any, company: dict[str, Any]) -> None:
         )
     console.print(collabs)
 
+    if company.get("offices"):
+        offices = Table(title="Offices", title_justify="left", header_style="bold")
+        for column in ("org number", "name", "e-mail (notifications)"):
+            offices.add_column(column)
+        for o in company["offices"]:
+            offices.add_row(*_plain(o["org_number"], o["name"], o["email"] or "none"))
+        console.print(offices)
+
     access = Table(title="Access now", title_justify="left", header_style="bold")
     for column in ("service", "party", "access"):
         access.add_column(column)

@@ -23,3 +23,18 @@ COLLABORATION_KEYS = (
 
 #: an audit event, in `log`
 EVENT_KEYS = ("id", "at", "actor", "scope", "action", "customer_number", "service", "details")
+
+#: a notification in the outbox, in `notify list`
+MESSAGE_KEYS = (
+    "id",
+    "created_at",
+    "event",
+    "customer_number",
+    "service",
+    "to",
+    "subject",
+    "state",
+    "attempts",
+    "last_error",
+    "sent_at",
+)

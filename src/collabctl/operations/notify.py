@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.orm import Session
+
 from collabctl.domain.catalogue import Service
 from collabctl.domain.errors import CollabError, InvalidInput, NotAParty
 from collabctl.operations.context import Context, format_timestamp, now_iso
@@ -44,6 +46,10 @@ CLAIM_LEASE = timedelta(minutes=15)
 # -- queueing -----------------------------------------------------------------------
 
 
+def _executor(sql: Executor | Session) -> Executor:
+    return outbox.SessionExecutor(sql) if isinstance(sql, Session) else sql
+
+
 def _pair(notice: Notice, language: str) -> tuple[tuple[str, str], tuple[str, str]]:
     return render(notice, "main-contact", language), render(notice, "office", language)
 
@@ -52,7 +58,9 @@ def _behalf(ctx: Context) -> str | None:
     return ctx.party.kind if ctx.party is not None else None
 
 
-def queue_start(sql: Executor, ctx: Context, collaboration: Mapping[str, Any], at: str) -> None:
+def queue_start(
+    sql: Executor | Session, ctx: Context, collaboration: Mapping[str, Any], at: str
+) -> None:
     """The messages about a collaboration that started (``collaboration``: as ``list`` shows it)."""
     service = ctx.service(collaboration["service"])
     notice = Notice(
@@ -69,7 +77,7 @@ def queue_start(sql: Executor, ctx: Context, collaboration: Mapping[str, Any], a
     )
     contact, office = _pair(notice, ctx.mail_language)
     outbox.queue_pair(
-        sql,
+        _executor(sql),
         at=at,
         event="start",
         customer_number=notice.customer_number,
@@ -127,19 +135,21 @@ def queue_end(
 
 
 def queue_main_contact(
-    sql: Executor,
+    sql: Executor | Session,
     ctx: Context,
     *,
-    at: str,
     customer_number: str,
-    company_name: str,
     email: str,
     name: str | None,
     previous: str | None,
     promoted: bool,
+    at: str | None = None,
 ) -> None:
     """The messages about a new main contact: to them, and to every office working with
     the company now (none: the main contact's message alone)."""
+    sql = _executor(sql)
+    at = at or now_iso()
+    company_name = outbox.company_name(sql, customer_number)
     offices = outbox.active_offices(sql, customer_number)
     messages = []
     for index, (org, office_name, office_email) in enumerate(offices or [("", "", None)]):

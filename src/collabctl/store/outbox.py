@@ -34,20 +34,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-#: the keys of `notify list`
-MESSAGE_KEYS = (
-    "id",
-    "created_at",
-    "event",
-    "customer_number",
-    "service",
-    "to",
-    "subject",
-    "state",
-    "attempts",
-    "last_error",
-    "sent_at",
-)
+from collabctl.domain.keys import MESSAGE_KEYS
+
 STATES = ("pending", "sent", "failed", "no-address")
 #: a message whose delivery failed this many times is given up (state failed)
 MAX_ATTEMPTS = 5
@@ -79,8 +67,10 @@ _COLUMNS = (
 
 # One statement for the two messages of a start or an end, the addresses read in it:
 # the hot path of a bulk end pays one round trip for its notifications.
-_CONTACT = "(SELECT email FROM company_user WHERE customer_number = :number AND main_contact)"
-_OFFICE = "(SELECT email FROM office WHERE org_number = :office)"
+# (Parameters of their own: PostgreSQL deduces one type per parameter, and a value
+# both inserted and compared would get two.)
+_CONTACT = "(SELECT email FROM company_user WHERE customer_number = :number_key AND main_contact)"
+_OFFICE = "(SELECT email FROM office WHERE org_number = :office_key)"
 _QUEUE_PAIR_SQL = f"""
 INSERT INTO outbox ({_COLUMNS})
 VALUES (:at, :event, :number, :service, :office, 'main-contact', {_CONTACT}, :language,
@@ -117,8 +107,10 @@ def queue_pair(
             "at": at,
             "event": event,
             "number": customer_number,
+            "number_key": customer_number,
             "service": service,
             "office": office_org_number,
+            "office_key": office_org_number,
             "language": language,
             "contact_subject": contact_message[0],
             "contact_body": contact_message[1],
@@ -174,6 +166,13 @@ ORDER BY o.org_number
 """
 
 
+def company_name(sql: Executor, customer_number: str) -> str:
+    row = sql.execute(
+        "SELECT name FROM company WHERE customer_number = :number", {"number": customer_number}
+    ).fetchone()
+    return str(row[0]) if row else customer_number
+
+
 def active_offices(sql: Executor, customer_number: str) -> list[tuple[str, str, str | None]]:
     """(org number, name, e-mail) of every office with an active collaboration with the company."""
     rows = sql.execute(_ACTIVE_OFFICES_SQL, {"number": customer_number}).fetchall()
@@ -208,8 +207,8 @@ def list_messages(
         conditions.append("office_org_number = :office")
         params["office"] = office_org_number
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-    result = conn.execution_options(yield_per=1000).execute(
-        text(_LIST_SQL.format(where=where)), params
+    result = conn.execute(
+        text(_LIST_SQL.format(where=where)), params, execution_options={"yield_per": 1000}
     )
     return (dict(zip(MESSAGE_KEYS, row, strict=True)) for row in result)
 
