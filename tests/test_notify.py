@@ -43,7 +43,8 @@ def with_addresses(demo: CLI) -> CLI:
 
 
 def outbox(cli: CLI, state: str = "all") -> list[dict[str, Any]]:
-    return ok(cli("notify", "list", "--state", state, "--format", "json"))  # type: ignore[no-any-return]
+    messages: list[dict[str, Any]] = ok(cli("notify", "list", "--state", state, "--format", "json"))
+    return messages
 
 
 def smtp_env(server: SmtpServer, **extra: str) -> dict[str, str]:
