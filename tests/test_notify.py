@@ -398,3 +398,42 @@ def test_smtp_settings_from_config_toml(
     assert result.exit_code == 0, result.stderr
     assert "notify send: 1 sent; 1 message pending" in result.stderr
     assert len(server.mailbox.received) == 1
+
+
+def test_doctor_shows_the_outbox_and_the_smtp_server_never_its_password(
+    with_addresses: CLI, home: Path
+) -> None:
+    cli = with_addresses
+    end_1001(cli)
+    unset = ok(cli("doctor", "--format", "json"))
+    [finding] = [f for f in unset if f["check"] == "notifications"]
+    assert finding["ok"] is True
+    assert (
+        finding["detail"] == "2 pending, 0 failed; SMTP not configured: messages wait in the outbox"
+    )
+
+    env = {
+        "COLLABCTL_SMTP_URL": "smtp://mailer:pw-9x7@mail.example:587",
+        "COLLABCTL_MAIL_FROM": SENDER,
+    }
+    result = cli("doctor", "--format", "json", env=env)
+    assert result.exit_code == 0, result.stderr
+    [finding] = [f for f in result.json() if f["check"] == "notifications"]
+    assert finding["detail"] == (
+        f"2 pending, 0 failed; SMTP smtp://mailer@mail.example:587 (from environment), sender {SENDER}"
+    )
+    assert "pw-9x7" not in result.output
+
+    bad = cli("doctor", "--format", "json", env={"COLLABCTL_SMTP_URL": "smtp://u:pw-9x7@h:x"})
+    assert bad.exit_code == 3
+    [finding] = [f for f in bad.json() if f["check"] == "notifications"]
+    assert finding["ok"] is False and "not a valid SMTP URL" in finding["detail"]
+    assert "pw-9x7" not in bad.output
+
+    write_config(home, f'smtp_url = "smtp://u:pw-9x7@mail.example"\nmail_from = "{SENDER}"\n')
+    (home / "config.toml").chmod(0o644)
+    shared = cli("doctor", "--format", "json")
+    assert shared.exit_code == 3
+    [finding] = [f for f in shared.json() if f["check"] == "notifications"]
+    assert "holds the SMTP password and others can read it" in finding["detail"]
+    assert "pw-9x7" not in shared.output

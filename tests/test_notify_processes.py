@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def queue(db: Database, n: int) -> set[int]:
     return {m["id"] for m in states(db)}
 
 
-def states(db: Database) -> list[dict[str, object]]:
+def states(db: Database) -> list[dict[str, Any]]:
     with db.engine.connect() as conn:
         return list(outbox.list_messages(conn, state=None))
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -202,8 +203,52 @@ def list_messages(conn: Any, ctx: Context, state: str = "pending") -> Iterator[d
     )
 
 
+def _readable_by_others(path: Path) -> bool:
+    return path.exists() and bool(path.stat().st_mode & 0o077)
+
+
 def outbox_counts(conn: Any) -> dict[str, int]:
     return outbox.count_by_state(conn)
+
+
+def notification_health(db: Any, config: Mapping[str, Any]) -> tuple[bool, str, tuple[str, ...]]:
+    """``doctor``'s finding: the outbox (pending, failed) and whether SMTP is configured;
+    not ok only when a setting would make changes or ``notify send`` fail. Also returns
+    the SMTP password, for the caller to keep out of every finding."""
+    from collabctl.config import config_file
+    from collabctl.operations.mail_templates import language_setting
+    from collabctl.operations.mailer import smtp_settings
+
+    with db.engine.connect() as conn:
+        counts = outbox.count_by_state(conn)
+    queue = f"{counts['pending']} pending, {counts['failed']} failed"
+    try:
+        language_setting(config)
+        settings = smtp_settings(config)
+    except CollabError as exc:
+        return False, f"{queue}; {exc.message}: {exc.hint}", ()
+    if settings is None:
+        return True, f"{queue}; SMTP not configured: messages wait in the outbox", ()
+    if settings.password and settings.source == "config" and _readable_by_others(config_file()):
+        return (
+            False,
+            f"{queue}; {config_file()} holds the SMTP password and others can read it: "
+            f"run chmod 600 {config_file()}",
+            settings.secrets,
+        )
+    if not settings.mail_from:
+        return (
+            False,
+            f"{queue}; SMTP {settings.display_url} but no sender: set COLLABCTL_MAIL_FROM "
+            "or mail_from in config.toml",
+            settings.secrets,
+        )
+    return (
+        True,
+        f"{queue}; SMTP {settings.display_url} (from {settings.source}), "
+        f"sender {settings.mail_from}",
+        settings.secrets,
+    )
 
 
 @dataclass(frozen=True, slots=True)
