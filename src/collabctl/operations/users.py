@@ -164,6 +164,32 @@ def list_users(session: Session, ctx: Context, number: str) -> list[dict[str, An
     return [user_dict(u) for u in _users(session, number)]
 
 
+def get_user(session: Session, ctx: Context, number: str, email: str) -> dict[str, Any]:
+    """One user of the company, found by e-mail in any case."""
+    number = validation.customer_number(number, "CUSTOMER")
+    email = validation.email(email, "EMAIL")
+    _company(session, number, lock=False)
+    require_may_change_company(session, ctx, number)
+    return user_dict(_find(_users(session, number), number, email))
+
+
+def subscribed_services(session: Session, ctx: Context, number: str) -> list[str]:
+    """The services a user of the company can be given: those it subscribes to (not deleted)."""
+    number = validation.customer_number(number, "CUSTOMER")
+    _company(session, number, lock=False)
+    require_may_change_company(session, ctx, number)
+    return list(
+        session.scalars(
+            select(col(Subscription.service))
+            .where(
+                col(Subscription.customer_number) == number,
+                col(Subscription.state) != "deleted",
+            )
+            .order_by(col(Subscription.service))
+        )
+    )
+
+
 # -- changes --------------------------------------------------------------------------
 
 
