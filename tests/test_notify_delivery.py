@@ -295,3 +295,28 @@ def test_a_scoped_party_does_not_send_the_outbox(db: Database, server: SmtpServe
         send_pending(db, settings_for(server.url()), Context("tester", Party("customer", "1001")))
     assert raised.value.code == "not-a-party"
     assert server.mailbox.received == []
+
+
+def test_long_subjects_and_bodies_arrive_as_written(db: Database, server: SmtpServer) -> None:
+    subject = "Visma Utlägg: ert samarbete med Exempelbyrån AB har avslutats —" + " åäö€" * 12
+    body = (
+        "Hej,\n\n"
+        + "En mycket lång rad med åäö som måste brytas i kodningen men läsas hel. " * 4
+        + "\n.en rad som börjar med punkt\n-- \nsignatur\n"
+    )
+    with db.session() as session:
+        outbox.queue_messages(
+            outbox.SessionExecutor(session),
+            at=now_iso(),
+            event="end",
+            customer_number="1001",
+            service="utlagg",
+            language="sv",
+            messages=[outbox.NewMessage("main-contact", "anna@kund.example", None, subject, body)],
+        )
+        session.commit()
+    report, _ = send(db, server.url())
+    assert report.sent == 1
+    [received] = server.mailbox.received
+    assert received.message["Subject"] == subject
+    assert received.body == body

@@ -137,23 +137,57 @@ def message_id(message: Claimed, mail_from: str) -> str:
 
 
 def build_message(message: Claimed, mail_from: str) -> tuple[bytes, bool]:
-    """The message as sent, and whether it needs SMTPUTF8 (non-ASCII addresses)."""
-    from email import policy
-    from email.message import EmailMessage
-    from email.utils import format_datetime
+    """The message as sent (RFC 5322, plain text in UTF-8, quoted-printable), and whether
+    it needs SMTPUTF8 (an address that is not ASCII).
 
-    email = EmailMessage()
-    email["From"] = mail_from
-    email["To"] = message.recipient
-    email["Subject"] = _UNSAFE_HEADER.sub(" ", message.subject)
+    Written with the standard library's encoders rather than through ``EmailMessage``,
+    which takes about 2.5 ms a message: a bulk end's 20 000 messages would spend most of
+    ``notify send`` there.
+    """
+    from binascii import b2a_qp
+    from email.utils import formatdate
+
+    subject = _UNSAFE_HEADER.sub(" ", message.subject).strip()
+    if not subject.isascii():
+        subject = _encoded_words(subject)
     created = datetime.strptime(message.created_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    email["Date"] = format_datetime(created)
-    email["Message-ID"] = message_id(message, mail_from)
-    email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-    email.set_content(message.body)  # clears the Content-* headers: those come after it
-    email["Content-Language"] = message.language
+    headers = (
+        ("From", _UNSAFE_HEADER.sub("", mail_from)),
+        ("To", _UNSAFE_HEADER.sub("", message.recipient)),
+        ("Subject", subject),
+        ("Date", formatdate(created.timestamp(), usegmt=True)),
+        ("Message-ID", message_id(message, mail_from)),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no auto-replies, please
+        ("Content-Language", _UNSAFE_HEADER.sub("", message.language)),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", 'text/plain; charset="utf-8"'),
+        ("Content-Transfer-Encoding", "quoted-printable"),
+    )
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers) + "\r\n"
+    body = b2a_qp(message.body.replace("\r\n", "\n").encode("utf-8"), istext=True)
     international = not (mail_from + message.recipient).isascii()
-    return email.as_bytes(policy=policy.SMTPUTF8 if international else policy.SMTP), international
+    return head.encode("utf-8") + body.replace(b"\n", b"\r\n"), international
+
+
+def _encoded_words(text: str) -> str:
+    """``text`` as RFC 2047 encoded words (base64 of UTF-8), folded, each at most 75
+    characters and never splitting a character."""
+    from base64 import b64encode
+
+    chunks: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for char in text:
+        width = len(char.encode("utf-8"))
+        if size + width > 39:  # 39 bytes: 52 in base64, 64 with the markers, "Subject: " too
+            chunks.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(char)
+        size += width
+    chunks.append("".join(chunk))
+    return "\r\n ".join(
+        "=?utf-8?b?" + b64encode(c.encode("utf-8")).decode("ascii") + "?=" for c in chunks
+    )
 
 
 class Mailer:
