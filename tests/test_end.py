@@ -122,11 +122,13 @@ REFUSALS: list[Refusal] = [
      "not-found", 1, ("1005", "eekonomi"), ("active collaborations of 1005: lon",)),
     ((), ("0042", "-s", "eekonomi", "-o", "deactivate", "--by", "customer"),
      "already-ended", 1, (EXEMPEL, "2025-12-31"), ("collabctl show 0042",)),
-    # 2. not-a-party
+    # 2. not-a-party: another office's collaboration with a company the office works for
+    # (Siffror has 1001's invoicing); the other office is not named
     (SCOPE_OFFICE, ("1001", "-s", "eekonomi", "-o", "continue"),
-     "not-a-party", 1, (f"office:{SIFFROR}", EXEMPEL), ("--as",)),
+     "not-a-party", 1, (f"office:{SIFFROR}", "1001", "eekonomi"), ("--as",)),
+    # a company the party may not see is not-found, as if it did not exist
     (("--as", "customer:1002"), ("1001", "-s", "eekonomi", "-o", "continue"),
-     "not-a-party", 1, ("customer:1002",), ("--as",)),
+     "not-found", 1, ("1001", "customer:1002"), ("--as",)),
     # 3. main-contact-missing: both fixes, and never the auditor
     ((), ("1002", "-s", "eekonomi", "-o", "deactivate", "--by", "office"),
      "main-contact-missing", 1, ("1002",),
@@ -166,9 +168,9 @@ REFUSALS: list[Refusal] = [
      "invalid-input", 2, ("10x1",), ()),
     # the order of the checks: the earlier one is reported
     (SCOPE_OFFICE, ("0042", "-s", "eekonomi", "-o", "deactivate"),
-     "already-ended", 1, (), ()),  # 1 before 2
-    (SCOPE_OFFICE, ("1002", "-s", "eekonomi", "-o", "bogus"),
-     "not-a-party", 1, (), ()),  # 2 before 3 and 4
+     "not-found", 1, (), ()),  # 1 before 2: Siffror has never worked for 0042
+    (SCOPE_OFFICE, ("1001", "-s", "eekonomi", "-o", "bogus"),
+     "not-a-party", 1, (), ()),  # 2 before 4
     ((), ("1002", "-s", "eekonomi", "-o", "delete", "--by", "office"),
      "main-contact-missing", 1, (), ()),  # 3 before 4
     ((), ("1003", "-s", "utlagg", "-o", "deactivate", "--by", "office"),
@@ -195,6 +197,10 @@ def test_every_refusal_has_its_code_exit_code_and_hint(demo: CLI) -> None:
             assert text_ in error["message"], case
         for text_ in in_hint:
             assert text_ in error["hint"], case
+        if scope:
+            # a scope never learns another party's number, nor a hidden company's name
+            seen = run.stdout + run.stderr
+            assert EXEMPEL not in seen and "Kund AB" not in seen and "Café" not in seen, case
         if code == "main-contact-missing":
             assert "revision@norrrevision.se" not in error["hint"], "never suggest an auditor"
         if code == "checklist-incomplete" and "1003" in args:

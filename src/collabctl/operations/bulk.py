@@ -31,14 +31,9 @@ from typing import IO, Any
 from collabctl.domain import validation
 from collabctl.domain.errors import AlreadyEnded, CollabError, InvalidInput
 from collabctl.operations.context import Context
-from collabctl.operations.ending import (
-    EndRequest,
-    EndStatements,
-    end_collaboration,
-    preflight,
-    require_answers,
-)
+from collabctl.operations.ending import EndRequest, end_collaboration, preflight, require_answers
 from collabctl.store.database import Database, is_retryable
+from collabctl.store.statements import Statements
 
 ITEM_KEYS = ("customer_number", "service", "outcome", "by", "reason", "confirm", "force")
 STATUSES = ("ended", "already-ended", "would-end", "failed")
@@ -275,7 +270,7 @@ def _try_batch(
 ) -> list[BulkResult]:
     results: dict[int, BulkResult] = {}
     with db.session(write=not dry_run) as session:
-        statements = None if dry_run else EndStatements(session)
+        statements = None if dry_run else Statements(session)
         # Every run locks the companies of a batch in customer-number order, so runs over
         # the same customers in different orders queue for each other instead of deadlocking.
         for number, request, failed in sorted(batch, key=_lock_order):
@@ -290,8 +285,6 @@ def _try_batch(
                 if statements is None:
                     pre = preflight(session, ctx, request)
                     result.outcome = pre.outcome or request.outcome
-                    if pre.error is not None:
-                        raise pre.error
                     require_answers(pre)
                     result.status = "would-end"
                 else:

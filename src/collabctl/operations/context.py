@@ -1,4 +1,4 @@
-"""Who is acting, for whom, with which catalogue; the clock; the audit log writer."""
+"""Who is acting, for whom, with which catalogue; the clock; writing an audit event."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collabctl.domain import validation
 from collabctl.domain.catalogue import Catalogue, Service, service_from_mapping
-from collabctl.domain.errors import InvalidInput, NotAParty
-from collabctl.store.models import AuditEvent, metadata
+from collabctl.domain.errors import InvalidInput
+from collabctl.store.audit import insert_audit_event
+from collabctl.store.models import metadata
+from collabctl.store.statements import Statements
 
 PARTY_KINDS = ("office", "customer")
 
@@ -80,14 +82,6 @@ class Context:
     def scope(self) -> str:
         return str(self.party) if self.party else "agent"
 
-    def require_customer_party(self, customer_number: str) -> None:
-        """A customer scope may only act on its own company."""
-        if self.party and self.party.kind == "customer" and self.party.key != customer_number:
-            raise NotAParty(
-                f"acting as {self.party}, collabctl cannot act on customer {customer_number}",
-                "drop --as (act as support agent) or use the scope of the right party",
-            )
-
     def service(self, code: object, field: str = "service") -> Service:
         return self.catalogue.get(code, field)
 
@@ -118,16 +112,16 @@ def audit(
     details: dict[str, Any],
     at: str | None = None,
 ) -> str:
+    """Write one audit event for a change made through ``session``; returns its time."""
     moment = at or now_iso()
-    session.execute(
-        insert(AuditEvent).values(
-            at=moment,
-            actor=ctx.actor,
-            scope=ctx.scope,
-            action=action,
-            customer_number=customer_number,
-            service=service,
-            details=details,
-        )
+    insert_audit_event(
+        Statements(session),
+        at=moment,
+        actor=ctx.actor,
+        scope=ctx.scope,
+        action=action,
+        customer_number=customer_number,
+        service=service,
+        details=details,
     )
     return moment

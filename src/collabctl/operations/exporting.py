@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,8 +12,10 @@ from sqlmodel import col
 
 from collabctl import __version__
 from collabctl.domain.errors import NotAParty, NotFound
+from collabctl.operations import scope
 from collabctl.operations.companies import company_users, get_company
 from collabctl.operations.context import Context, audit, now_iso
+from collabctl.operations.files import write_private_json
 from collabctl.store.models import Collaboration, Office, ServiceRecord, Subscription
 
 
@@ -114,51 +117,78 @@ def _collaboration(c: Collaboration) -> dict[str, Any]:
     return data
 
 
+def export_then_record(
+    session: Session,
+    ctx: Context,
+    number: str,
+    service: str | None,
+    path: Path | None,
+    stdout: TextIO,
+    *,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Export a company to ``path`` (None: ``stdout``), then record the export, in the
+    caller's transaction; returns the audit details (path, services, records).
+
+    The rule: the file is written first (:func:`~collabctl.operations.files.write_private_json`)
+    and the audit event names the real path written; a file that cannot be written
+    raises before anything is recorded, and the caller commits only after both.
+    """
+    document, at, code = _export_document(session, ctx, number, service)
+    if path is None:
+        stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        written = "-"
+    else:
+        hint = "choose another path with -o" + ("" if overwrite else ", or replace it with --force")
+        written = str(write_private_json(path, document, overwrite=overwrite, hint=hint))
+    details = _details(written, document)
+    audit(session, ctx, "export", number, code, details, at)
+    return details
+
+
 def export_company(
     session: Session, ctx: Context, number: str, service: str | None, destination: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Build the export document and record it; returns (document, audit details).
+    """Build the export document and record it as written to ``destination``; returns
+    (document, audit details). Prefer :func:`export_then_record`, which writes the file
+    itself and records the path it really wrote."""
+    document, at, code = _export_document(session, ctx, number, service)
+    details = _details(destination, document)
+    audit(session, ctx, "export", number, code, details, at)
+    return document, details
 
-    The caller writes the document to ``destination`` before committing, so a
-    recorded export always has its file.
-    """
+
+def _export_document(
+    session: Session, ctx: Context, number: str, service: str | None
+) -> tuple[dict[str, Any], str, str | None]:
+    """The scope's checks, then the document, its time and the service code (None: all)."""
+    scope.require_visible(session, ctx, number)
     get_company(session, number, lock=True)
-    ctx.require_customer_party(number)
-    if service is not None:
-        service = ctx.service(service).code
-        if session.get(Subscription, (number, service)) is None:
-            raise NotFound(
-                f"customer {number} has no {service} subscription",
-                f"see what it has: collabctl show {number}",
-            )
-    services = [service] if service is not None else None
-    if ctx.party is not None and ctx.party.kind == "office":
-        own = sorted(
-            session.scalars(
-                select(col(Collaboration.service)).where(
-                    col(Collaboration.customer_number) == number,
-                    col(Collaboration.office_org_number) == ctx.party.key,
-                    col(Collaboration.state) == "active",
-                )
-            )
+    code = ctx.service(service).code if service is not None else None
+    allowed = scope.exportable_services(session, ctx.party, number)
+    if allowed is not None and (not allowed or (code is not None and code not in allowed)):
+        raise NotAParty(
+            f"acting as {ctx.party}, collabctl cannot export customer {number}"
+            + (f" ({code})" if code else ""),
+            "an office exports only the services it has an active collaboration for",
         )
-        if not own or (service is not None and service not in own):
-            raise NotAParty(
-                f"acting as {ctx.party}, collabctl cannot export customer {number}"
-                + (f" ({service})" if service else ""),
-                "an office exports only the services it has an active collaboration for",
-            )
-        # "all" for an office is all of its own services, never another office's data
-        services = services or own
+    if code is not None and session.get(Subscription, (number, code)) is None:
+        raise NotFound(
+            f"customer {number} has no {code} subscription",
+            f"see what it has: collabctl show {number}",
+        )
+    # "all" for an office is all of its own services, never another office's data
+    services = [code] if code is not None else allowed
     at = now_iso()
-    document = company_document(session, number, services, at)
-    details = {
-        "path": destination,
+    return company_document(session, number, services, at), at, code
+
+
+def _details(path: str, document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "path": path,
         "services": document["collabctl_export"]["services"],
         "records": len(document["companies"][0]["records"]),
     }
-    audit(session, ctx, "export", number, service, details, at)
-    return document, details
 
 
 def default_export_path(number: str, service: str | None, at: str) -> Path:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from functools import cached_property
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError
-from pydantic import ValidationInfo as Info
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
 from collabctl.domain import validation
@@ -30,6 +30,8 @@ from collabctl.domain.errors import InvalidInput
 SERVICE_CODE_MAX = 40
 RECORD_STATUS_MAX = 40
 COLLABORATION_STATES = ("active", "ended")
+#: valid values remembered per cached field
+_CACHE_SIZE = 4096
 
 # -- fields: a domain.validation function as a pydantic validator --------------------
 
@@ -47,36 +49,34 @@ def _report(exc: InvalidInput) -> PydanticCustomError:
     )
 
 
-def _field(check: Callable[[Any, str], Any], *, optional: bool = False) -> PlainValidator:
+def _field(
+    check: Callable[[Any, str], Any], *, optional: bool = False, cached: bool = False
+) -> PlainValidator:
+    """``check`` (a domain.validation function) as a field validator.
+
+    ``cached``: remember the valid values seen, for fields that repeat across items
+    (an office's org number, a start date).
+    """
+    seen: dict[Any, Any] = {}
+
     def run(value: Any) -> Any:
         if value is None and optional:
             return None
+        if cached and value.__class__ is str:
+            known = seen.get(value)
+            if known is not None:
+                return known
         try:
-            return check(value, "")
+            checked = check(value, "")
         except InvalidInput as exc:
             raise _report(exc) from None
+        if cached and value.__class__ is str:
+            if len(seen) >= _CACHE_SIZE:
+                seen.clear()
+            seen[value] = checked
+        return checked
 
     return PlainValidator(run)
-
-
-def _service(value: Any, info: Info) -> str:
-    catalogue: Catalogue = (info.context or {})["catalogue"]
-    if isinstance(value, str) and value in catalogue:
-        return value
-    raise PydanticCustomError(
-        "collabctl",
-        "{text}",
-        {
-            "text": f"unknown service {validation.show(value)}",
-            "hint": f"known services: {', '.join(catalogue.codes)}",
-        },
-    )
-
-
-def _flag(value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    raise PydanticCustomError("collabctl", "{text}", {"text": "expected true or false"})
 
 
 def _payload(value: Any) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def _status(value: Any, field: str) -> str:
 
 
 CustomerNumber = Annotated[str, _field(validation.customer_number)]
-OrgNumber = Annotated[str, _field(validation.org_number)]
+OrgNumber = Annotated[str, _field(validation.org_number, cached=True)]
 Email = Annotated[str, _field(validation.email)]
 OptionalEmail = Annotated[str | None, _field(validation.email, optional=True)]
 Name = Annotated[str, _field(validation.name)]
@@ -108,20 +108,21 @@ OptionalName = Annotated[str | None, _field(validation.name, optional=True)]
 OptionalText = Annotated[str | None, _field(validation.text, optional=True)]
 Text = Annotated[str, _field(validation.text)]
 Status = Annotated[str, _field(_status)]
-Role = Annotated[str | None, _field(validation.role, optional=True)]
-Time = Annotated[str | None, _field(validation.timestamp, optional=True)]
-Flag = Annotated[bool | None, PlainValidator(_flag)]
-ServiceCode = Annotated[str, PlainValidator(_service)]
+Time = Annotated[str | None, _field(validation.timestamp, optional=True, cached=True)]
+# Fixed words are pydantic's own (strict) literals: checked without a call into Python,
+# reported with domain.validation's messages (see _first_problem).
+Role = Literal["administrator", "user", "auditor"]
+SubscriptionState = Literal["active", "read-only", "no-access", "deleted"]
+CollaborationState = Literal["active", "ended"]
+EndedBy = Literal["customer", "office"]
+assert get_args(Role) == validation.ROLES
+assert get_args(SubscriptionState) == SUBSCRIPTION_STATES
+assert get_args(EndedBy) == validation.ENDED_BY
+#: checked against the catalogue with the rules across fields (check_company)
+ServiceCode = str
 Payload = Annotated[dict[str, Any], PlainValidator(_payload)]
 
 
-def _one_of(choices: tuple[str, ...]) -> PlainValidator:
-    return _field(lambda value, field: validation.choice(value, choices, field))
-
-
-SubscriptionState = Annotated[str, _one_of(SUBSCRIPTION_STATES)]
-CollaborationState = Annotated[str, _one_of(COLLABORATION_STATES)]
-EndedBy = Annotated[str | None, _field(lambda v, f: validation.choice(v, validation.ENDED_BY, f), optional=True)]  # fmt: skip
 OptionalOutcome = Annotated[str | None, _field(validation.text, optional=True)]
 
 # -- the models ---------------------------------------------------------------------
@@ -143,12 +144,12 @@ class UserIn(BaseModel):
 
     email: Email
     name: OptionalName = None
-    role: Role = None
-    main_contact: Flag = None
+    role: Role | None = None
+    main_contact: bool | None = None
     #: null means none; left out, the user's services stay as they are
     services: Annotated[list[ServiceCode] | None, BeforeValidator(_no_list_as_null)] = None
 
-    @property
+    @cached_property
     def key(self) -> str:
         return validation.email_key(self.email)
 
@@ -168,7 +169,7 @@ class CollaborationIn(BaseModel):
     state: CollaborationState = "active"
     started_at: Time = None
     ended_at: Time = None
-    ended_by: EndedBy = None
+    ended_by: EndedBy | None = None
     actor: OptionalText = None
     outcome: OptionalOutcome = None
     reason: OptionalText = None
@@ -191,10 +192,16 @@ class CompanyIn(BaseModel):
     customer_number: CustomerNumber
     org_number: OrgNumber
     name: Name
-    users: Annotated[list[UserIn], BeforeValidator(_no_list_as_null)] = []
-    subscriptions: Annotated[list[SubscriptionIn], BeforeValidator(_no_list_as_null)] = []
-    collaborations: Annotated[list[CollaborationIn], BeforeValidator(_no_list_as_null)] = []
-    records: Annotated[list[RecordIn], BeforeValidator(_no_list_as_null)] = []
+    users: Annotated[list[UserIn], BeforeValidator(_no_list_as_null)] = Field(default_factory=list)
+    subscriptions: Annotated[list[SubscriptionIn], BeforeValidator(_no_list_as_null)] = Field(
+        default_factory=list
+    )
+    collaborations: Annotated[list[CollaborationIn], BeforeValidator(_no_list_as_null)] = Field(
+        default_factory=list
+    )
+    records: Annotated[list[RecordIn], BeforeValidator(_no_list_as_null)] = Field(
+        default_factory=list
+    )
 
 
 class ServiceIn(BaseModel):
@@ -203,7 +210,7 @@ class ServiceIn(BaseModel):
     code: Annotated[str, _field(lambda v, f: validation.text(v, f, max_length=SERVICE_CODE_MAX))]
     name: Name
     outcomes: list[Any]
-    checklist: Annotated[list[Any], BeforeValidator(_no_list_as_null)] = []
+    checklist: Annotated[list[Any], BeforeValidator(_no_list_as_null)] = Field(default_factory=list)
 
 
 _NESTED: dict[type[BaseModel], dict[str, type[BaseModel]]] = {
@@ -219,30 +226,30 @@ _NESTED: dict[type[BaseModel], dict[str, type[BaseModel]]] = {
 
 
 def validate_office(data: Any, where: str) -> OfficeIn:
-    return _validate(OfficeIn, data, where, None)
+    return _validate(OfficeIn, data, where)
 
 
 def validate_company(data: Any, where: str, catalogue: Catalogue) -> CompanyIn:
-    company = _validate(CompanyIn, data, where, {"catalogue": catalogue})
+    company = _validate(CompanyIn, data, where)
     check_company(company, where, catalogue)
     return company
 
 
 def validate_service(data: Any, where: str) -> Service:
-    model = _validate(ServiceIn, data, where, None)
+    model = _validate(ServiceIn, data, where)
     # the catalogue's own rules for outcomes and checklist items, on the checked text
     return service_from_mapping(model.model_dump(), where)
 
 
-def _validate(model: type[Any], data: Any, where: str, context: dict[str, Any] | None) -> Any:
+def _validate(model: type[Any], data: Any, where: str) -> Any:
     try:
-        return model.model_validate(data, context=context)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise _first_problem(model, exc, where) from None
 
 
 def _first_problem(model: type[BaseModel], exc: ValidationError, where: str) -> InvalidInput:
-    error = exc.errors(include_url=False, include_input=False)[0]
+    error = exc.errors(include_url=False)[0]
     loc = error["loc"]
     kind = error["type"]
     context = error.get("ctx") or {}
@@ -259,12 +266,38 @@ def _first_problem(model: type[BaseModel], exc: ValidationError, where: str) -> 
         text = "expected an object"
     elif kind == "list_type":
         text = "expected a list"
+    elif kind == "string_type":
+        text = "expected a string"
+    elif kind == "bool_type":
+        text = "expected true or false"
+    elif kind == "literal_error":
+        text, hint = _choice_problem(_model_at(model, loc[:-1]), str(loc[-1]), error["input"])
     else:
         text = str(error["msg"])
     path = where + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
     if suffix:
         path += suffix if suffix.startswith("[") else f".{suffix}"
     return InvalidInput(f"{path}: {text}", hint)
+
+
+def _choice_problem(model: type[BaseModel], name: str, value: Any) -> tuple[str, str | None]:
+    """A fixed word that is not one of its choices, as domain.validation says it."""
+    choices = _literal_values(model.model_fields[name].annotation)
+    try:
+        if name == "role":
+            validation.role(value, "")
+        validation.choice(value, choices, "")
+    except InvalidInput as exc:
+        return (exc.details or {}).get("text", exc.message), exc.hint
+    return f"{validation.show(value)} is not allowed", None
+
+
+def _literal_values(annotation: Any) -> tuple[str, ...]:
+    """The words of ``Literal[...]``, also inside ``Literal[...] | None``."""
+    args = get_args(annotation)
+    if args and all(isinstance(arg, str) for arg in args):
+        return args
+    return tuple(word for arg in args for word in _literal_values(arg))
 
 
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:
@@ -304,10 +337,34 @@ def _problem(where: str, path: str, text: str, hint: str | None = None) -> Inval
 
 def check_company(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
     """The rules of one company item that no single field can check."""
+    _check_services(company, where, catalogue)
     _check_users(company, where)
     states = _check_subscriptions(company, where)
     _check_collaborations(company, where, catalogue, states)
     _check_records(company, where, states)
+
+
+def _check_services(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
+    """Every service named is in the catalogue."""
+    for index, user in enumerate(company.users):
+        for position, code in enumerate(user.services or ()):
+            if code not in catalogue:
+                raise _unknown_service(
+                    where, f"users[{index}].services[{position}]", code, catalogue
+                )
+    for part in ("subscriptions", "collaborations", "records"):
+        for index, entry in enumerate(getattr(company, part)):
+            if entry.service not in catalogue:
+                raise _unknown_service(where, f"{part}[{index}].service", entry.service, catalogue)
+
+
+def _unknown_service(where: str, path: str, code: str, catalogue: Catalogue) -> InvalidInput:
+    return _problem(
+        where,
+        path,
+        f"unknown service {validation.show(code)}",
+        f"known services: {', '.join(catalogue.codes)}",
+    )
 
 
 def _check_users(company: CompanyIn, where: str) -> None:

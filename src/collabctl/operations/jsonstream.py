@@ -117,6 +117,7 @@ class _Source:
     """The input's bytes, read in blocks; how far it got, and the size of a regular file."""
 
     def __init__(self, stream: IO[Any]) -> None:
+        self.stream = stream  # kept open as long as it is read
         self.position = 0
         self.size: int | None = None
         self._fd: int | None = None
@@ -285,7 +286,7 @@ def _line_items(number: int, raw: bytes) -> Iterator[Item]:
         )
         return
     try:
-        value = _decoder.decode(text.lstrip().lstrip("\ufeff"))
+        value = _decoder.decode(text[1:] if text.startswith("\ufeff") else text)
     except (ValueError, RecursionError) as exc:
         message, hint = unreadable(exc)
         yield _invalid(number, f"line {number}: {message}", hint)

@@ -10,12 +10,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from collabctl.domain import validation
-from collabctl.domain.errors import (
-    AuditorCannotBeMainContact,
-    Duplicate,
-    NotAParty,
-    NotFound,
-)
+from collabctl.domain.errors import AuditorCannotBeMainContact, Duplicate, NotFound
+from collabctl.operations import notify, scope
 from collabctl.operations.companies import (
     collaboration_dict,
     collaboration_select,
@@ -37,37 +33,17 @@ def user_dict(user: CompanyUser) -> dict[str, Any]:
     }
 
 
-def require_party_to_company(session: Session, ctx: Context, number: str) -> None:
-    """A scoped party may change a company only if it is the company or works for it now."""
-    ctx.require_customer_party(number)
-    if ctx.party is not None and ctx.party.kind == "office":
-        works_for = session.scalars(
-            select(col(Collaboration.id)).where(
-                col(Collaboration.customer_number) == number,
-                col(Collaboration.office_org_number) == ctx.party.key,
-                col(Collaboration.state) == "active",
-            )
-        ).first()
-        if works_for is None:
-            raise NotAParty(
-                f"acting as {ctx.party}, collabctl cannot change customer {number}: "
-                "the office has no active collaboration with it",
-                "a support agent can act without --as",
-            )
+#: kept for callers written before operations.scope; scope.require_party is the rule
+require_party_to_company = scope.require_party
 
 
 def start_collaboration(
     session: Session, ctx: Context, number: str, service_code: str, office_number: str
 ) -> dict[str, Any]:
     service = ctx.service(service_code)
-    get_company(session, number, lock=True)
+    scope.require_office(ctx, office_number)
+    _company_for_change(session, ctx, number)
     get_office(session, office_number)
-    ctx.require_customer_party(number)
-    if ctx.party is not None and ctx.party.kind == "office" and ctx.party.key != office_number:
-        raise NotAParty(
-            f"acting as {ctx.party}, collabctl cannot start a collaboration for office {office_number}",
-            f"use --office {ctx.party.key}, or act without --as",
-        )
     current = session.scalars(
         select(Collaboration).where(
             col(Collaboration.customer_number) == number,
@@ -124,7 +100,9 @@ def start_collaboration(
     row = session.execute(
         collaboration_select().where(col(Collaboration.id) == collaboration.id)
     ).one()
-    return collaboration_dict(row)
+    started = collaboration_dict(row)
+    notify.queue_start(session, ctx, started, at)
+    return started
 
 
 def _find_user(users: list[CompanyUser], number: str, email: str) -> CompanyUser:
@@ -139,9 +117,21 @@ def _find_user(users: list[CompanyUser], number: str, email: str) -> CompanyUser
     return user
 
 
-def set_main_contact(session: Session, ctx: Context, number: str, email: str) -> dict[str, Any]:
+def _company_for_change(session: Session, ctx: Context, number: str) -> None:
+    """Lock the company for a change the acting party may make (``not-a-party`` otherwise).
+
+    The scope is checked first, so that a party learns nothing of a company it may not
+    change, not even whether it exists; and again under the lock (PostgreSQL), in case
+    its collaboration ended meanwhile.
+    """
+    scope.require_party(session, ctx, number)
     get_company(session, number, lock=True)
-    require_party_to_company(session, ctx, number)
+    if ctx.party is not None and session.get_bind().dialect.name == "postgresql":
+        scope.require_party(session, ctx, number)
+
+
+def set_main_contact(session: Session, ctx: Context, number: str, email: str) -> dict[str, Any]:
+    _company_for_change(session, ctx, number)
     users = company_users(session, number)
     user = _find_user(users, number, email)
     if user.role == "auditor":
@@ -178,6 +168,15 @@ def set_main_contact(session: Session, ctx: Context, number: str, email: str) ->
             "promoted": promoted,
         },
     )
+    notify.queue_main_contact(
+        session,
+        ctx,
+        customer_number=number,
+        email=user.email,
+        name=user.name,
+        previous=previous.email if previous else None,
+        promoted=promoted,
+    )
     return {
         **user_dict(user),
         "changed": True,
@@ -199,8 +198,7 @@ def add_user(
     email = validation.email(email, "--email")
     role = validation.role(role, "--role") if role is not None else None
     codes = [ctx.service(s, "--service").code for s in services]
-    get_company(session, number, lock=True)
-    require_party_to_company(session, ctx, number)
+    _company_for_change(session, ctx, number)
     if main_contact and role == "auditor":
         raise AuditorCannotBeMainContact(
             f"{email} cannot be an auditor and the main contact",
@@ -251,6 +249,16 @@ def add_user(
             else None,
         },
     )
+    if main_contact:
+        notify.queue_main_contact(
+            session,
+            ctx,
+            customer_number=number,
+            email=email,
+            name=user.name,
+            previous=previous.email if previous else None,
+            promoted=role not in (None, "administrator"),
+        )
     return {
         **user_dict(user),
         "promoted": bool(main_contact and role not in (None, "administrator")),

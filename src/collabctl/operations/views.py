@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from collabctl.domain import validation
-from collabctl.domain.errors import InvalidInput, NotAParty
+from collabctl.domain.errors import InvalidInput
 from collabctl.domain.keys import EVENT_KEYS
+from collabctl.operations import scope
 from collabctl.operations.companies import (
     COLLABORATION,
     collaboration_dict,
@@ -21,7 +22,7 @@ from collabctl.operations.companies import (
     record_counts,
 )
 from collabctl.operations.context import Context, parse_timestamp
-from collabctl.store.models import AuditEvent, Collaboration, Subscription
+from collabctl.store.models import AuditEvent, Office, Subscription
 
 STATES = ("active", "ended", "all")
 
@@ -49,8 +50,7 @@ def list_collaborations(
     if state != "all":
         stmt = stmt.where(c.state == state)
     if ctx.party is not None:
-        column = c.office_org_number if ctx.party.kind == "office" else c.customer_number
-        stmt = stmt.where(column == ctx.party.key)
+        stmt = stmt.where(scope.collaboration_filter(ctx.party))
     stmt = stmt.order_by(c.customer_number, c.service, c.started_at)
     # Not a generator function: bad filters must fail before any output is written.
     rows = session.execute(stmt.execution_options(yield_per=1000))
@@ -74,40 +74,41 @@ def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
     from collabctl.operations.parties import user_dict
 
     number = validation.customer_number(number, "CUSTOMER")
+    party = ctx.party
+    scope.require_visible(session, ctx, number)
     company = get_company(session, number)
-    ctx.require_customer_party(number)
+    columns = COLLABORATION.c
     collaborations = [
         collaboration_dict(row)
         for row in session.execute(
             collaboration_select()
-            .where(col(Collaboration.customer_number) == number)
-            .order_by(col(Collaboration.service), col(Collaboration.started_at))
+            .where(columns.customer_number == number, scope.collaboration_filter(party))
+            .order_by(columns.service, columns.started_at)
         )
     ]
-    if ctx.party is not None and ctx.party.kind == "office":
-        collaborations = [c for c in collaborations if c["office_org_number"] == ctx.party.key]
-        if not collaborations:
-            raise NotAParty(
-                f"acting as {ctx.party}, collabctl cannot show customer {number}: "
-                "the office has never collaborated with it",
-                "a support agent can act without --as",
-            )
-    users = company_users(session, number)
+    # an office sees the facts of its own collaborations' services only
+    visible = scope.visible_services(session, party, number)
+    users = [user_dict(u) for u in company_users(session, number)]
+    if visible is not None:
+        for user in users:
+            user["services"] = [s for s in user["services"] if s in visible]
     counts = record_counts(session, number)
-    subscriptions = list(
-        session.scalars(
+    subscriptions = [
+        sub
+        for sub in session.scalars(
             select(Subscription)
             .where(col(Subscription.customer_number) == number)
             .order_by(col(Subscription.service))
         )
-    )
+        if visible is None or sub.service in visible
+    ]
     active_offices: dict[str, set[str]] = {}
     for c in collaborations:
         if c["state"] == "active":
             active_offices.setdefault(c["office_org_number"], set()).add(c["service"])
     access = []
     for sub in subscriptions:
-        if ctx.party is None or ctx.party.kind == "customer":
+        if party is None or party.kind == "customer":
             access.append(
                 {
                     "service": sub.service,
@@ -129,20 +130,33 @@ def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
                     ),
                 }
             )
-    main = next((u.email for u in users if u.main_contact), None)
+    main = next((u["email"] for u in users if u["main_contact"]), None)
     return {
         "customer_number": company.customer_number,
         "org_number": company.org_number,
         "name": company.name,
         "main_contact": main,
-        "users": [user_dict(u) for u in users],
+        "users": users,
         "subscriptions": [
             {"service": s.service, "state": s.state, "records": counts.get(s.service, 0)}
             for s in subscriptions
         ],
         "collaborations": collaborations,
+        "offices": _offices(session, {c["office_org_number"] for c in collaborations}),
         "access": access,
     }
+
+
+def _offices(session: Session, org_numbers: set[str]) -> list[dict[str, Any]]:
+    """The offices named in ``show``, with the address their notifications go to."""
+    if not org_numbers:
+        return []
+    rows = session.execute(
+        select(col(Office.org_number), col(Office.name), col(Office.email))
+        .where(col(Office.org_number).in_(org_numbers))
+        .order_by(col(Office.org_number))
+    )
+    return [{"org_number": org, "name": name, "email": email} for org, name, email in rows]
 
 
 def audit_events(
@@ -163,25 +177,7 @@ def audit_events(
     if since is not None:
         stmt = stmt.where(col(AuditEvent.at) >= parse_timestamp(since, "--since"))
     if ctx.party is not None:
-        if ctx.party.kind == "customer":
-            stmt = stmt.where(col(AuditEvent.customer_number) == ctx.party.key)
-        else:
-            # An office sees the company-wide events of the companies it works or worked
-            # for, and the per-service events only of its own collaborations: the end of
-            # another office's collaboration with the same company is not its business.
-            own = (
-                select(col(Collaboration.id))
-                .where(
-                    col(Collaboration.office_org_number) == ctx.party.key,
-                    col(Collaboration.customer_number) == col(AuditEvent.customer_number),
-                    or_(
-                        col(AuditEvent.service).is_(None),
-                        col(Collaboration.service) == col(AuditEvent.service),
-                    ),
-                )
-                .exists()
-            )
-            stmt = stmt.where(own)
+        stmt = stmt.where(scope.event_filter(ctx.party))
     stmt = stmt.order_by(col(AuditEvent.id))
     rows = session.execute(stmt.execution_options(yield_per=1000))
     return (dict(zip(EVENT_KEYS, row, strict=True)) for row in rows)

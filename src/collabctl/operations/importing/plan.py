@@ -280,13 +280,19 @@ def _plan_collaborations(
                 f"{at}.office: office {office} does not exist",
                 'list the office under "offices" (before the company) or import it first',
             )
-        match = next(
-            (
-                c
-                for c in stored.collaborations
-                if c.service == service and c.office == office and c.started_at == entry.started_at
-            ),
-            None,
+        match = (
+            next(
+                (
+                    c
+                    for c in stored.collaborations
+                    if c.service == service
+                    and c.office == office
+                    and c.started_at == entry.started_at
+                ),
+                None,
+            )
+            if stored.collaborations
+            else None
         )
         if match is not None:
             _compare_collaboration(number, match, entry, at, writes, changes)

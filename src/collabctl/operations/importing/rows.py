@@ -205,13 +205,16 @@ class Writes:
     #: audit events: keyword arguments of store.audit.insert_audit_event
     events: list[dict[str, Any]] = field(default_factory=list)
 
-    def mark(self) -> list[int]:
-        """Where each list ends now, to drop what a failing item added (:meth:`undo`)."""
-        return [len(getattr(self, f.name)) for f in fields(self)]
+    def __post_init__(self) -> None:
+        self._lists = tuple(getattr(self, f.name) for f in fields(self))
 
-    def undo(self, mark: list[int]) -> None:
-        for f, length in zip(fields(self), mark, strict=True):
-            del getattr(self, f.name)[length:]
+    def mark(self) -> tuple[int, ...]:
+        """Where each list ends now, to drop what a failing item added (:meth:`undo`)."""
+        return tuple(map(len, self._lists))
+
+    def undo(self, mark: tuple[int, ...]) -> None:
+        for rows, length in zip(self._lists, mark, strict=True):
+            del rows[length:]
 
 
 _STATEMENTS: tuple[tuple[str, str], ...] = (

@@ -1,0 +1,66 @@
+"""Plain SQL on a session's own DBAPI connection, for the hot paths.
+
+A bulk end runs a handful of statements per item. Building SQLAlchemy
+statements and loading ORM objects costs several times more than the
+statements themselves, so the end path (and the audit insert every change
+shares) speaks plain SQL through :class:`Statements`: same connection, same
+transaction and locks as the session, and the driver keeps the statements
+prepared (sqlite3 caches them per connection; psycopg prepares a query once it
+has run a few times).
+
+Statements are written once with ``:name`` parameters and rewritten to
+psycopg's ``%(name)s`` on PostgreSQL, so they hold no other colon or percent
+sign.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, ClassVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+_PARAM = re.compile(r":(\w+)")
+
+
+class Statements:
+    """Run SQL on the session's connection, inside the session's transaction."""
+
+    _postgres_sql: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, session: Session) -> None:
+        session.flush()  # plain SQL must see what the ORM has not written yet
+        self.session = session
+        connection = session.connection()
+        self.postgres = connection.dialect.name == "postgresql"
+        self._error: type[Exception] = connection.dialect.loaded_dbapi.Error
+        self._cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        """Run one statement; returns the DBAPI cursor (``fetchone``, ``rowcount``, iteration)."""
+        if self.postgres:
+            converted = self._postgres_sql.get(sql)
+            if converted is None:
+                converted = self._postgres_sql[sql] = _PARAM.sub(r"%(\1)s", sql)
+            sql = converted
+        try:
+            self._cursor.execute(sql, params or {})
+        except self._error as exc:
+            # the same exception SQLAlchemy raises, so retries and error messages work as elsewhere
+            raise DBAPIError.instance(sql, params, exc, self._error) from exc
+        return self._cursor
+
+    def json(self, value: Any) -> Any:
+        """A value for a JSON column, serialised as SQLAlchemy's JSON type does."""
+        if self.postgres:
+            from psycopg.types.json import Json
+
+            return Json(value)
+        return json.dumps(value)
+
+    @staticmethod
+    def from_json(value: Any) -> Any:
+        """A JSON column's value as Python (sqlite3 returns the text, psycopg the value)."""
+        return json.loads(value) if isinstance(value, str | bytes) else value
