@@ -109,7 +109,7 @@ _EN = _Texts(
     },
     end_body=(
         "The collaboration between {company} (customer {number}) and {office} ({office_org}) "
-        "in {service_name} ended on {when}, at the request of {party}."
+        "for {service_name} ended on {when}, at the request of {party}."
     ),
     end_what_now="What this means: {outcome}",
     outcomes={
