@@ -100,6 +100,7 @@ def test_upgrade_and_current_on_an_empty_database(
         assert_no_secret(result, pg_server.password)
 
 
+@pytest.mark.slow
 def test_admins_upgrading_at_once_take_turns(
     pg_server: PostgresServer, pg_empty_database_url: str
 ) -> None:
@@ -125,6 +126,7 @@ def test_admins_upgrading_at_once_take_turns(
     ]
 
 
+@pytest.mark.slow
 def test_an_unmigrated_shared_database_is_refused_and_never_migrated(
     pg_server: PostgresServer, pg_empty_database_url: str, tmp_path: Path, home: Path
 ) -> None:

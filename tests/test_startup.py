@@ -56,6 +56,7 @@ def test_version_prints_the_version() -> None:
     assert result.stdout.strip() == f"collabctl {__version__}"
 
 
+@pytest.mark.slow  # six fresh interpreters
 def test_commands_without_a_terminal_import_no_prompt_library() -> None:
     demo, _ = imported("demo")
     assert demo.returncode == 0, demo.stderr[-2000:]
