@@ -1,25 +1,20 @@
-"""``collabctl end``: one collaboration (scripted or interactive) or many (``--from``)."""
+"""``collabctl end`` of one collaboration: the steps the scripted and the interactive
+flow share (the pre-flight, showing it, the end itself) and the scripted flow.
+
+The interactive flow is in ``interactive.py``, many ends (``--from``) in ``bulk.py``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from collabctl.cli.output import (
-    Format,
-    emit_error,
-    emit_object,
-    emit_rows,
-    error_lines,
-    message,
-)
-from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
+from collabctl.cli.output import Format, emit_error, emit_object
+from collabctl.domain.errors import UsageError
 
 if TYPE_CHECKING:
     from collabctl.cli.state import State
     from collabctl.operations.ending import EndRequest, Preflight
-
-BULK_COLUMNS = ("line", "customer_number", "service", "status", "outcome", "error")
 
 
 @dataclass
@@ -77,22 +72,22 @@ def _missing_input(pre: Preflight) -> UsageError | None:
     return None
 
 
-def end_one(state: State, options: EndOptions, fmt: Format) -> None:
-    from collabctl.domain import validation
-
-    env = state.env
-    if env.can_prompt and (
+def asks(state: State, options: EndOptions) -> bool:
+    """Whether the end runs the interactive flow: a person can answer, and an answer
+    is missing (--yes skips the confirmation, not the questions whose flags were left out)."""
+    return state.env.can_prompt and (
         options.customer is None
         or options.service is None
         or (not options.yes and not options.dry_run)
-        # --yes skips the confirmation, not the questions whose flags were left out
         or (not options.dry_run and options.outcome is None)
         or (not options.dry_run and options.by is None and state.party is None)
-    ):
-        from collabctl.cli.interactive import end_interactively
+    )
 
-        end_interactively(state, options, fmt)
-        return
+
+def end_one(state: State, options: EndOptions, fmt: Format) -> None:
+    """The scripted end: every answer comes from the flags, or it is a usage error."""
+    from collabctl.domain import validation
+
     if options.customer is None:
         raise UsageError(
             "which company? CUSTOMER is required",
@@ -149,206 +144,3 @@ def apply_end(state: State, req: EndRequest, fmt: Format) -> dict[str, Any]:
     data = result.to_dict()
     emit_object(state.env, data, fmt, render_end_result)
     return data
-
-
-def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int:
-    """End one collaboration per input line; returns the exit code (0 or 4).
-
-    Results stream out batch by batch, each after its batch is committed; the
-    summary goes to stderr, and so does a progress display when stderr is a
-    terminal and the results go elsewhere (at a terminal, they are the progress).
-    """
-    from collabctl.config import backup_dir
-    from collabctl.operations.bulk import STATUSES, LineReader, end_many
-
-    env = state.env
-    if not options.yes and not options.dry_run:
-        raise UsageError(
-            "ending many collaborations needs --yes (or --dry-run to check them first)",
-            "collabctl end --from FILE --dry-run, then the same with --yes",
-        )
-    db = state.database()
-    with db.session(write=False) as session:
-        ctx = state.context(session)
-    stream = env.open_input(source)
-    if source == "-" and env.stdin_tty:
-        message(
-            env,
-            "reading items from the terminal: one customer number or JSON object a line, Ctrl-D to end",
-        )
-    reader = LineReader(stream)
-    batches = end_many(
-        db,
-        ctx,
-        reader,
-        options.request(""),
-        dry_run=options.dry_run,
-        backup_dir=backup_dir(),
-    )
-    counts = dict.fromkeys(STATUSES, 0)
-    progress = _Progress(env, reader) if env.stderr_tty and not env.stdout_tty else None
-    say = progress.say if progress else lambda text: message(env, text)
-
-    def rows() -> Any:
-        for batch in batches:
-            for result in batch:
-                counts[result.status] += 1
-                if result.error is not None and fmt is Format.table:
-                    error = result.error
-                    say(error_lines(error.code, f"line {result.line}: {error.message}", error.hint))
-                yield result
-            # the batch is committed and written: let the reader of stdout see it now
-            env.stdout.flush()
-            if progress is not None:
-                progress.update(sum(counts.values()))
-
-    try:
-        if progress is not None:
-            with progress:
-                _emit_bulk(state, rows(), fmt)
-        else:
-            _emit_bulk(state, rows(), fmt)
-    except (KeyboardInterrupt, BrokenPipeError) as exc:
-        # Ctrl-C, or the reader of the results went away (`| head`): stop, and say
-        # how far it got; exit 0 would claim that every item was done.
-        if isinstance(exc, BrokenPipeError):
-            import os
-            import sys
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "output closed"
-        message(env, f"\n{why}: " + _summary(counts, options.dry_run))
-        message(
-            env,
-            "hint: every item is either done or untouched, never half done; run the same "
-            "input again to finish (what is done reports already-ended)",
-        )
-        import typer
-
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except Exception:
-        # a failure that stops the run (say, the database went away): what was done so far
-        message(env, "stopped: " + _summary(counts, options.dry_run))
-        raise
-    finally:
-        if stream is not env.stdin:
-            stream.close()
-    message(env, _summary(counts, options.dry_run))
-    if counts["failed"]:
-        message(
-            env,
-            "hint: fix the failed lines, then run again without --dry-run"
-            if options.dry_run
-            else "hint: fix the failed lines and run the same input again; "
-            "what already ended reports already-ended",
-        )
-        return EXIT_PARTIAL
-    return EXIT_OK
-
-
-def _summary(counts: dict[str, int], dry_run: bool) -> str:
-    total = sum(counts.values())
-    parts = [f"{n} {status}" for status, n in counts.items() if n]
-    text = f"{total} item{'s' if total != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
-    return text + (" (dry run: nothing was changed)" if dry_run else "")
-
-
-BULK_CSV_COLUMNS = (
-    "line",
-    "customer_number",
-    "service",
-    "status",
-    "outcome",
-    "error_code",
-    "error_message",
-    "error_hint",
-)
-
-
-def _emit_bulk(state: State, results: Any, fmt: Format) -> None:
-    out = state.env.stdout
-    if fmt is Format.table:
-        # one line per item as soon as it is done: readable while it runs, and streamed
-        header = False
-        for r in results:
-            if not header:
-                out.write(
-                    f"{'line':>6}  {'customer':<10}  {'service':<12}  {'status':<13}  outcome\n"
-                )
-                header = True
-            detail = r.error.code if r.error is not None else (r.outcome or "")
-            out.write(
-                f"{r.line:>6}  {r.customer_number or '-':<10}  {r.service or '-':<12}  "
-                f"{r.status:<13}  {detail}\n"
-            )
-        out.flush()
-    elif fmt is Format.jsonl:
-        # the same text as output.dumps, with one encoder for the whole run
-        import json
-
-        encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        for r in results:
-            out.write(encode(r.to_dict()) + "\n")
-        out.flush()
-    elif fmt is Format.csv:
-        emit_rows(state.env, (_flat(r) for r in results), fmt, BULK_CSV_COLUMNS)
-    else:
-        emit_rows(state.env, (r.to_dict() for r in results), fmt, BULK_COLUMNS)
-
-
-def _flat(result: Any) -> dict[str, Any]:
-    """A result with its error spread over columns, for spreadsheets."""
-    row = result.to_dict()
-    error = row.pop("error") or {}
-    row.update(
-        error_code=error.get("code"),
-        error_message=error.get("message"),
-        error_hint=error.get("hint"),
-    )
-    return row
-
-
-class _Progress:
-    """A progress display on stderr: a bar for a file (its size is known), else a counter."""
-
-    def __init__(self, env: Any, reader: Any) -> None:
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            SpinnerColumn,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        from collabctl.cli.output import console
-
-        self._reader = reader
-        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.fields[items]} items")]
-        if reader.size:
-            columns += [BarColumn(), TaskProgressColumn(), TimeRemainingColumn()]
-        else:
-            columns.append(TimeElapsedColumn())
-        self._progress = Progress(
-            *columns,
-            console=console(env.stderr, env, is_stdout=False),
-            transient=True,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-        self._task = self._progress.add_task("end", total=reader.size or None, items=0)
-
-    def update(self, items: int) -> None:
-        self._progress.update(self._task, completed=self._reader.position, items=items)
-
-    def say(self, text: str) -> None:
-        """A message above the progress display instead of through it."""
-        self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-    def __enter__(self) -> _Progress:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()

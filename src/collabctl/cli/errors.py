@@ -74,10 +74,8 @@ def handles_errors(func: F) -> F:
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(EXIT_OK) from None
         except Exception as exc:
-            from sqlalchemy.exc import SQLAlchemyError
-
-            if isinstance(exc, SQLAlchemyError) and state._db is not None:
-                error = state._db.translate(exc)
+            error = state.database_error(exc)
+            if error is not None:
                 fail(env, error.code, error.message, error.hint, fmt, error.exit_code)
             if os.environ.get("COLLABCTL_DEBUG"):
                 import traceback

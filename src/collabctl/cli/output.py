@@ -68,7 +68,6 @@ def emit_rows(
     columns: Sequence[str],
     *,
     table_columns: Sequence[str] | None = None,
-    title: str | None = None,
     empty: str = "nothing to show",
 ) -> int:
     """Write rows in the chosen format; returns how many were written."""
@@ -94,7 +93,7 @@ def emit_rows(
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=title, show_lines=False, header_style="bold")
+        table = Table(show_lines=False, header_style="bold")
         shown = table_columns or columns
         for column in shown:
             table.add_column(column.replace("_", " "))
@@ -114,9 +113,12 @@ def emit_object(
     env: Environment,
     obj: dict[str, Any],
     fmt: Format,
-    render: Callable[[Any, dict[str, Any]], None],
+    render: Callable[[Any, dict[str, Any]], None] | None = None,
 ) -> None:
-    """One object: ``render`` draws it for people; machine formats print it as data."""
+    """One object: ``render`` draws it for people; machine formats print it as data.
+
+    Without ``render`` the table format prints nothing: the command tells people
+    what happened in a message of its own."""
     out = env.stdout
     if fmt is Format.json:
         out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
@@ -126,18 +128,15 @@ def emit_object(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(list(obj))
         writer.writerow([_cell(v) for v in obj.values()])
-    else:
+    elif render is not None:
         render(console(out, env, is_stdout=True), obj)
     out.flush()
 
 
-def message(env: Environment, text: str, *, style: str | None = None) -> None:
+def message(env: Environment, text: str) -> None:
     """A line for the person at the terminal, on stderr."""
-    if style and env.stderr_tty:
-        console(env.stderr, env, is_stdout=False).print(text, style=style, markup=False)
-    else:
-        env.stderr.write(text + "\n")
-        env.stderr.flush()
+    env.stderr.write(text + "\n")
+    env.stderr.flush()
 
 
 def error_lines(code: str, text: str, hint: str | None) -> str:

@@ -6,6 +6,8 @@ the Environment; every command reads it with ``current_state()``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,8 +20,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from collabctl.domain.catalogue import Catalogue
+    from collabctl.domain.errors import CollabError
     from collabctl.operations.context import Context
-    from collabctl.store.database import Database
+    from collabctl.operations.schema import Database
 
 
 @dataclass
@@ -41,11 +44,9 @@ class State:
 
     def database(self, *, ensure_schema: bool = True) -> Database:
         if self._db is None:
-            from collabctl.config import resolve_database_url
-            from collabctl.store.database import Database
+            from collabctl.operations.schema import open_database
 
-            resolved = resolve_database_url(self.database_url, self.config)
-            self._db = Database(resolved.url, embedded=resolved.embedded, source=resolved.source)
+            self._db = open_database(self.database_url, self.config)
         if ensure_schema:
             self._db.ensure_schema()
         return self._db
@@ -73,14 +74,30 @@ class State:
 
     def context(self, session: Session) -> Context:
         from collabctl.operations.context import Context, Party, load_catalogue
+        from collabctl.operations.mail_templates import language_setting
 
         party = Party.parse(self.party) if self.party else None
-        return Context(self.actor, party, load_catalogue(session, self.base_catalogue()))
+        catalogue = load_catalogue(session, self.base_catalogue())
+        return Context(self.actor, party, catalogue, mail_language=language_setting(self.config))
+
+    @contextmanager
+    def reading(self) -> Iterator[tuple[Session, Context]]:
+        """A read-only session and the acting context, for a command that only reads."""
+        with self.database().session(write=False) as session:
+            yield session, self.context(session)
 
     def transact(self, work: Callable[[Session, Context], Any]) -> Any:
         """Run ``work`` in one writing transaction (retried on lock conflicts) and commit."""
         db = self.database()
         return db.transact(lambda session: work(session, self.context(session)))
+
+    def database_error(self, exc: BaseException) -> CollabError | None:
+        """A failure of the database library as the error a user sees; None for others."""
+        if self._db is None:
+            return None
+        from collabctl.operations.schema import database_error
+
+        return database_error(self._db, exc)
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from collabctl.domain.errors import UsageError
+from collabctl.operations.context import Context
 from collabctl.operations.jsonstream import Item
 from collabctl.store.models import Company, Office
 
@@ -297,21 +299,6 @@ COMPANIES: list[dict[str, Any]] = [
     },
 ]
 
-NEXT_STEPS = """\
-Demo data loaded: {companies} companies, {offices} accounting offices.
-
-Try next:
-  collabctl list                                   # the active collaborations
-  collabctl show 1003                              # users, subscriptions, who can read what
-  collabctl end 1001 --service eekonomi --outcome continue --by customer --dry-run
-  collabctl end 1002 --service eekonomi --outcome deactivate --by office --yes
-                                                   # fails: no main contact; the hint says how to fix it
-  collabctl end 1003 --service utlagg --outcome continue --by office --yes
-                                                   # fails: draft expense report and outlay
-  collabctl end                                    # the interactive flow, in a terminal
-  collabctl log                                    # the audit log
-"""
-
 
 def demo_items() -> Iterator[Item]:
     for index, office in enumerate(OFFICES):
@@ -325,3 +312,22 @@ def database_is_empty(session: Session) -> bool:
         session.scalars(select(col(Company.customer_number)).limit(1)).first() is None
         and session.scalars(select(col(Office.org_number)).limit(1)).first() is None
     )
+
+
+def load_demo(session: Session, ctx: Context, *, force: bool = False) -> dict[str, int]:
+    """Import the demo data into an empty database (any database with ``force``).
+
+    Returns how many offices and companies it holds. The session must be a
+    writing one; the import commits it.
+    """
+    from collabctl.operations.importing import import_items
+
+    if not force and not database_is_empty(session):
+        raise UsageError(
+            "the database already has data; demo only loads into an empty database",
+            "pass --force to load the demo data anyway (it is upserted over what is there)",
+        )
+    for result in import_items(session, ctx, demo_items()):
+        if result.error is not None:  # the demo data is ours: a failure here is a bug
+            raise result.error
+    return {"offices": len(OFFICES), "companies": len(COMPANIES)}

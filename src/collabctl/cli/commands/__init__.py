@@ -1,0 +1,25 @@
+"""The commands, grouped by what they do; each module is one group.
+
+    data.py     demo, import, export      data in and out
+    views.py    list, show, log           reading
+    changes.py  start, set-main-contact, add-user, end
+    admin.py    doctor, db                the setup
+
+A new command goes into the module of its kind, or into a new module built the
+same way: a ``commands = command_group()`` at the top, one function per command
+decorated with ``@commands.command()`` and ``@handles_errors``, whose body reads
+like its help page (the work is an operations call, the output a render call),
+and its name added to ``GROUPS`` in ``cli/app.py``. Shared arguments and options
+come from ``cli/options.py``, the invocation's state from ``current_state()``.
+
+No ``from __future__ import annotations`` in these modules: Typer reads every
+command's signature at each start. Operations, SQLAlchemy and questionary are
+imported inside the command bodies, so ``--help`` and ``--version`` stay fast.
+"""
+
+import typer
+
+
+def command_group(**settings: object) -> typer.Typer:
+    """A Typer holding a group of commands, merged into the root app by ``cli/app.py``."""
+    return typer.Typer(rich_markup_mode=None, **settings)  # type: ignore[arg-type]

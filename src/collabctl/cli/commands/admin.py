@@ -1,0 +1,78 @@
+"""The setup: ``doctor`` and the ``db`` group (schema migrations)."""
+
+import typer
+
+from collabctl.cli.commands import command_group
+from collabctl.cli.errors import handles_errors
+from collabctl.cli.options import FormatOption
+from collabctl.cli.output import Format, emit_object, emit_rows, message
+from collabctl.cli.state import current_state
+from collabctl.domain.errors import EXIT_DATABASE
+
+commands = command_group()
+db = command_group(
+    help="Schema migrations: see and upgrade the database schema.", no_args_is_help=True
+)
+commands.add_typer(db, name="db")
+
+
+@commands.command()
+@handles_errors
+def doctor(fmt: FormatOption = Format.table) -> None:
+    """Smoke check: configuration, database reachable, schema current, a write (rolled back).
+
+    Exit 0 when all is well, 3 otherwise. Safe to run from CI: it changes no
+    data (the test write is rolled back; the embedded database is created on
+    first use, as by any command).
+
+    Keys: check, ok, detail (one row per check).
+    """
+    from collabctl.operations.health import check_health
+
+    state = current_state()
+    findings = check_health(state.database_url, state.actor)
+    emit_rows(state.env, (f.to_dict() for f in findings), fmt, ("check", "ok", "detail"))
+    if not all(f.ok for f in findings):
+        raise typer.Exit(EXIT_DATABASE)
+
+
+@db.command("upgrade")
+@handles_errors
+def db_upgrade(fmt: FormatOption = Format.table) -> None:
+    """Upgrade the database schema to the newest revision (safe to repeat).
+
+    The embedded SQLite database is upgraded on first use; a shared database
+    is not, and commands fail with schema-outdated until this is run.
+
+    Keys (json): database, before, after, head.
+    """
+    from collabctl.operations.schema import upgrade
+
+    state = current_state()
+    result = upgrade(state.database(ensure_schema=False))
+    if fmt is not Format.table:
+        emit_object(state.env, result, fmt)
+    elif result["before"] == result["after"]:
+        message(state.env, f"schema already at {result['before']} (newest): nothing to do")
+    else:
+        message(
+            state.env, f"schema upgraded from {result['before'] or 'empty'} to {result['after']}"
+        )
+
+
+@db.command("current")
+@handles_errors
+def db_current(fmt: FormatOption = Format.table) -> None:
+    """Show the database's schema revision and whether it is the newest.
+
+    Keys (json): database, revision, head, current.
+    """
+    from collabctl.operations.schema import status
+
+    state = current_state()
+    result = status(state.database(ensure_schema=False))
+    if fmt is not Format.table:
+        emit_object(state.env, result, fmt)
+        return
+    verdict = "current" if result["current"] else "outdated: run `collabctl db upgrade`"
+    state.env.stdout.write(f"{result['revision'] or 'empty'} (head {result['head']}): {verdict}\n")

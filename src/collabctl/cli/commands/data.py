@@ -1,0 +1,305 @@
+"""Data in and out: ``demo``, ``import``, ``export``."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
+
+import typer
+
+from collabctl.cli.commands import command_group
+from collabctl.cli.errors import handles_errors
+from collabctl.cli.options import CustomerArgument, FormatOption, ServiceFilter
+from collabctl.cli.output import Format, dumps, emit_error, emit_object, error_lines, message
+from collabctl.cli.state import current_state
+from collabctl.domain.errors import EXIT_PARTIAL, CollabError, UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from collabctl.operations.context import Context
+
+commands = command_group()
+
+NEXT_STEPS = """\
+Demo data loaded: {companies} companies, {offices} accounting offices.
+
+Try next:
+  collabctl list                                   # the active collaborations
+  collabctl show 1003                              # users, subscriptions, who can read what
+  collabctl end 1001 --service eekonomi --outcome continue --by customer --dry-run
+  collabctl end 1002 --service eekonomi --outcome deactivate --by office --yes
+                                                   # fails: no main contact; the hint says how to fix it
+  collabctl end 1003 --service utlagg --outcome continue --by office --yes
+                                                   # fails: draft expense report and outlay
+  collabctl end                                    # the interactive flow, in a terminal
+  collabctl log                                    # the audit log
+"""
+
+
+@commands.command()
+@handles_errors
+def demo(
+    force: Annotated[
+        bool, typer.Option("--force", help="Load even if the database already has data.")
+    ] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Load a small, realistic demo data set and print what to try next.
+
+    Refuses a database that already has data unless --force. Keys (json):
+    offices, companies, database.
+    """
+    from collabctl.operations.demo import load_demo
+
+    state = current_state()
+    db = state.database()
+    with db.session() as session:
+        loaded = load_demo(session, state.context(session), force=force)
+    summary = {**loaded, "database": db.display_url}
+    if fmt is Format.table:
+        message(state.env, NEXT_STEPS.format(**summary).rstrip())
+    else:
+        emit_object(state.env, summary, fmt)
+
+
+IMPORT_HELP = """\
+Load offices, companies, users, subscriptions, collaborations and records.
+
+FILE is a JSON document or JSON Lines, or - for standard input:
+
+\b
+  {"offices": [{"org_number": "556677-8899", "name": "Exempelbyrån AB"}],
+   "companies": [{"customer_number": "1001", "org_number": "556036-0793",
+                  "name": "Kund AB", "users": [...], "subscriptions": [...],
+                  "collaborations": [...], "records": [...]}],
+   "services": [{"code": "tid", "name": "Tidrapportering",
+                 "outcomes": ["continue"], "checklist": []}]}
+
+JSON Lines: one {"office": {...}}, {"company": {...}} or {"service": {...}} a line.
+
+Records are upserted by key (office: org_number, company: customer_number, user: e-mail,
+subscription: service, collaboration: service + office + started_at, record: service + id),
+so importing the same file twice changes nothing. Each item is checked in full first: a bad
+item is reported (error[invalid-input] naming the line and field) and nothing of it is written;
+the other items are imported. Exit 0 when every item was imported, 4 when some failed,
+and the failing item's exit code (2 for invalid input) when all failed.
+
+Import follows the same rules as the commands: the state of an existing subscription
+changes only through start, end and restore, an ended collaboration's history never
+changes, and an active collaboration needs an active subscription (error[conflict], exit 1
+for that item, naming the command to use). An export imports back unchanged; the backup of
+a deleted service is brought back with `collabctl restore BACKUP_FILE`.
+
+Output: a summary on stderr, and a progress display when stderr is a terminal. Keys with
+--format jsonl, one line per item: line, kind (office|company|service, null for input that
+cannot be read), key (the org number, customer number or service code, whenever it can be
+read), status (changed|unchanged|failed), changes, error; with json or csv: changed,
+unchanged, failed, items. An empty input is invalid (exit 2).
+"""
+
+
+@commands.command("import", help=IMPORT_HELP)
+@handles_errors
+def import_(
+    file: Annotated[
+        str, typer.Argument(metavar="FILE|-", help="JSON or JSON Lines file, - for stdin.")
+    ],
+    fmt: FormatOption = Format.table,
+) -> None:
+    from collabctl.operations.importing import import_items
+    from collabctl.operations.jsonstream import ItemReader
+
+    state = current_state()
+    env = state.env
+    db = state.database()
+    stream = env.open_input(file)
+    reader = ItemReader(stream)
+    report = _ImportReport(env, fmt, reader)
+    try:
+        with db.session() as session, report:
+            try:
+                for result in import_items(session, state.context(session), reader):
+                    report.item(result)
+            except CollabError as exc:
+                # the input cannot be read any further: what was read before is committed
+                report.stopped(exc)
+    finally:
+        if stream is not env.stdin:
+            stream.close()
+    report.finish()
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+class _ImportReport:
+    """What ``import`` says: one line per item with jsonl, errors and a summary on stderr,
+    and a progress display while it runs when stderr is a terminal."""
+
+    def __init__(self, env: Any, fmt: Format, reader: Any) -> None:
+        self.env = env
+        self.fmt = fmt
+        self.reader = reader
+        self.counts = {"changed": 0, "unchanged": 0, "failed": 0}
+        self.first_error: CollabError | None = None
+        self.stop: CollabError | None = None
+        # jsonl results on a terminal are the progress themselves
+        self.progress: Any = None
+        if env.stderr_tty and not (fmt is Format.jsonl and env.stdout_tty):
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            from collabctl.cli.output import console
+
+            columns: list[Any] = [TextColumn("importing: {task.fields[items]}")]
+            columns.append(BarColumn() if reader.size else TimeElapsedColumn())
+            self.progress = Progress(
+                *columns,
+                console=console(env.stderr, env, is_stdout=False),
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self.task = self.progress.add_task("import", total=reader.size or None, items="")
+
+    def __enter__(self) -> "_ImportReport":
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def error(self, error: CollabError) -> None:
+        if self.progress is not None:
+            text = error_lines(error.code, error.message, error.hint)
+            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            emit_error(self.env, error.code, error.message, error.hint, None)
+
+    def item(self, result: Any) -> None:
+        self.counts[result.status] += 1
+        error = result.error
+        if error is not None:
+            self.first_error = self.first_error or error
+            if self.fmt is not Format.jsonl:
+                self.error(error)
+        if self.fmt is Format.jsonl:
+            self.env.stdout.write(dumps(result.to_dict()) + "\n")
+        if self.progress is not None:
+            done = sum(self.counts.values())
+            failed = self.counts["failed"]
+            items = _plural(done, "item") + (f", {failed} failed" if failed else "")
+            self.progress.update(self.task, completed=self.reader.position, items=items)
+
+    def stopped(self, error: CollabError) -> None:
+        """The input cannot be read further (or is empty): not an item, but the run's end."""
+        self.stop = error
+        self.first_error = self.first_error or error
+        self.error(error)
+
+    def finish(self) -> None:
+        counts = self.counts
+        total = sum(counts.values())
+        imported = counts["changed"] + counts["unchanged"]
+        if total or self.stop is None:
+            done = _plural(total, "item")
+            if imported != total:
+                done = f"{imported} of {done}"
+            message(
+                self.env,
+                f"imported {done}: {counts['changed']} changed, "
+                f"{counts['unchanged']} unchanged, {counts['failed']} failed"
+                + ("; the rest of the input could not be read" if self.stop else ""),
+            )
+        if self.fmt in (Format.json, Format.csv):
+            emit_object(self.env, {**counts, "items": total}, self.fmt)
+        if self.first_error is not None:
+            raise typer.Exit(self.first_error.exit_code if not imported else EXIT_PARTIAL)
+
+
+@commands.command()
+@handles_errors
+def export(
+    customer: CustomerArgument,
+    service: ServiceFilter = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write (private to you), - for stdout. "
+            "Default: collabctl-export-CUSTOMER-SERVICE-TIME.json here.",
+        ),
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Write a company's data (one service or all) to a JSON file, recorded in the audit log.
+
+    The file is in the import format (`collabctl import FILE` restores it). An
+    export of a service made after the last change to its records meets the
+    `backup-handed-over` checklist item.
+
+    Keys (json): customer_number, path, services, records (how many).
+    """
+    from collabctl.domain import validation
+    from collabctl.operations.context import now_iso
+    from collabctl.operations.exporting import default_export_path
+
+    number = validation.customer_number(customer, "CUSTOMER")
+    state = current_state()
+    path = (
+        None
+        if output == "-"
+        else Path(output)
+        if output
+        else default_export_path(number, service, now_iso())
+    )
+    details = state.transact(
+        lambda session, ctx: export_then_record(
+            session, ctx, number, service, path, state.env.stdout
+        )
+    )
+    if path is None:
+        return
+    if fmt is Format.table:
+        services = ", ".join(details["services"]) or "no service"
+        message(
+            state.env, f"exported {details['records']} records of {services} to {details['path']}"
+        )
+    else:
+        emit_object(state.env, {"customer_number": number, **details}, fmt)
+
+
+def export_then_record(
+    session: "Session",
+    ctx: "Context",
+    number: str,
+    service: str | None,
+    path: Path | None,
+    stdout: TextIO,
+) -> dict[str, Any]:
+    """Export a company to ``path`` (None: ``stdout``) and record it, in the caller's transaction.
+
+    The rule: the document is written before the transaction that records the
+    export commits, so a recorded export always has its file, and a file that
+    could not be written is never recorded. Returns the audit details (path,
+    services, records).
+    """
+    import json
+
+    from collabctl.operations.ending import write_private_json
+    from collabctl.operations.exporting import export_company
+
+    destination = "-" if path is None else str(path.resolve())
+    document, details = export_company(session, ctx, number, service, destination)
+    if path is None:
+        stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        return details
+    try:
+        write_private_json(path, document)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {path}: {exc.strerror}", "choose another path with -o"
+        ) from None
+    return details
