@@ -54,24 +54,6 @@ def run_preflight(state: State, req: EndRequest) -> Preflight:
         return preflight(session, state.context(session), req)
 
 
-def _missing_input(pre: Preflight) -> UsageError | None:
-    """The first answer an end needs that is missing, in the order of the checks."""
-    for check in pre.checks:
-        if check.name == "party" and check.ok and pre.ended_by is None:
-            return UsageError(
-                "say on whose behalf the collaboration ends: --by is required",
-                "pass --by customer or --by office (or act as a party with --as)",
-            )
-        if check.error is not None:
-            return None
-        if check.name == "outcome" and pre.outcome is None:
-            return UsageError(
-                "choose what happens afterwards: --outcome is required",
-                f"pass --outcome with one of: {', '.join(pre.service.outcomes)}",
-            )
-    return None
-
-
 def asks(state: State, options: EndOptions) -> bool:
     """Whether the end runs the interactive flow: a person can answer, and an answer
     is missing (--yes skips the confirmation, not the questions whose flags were left out)."""
@@ -104,11 +86,9 @@ def end_one(state: State, options: EndOptions, fmt: Format) -> None:
     if options.dry_run:
         show_preflight(state, pre, fmt)
         return
-    missing = _missing_input(pre)
-    if missing is not None:
-        raise missing
-    if pre.error is not None:
-        raise pre.error
+    from collabctl.operations.ending import require_answers
+
+    require_answers(pre)  # a missing answer or a failed check, in the order of the checks
     if not options.yes:
         raise UsageError(
             "ending needs confirmation: pass --yes (no terminal to ask in)",

@@ -128,7 +128,7 @@ def require_answers(pre: Preflight) -> None:
             raise check.error
         if check.name == "outcome" and pre.outcome is None:
             raise InvalidInput(
-                f"choose what happens to {pre.service.code} afterwards: --outcome is required",
+                "choose what happens afterwards: --outcome is required",
                 f"pass --outcome with one of: {', '.join(pre.service.outcomes)}",
             )
 
