@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from collabctl.domain.errors import CollabError
-from collabctl.operations.context import Context, Party, now_iso
+from collabctl.operations.context import Context, Party
+from collabctl.operations.mail_templates import Notice, render, to_facts
 from collabctl.operations.mailer import Mailer, SmtpSettings, parse_smtp_url, smtp_settings
 from collabctl.operations.notify import Delivery, send_pending
 from collabctl.store import outbox
@@ -40,34 +41,59 @@ def server() -> Iterator[SmtpServer]:
         yield running
 
 
+AT = "2024-01-31T09:00:00.000000Z"
+
+
+def notice(i: int, **changes: Any) -> Notice:
+    """The end of collaboration ``i``, as an end queues it (in Swedish here)."""
+    values: dict[str, Any] = {
+        "event": "end",
+        "at": AT,
+        "customer_number": f"{1000 + i}",
+        "company_name": f"Kund {i} AB",
+        "office_org_number": "556677-8899",
+        "office_name": "Exempelbyrån AB",
+        "actor": "tester",
+        "behalf": "office",
+        "service": "eekonomi",
+        "service_name": "Visma eEkonomi",
+        "outcome": "deactivate",
+        **changes,
+    }
+    return Notice(**values)
+
+
+def queue_notices(db: Database, *messages: tuple[str | None, Notice]) -> list[int]:
+    """Messages to the office (recipient None: no address) about these notices; their ids."""
+    with db.session() as session:
+        for to, about in messages:
+            outbox.queue_messages(
+                outbox.SessionExecutor(session),
+                at=about.at,
+                event=about.event,
+                customer_number=about.customer_number,
+                service=about.service,
+                language="sv",
+                messages=[
+                    outbox.NewMessage("office", to, about.office_org_number, to_facts(about))
+                ],
+            )
+        session.commit()
+    return [m["id"] for m in rows(db)][-len(messages) :]
+
+
 def queue(db: Database, *recipients: str | None) -> list[int]:
     """One message per recipient (None: a party without an address); their ids."""
-    with db.session() as session:
-        outbox.queue_messages(
-            outbox.SessionExecutor(session),
-            at=now_iso(),
-            event="end",
-            customer_number="1001",
-            service="eekonomi",
-            language="sv",
-            messages=[
-                outbox.NewMessage(
-                    "office", to, "556677-8899", f"Ämne {i}", f"Hej {to},\n\nrad två: åäö\n"
-                )
-                for i, to in enumerate(recipients)
-            ],
-        )
-        session.commit()
-    return [m["id"] for m in messages(db)][-len(recipients) :]
+    return queue_notices(db, *((to, notice(i)) for i, to in enumerate(recipients)))
 
 
-def messages(db: Database) -> list[dict[str, Any]]:
+def rows(db: Database) -> list[dict[str, Any]]:
     with db.engine.connect() as conn:
         return list(outbox.list_messages(conn, state=None))
 
 
 def by_id(db: Database) -> dict[int, dict[str, Any]]:
-    return {m["id"]: m for m in messages(db)}
+    return {m["id"]: m for m in rows(db)}
 
 
 def settings_for(url: str, mail_from: str | None = SENDER) -> SmtpSettings:
@@ -98,21 +124,27 @@ def test_each_pending_message_is_sent_once_with_its_headers(
     assert first.mail_from == SENDER
     assert first.message["From"] == SENDER
     assert first.message["To"] == "anna@kund.example"
-    assert first.message["Subject"] == "Ämne 0"
+    subject, body = render(notice(0), "office", "sv")
+    assert (
+        first.message["Subject"]
+        == subject
+        == "Visma eEkonomi: samarbetet med Kund 0 AB (1000) har avslutats"
+    )
     assert first.message["Auto-Submitted"] == "auto-generated"
     assert first.message["Content-Language"] == "sv"
     assert first.message["Date"]
-    assert first.body == "Hej anna@kund.example,\n\nrad två: åäö\n"
+    assert first.body == body
+    assert "Samarbetet mellan Kund 0 AB (kundnummer 1000) och Exempelbyrån AB" in body
     assert re.fullmatch(rf"<collabctl\.{ids[0]}\.\d{{20}}@byran\.example>", first.message_id)
 
-    rows = by_id(db)
+    stored = by_id(db)
     for sent_id in ids[:2]:
-        assert rows[sent_id]["state"] == "sent"
-        assert rows[sent_id]["attempts"] == 1
-        assert rows[sent_id]["sent_at"] is not None
-        assert rows[sent_id]["last_error"] is None
-    assert rows[ids[2]]["state"] == "no-address"
-    assert rows[ids[2]]["to"] is None
+        assert stored[sent_id]["state"] == "sent"
+        assert stored[sent_id]["attempts"] == 1
+        assert stored[sent_id]["sent_at"] is not None
+        assert stored[sent_id]["last_error"] is None
+    assert stored[ids[2]]["state"] == "no-address"
+    assert stored[ids[2]]["to"] is None
 
     again, _ = send(db, server.url())
     assert again.sent == 0
@@ -125,7 +157,7 @@ def test_limit_sends_that_many_and_leaves_the_rest_pending(
     queue(db, *(f"u{i}@kund.example" for i in range(5)))
     report, _ = send(db, server.url(), limit=2)
     assert report.sent == 2
-    states = [m["state"] for m in messages(db)]
+    states = [m["state"] for m in rows(db)]
     assert states.count("sent") == 2 and states.count("pending") == 3
     report, _ = send(db, server.url())
     assert report.sent == 3
@@ -139,11 +171,11 @@ def test_server_down_counts_an_attempt_and_keeps_the_message(db: Database) -> No
     assert report.sent == 0 and report.retrying == 1
     assert report.stopped is not None and "cannot connect to smtp://127.0.0.1" in report.stopped
     assert len(seen) == 1  # the run stops: the next message would meet the same closed door
-    rows = by_id(db)
-    tried = rows[seen[0].id]
+    stored = by_id(db)
+    tried = stored[seen[0].id]
     assert tried["state"] == "pending" and tried["attempts"] == 1
     assert "cannot connect" in tried["last_error"]
-    untouched = rows[next(i for i in ids if i != seen[0].id)]
+    untouched = stored[next(i for i in ids if i != seen[0].id)]
     assert untouched["state"] == "pending" and untouched["attempts"] == 0
 
     # the next run tries the message with fewer attempts first, and both go once it is up
@@ -151,7 +183,7 @@ def test_server_down_counts_an_attempt_and_keeps_the_message(db: Database) -> No
         report, seen = send(db, up.url())
     assert report.sent == 2
     assert seen[0].id == untouched["id"]
-    assert all(m["state"] == "sent" for m in messages(db))
+    assert all(m["state"] == "sent" for m in rows(db))
 
 
 def test_a_refused_recipient_stays_pending_and_the_others_go(
@@ -161,11 +193,11 @@ def test_a_refused_recipient_stays_pending_and_the_others_go(
     ids = queue(db, "anna@kund.example", "gone@kund.example", "bo@kund.example")
     report, _ = send(db, server.url())
     assert (report.sent, report.retrying, report.stopped) == (2, 1, None)
-    rows = by_id(db)
-    assert rows[ids[1]]["state"] == "pending"
-    assert rows[ids[1]]["attempts"] == 1
-    assert "refused the recipient gone@kund.example: 550" in rows[ids[1]]["last_error"]
-    assert rows[ids[0]]["state"] == rows[ids[2]]["state"] == "sent"
+    stored = by_id(db)
+    assert stored[ids[1]]["state"] == "pending"
+    assert stored[ids[1]]["attempts"] == 1
+    assert "refused the recipient gone@kund.example: 550" in stored[ids[1]]["last_error"]
+    assert stored[ids[0]]["state"] == stored[ids[2]]["state"] == "sent"
     assert sorted(r.rcpt_tos[0] for r in server.mailbox.received) == [
         "anna@kund.example",
         "bo@kund.example",
@@ -196,7 +228,7 @@ def test_a_server_that_drops_the_connection_after_accepting(
     assert sorted(r.rcpt_tos[0] for r in server.mailbox.received) == [
         f"u{i}@kund.example" for i in range(4)
     ]
-    assert all(m["state"] == "sent" and m["attempts"] == 1 for m in messages(db))
+    assert all(m["state"] == "sent" and m["attempts"] == 1 for m in rows(db))
 
 
 def test_a_wrong_password_is_never_shown(db: Database) -> None:
@@ -208,7 +240,7 @@ def test_a_wrong_password_is_never_shown(db: Database) -> None:
         assert server.mailbox.logins == [("mailer", password)]  # the server was asked
         assert report.sent == 0 and report.stopped is not None
         assert "refused the login of mailer" in report.stopped
-        row = messages(db)[0]
+        row = rows(db)[0]
         assert row["state"] == "pending" and row["attempts"] == 1
         for text in (report.stopped, row["last_error"], seen[0].error or ""):
             assert password not in text and "s3cr" not in text
@@ -247,7 +279,7 @@ def test_an_unknown_host_is_a_failed_attempt(db: Database) -> None:
     report = send_pending(db, settings, Context("tester"), mailer=Mailer(settings, timeout=5))
     assert report.retrying == 1 and report.stopped is not None
     assert "cannot connect to smtp://mail.nowhere.invalid:2525" in report.stopped
-    assert messages(db)[0]["state"] == "pending"
+    assert rows(db)[0]["state"] == "pending"
 
 
 @pytest.mark.parametrize(
@@ -298,25 +330,16 @@ def test_a_scoped_party_does_not_send_the_outbox(db: Database, server: SmtpServe
 
 
 def test_long_subjects_and_bodies_arrive_as_written(db: Database, server: SmtpServer) -> None:
-    subject = "Visma Utlägg: ert samarbete med Exempelbyrån AB har avslutats —" + " åäö€" * 12
-    body = (
-        "Hej,\n\n"
-        + "En mycket lång rad med åäö som måste brytas i kodningen men läsas hel. " * 4
-        + "\n.en rad som börjar med punkt\n-- \nsignatur\n"
+    long = notice(
+        1,
+        company_name="Åkeri & Fraktförmedling i Övre Norrland med Filialer AB",
+        reason="En mycket lång anledning med åäö som måste brytas i kodningen men läsas hel. " * 4
+        + "\n.en rad som börjar med punkt",
     )
-    with db.session() as session:
-        outbox.queue_messages(
-            outbox.SessionExecutor(session),
-            at=now_iso(),
-            event="end",
-            customer_number="1001",
-            service="utlagg",
-            language="sv",
-            messages=[outbox.NewMessage("main-contact", "anna@kund.example", None, subject, body)],
-        )
-        session.commit()
+    queue_notices(db, ("anna@kund.example", long))
     report, _ = send(db, server.url())
     assert report.sent == 1
     [received] = server.mailbox.received
-    assert received.message["Subject"] == subject
+    subject, body = render(long, "office", "sv")
+    assert received.message["Subject"] == subject and len(subject) > 78
     assert received.body == body

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from collabctl.operations.context import now_iso
+from collabctl.operations.mail_templates import Notice, to_facts
 from collabctl.store import outbox
 from collabctl.store.database import Database
 from helpers import COLLABCTL, PROCESS_TIMEOUT_S, db_url
@@ -23,6 +24,10 @@ from notify_smtp import SmtpServer, smtp_server
 pytestmark = pytest.mark.slow
 
 SENDER = "collabctl@byran.example"
+FACTS = to_facts(
+    Notice("end", "2024-01-31T09:00:00.000000Z", "1001", "Kund AB", "556677-8899",
+           "Exempelbyrån AB", "tester", "office", "eekonomi", "Visma eEkonomi", "continue")
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -43,7 +48,7 @@ def queue(db: Database, n: int) -> set[int]:
             service="eekonomi",
             language="en",
             messages=[
-                outbox.NewMessage("office", f"u{i}@kund.example", "556677-8899", f"S{i}", "B\n")
+                outbox.NewMessage("office", f"u{i}@kund.example", "556677-8899", FACTS)
                 for i in range(n)
             ],
         )

@@ -12,6 +12,7 @@ when one was given, and for ``delete`` whether a backup exists and who holds it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,7 @@ class Notice:
     office_name: str
     actor: str
     #: on whose behalf: "customer" | "office" | None (a support agent acting for neither)
-    behalf: str | None
+    behalf: str | None = None
     service: str | None = None  # code
     service_name: str | None = None  # the catalogue's display name
     # end
@@ -225,9 +226,40 @@ def language_setting(config: Mapping[str, Any]) -> str:
     )
 
 
-def render(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
-    """The subject and plain-text body of the message about ``notice`` to ``role``."""
+#: the fields of a Notice stored as its facts (event and time have columns of their own)
+_FACT_FIELDS = tuple(f for f in Notice.__dataclass_fields__ if f not in ("event", "at"))
+
+
+def to_facts(notice: Notice) -> str:
+    """The facts of ``notice`` as stored in the outbox: JSON of the fields that are set."""
+    values = {f: getattr(notice, f) for f in _FACT_FIELDS}
+    return json.dumps(
+        {k: v for k, v in values.items() if v is not None and v is not False},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def from_facts(event: str, at: str, facts: str) -> Notice:
+    """The Notice an outbox row tells (fields a newer collabctl may have added are left out)."""
+    values = json.loads(facts)
+    return Notice(event=event, at=at, **{k: v for k, v in values.items() if k in _FACT_FIELDS})
+
+
+def subject(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The subject line alone, e.g. for ``notify list``."""
     t = TEXTS[lang]
+    fields = _fields(notice, t)
+    if notice.event == "start":
+        return t.start_subject[role].format_map(fields)
+    if notice.event == "end":
+        return t.end_subject[role].format_map(fields)
+    if notice.event == "main-contact":
+        return t.contact_subject.format_map(fields)
+    raise ValueError(f"unknown event {notice.event!r}")
+
+
+def _fields(notice: Notice, t: _Texts) -> dict[str, str]:
     at = notice.at
     fields = {
         "company": notice.company_name,
@@ -246,11 +278,17 @@ def render(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str
         fields["party"] = notice.company_name
     elif notice.behalf == "office":
         fields["party"] = notice.office_name
+    return fields
+
+
+def render(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
+    """The subject and plain-text body of the message about ``notice`` to ``role``."""
+    t = TEXTS[lang]
+    fields = _fields(notice, t)
+    title = subject(notice, role, lang)
     if notice.event == "start":
-        subject = t.start_subject[role].format_map(fields)
         paragraphs = [t.start_body.format_map(fields), t.start_access.format_map(fields)]
     elif notice.event == "end":
-        subject = t.end_subject[role].format_map(fields)
         paragraphs = [t.end_body.format_map(fields)]
         what = t.end_what_now.format(outcome=t.outcomes[notice.outcome or ""].format_map(fields))
         if notice.outcome == "delete":
@@ -264,7 +302,6 @@ def render(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str
             paragraphs.append(t.reason.format(reason=notice.reason))
         paragraphs.append(t.others_unaffected)
     elif notice.event == "main-contact":
-        subject = t.contact_subject.format_map(fields)
         first = t.contact_body.format_map(fields) + (
             t.contact_replaces.format(previous=notice.previous_contact)
             if notice.previous_contact
@@ -282,4 +319,4 @@ def render(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str
         paragraphs.append((t.behalf if "party" in fields else t.by_support).format_map(fields))
     footer = t.footer_main_contact if role == "main-contact" else t.footer_office
     body = "\n\n".join([t.hello, *paragraphs, "-- \n" + footer.format_map(fields)]) + "\n"
-    return subject, body
+    return title, body

@@ -22,7 +22,6 @@ from urllib.parse import unquote, urlsplit
 from collabctl.config import redact
 from collabctl.domain import validation
 from collabctl.domain.errors import CollabError, InvalidInput
-from collabctl.store.outbox import Claimed
 
 SMTP_SCHEMES = {"smtp": 25, "smtps": 465}
 #: seconds smtplib waits for the server at each step
@@ -128,7 +127,19 @@ class DeliveryFailed(Exception):
 _UNSAFE_HEADER = re.compile(r"[\x00-\x1f\x7f]+")
 
 
-def message_id(message: Claimed, mail_from: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to send: its outbox id and time (for the Message-ID), and its text."""
+
+    id: int
+    created_at: str  # stored timestamp, 2024-01-31T09:00:00.000000Z
+    recipient: str
+    language: str
+    subject: str
+    body: str
+
+
+def message_id(message: Outgoing, mail_from: str) -> str:
     """Stable across attempts, so a receiver can drop a duplicate: the outbox id, the time
     it was queued (ids restart in another database), the sender's domain."""
     stamp = re.sub(r"\D", "", message.created_at)
@@ -136,7 +147,7 @@ def message_id(message: Claimed, mail_from: str) -> str:
     return f"<collabctl.{message.id}.{stamp}@{domain}>"
 
 
-def build_message(message: Claimed, mail_from: str) -> tuple[bytes, bool]:
+def build_message(message: Outgoing, mail_from: str) -> tuple[bytes, bool]:
     """The message as sent (RFC 5322, plain text in UTF-8, quoted-printable), and whether
     it needs SMTPUTF8 (an address that is not ASCII).
 
@@ -241,7 +252,7 @@ class Mailer:
             ) from None
         return smtp
 
-    def send(self, message: Claimed) -> None:
+    def send(self, message: Outgoing) -> None:
         """Hand one message to the server; returns only once the server accepted it."""
         mail_from = self.settings.mail_from or ""
         data, international = build_message(message, mail_from)

@@ -3,12 +3,13 @@
 Queueing (:func:`queue_start`, :func:`queue_end`, :func:`queue_main_contact`)
 runs inside the transaction of the change, so a change that rolls back leaves
 no message. Each event gets one message to the company's main contact and one
-to each office concerned, rendered (store/mail_templates) in the caller's
-``mail_language``; a party without an address gets a ``no-address`` message,
-kept as a record, never sent.
+to each office concerned, in the caller's ``mail_language``; a party without
+an address gets a ``no-address`` message, kept as a record, never sent. What a
+message stores is the facts of the change; operations/mail_templates.py
+renders them into its text when it is listed or sent.
 
-Delivery (:func:`send_pending`, over operations/mailer.py) claims, sends and marks one message at a time
-in short transactions (store/outbox.py explains the claim), so that two
+Delivery (:func:`send_pending`, over operations/mailer.py) claims, sends and
+marks one message at a time in short transactions (store/outbox.py explains the claim), so that two
 senders never send one message twice and a sender killed at any moment loses
 nothing. A message is ``sent`` only once the server accepted it; a failure
 counts an attempt and keeps it ``pending`` with the error, and the fifth
@@ -17,6 +18,7 @@ failed attempt makes it ``failed``.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -29,8 +31,17 @@ from sqlalchemy.orm import Session
 
 from collabctl.domain.catalogue import Service
 from collabctl.domain.errors import CollabError, InvalidInput, NotAParty
+from collabctl.domain.keys import MESSAGE_KEYS
 from collabctl.operations.context import Context, format_timestamp, now_iso
-from collabctl.operations.mail_templates import Notice, render
+from collabctl.operations.mail_templates import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    Notice,
+    from_facts,
+    render,
+    subject,
+    to_facts,
+)
 from collabctl.store import outbox
 from collabctl.store.outbox import Claimed, Executor, NewMessage
 
@@ -47,12 +58,12 @@ CLAIM_LEASE = timedelta(minutes=15)
 # -- queueing -----------------------------------------------------------------------
 
 
+def _dumps(facts: dict[str, Any]) -> str:
+    return json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
+
+
 def _executor(sql: Executor | Session) -> Executor:
     return outbox.SessionExecutor(sql) if isinstance(sql, Session) else sql
-
-
-def _pair(notice: Notice, language: str) -> tuple[tuple[str, str], tuple[str, str]]:
-    return render(notice, "main-contact", language), render(notice, "office", language)
 
 
 def _behalf(ctx: Context) -> str | None:
@@ -76,7 +87,6 @@ def queue_start(
         service=service.code,
         service_name=service.name,
     )
-    contact, office = _pair(notice, ctx.mail_language)
     outbox.queue_pair(
         _executor(sql),
         at=at,
@@ -85,8 +95,7 @@ def queue_start(
         service=service.code,
         office_org_number=notice.office_org_number,
         language=ctx.mail_language,
-        contact_message=contact,
-        office_message=office,
+        facts=to_facts(notice),
     )
 
 
@@ -105,23 +114,24 @@ def queue_end(
     reason: str | None,
     backup_path: str | None,
 ) -> None:
-    """The messages about an ended collaboration; one statement, for the bulk end's sake."""
-    notice = Notice(
-        event="end",
-        at=at,
-        customer_number=customer_number,
-        company_name=company_name,
-        office_org_number=office_org_number,
-        office_name=office_name,
-        actor=ctx.actor,
-        behalf=ended_by,
-        service=service.code,
-        service_name=service.name,
-        outcome=outcome,
-        reason=reason,
-        backup_file=os.path.basename(backup_path) if backup_path else None,
-    )
-    contact, office = _pair(notice, ctx.mail_language)
+    """The messages about an ended collaboration. Every item of a bulk end comes here, so
+    the facts are written as they are (what :func:`mail_templates.to_facts` makes of the
+    same Notice) in one statement, and rendered only when sent."""
+    facts: dict[str, Any] = {
+        "customer_number": customer_number,
+        "company_name": company_name,
+        "office_org_number": office_org_number,
+        "office_name": office_name,
+        "actor": ctx.actor,
+        "behalf": ended_by,
+        "service": service.code,
+        "service_name": service.name,
+        "outcome": outcome,
+    }
+    if reason is not None:
+        facts["reason"] = reason
+    if backup_path is not None:
+        facts["backup_file"] = os.path.basename(backup_path)
     outbox.queue_pair(
         sql,
         at=at,
@@ -130,8 +140,7 @@ def queue_end(
         service=service.code,
         office_org_number=office_org_number,
         language=ctx.mail_language,
-        contact_message=contact,
-        office_message=office,
+        facts=_dumps(facts),
     )
 
 
@@ -168,12 +177,11 @@ def queue_main_contact(
             previous_contact=previous,
             promoted=promoted,
         )
+        facts = to_facts(notice)
         if index == 0:
-            subject, body = render(notice, "main-contact", ctx.mail_language)
-            messages.append(NewMessage("main-contact", email, None, subject, body))
+            messages.append(NewMessage("main-contact", email, None, facts))
         if org:
-            subject, body = render(notice, "office", ctx.mail_language)
-            messages.append(NewMessage("office", office_email, org, subject, body))
+            messages.append(NewMessage("office", office_email, org, facts))
     outbox.queue_messages(
         sql,
         at=at,
@@ -195,12 +203,25 @@ def list_messages(conn: Any, ctx: Context, state: str = "pending") -> Iterator[d
             f"--state: {state!r} is not allowed", f"use one of: {', '.join(LIST_STATES)}"
         )
     party = ctx.party
-    return outbox.list_messages(
+    rows = outbox.list_messages(
         conn,
         state=None if state == "all" else state,
         customer_number=party.key if party is not None and party.kind == "customer" else None,
         office_org_number=party.key if party is not None and party.kind == "office" else None,
     )
+    return (_listed(row) for row in rows)
+
+
+def _listed(row: dict[str, Any]) -> dict[str, Any]:
+    """An outbox row as ``notify list`` shows it: MESSAGE_KEYS, the subject rendered."""
+    notice = from_facts(row["event"], row["created_at"], row["facts"])
+    title = subject(notice, row["recipient_role"], _language(row["language"]))
+    return {key: title if key == "subject" else row[key] for key in MESSAGE_KEYS}
+
+
+def _language(stored: str) -> str:
+    # a language this collabctl does not write (stored by a newer one): the default
+    return stored if stored in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def _readable_by_others(path: Path) -> bool:
@@ -366,10 +387,15 @@ def send_pending(
 
 
 def _deliver(conn: Any, mailer: Mailer, message: Claimed) -> Delivery:
-    from collabctl.operations.mailer import DeliveryFailed
+    from collabctl.operations.mailer import DeliveryFailed, Outgoing
 
+    notice = from_facts(message.event, message.created_at, message.facts)
+    title, body = render(notice, message.recipient_role, _language(message.language))
+    outgoing = Outgoing(
+        message.id, message.created_at, message.recipient, message.language, title, body
+    )
     try:
-        mailer.send(message)
+        mailer.send(outgoing)
     except DeliveryFailed as exc:
         with conn.begin():
             marked = outbox.mark_failed(conn, message.id, exc.message)

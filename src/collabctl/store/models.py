@@ -159,8 +159,9 @@ class OutboxMessage(SQLModel, table=True):
     recipient_role: str = Field(max_length=20)
     recipient: str | None = None
     language: str = Field(max_length=5)
-    subject: str
-    body: str
+    #: what the message tells, as JSON (operations/mail_templates.py ``Notice``): it is
+    #: rendered when sent, so a bulk end writes a few facts per message, not its text
+    facts: str
     #: pending | sent | failed | no-address
     state: str = Field(max_length=20)
     attempts: int = Field(default=0)

@@ -34,8 +34,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from collabctl.domain.keys import MESSAGE_KEYS
-
 STATES = ("pending", "sent", "failed", "no-address")
 #: a message whose delivery failed this many times is given up (state failed)
 MAX_ATTEMPTS = 5
@@ -62,7 +60,7 @@ class SessionExecutor:
 
 _COLUMNS = (
     "created_at, event, customer_number, service, office_org_number, recipient_role, "
-    "recipient, language, subject, body, state, attempts"
+    "recipient, language, facts, state, attempts"
 )
 
 # One statement for the two messages of a start or an end, the addresses read in it:
@@ -74,16 +72,14 @@ _OFFICE = "(SELECT email FROM office WHERE org_number = :office_key)"
 _QUEUE_PAIR_SQL = f"""
 INSERT INTO outbox ({_COLUMNS})
 VALUES (:at, :event, :number, :service, :office, 'main-contact', {_CONTACT}, :language,
-        :contact_subject, :contact_body,
-        CASE WHEN {_CONTACT} IS NULL THEN 'no-address' ELSE 'pending' END, 0),
+        :facts, CASE WHEN {_CONTACT} IS NULL THEN 'no-address' ELSE 'pending' END, 0),
        (:at, :event, :number, :service, :office, 'office', {_OFFICE}, :language,
-        :office_subject, :office_body,
-        CASE WHEN {_OFFICE} IS NULL THEN 'no-address' ELSE 'pending' END, 0)
+        :facts, CASE WHEN {_OFFICE} IS NULL THEN 'no-address' ELSE 'pending' END, 0)
 """
 _QUEUE_ONE_SQL = f"""
 INSERT INTO outbox ({_COLUMNS})
 VALUES (:at, :event, :number, :service, :office, :role, :recipient, :language,
-        :subject, :body, :state, 0)
+        :facts, :state, 0)
 """
 
 
@@ -96,8 +92,7 @@ def queue_pair(
     service: str | None,
     office_org_number: str,
     language: str,
-    contact_message: tuple[str, str],
-    office_message: tuple[str, str],
+    facts: str,
 ) -> None:
     """The messages to the company's main contact and to the office, each to the address
     it has now (a party without one gets a ``no-address`` message, kept but never sent)."""
@@ -112,10 +107,7 @@ def queue_pair(
             "office": office_org_number,
             "office_key": office_org_number,
             "language": language,
-            "contact_subject": contact_message[0],
-            "contact_body": contact_message[1],
-            "office_subject": office_message[0],
-            "office_body": office_message[1],
+            "facts": facts,
         },
     )
 
@@ -125,8 +117,7 @@ class NewMessage:
     role: str  # main-contact | office
     recipient: str | None
     office_org_number: str | None
-    subject: str
-    body: str
+    facts: str
 
 
 def queue_messages(
@@ -151,8 +142,7 @@ def queue_messages(
                 "role": message.role,
                 "recipient": message.recipient,
                 "language": language,
-                "subject": message.subject,
-                "body": message.body,
+                "facts": message.facts,
                 "state": "pending" if message.recipient else "no-address",
             },
         )
@@ -182,10 +172,28 @@ def active_offices(sql: Executor, customer_number: str) -> list[tuple[str, str, 
 # -- reading ------------------------------------------------------------------------
 
 _LIST_SQL = """
-SELECT id, created_at, event, customer_number, service, recipient, subject, state, attempts,
-       last_error, sent_at
+SELECT id, created_at, event, customer_number, service, recipient, recipient_role, language,
+       facts, state, attempts, last_error, sent_at
 FROM outbox {where} ORDER BY id
 """
+
+
+#: what :func:`list_messages` gives for each message: the facts are rendered by the caller
+_LIST_KEYS = (
+    "id",
+    "created_at",
+    "event",
+    "customer_number",
+    "service",
+    "to",
+    "recipient_role",
+    "language",
+    "facts",
+    "state",
+    "attempts",
+    "last_error",
+    "sent_at",
+)
 
 
 def list_messages(
@@ -195,7 +203,8 @@ def list_messages(
     customer_number: str | None = None,
     office_org_number: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The messages in id order (oldest first), streamed; ``state`` None: every state."""
+    """The messages in id order (oldest first), streamed; ``state`` None: every state.
+    Each is a dict of :data:`_LIST_KEYS`, its text still to be rendered from ``facts``."""
     conditions, params = [], {}
     if state is not None:
         conditions.append("state = :state")
@@ -210,7 +219,7 @@ def list_messages(
     result = conn.execute(
         text(_LIST_SQL.format(where=where)), params, execution_options={"yield_per": 1000}
     )
-    return (dict(zip(MESSAGE_KEYS, row, strict=True)) for row in result)
+    return (dict(zip(_LIST_KEYS, row, strict=True)) for row in result)
 
 
 def count_by_state(conn: Connection) -> dict[str, int]:
@@ -230,7 +239,7 @@ WHERE id IN (
     ORDER BY attempts, id
     LIMIT :limit{lock}
 )
-RETURNING id, created_at, recipient, language, subject, body, attempts
+RETURNING id, created_at, event, recipient_role, recipient, language, facts, attempts
 """
 _CLAIMERS_SQL = """
 SELECT DISTINCT claimed_by FROM outbox
@@ -258,10 +267,11 @@ RETURNING state, attempts
 class Claimed:
     id: int
     created_at: str
+    event: str
+    recipient_role: str
     recipient: str
     language: str
-    subject: str
-    body: str
+    facts: str
     attempts: int
 
 
