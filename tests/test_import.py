@@ -175,14 +175,15 @@ def test_import_output_formats(cli: CLI, tmp_path: Path) -> None:
     lines = import_text(cli, tmp_path, text, "--format", "jsonl")
     assert lines.exit_code == 0, lines.stderr
     rows = lines.jsonl()
-    assert [(r["item"], r["key"], r["status"]) for r in rows] == [
-        ("office", OFFICE_A, "changed"),
-        ("office", OFFICE_B, "changed"),
-        ("company", "1001", "changed"),
-        ("company", "0042", "changed"),
+    assert [(r["line"], r["kind"], r["key"], r["status"]) for r in rows] == [
+        (1, "office", OFFICE_A, "changed"),
+        (2, "office", OFFICE_B, "changed"),
+        (3, "company", "1001", "changed"),
+        (4, "company", "0042", "changed"),
     ]
-    assert all(set(r) == {"item", "key", "status", "changes", "error"} for r in rows)
+    assert all(set(r) == {"line", "kind", "key", "status", "changes", "error"} for r in rows)
     assert "created company 1001" in rows[2]["changes"]
+    assert "imported 4 items: 4 changed, 0 unchanged, 0 failed" in lines.stderr
 
     summary = import_text(cli, tmp_path, text, "--format", "json")
     assert summary.json() == {"changed": 0, "unchanged": 4, "failed": 0, "items": 4}
@@ -375,7 +376,9 @@ def test_bad_items_are_rejected_and_the_others_import(cli: CLI, tmp_path: Path) 
     for _, message in BAD_LINES:
         assert f"error[invalid-input]: {message}" in result.stderr, message
     assert result.stderr.count("error[invalid-input]") == len(BAD_LINES)
-    assert f"imported 11 items: 2 changed, 0 unchanged, {len(BAD_LINES)} failed" in result.stderr
+    assert f"imported 2 of 11 items: 2 changed, 0 unchanged, {len(BAD_LINES)} failed" in (
+        result.stderr
+    )
 
     assert cli("show", "2100", "--format", "json").exit_code == 0  # after every bad line
     for number in [f"200{i}" for i in range(1, 10)]:
@@ -703,7 +706,7 @@ def test_import_of_a_thousand_companies_through_small_chunks(
     assert result.exit_code == 4, result.stderr
     bad_line = 3 + 5 * 789  # "{", '"companies": [', then five lines per company
     assert f"error[invalid-input]: line {bad_line}: companies[789].org_number" in result.stderr
-    assert f"imported {count} items: {count - 1} changed, 0 unchanged, 1 failed" in result.stderr
+    assert f"imported 999 of {count} items: 999 changed, 0 unchanged, 1 failed" in result.stderr
 
     shown = run_sqlite("show", "00999", "--format", "json")
     assert shown.json()["name"] == "Bolag 999"

@@ -29,6 +29,8 @@ ENDED_BY = ("customer", "office")
 #: how deep a free JSON value (a record's payload) may nest
 MAX_JSON_DEPTH = 64
 _TIME_HINT = "use ISO 8601, e.g. 2024-01-31T09:00:00Z"
+_TEXT_PROBLEM = "contains a NUL character, a lone surrogate or bytes that are not UTF-8"
+_TEXT_HINT = "remove the character, or save the input as UTF-8"
 
 
 def problem(field: str, text: str, hint: str | None = None) -> InvalidInput:
@@ -89,13 +91,13 @@ def text(value: object, field: str = "", *, max_length: int | None = None) -> st
     if not stripped:
         raise problem(field, "expected a non-empty string")
     if not readable_text(stripped):
+        raise problem(field, _TEXT_PROBLEM, _TEXT_HINT)
+    if max_length is not None and len(stripped) > max_length:
         raise problem(
             field,
-            "contains a NUL character, a lone surrogate or bytes that are not UTF-8",
-            "remove the character, or save the input as UTF-8",
+            f"longer than {max_length} characters ({len(stripped)})",
+            f"shorten it to at most {max_length} characters",
         )
-    if max_length is not None and len(stripped) > max_length:
-        raise problem(field, f"longer than {max_length} characters ({len(stripped)})")
     return stripped
 
 
@@ -208,25 +210,25 @@ def json_value(value: object, field: str = "") -> None:
     stack: list[tuple[object, str, int]] = [(value, field, 0)]
     while stack:
         current, path, depth = stack.pop()
-        if isinstance(current, dict):
+        if isinstance(current, dict | list):
             if depth >= MAX_JSON_DEPTH:
-                raise problem(path, f"nested deeper than {MAX_JSON_DEPTH} levels")
+                raise problem(
+                    field,  # the whole path would be as deep as the value
+                    f"nested deeper than {MAX_JSON_DEPTH} levels",
+                    "keep free data a few levels deep",
+                )
+            if isinstance(current, list):
+                stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(current))
+                continue
             for key, item in current.items():
                 if not isinstance(key, str) or not readable_text(key):
-                    raise problem(path, f"the key {show(key)} is not storable text")
+                    raise problem(path, f"the key {show(key)} is not storable text", _TEXT_HINT)
                 stack.append((item, f"{path}.{key}" if path else key, depth + 1))
-        elif isinstance(current, list):
-            if depth >= MAX_JSON_DEPTH:
-                raise problem(path, f"nested deeper than {MAX_JSON_DEPTH} levels")
-            for index, item in enumerate(current):
-                stack.append((item, f"{path}[{index}]", depth + 1))
         elif isinstance(current, float):
             if not math.isfinite(current):
                 raise problem(path, f"{current} is not a JSON number", "use a finite number")
         elif isinstance(current, str):
             if not readable_text(current):
-                raise problem(
-                    path, "contains a NUL character, a lone surrogate or bytes that are not UTF-8"
-                )
+                raise problem(path, _TEXT_PROBLEM, _TEXT_HINT)
         elif not (current is None or isinstance(current, int)):
-            raise problem(path, f"{show(current)} is not a JSON value")
+            raise problem(path, f"{show(current)} is not a JSON value", "use JSON values only")

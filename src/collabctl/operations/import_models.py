@@ -82,7 +82,12 @@ def _field(
 def _payload(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PydanticCustomError(
-            "collabctl", "{text}", {"text": f"expected an object, found {validation.show(value)}"}
+            "collabctl",
+            "{text}",
+            {
+                "text": f"expected an object, found {validation.show(value)}",
+                "hint": 'a payload is a JSON object, e.g. {"amount_sek": 120}',
+            },
         )
     try:
         validation.json_value(value, "")

@@ -52,7 +52,8 @@ _SCALAR = re.compile(r"[^,\]}\s]*")
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    kind: str  # service | office | company | invalid
+    #: service | office | company; invalid for a line that cannot be read as any of them
+    kind: str
     where: str  # "line 3: company" or "line 9: companies[7]": prefix for error messages
     data: Any
     #: Set on an ``invalid`` item: a line or document entry that cannot be read. It is
@@ -492,9 +493,9 @@ class _Document:
         try:
             return Item(kind, where, self.value(), None, line)
         except _BadValue as bad:
-            return Item(
-                "invalid", where, None, InvalidInput(f"{where}: {bad.message}", bad.hint), line
-            )
+            # the entry's kind is known from its section, though its content is not
+            error = InvalidInput(f"{where}: {bad.message}", bad.hint)
+            return Item(kind, where, None, error, line)
 
 
 def _value_end(text: str, pos: int) -> int | None:
