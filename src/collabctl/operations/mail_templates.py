@@ -1,9 +1,11 @@
 """The notification texts, in English and Swedish: every word a recipient reads is here.
 
-A message is rendered once, when the change that causes it is made, and stored
-in the outbox as it will be sent. :func:`render` takes the facts of the change
-(:class:`Notice`), who receives it (the company's main contact or the office)
-and the language, and returns the subject and the plain-text body.
+The change that causes a message stores its facts (:class:`Notice`, as JSON:
+:func:`to_facts`) and its language in the outbox; :func:`render` turns them,
+for one recipient (the company's main contact or the office), into the subject
+and the plain-text body when the message is sent (:func:`subject` alone when it
+is listed). The facts keep the names as they were at the change: the catalogue's
+service name, the company's and the office's names.
 
 The texts say what happened, to which service (the catalogue's display name),
 on whose behalf, what it means for access (one sentence per outcome), the reason
