@@ -344,9 +344,9 @@ def check_company(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
     """The rules of one company item that no single field can check."""
     _check_services(company, where, catalogue)
     _check_users(company, where)
-    states = _check_subscriptions(company, where)
-    _check_collaborations(company, where, catalogue, states)
-    _check_records(company, where, states)
+    _check_subscriptions(company, where)
+    _check_collaborations(company, where, catalogue)
+    _check_records(company, where)
 
 
 def _check_services(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
@@ -397,18 +397,15 @@ def _check_users(company: CompanyIn, where: str) -> None:
         raise _problem(where, "users", "more than one main contact", "a company has at most one")
 
 
-def _check_subscriptions(company: CompanyIn, where: str) -> dict[str, str]:
-    states: dict[str, str] = {}
+def _check_subscriptions(company: CompanyIn, where: str) -> None:
+    seen: set[str] = set()
     for index, sub in enumerate(company.subscriptions):
-        if sub.service in states:
+        if sub.service in seen:
             raise _problem(where, f"subscriptions[{index}].service", f"{sub.service} appears twice")
-        states[sub.service] = sub.state
-    return states
+        seen.add(sub.service)
 
 
-def _check_collaborations(
-    company: CompanyIn, where: str, catalogue: Catalogue, states: dict[str, str]
-) -> None:
+def _check_collaborations(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
     active: set[str] = set()
     keys: set[tuple[str, str, str]] = set()
     for index, collab in enumerate(company.collaborations):
@@ -436,14 +433,6 @@ def _check_collaborations(
             for name in ("ended_at", "ended_by", "outcome"):
                 if getattr(collab, name) is not None:
                     raise _problem(where, f"{at}.{name}", f"only an ended collaboration has {name}")
-            state = states.get(code, "active")
-            if state != "active":
-                raise _problem(
-                    where,
-                    at,
-                    f"an active collaboration needs an active subscription ({code} is {state})",
-                    'make the subscription "active", or the collaboration "ended"',
-                )
             continue
         for name in ("ended_at", "ended_by", "outcome"):
             if getattr(collab, name) is None:
@@ -458,7 +447,7 @@ def _check_collaborations(
             )
 
 
-def _check_records(company: CompanyIn, where: str, states: dict[str, str]) -> None:
+def _check_records(company: CompanyIn, where: str) -> None:
     keys: set[tuple[str, str]] = set()
     for index, record in enumerate(company.records):
         key = (record.service, record.id)
@@ -467,13 +456,6 @@ def _check_records(company: CompanyIn, where: str, states: dict[str, str]) -> No
                 where, f"records[{index}].id", f"{record.id} appears twice for {record.service}"
             )
         keys.add(key)
-        if states.get(record.service) == "deleted":
-            raise _problem(
-                where,
-                f"records[{index}]",
-                f"a deleted subscription holds no records ({record.service} is deleted)",
-                "leave the records out, or give the subscription another state",
-            )
 
 
 def same_json(a: Any, b: Any) -> bool:

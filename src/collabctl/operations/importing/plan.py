@@ -22,6 +22,7 @@ from typing import Any
 from collabctl.domain.catalogue import OUTCOMES, Service
 from collabctl.domain.errors import (
     AuditorCannotBeMainContact,
+    CollabError,
     Conflict,
     Duplicate,
     InvalidInput,
@@ -307,13 +308,7 @@ def _plan_collaborations(
                     )
                 subscription = subscriptions.get(service)
                 if subscription is not None and subscription.state != "active":
-                    raise Conflict(
-                        f"{at}: {service} of customer {number} is {subscription.state}; "
-                        "an active collaboration needs an active subscription",
-                        RESTORE_HINT.format(number=number, service=service)
-                        if subscription.state == "deleted"
-                        else START_HINT.format(number=number, service=service),
-                    )
+                    raise _inactive(at, number, service, subscription, "an active collaboration")
                 active[service] = office
             writes.collaborations_new.append(
                 {
@@ -403,16 +398,12 @@ def _plan_records(
                 f"{where}.records[{index}].service: customer {number} has no subscription for {service}",
                 'add it to the company\'s "subscriptions" first',
             )
-        # a subscription this item creates may hold records in any state but deleted (checked
-        # with the item); a stored one only while it is active
-        if subscription.new_row is None and subscription.state != "active":
-            raise ReadOnly(
-                f"{where}.records[{index}]: {service} of customer {number} is "
-                f"{subscription.state}: its records cannot change",
-                RESTORE_HINT.format(number=number, service=service)
-                if subscription.state == "deleted"
-                else START_HINT.format(number=number, service=service),
-            )
+        # a subscription this item creates may hold records in any state but deleted (history
+        # comes in as it was); a stored one only while it is active
+        if subscription.state == "deleted" or (
+            subscription.new_row is None and subscription.state != "active"
+        ):
+            raise _inactive(f"{where}.records[{index}]", number, service, subscription, "a record")
         label = f"record {service}/{entry.id}"
         if current is None:
             writes.records_new.append(
@@ -429,6 +420,38 @@ def _plan_records(
             row["records_changed_at"] = at
         else:
             writes.subscriptions_touched.append({"number": number, "service": service, "at": at})
+
+
+def _inactive(
+    path: str, number: str, service: str, subscription: _Subscription, what: str
+) -> CollabError:
+    """Why ``what`` cannot be added to a subscription that is not active.
+
+    A subscription the item itself creates makes the item contradict itself (invalid
+    input); a stored one is changed only by the commands (its records are read-only).
+    """
+    state = subscription.state
+    if subscription.new_row is not None:
+        if what == "a record":
+            return InvalidInput(
+                f"{path}: a deleted subscription holds no records ({service} is deleted)",
+                "leave the records out, or give the subscription another state",
+            )
+        return InvalidInput(
+            f"{path}: {what} needs an active subscription ({service} is {state})",
+            'make the subscription "active", or the collaboration "ended"',
+        )
+    hint = (RESTORE_HINT if state == "deleted" else START_HINT).format(
+        number=number, service=service
+    )
+    if what == "a record":
+        return ReadOnly(
+            f"{path}: {service} of customer {number} is {state}: its records cannot change", hint
+        )
+    return Conflict(
+        f"{path}: {service} of customer {number} is {state}; {what} needs an active subscription",
+        hint,
+    )
 
 
 def _same_record(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
