@@ -142,8 +142,8 @@ class _Source:
             self.size = max(info.st_size - os.lseek(fd, 0, os.SEEK_CUR), 0)
         self._read = lambda n: os.read(fd, n)
 
-    def read(self, size: int = _CHUNK) -> bytes:
-        data = self._read(size)
+    def read(self, size: int | None = None) -> bytes:
+        data = self._read(size or _CHUNK)
         self.position += len(data)
         return data
 
