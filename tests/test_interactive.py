@@ -90,13 +90,15 @@ def test_end_1002_fixing_the_main_contact_on_the_spot() -> None:
     assert lars["main_contact"] is True
 
     mine = [e for e in events() if e["customer_number"] == "1002" and e["action"] != "import"]
-    assert [e["action"] for e in mine] == ["set-main-contact", "end"]
-    assert mine[0]["details"]["after"] == "lars@snickerinorr.se"
-    assert mine[0]["details"]["promoted"] is True
-    assert mine[1]["service"] == "eekonomi"
-    assert mine[1]["details"]["outcome"] == "deactivate"
-    assert mine[1]["details"]["ended_by"] == "office"
-    assert mine[1]["actor"] == "tester"
+    # the fix is the two changes an agent would make by hand, in one transaction
+    assert [e["action"] for e in mine] == ["set-role", "set-main-contact", "end"]
+    assert mine[0]["details"]["before"]["role"] == "user"
+    assert mine[0]["details"]["after"]["role"] == "administrator"
+    assert mine[1]["details"]["after"] == "lars@snickerinorr.se"
+    assert mine[2]["service"] == "eekonomi"
+    assert mine[2]["details"]["outcome"] == "deactivate"
+    assert mine[2]["details"]["ended_by"] == "office"
+    assert mine[2]["actor"] == "tester"
 
 
 def test_end_1002_creating_a_new_main_contact() -> None:

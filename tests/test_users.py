@@ -372,7 +372,6 @@ def test_an_office_with_an_active_collaboration_may_change_users(db: Ops) -> Non
 @pytest.mark.parametrize(
     ("work", "args"),
     [
-        (ops.list_users, ()),
         (ops.set_role, ("erik@kund.se", "administrator")),
         (ops.set_services, ("erik@kund.se", ["eekonomi"], [])),
         (ops.remove_user, ("erik@kund.se",)),
@@ -380,12 +379,21 @@ def test_an_office_with_an_active_collaboration_may_change_users(db: Ops) -> Non
     ],
 )
 @pytest.mark.parametrize("party", [f"office:{NORRLON}", "customer:1002"])
-def test_a_party_that_is_not_the_company_nor_works_for_it_is_refused(
+def test_a_party_that_is_not_the_company_nor_works_for_it_may_not_change_users(
     db: Ops, work: Callable[..., Any], args: tuple[Any, ...], party: str
 ) -> None:
     error = db.refused("not-a-party", work, "1001", *args, party=party)
     # it learns nothing about the company's users
     assert "erik" not in error.message + str(error.hint)
+
+
+@pytest.mark.parametrize("party", [f"office:{NORRLON}", "customer:1002"])
+def test_a_party_that_may_not_see_the_company_finds_no_users(db: Ops, party: str) -> None:
+    hidden = db.refused("not-found", ops.list_users, "1001", party=party)
+    absent = db.refused("not-found", ops.list_users, "9999", party=party)
+    # worded as for a company that does not exist: the answer tells nothing
+    assert hidden.message.replace("1001", "N") == absent.message.replace("9999", "N")
+    assert "Kund AB" not in hidden.message + str(hidden.hint)
 
 
 def test_the_company_itself_may_change_its_users(db: Ops) -> None:
@@ -418,3 +426,148 @@ def error_of(run: Run, code: str, exit_code: int = 1) -> dict[str, Any]:
     assert error["hint"] and "hint: " in run.stderr
     assert "Traceback" not in run.stderr
     return error
+
+
+def cli_users(cli: CLI, customer: str) -> list[dict[str, Any]]:
+    run = cli("user", "list", customer, *JSON)
+    assert run.exit_code == 0, run.stderr
+    return run.json()  # type: ignore[no-any-return]
+
+
+def events(cli: CLI, *actions: str) -> list[dict[str, Any]]:
+    run = cli("log", "--customer", "1001", *JSON)
+    assert run.exit_code == 0, run.stderr
+    return [e for e in run.json() if e["action"] in actions]
+
+
+def test_user_list_in_every_format(demo: CLI) -> None:
+    listed = cli_users(demo, "1001")
+    assert [u["email"] for u in listed] == [
+        "anna@kund.se",
+        "erik@kund.se",
+        "revisor@granskarna.se",
+    ]
+    assert list(listed[0]) == ["email", "name", "role", "main_contact", "services"]
+    jsonl = demo("user", "list", "1001", "--format", "jsonl")
+    assert jsonl.jsonl() == listed
+    csv = demo("user", "list", "1001", "--format", "csv").stdout.splitlines()
+    assert csv[0] == "email,name,role,main_contact,services"
+    assert (
+        csv[1]
+        == 'anna@kund.se,Anna Lindqvist,administrator,true,"[""eekonomi"",""fakturering"",""utlagg""]"'
+    )
+    table = demo("user", "list", "1001")
+    assert table.exit_code == 0
+    for word in ("anna@kund.se", "Erik Svensson", "auditor", "utlagg"):
+        assert word in table.stdout
+
+
+def test_user_list_of_an_unknown_company(demo: CLI) -> None:
+    error_of(demo("user", "list", "9999", *JSON), "not-found")
+    error_of(demo("user", "list", "12x", *JSON), "invalid-input", 2)
+
+
+def test_user_add_is_add_user(demo: CLI) -> None:
+    run = demo("user", "add", "1001", "--email", "Nils@Kund.se", "--name", "Nils", *JSON)
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["role"] == "user"
+    run = demo("add-user", "1001", "--email", "nils@kund.se", *JSON)
+    error_of(run, "duplicate")
+    assert [e["action"] for e in events(demo, "add-user")] == ["add-user"]
+    help_add = demo("user", "add", "--help").stdout
+    assert "also: collabctl add-user" in help_add
+
+
+def test_set_role_through_the_command_line(demo: CLI) -> None:
+    run = demo("user", "set-role", "1001", "ERIK@kund.se", "administrator", *JSON)
+    assert run.exit_code == 0, run.stderr
+    result = run.json()
+    assert result["email"] == "erik@kund.se"
+    assert result["role"] == "administrator"
+    assert result["changed"] is True
+    assert result["before"]["role"] == "user"
+    assert result["after"]["role"] == "administrator"
+    table = demo("user", "set-role", "1001", "erik@kund.se", "user")
+    assert table.exit_code == 0
+    assert "erik@kund.se (Erik Svensson): role administrator -> user" in table.stdout
+    same = demo("user", "set-role", "1001", "erik@kund.se", "user")
+    assert "nothing to change" in same.stdout
+    changes = events(demo, "set-role")
+    assert [(e["details"]["before"]["role"], e["details"]["after"]["role"]) for e in changes] == [
+        ("user", "administrator"),
+        ("administrator", "user"),
+    ]
+
+
+def test_command_line_refusals_change_nothing(demo: CLI) -> None:
+    before = cli_users(demo, "1001")
+    error = error_of(
+        demo("user", "set-role", "1001", "anna@kund.se", "user", *JSON), "main-contact-required"
+    )
+    assert "collabctl set-main-contact 1001 --user erik@kund.se" in error["hint"]
+    error_of(demo("user", "remove", "1001", "anna@kund.se", *JSON), "main-contact-required")
+    error_of(demo("user", "set-role", "1001", "nobody@kund.se", "user", *JSON), "not-found")
+    error_of(demo("user", "remove", "1001", "nobody@kund.se", *JSON), "not-found")
+    error_of(demo("user", "set-role", "1001", "erik@kund.se", "owner", *JSON), "invalid-input", 2)
+    error_of(
+        demo("user", "set-services", "1001", "erik@kund.se", "--grant", "lon", *JSON), "not-found"
+    )
+    error = error_of(
+        demo(
+            "user",
+            "set-services",
+            "1001",
+            "erik@kund.se",
+            "--grant",
+            "eekonomi",
+            "--revoke",
+            "eekonomi",
+            *JSON,
+        ),
+        "invalid-input",
+        2,
+    )
+    assert "both granted and revoked" in error["message"]
+    error_of(
+        demo(
+            "--as", f"office:{NORRLON}", "user", "set-role", "1001", "erik@kund.se", "user", *JSON
+        ),
+        "not-a-party",
+    )
+    assert cli_users(demo, "1001") == before
+    assert events(demo, "set-role", "set-services", "remove-user") == []
+
+
+def test_set_services_and_remove_through_the_command_line(demo: CLI) -> None:
+    run = demo(
+        "user",
+        "set-services",
+        "1001",
+        "erik@kund.se",
+        "-g",
+        "eekonomi",
+        "--grant",
+        "fakturering",
+        "-r",
+        "utlagg",
+    )
+    assert run.exit_code == 0, run.stderr
+    assert "services utlagg -> eekonomi, fakturering" in run.stdout
+    run = demo("user", "remove", "1001", "erik@kund.se", *JSON)
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["after"] is None
+    assert [u["email"] for u in cli_users(demo, "1001")] == [
+        "anna@kund.se",
+        "revisor@granskarna.se",
+    ]
+    done = events(demo, "set-services", "remove-user")
+    assert [e["action"] for e in done] == ["set-services", "remove-user"]
+    assert done[0]["details"]["granted"] == ["eekonomi", "fakturering"]
+    assert done[1]["details"]["before"]["services"] == ["eekonomi", "fakturering"]
+
+
+def test_show_lists_the_changed_users(demo: CLI) -> None:
+    assert demo("user", "set-role", "1001", "erik@kund.se", "administrator").exit_code == 0
+    shown = demo("show", "1001", *JSON).json()
+    erik = next(u for u in shown["users"] if u["email"] == "erik@kund.se")
+    assert erik["role"] == "administrator"

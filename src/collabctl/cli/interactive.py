@@ -41,8 +41,9 @@ if TYPE_CHECKING:
 def fix_main_contact(state: State, number: str) -> None:
     """Set a main contact on the spot: promote an existing user, or create one."""
     from collabctl.domain import validation
-    from collabctl.operations.parties import add_user, set_main_contact
+    from collabctl.operations.parties import add_user
     from collabctl.operations.picking import users_of
+    from collabctl.operations.users import promote_to_main_contact
 
     env = state.env
     with state.reading() as (session, _ctx):
@@ -64,7 +65,9 @@ def fix_main_contact(state: State, number: str) -> None:
             f"cancelled: customer {number} still has no main contact; nothing was changed"
         )
     if answer != "__new__":
-        result = state.transact(lambda s, c: set_main_contact(s, c, number, answer))
+        # as an agent would by hand: set-role administrator, then set-main-contact, in one
+        # transaction (both or neither)
+        result = state.transact(lambda s, c: promote_to_main_contact(s, c, number, answer))
         promoted = " (promoted to administrator)" if result.get("promoted") else ""
         message(env, f"{result['email']} is now the main contact{promoted}.")
         return

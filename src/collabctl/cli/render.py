@@ -48,6 +48,14 @@ def render_company(console: Any, company: dict[str, Any]) -> None:
     for s in company["subscriptions"]:
         subs.add_row(*_plain(s["service"], s["state"], str(s["records"])))
     console.print(subs)
+    for s in company["subscriptions"]:
+        if s["state"] == "deleted":  # the one irreversible outcome, undone from its backup
+            console.print(
+                f"{s['service']} was deleted: `collabctl restore BACKUP_FILE` puts its records "
+                f"back (the backup's path is in `collabctl log --customer "
+                f"{company['customer_number']} --service {s['service']}`)",
+                markup=False,
+            )
 
     collabs = Table(title="Collaborations", title_justify="left", header_style="bold")
     for column in ("service", "office", "state", "started", "ended", "by", "outcome"):

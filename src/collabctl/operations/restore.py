@@ -37,7 +37,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from collabctl.domain import validation
-from collabctl.domain.errors import CollabError, Conflict, InvalidInput, NotFound
+from collabctl.domain.errors import CollabError, Conflict, InvalidInput, NotAParty, NotFound
+from collabctl.operations import scope
 from collabctl.operations.context import Context, audit, now_iso
 from collabctl.store.models import Collaboration, Company, ServiceRecord, Subscription
 
@@ -257,18 +258,34 @@ def _finite(value: Any) -> bool:
 
 def _plan(session: Session, ctx: Context, backup: Backup, *, lock: bool) -> dict[str, Any]:
     """Every database check, in order; the result a restore would have. Nothing changes."""
-    from collabctl.operations.users import require_may_change_company
-
     number, code = backup.customer_number, backup.service
     stmt = select(Company).where(col(Company.customer_number) == number)
     company = session.scalars(stmt.with_for_update() if lock else stmt).first()
     if company is None:
+        if ctx.party is not None:
+            raise scope.not_found(ctx.party, number)
         raise NotFound(
             f"customer {number} of the backup {backup.path} does not exist here",
             "restore into the database the backup was taken from (--database-url), "
             "or import the company first",
         )
-    require_may_change_company(session, ctx, number)
+    scope.require_party(session, ctx, number)
+    last_office = session.scalars(
+        select(col(Collaboration.office_org_number))
+        .where(
+            col(Collaboration.customer_number) == number,
+            col(Collaboration.service) == code,
+        )
+        .order_by(col(Collaboration.started_at).desc(), col(Collaboration.id).desc())
+        .limit(1)
+    ).first()
+    if ctx.party is not None and ctx.party.kind == "office" and last_office != ctx.party.key:
+        # an office restores only the data of its own collaboration
+        raise NotAParty(
+            f"acting as {ctx.party}, collabctl cannot restore {code} of customer "
+            f"{number}: it was not the office's collaboration",
+            "the company or a support agent (without --as) can restore it",
+        )
     if company.org_number != backup.org_number:
         raise InvalidInput(
             f"{backup.path} is a backup of another company: org number {backup.org_number}, "
@@ -288,11 +305,12 @@ def _plan(session: Session, ctx: Context, backup: Backup, *, lock: bool) -> dict
         )
     ).first()
     if sub is None or sub.state != "deleted":
-        state = sub.state if sub is not None else "absent"
+        why = {
+            None: "has no subscription: there is nothing to restore into",
+            "active": "is active, not deleted: it was restored already or started afresh",
+        }.get(sub.state if sub else None, f"is {sub.state if sub else ''}, not deleted")
         raise Conflict(
-            f"{service.code} of customer {number} is {state}, not deleted: restore only "
-            "undoes a delete"
-            + (", and this one was undone already or started afresh" if sub is not None else ""),
+            f"{service.code} of customer {number} {why}; restore only undoes a delete",
             f"see its data: collabctl show {number}",
         )
     held = session.scalar(
@@ -309,15 +327,6 @@ def _plan(session: Session, ctx: Context, backup: Backup, *, lock: bool) -> dict
             "records already: restoring would mix two sets of data",
             f"see them with: collabctl export {number} --service {service.code} -o -",
         )
-    last_office = session.scalars(
-        select(col(Collaboration.office_org_number))
-        .where(
-            col(Collaboration.customer_number) == number,
-            col(Collaboration.service) == service.code,
-        )
-        .order_by(col(Collaboration.started_at).desc(), col(Collaboration.id).desc())
-        .limit(1)
-    ).first()
     return {
         "customer_number": number,
         "company_name": company.name,

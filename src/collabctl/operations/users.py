@@ -30,11 +30,11 @@ from collabctl.domain.errors import (
     AuditorCannotBeMainContact,
     InvalidInput,
     MainContactRequired,
-    NotAParty,
     NotFound,
 )
+from collabctl.operations import scope
 from collabctl.operations.context import Context, audit
-from collabctl.store.models import Collaboration, Company, CompanyUser, Subscription
+from collabctl.store.models import Company, CompanyUser, Subscription
 
 #: the keys of a user in every machine format (``user list``, ``show``, the audit log)
 USER_KEYS = ("email", "name", "role", "main_contact", "services")
@@ -53,16 +53,13 @@ def user_dict(user: CompanyUser) -> dict[str, Any]:
 # -- reads ----------------------------------------------------------------------------
 
 
-def _company(session: Session, number: str, *, lock: bool) -> Company:
+def _company(session: Session, ctx: Context, number: str, *, lock: bool) -> Company:
     stmt = select(Company).where(col(Company.customer_number) == number)
     if lock:
         stmt = stmt.with_for_update()
     company = session.scalars(stmt).first()
     if company is None:
-        raise NotFound(
-            f"customer {number} does not exist",
-            "check the number with `collabctl list`, or load the company with `collabctl import`",
-        )
+        raise scope.not_found(ctx.party, number)
     return company
 
 
@@ -77,26 +74,9 @@ def _users(session: Session, number: str) -> list[CompanyUser]:
 
 
 def require_may_change_company(session: Session, ctx: Context, number: str) -> None:
-    """With ``--as``: the company itself, or an office with an active collaboration with it."""
-    party = ctx.party
-    if party is None:
-        return
-    if party.kind == "customer":
-        if party.key == number:
-            return
-    elif session.scalars(
-        select(col(Collaboration.id)).where(
-            col(Collaboration.customer_number) == number,
-            col(Collaboration.office_org_number) == party.key,
-            col(Collaboration.state) == "active",
-        )
-    ).first():
-        return
-    raise NotAParty(
-        f"acting as {party}, collabctl cannot change the users of customer {number}",
-        "only the company, or an office with an active collaboration with it, can; "
-        "a support agent can act without --as",
-    )
+    """With ``--as``: the company itself, or an office with an active collaboration with it
+    (``not-a-party`` otherwise; the rule is :func:`collabctl.operations.scope.require_party`)."""
+    scope.require_party(session, ctx, number)
 
 
 def _find(users: list[CompanyUser], number: str, email: str) -> CompanyUser:
@@ -131,7 +111,7 @@ def _change(
     session: Session, ctx: Context, number: str, email: str
 ) -> tuple[list[CompanyUser], CompanyUser]:
     """Lock the company, check the scope, and find the user: the start of every change."""
-    _company(session, number, lock=True)
+    _company(session, ctx, number, lock=True)
     require_may_change_company(session, ctx, number)
     users = _users(session, number)
     return users, _find(users, number, email)
@@ -159,8 +139,9 @@ def _record(
 def list_users(session: Session, ctx: Context, number: str) -> list[dict[str, Any]]:
     """The company's users, in the order they were created."""
     number = validation.customer_number(number, "CUSTOMER")
-    _company(session, number, lock=False)
-    require_may_change_company(session, ctx, number)
+    _company(session, ctx, number, lock=False)
+    # a party that may not see the company is told it is not found, nothing more
+    scope.require_visible(session, ctx, number)
     return [user_dict(u) for u in _users(session, number)]
 
 
@@ -168,7 +149,7 @@ def get_user(session: Session, ctx: Context, number: str, email: str) -> dict[st
     """One user of the company, found by e-mail in any case."""
     number = validation.customer_number(number, "CUSTOMER")
     email = validation.email(email, "EMAIL")
-    _company(session, number, lock=False)
+    _company(session, ctx, number, lock=False)
     require_may_change_company(session, ctx, number)
     return user_dict(_find(_users(session, number), number, email))
 
@@ -176,7 +157,7 @@ def get_user(session: Session, ctx: Context, number: str, email: str) -> dict[st
 def subscribed_services(session: Session, ctx: Context, number: str) -> list[str]:
     """The services a user of the company can be given: those it subscribes to (not deleted)."""
     number = validation.customer_number(number, "CUSTOMER")
-    _company(session, number, lock=False)
+    _company(session, ctx, number, lock=False)
     require_may_change_company(session, ctx, number)
     return list(
         session.scalars(

@@ -157,7 +157,7 @@ expense reports or outlays, a user with access) are met by fixing the data.
 
 delete writes the backup, readable by you only, to backups/ in the user data
 directory (COLLABCTL_HOME/backups when set) and prints its path; --no-backup
-skips it. `collabctl import BACKUP` restores the data.
+skips it. `collabctl restore BACKUP_FILE` puts the data back.
 
 In a terminal, missing arguments are asked for. Otherwise they are required,
 and so is --yes (not for --dry-run).

@@ -1,0 +1,127 @@
+"""``restore BACKUP_FILE``: undo the data loss of ``end --outcome delete``."""
+
+from typing import Annotated, Any
+
+import typer
+
+from collabctl.cli.commands import command_group
+from collabctl.cli.errors import handles_errors
+from collabctl.cli.options import FormatOption
+from collabctl.cli.output import Format, emit_object
+from collabctl.cli.state import current_state
+from collabctl.domain.errors import UsageError
+
+commands = command_group()
+
+RESTORE_HELP = """\
+Put back the records a delete removed, from the backup file it wrote.
+
+BACKUP_FILE is the file `end --outcome delete` wrote (its path is in the end's
+result, and in `collabctl log` as backup_path). Checked before anything
+changes: the file is a complete collabctl backup whose content matches the
+SHA-256 it carries (invalid-input otherwise: truncated, changed, or not a
+backup); the company and the service exist (not-found); the company is the
+one the backup was taken of (invalid-input); the service's subscription is
+deleted and holds no records (conflict otherwise, e.g. when it was restored
+already or started afresh).
+
+Then, in one transaction: the records are back, the subscription is active,
+and one audit event names the file and its hash. The ended collaboration
+stays ended; `collabctl start` begins a new one (the result says how).
+
+A backup written before backups carried a SHA-256 is restored only with
+--force; a file whose content does not match its SHA-256 never is.
+
+Without a terminal, --yes is required (not for --dry-run).
+
+Keys (json): customer_number, company_name, service, backup_path, sha256,
+verified, backup_written_at, records (how many), record_ids,
+subscription_before, subscription_state, next (the command that starts a new
+collaboration), status (restored|would-restore).
+
+\b
+Examples:
+  collabctl restore backups/1007-utlagg-20261126T172622860803Z.json --dry-run
+  collabctl restore backups/1007-utlagg-20261126T172622860803Z.json --yes
+"""
+
+
+@commands.command(help=RESTORE_HELP)
+@handles_errors
+def restore(
+    backup_file: Annotated[
+        str, typer.Argument(metavar="BACKUP_FILE", help="The backup file a delete wrote.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check everything and show what would be restored.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Accept a backup without a SHA-256 (older collabctl)."),
+    ] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    from collabctl.operations.restore import check_restore, read_backup, restore_backup
+
+    state = current_state()
+    backup = read_backup(backup_file, force=force)
+    if dry_run or not yes:
+        with state.reading() as (session, ctx):
+            plan = check_restore(session, ctx, backup)
+        if dry_run:
+            emit_object(state.env, plan, fmt, render_restore)
+            return
+        if not state.env.can_prompt:
+            raise UsageError(
+                "restore changes data: confirm with --yes",
+                f"collabctl restore {backup.path} --yes (or --dry-run to see what it would do)",
+            )
+        from collabctl.cli.output import console
+        from collabctl.cli.pickers import ask
+        from collabctl.domain.errors import Cancelled
+
+        render_restore(console(state.env.stderr, state.env, is_stdout=False), plan)
+        if not ask(state.env, "confirm", "Restore these records?", default=False):
+            raise Cancelled("cancelled: nothing was restored")
+    result = state.transact(lambda s, c: restore_backup(s, c, backup))
+    emit_object(state.env, result, fmt, render_restore)
+
+
+def render_restore(console: Any, r: dict[str, Any]) -> None:
+    from collabctl.cli.safe_text import visible
+
+    company = visible(f"{r['customer_number']} {r['company_name']}")
+    count = r["records"]
+    records = f"{count} record{'' if count == 1 else 's'}"
+    intact = (
+        f"The backup is intact (SHA-256 {r['sha256']})."
+        if r["verified"]
+        else f"The backup has no SHA-256 of its own (accepted with --force; its content hashes to {r['sha256']})."
+    )
+    if r["status"] == "would-restore":
+        shown = ", ".join(r["record_ids"][:10])
+        more = len(r["record_ids"]) - 10
+        console.print(
+            f"Would restore {records} of {r['service']} for {company} from {visible(r['backup_path'])}"
+            + (f": {visible(shown)}" + (f" and {more} more" if more > 0 else "") if count else "")
+            + ".",
+            markup=False,
+        )
+        console.print(intact, markup=False)
+        console.print(
+            f"The subscription would go from {r['subscription_before']} to active; "
+            "the ended collaboration stays ended.",
+            markup=False,
+        )
+        console.print("Nothing changed; run again with --yes to restore.", markup=False)
+        return
+    console.print(
+        f"Restored {records} of {r['service']} for {company} from {visible(r['backup_path'])}.",
+        markup=False,
+    )
+    console.print(intact, markup=False)
+    console.print(
+        "The subscription is active again; the ended collaboration stays ended.", markup=False
+    )
+    console.print(f"To work with an office in it again: {r['next']}", markup=False)
