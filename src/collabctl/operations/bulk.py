@@ -32,7 +32,8 @@ from collabctl.domain import validation
 from collabctl.domain.errors import AlreadyEnded, CollabError, InvalidInput
 from collabctl.operations.context import Context
 from collabctl.operations.ending import EndRequest, end_collaboration, preflight, require_answers
-from collabctl.store.database import Database, is_retryable
+from collabctl.store.database import Database
+from collabctl.store.retry import DEFAULT_BACKOFF
 from collabctl.store.statements import Statements
 
 ITEM_KEYS = ("customer_number", "service", "outcome", "by", "reason", "confirm", "force")
@@ -43,7 +44,6 @@ BATCH_ITEMS = 500
 #: A batch is also closed when reading it took this long, so slow input still
 #: gets its results promptly.
 BATCH_SECONDS = 0.25
-_RETRIES = 8
 _LINE_HINT = 'a line is a customer number or a JSON object such as {"customer_number": "1001"}'
 
 
@@ -254,15 +254,10 @@ def _run_batch(
     """One transaction for the batch; lock conflicts roll it back and run it again."""
     from sqlalchemy.exc import DBAPIError
 
-    for attempt in range(_RETRIES):
-        try:
-            return _try_batch(db, ctx, batch, dry_run, backup_dir)
-        except DBAPIError as exc:
-            if attempt + 1 < _RETRIES and is_retryable(exc):
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-                continue
-            raise db.translate(exc) from exc
-    raise AssertionError("unreachable")
+    try:
+        return DEFAULT_BACKOFF.call(lambda: _try_batch(db, ctx, batch, dry_run, backup_dir))
+    except DBAPIError as exc:
+        raise db.translate(exc) from exc
 
 
 def _try_batch(
