@@ -593,7 +593,7 @@ def test_restore_dry_run_as_a_table(demo: CLI) -> None:
     assert run.exit_code == 0, run.stderr
     assert "Would restore 2 records of utlagg for 1007 Trädgårdsdesign Syd AB" in run.stdout
     assert "ER-7001, OL-7002" in run.stdout
-    assert "The backup is intact (SHA-256 " in run.stdout
+    assert "The backup is intact: its content matches its SHA-256." in run.stdout
     assert "Nothing changed; run again with --yes to restore." in run.stdout
 
 
