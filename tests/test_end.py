@@ -438,8 +438,8 @@ def test_delete_writes_a_private_importable_backup(demo: CLI, home: Path) -> Non
     # The audit log survives the delete: the import of the deleted records is still there.
     assert any(e["action"] == "import" for e in events(demo, "--customer", "1007"))
 
-    # The backup is in the import format: importing it restores the records.
-    restored = demo("import", str(path), *JSON)
+    # `restore` puts the records back from the backup (test_restore.py has the rest).
+    restored = demo("restore", str(path), "--yes", *JSON)
     assert restored.exit_code == 0, restored.stderr
     sub = subscription_state(demo, "1007", "utlagg")
     assert sub["records"] == 2
