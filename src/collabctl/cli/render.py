@@ -133,6 +133,7 @@ def render_end_result(console: Any, r: dict[str, Any]) -> None:
         console.print(f"Deleted {r['records_deleted']} records.", markup=False)
         if r["backup_path"]:
             console.print(f"Backup: {r['backup_path']}", markup=False)
+            console.print(f"To undo the delete: collabctl restore {r['backup_path']}", markup=False)
         else:
             console.print("No backup was written (--no-backup).", markup=False)
 
