@@ -228,12 +228,15 @@ def language_setting(config: Mapping[str, Any]) -> str:
     )
 
 
-#: the fields of a Notice stored as its facts (event and time have columns of their own)
-_FACT_FIELDS = tuple(f for f in Notice.__dataclass_fields__ if f not in ("event", "at"))
+#: fields of a Notice that the outbox keeps in columns of their own
+_COLUMN_FIELDS = ("event", "at", "customer_number", "office_org_number", "service")
+#: the fields of a Notice stored as its facts
+_FACT_FIELDS = tuple(f for f in Notice.__dataclass_fields__ if f not in _COLUMN_FIELDS)
 
 
 def to_facts(notice: Notice) -> str:
-    """The facts of ``notice`` as stored in the outbox: JSON of the fields that are set."""
+    """The facts of ``notice`` as stored in the outbox: JSON of the fields that are set,
+    but for those the outbox has columns for (:func:`from_facts` takes them back)."""
     values = {f: getattr(notice, f) for f in _FACT_FIELDS}
     return json.dumps(
         {k: v for k, v in values.items() if v is not None and v is not False},
@@ -242,10 +245,25 @@ def to_facts(notice: Notice) -> str:
     )
 
 
-def from_facts(event: str, at: str, facts: str) -> Notice:
+def from_facts(
+    facts: str,
+    *,
+    event: str,
+    at: str,
+    customer_number: str,
+    office_org_number: str | None,
+    service: str | None,
+) -> Notice:
     """The Notice an outbox row tells (fields a newer collabctl may have added are left out)."""
     values = json.loads(facts)
-    return Notice(event=event, at=at, **{k: v for k, v in values.items() if k in _FACT_FIELDS})
+    return Notice(
+        event=event,
+        at=at,
+        customer_number=customer_number,
+        office_org_number=office_org_number or "",
+        service=service,
+        **{k: v for k, v in values.items() if k in _FACT_FIELDS},
+    )
 
 
 def subject(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> str:

@@ -118,13 +118,10 @@ def queue_end(
     the facts are written as they are (what :func:`mail_templates.to_facts` makes of the
     same Notice) in one statement, and rendered only when sent."""
     facts: dict[str, Any] = {
-        "customer_number": customer_number,
         "company_name": company_name,
-        "office_org_number": office_org_number,
         "office_name": office_name,
         "actor": ctx.actor,
         "behalf": ended_by,
-        "service": service.code,
         "service_name": service.name,
         "outcome": outcome,
     }
@@ -214,7 +211,14 @@ def list_messages(conn: Any, ctx: Context, state: str = "pending") -> Iterator[d
 
 def _listed(row: dict[str, Any]) -> dict[str, Any]:
     """An outbox row as ``notify list`` shows it: MESSAGE_KEYS, the subject rendered."""
-    notice = from_facts(row["event"], row["created_at"], row["facts"])
+    notice = from_facts(
+        row["facts"],
+        event=row["event"],
+        at=row["created_at"],
+        customer_number=row["customer_number"],
+        office_org_number=row["office_org_number"],
+        service=row["service"],
+    )
     title = subject(notice, row["recipient_role"], _language(row["language"]))
     return {key: title if key == "subject" else row[key] for key in MESSAGE_KEYS}
 
@@ -389,7 +393,14 @@ def send_pending(
 def _deliver(conn: Any, mailer: Mailer, message: Claimed) -> Delivery:
     from collabctl.operations.mailer import DeliveryFailed, Outgoing
 
-    notice = from_facts(message.event, message.created_at, message.facts)
+    notice = from_facts(
+        message.facts,
+        event=message.event,
+        at=message.created_at,
+        customer_number=message.customer_number,
+        office_org_number=message.office_org_number,
+        service=message.service,
+    )
     title, body = render(notice, message.recipient_role, _language(message.language))
     outgoing = Outgoing(
         message.id, message.created_at, message.recipient, message.language, title, body

@@ -64,17 +64,20 @@ _COLUMNS = (
 )
 
 # One statement for the two messages of a start or an end, the addresses read in it:
-# the hot path of a bulk end pays one round trip for its notifications.
-# (Parameters of their own: PostgreSQL deduces one type per parameter, and a value
-# both inserted and compared would get two.)
-_CONTACT = "(SELECT email FROM company_user WHERE customer_number = :number_key AND main_contact)"
-_OFFICE = "(SELECT email FROM office WHERE org_number = :office_key)"
+# the hot path of a bulk end pays one round trip for its notifications. (The keys
+# compared have parameters of their own: PostgreSQL deduces one type per parameter,
+# and a value both inserted and compared would get two.)
 _QUEUE_PAIR_SQL = f"""
 INSERT INTO outbox ({_COLUMNS})
-VALUES (:at, :event, :number, :service, :office, 'main-contact', {_CONTACT}, :language,
-        :facts, CASE WHEN {_CONTACT} IS NULL THEN 'no-address' ELSE 'pending' END, 0),
-       (:at, :event, :number, :service, :office, 'office', {_OFFICE}, :language,
-        :facts, CASE WHEN {_OFFICE} IS NULL THEN 'no-address' ELSE 'pending' END, 0)
+SELECT :at, :event, :number, :service, :office, 'main-contact', u.email, :language, :facts,
+       CASE WHEN u.email IS NULL THEN 'no-address' ELSE 'pending' END, 0
+FROM (SELECT 1 AS one) AS pair
+LEFT JOIN company_user u ON u.customer_number = :number_key AND u.main_contact
+UNION ALL
+SELECT :at, :event, :number, :service, :office, 'office', o.email, :language, :facts,
+       CASE WHEN o.email IS NULL THEN 'no-address' ELSE 'pending' END, 0
+FROM (SELECT 1 AS one) AS pair
+LEFT JOIN office o ON o.org_number = :office_key
 """
 _QUEUE_ONE_SQL = f"""
 INSERT INTO outbox ({_COLUMNS})
@@ -172,8 +175,8 @@ def active_offices(sql: Executor, customer_number: str) -> list[tuple[str, str, 
 # -- reading ------------------------------------------------------------------------
 
 _LIST_SQL = """
-SELECT id, created_at, event, customer_number, service, recipient, recipient_role, language,
-       facts, state, attempts, last_error, sent_at
+SELECT id, created_at, event, customer_number, service, office_org_number, recipient,
+       recipient_role, language, facts, state, attempts, last_error, sent_at
 FROM outbox {where} ORDER BY id
 """
 
@@ -185,6 +188,7 @@ _LIST_KEYS = (
     "event",
     "customer_number",
     "service",
+    "office_org_number",
     "to",
     "recipient_role",
     "language",
@@ -239,7 +243,8 @@ WHERE id IN (
     ORDER BY attempts, id
     LIMIT :limit{lock}
 )
-RETURNING id, created_at, event, recipient_role, recipient, language, facts, attempts
+RETURNING id, created_at, event, customer_number, service, office_org_number, recipient_role,
+          recipient, language, facts, attempts
 """
 _CLAIMERS_SQL = """
 SELECT DISTINCT claimed_by FROM outbox
@@ -268,6 +273,9 @@ class Claimed:
     id: int
     created_at: str
     event: str
+    customer_number: str
+    service: str | None
+    office_org_number: str | None
     recipient_role: str
     recipient: str
     language: str
