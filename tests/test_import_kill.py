@@ -1,0 +1,124 @@
+"""``import`` killed with SIGKILL mid-run: every company fully imported or untouched,
+and a second run imports the rest (both backends, real processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import COLLABCTL, PROCESS_TIMEOUT_S, db_url, luhn_org_number
+
+pytestmark = pytest.mark.slow
+
+COMPANIES = 20_000
+OFFICES = ("556677-8899", "559123-4561", "556234-5677")
+SERVICES = ("eekonomi", "fakturering")
+#: rows of a fully imported company: company, user, subscriptions, collaborations, events
+WHOLE = (1, 1, 2, 2, 1)
+
+
+def company(index: int) -> dict[str, Any]:
+    return {
+        "customer_number": str(300_000 + index),
+        "org_number": luhn_org_number(index),
+        "name": f"Bolag {index} AB",
+        "users": [
+            {"email": f"admin@bolag{index}.se", "role": "administrator", "main_contact": True,
+             "services": list(SERVICES)},
+        ],
+        "subscriptions": [{"service": s} for s in SERVICES],
+        "collaborations": [
+            {"service": s, "office": OFFICES[index % 3], "started_at": "2024-01-31T09:00:00Z"}
+            for s in SERVICES
+        ],
+    }  # fmt: skip
+
+
+def rows_per_company(url: str) -> dict[str, tuple[int, ...]]:
+    from sqlalchemy import text
+
+    from collabctl.store.database import Database
+
+    counts: dict[str, list[int]] = {}
+    queries = [
+        "SELECT customer_number, count(*) FROM company GROUP BY customer_number",
+        "SELECT customer_number, count(*) FROM company_user GROUP BY customer_number",
+        "SELECT customer_number, count(*) FROM subscription GROUP BY customer_number",
+        "SELECT customer_number, count(*) FROM collaboration GROUP BY customer_number",
+        "SELECT customer_number, count(*) FROM audit_event"
+        " WHERE action = 'import' AND customer_number IS NOT NULL GROUP BY customer_number",
+    ]
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            for position, query in enumerate(queries):
+                for number, count in conn.execute(text(query)):
+                    counts.setdefault(number, [0] * len(queries))[position] = count
+    finally:
+        db.dispose()
+    return {number: tuple(found) for number, found in counts.items()}
+
+
+def test_sigkill_mid_import_leaves_every_company_whole_and_a_rerun_finishes(
+    backend: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "companies.jsonl"
+    with source.open("w", encoding="utf-8") as out:
+        for org in OFFICES:
+            out.write(json.dumps({"office": {"org_number": org, "name": f"Byrå {org}"}}) + "\n")
+        for index in range(COMPANIES):
+            out.write(json.dumps({"company": company(index)}) + "\n")
+    numbers = {company(index)["customer_number"] for index in range(COMPANIES)}
+    command = [*COLLABCTL, "import", str(source), "--format", "jsonl"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    out_path = tmp_path / "killed.out"
+    with out_path.open("w") as out:
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL, env=env
+        )
+        try:
+            # results are written only after their batch is committed: wait for some
+            deadline = time.monotonic() + PROCESS_TIMEOUT_S
+            while out_path.read_text().count("\n") < 600:
+                assert proc.poll() is None, "the import ended before it could be killed"
+                assert time.monotonic() < deadline, "no result within the time limit"
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    reported = [
+        json.loads(line) for line in out_path.read_text().splitlines() if line.endswith("}")
+    ]
+    states = rows_per_company(db_url())
+    assert set(states) <= numbers
+    assert set(states.values()) <= {WHOLE}, "a company was imported in part"
+    whole = set(states)
+    assert {r["key"] for r in reported if r["kind"] == "company"} <= whole
+    assert 0 < len(whole) < COMPANIES, "the import was not killed mid-way"
+
+    rerun = subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+        timeout=PROCESS_TIMEOUT_S,
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    statuses = {
+        row["key"]: row["status"]
+        for row in map(json.loads, rerun.stdout.splitlines())
+        if row["kind"] == "company"
+    }
+    assert {n for n, s in statuses.items() if s == "unchanged"} == whole
+    assert {n for n, s in statuses.items() if s == "changed"} == numbers - whole
+    final = rows_per_company(db_url())
+    assert set(final) == numbers
+    assert set(final.values()) == {WHOLE}  # one import event each: nothing imported twice
