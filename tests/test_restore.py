@@ -640,3 +640,19 @@ def test_a_backup_without_a_hash_needs_force_on_the_command_line(demo: CLI) -> N
     run = demo("restore", str(backup), "--yes", "--force")
     assert run.exit_code == 0, run.stderr
     assert "has no SHA-256 of its own" in run.stdout
+
+
+def test_the_end_of_a_delete_says_how_to_undo_it_in_words_a_shell_keeps_together(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shlex
+
+    monkeypatch.setenv("COLLABCTL_HOME", str(tmp_path / "Application Support"))
+    assert cli("demo").exit_code == 0
+    run = cli("end", "1007", "-s", "utlagg", "-o", "delete", "--by", "customer", "--yes")
+    assert run.exit_code == 0, run.stderr
+    undo = next(line for line in run.stdout.splitlines() if line.startswith("To undo the delete: "))
+    command = shlex.split(undo.removeprefix("To undo the delete: "))
+    assert command[:2] == ["collabctl", "restore"]
+    assert Path(command[2]).is_file()
+    assert cli(*command[1:], "--yes").exit_code == 0

@@ -133,7 +133,10 @@ def render_end_result(console: Any, r: dict[str, Any]) -> None:
         console.print(f"Deleted {r['records_deleted']} records.", markup=False)
         if r["backup_path"]:
             console.print(f"Backup: {r['backup_path']}", markup=False)
-            console.print(f"To undo the delete: collabctl restore {r['backup_path']}", markup=False)
+            import shlex  # a path with a space (macOS: Application Support) pastes as one word
+
+            undo = f"collabctl restore {shlex.quote(r['backup_path'])}"
+            console.print(f"To undo the delete: {undo}", markup=False, soft_wrap=True)
         else:
             console.print("No backup was written (--no-backup).", markup=False)
 

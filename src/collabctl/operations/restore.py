@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import os
+import shlex
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,7 @@ def _check_backup(where: Path, document: Any, *, force: bool) -> Backup:
                 "has no SHA-256, so collabctl cannot tell whether it was changed "
                 "(a backup written before collabctl 0.2, or an export)",
                 f"if you are sure it is the unchanged backup, run again with --force: "
-                f"collabctl restore {where} --force",
+                f"collabctl restore {shlex.quote(str(where))} --force",
             )
     elif stored != digest:
         raise _refuse(

@@ -62,6 +62,8 @@ def restore(
     ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
+    import shlex
+
     from collabctl.operations.restore import check_restore, read_backup, restore_backup
 
     state = current_state()
@@ -75,7 +77,8 @@ def restore(
         if not state.env.can_prompt:
             raise UsageError(
                 "restore changes data: confirm with --yes",
-                f"collabctl restore {backup.path} --yes (or --dry-run to see what it would do)",
+                f"collabctl restore {shlex.quote(str(backup.path))} --yes "
+                "(or --dry-run to see what it would do)",
             )
         from collabctl.cli.output import console
         from collabctl.cli.pickers import ask
@@ -108,21 +111,26 @@ def render_restore(console: Any, r: dict[str, Any]) -> None:
             + (f": {visible(shown)}" + (f" and {more} more" if more > 0 else "") if count else "")
             + ".",
             markup=False,
+            soft_wrap=True,
         )
-        console.print(intact, markup=False)
+        console.print(intact, markup=False, soft_wrap=True)
         console.print(
             f"The subscription would go from {r['subscription_before']} to active; "
             "the ended collaboration stays ended.",
             markup=False,
+            soft_wrap=True,
         )
-        console.print("Nothing changed; run again with --yes to restore.", markup=False)
+        console.print(
+            "Nothing changed; run again with --yes to restore.", markup=False, soft_wrap=True
+        )
         return
     console.print(
         f"Restored {records} of {r['service']} for {company} from {visible(r['backup_path'])}.",
         markup=False,
+        soft_wrap=True,
     )
-    console.print(intact, markup=False)
+    console.print(intact, markup=False, soft_wrap=True)
     console.print(
         "The subscription is active again; the ended collaboration stays ended.", markup=False
     )
-    console.print(f"To work with an office in it again: {r['next']}", markup=False)
+    console.print(f"To work with an office in it again: {r['next']}", markup=False, soft_wrap=True)
