@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 from typing import cast
 
+import pytest
 from typer.testing import CliRunner
 
 from collabctl.cli.app import app
 from collabctl.cli.env import Environment
 from conftest import CLI
+from helpers import error_of, invoke
 
 RUNNER = CliRunner()
 
@@ -51,3 +53,18 @@ def test_a_terminal_reads_the_file_from_standard_input(demo: CLI) -> None:
     result = RUNNER.invoke(app, ["import", "-"], obj=env, catch_exceptions=False)
     assert result.exit_code == 0, written(env.stderr)
     assert "1 changed" in written(env.stderr)
+
+
+@pytest.mark.parametrize("actor", ["", "   "], ids=["empty", "blank"])
+def test_an_empty_actor_is_invalid_input(actor: str) -> None:
+    result = invoke("--actor", actor, "list", "--format", "json")
+    error = error_of(result, "invalid-input", 2)
+    assert "--actor" in error["message"]
+    assert "--actor NAME" in error["hint"]
+
+
+def test_an_empty_actor_from_the_environment_is_invalid_input() -> None:
+    result = invoke("show", "1001", env={"COLLABCTL_ACTOR": " "})
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error[invalid-input]: --actor (or COLLABCTL_ACTOR) is empty")
+    assert "hint: " in result.stderr

@@ -18,8 +18,9 @@ from typer.core import TyperGroup
 from collabctl import __version__
 from collabctl.cli.commands import admin, changes, data, restore, users, views
 from collabctl.cli.env import Environment
-from collabctl.cli.errors import guard_main
+from collabctl.cli.errors import closed_output_exits, guard_main
 from collabctl.cli.state import State, begin
+from collabctl.domain.errors import UsageError
 
 HELP = """\
 End, start and audit collaborations between companies and their accounting offices.
@@ -32,7 +33,8 @@ Data lives in a local SQLite file unless --database-url points elsewhere.
 Start with `collabctl demo` to load example data.
 
 Exit codes: 0 done, 1 refused by a rule, 2 usage error or invalid input,
-3 database or configuration problem, 4 bulk run with failed items, 130 interrupted.
+3 database or configuration problem, 4 bulk run with failed items, 130 interrupted,
+141 output closed (stdout closed, or its reader went away: what was done stays done).
 
 \b
 Examples:
@@ -74,6 +76,15 @@ class _Root(TyperGroup):
         rank = {name: i for i, name in enumerate(HELP_ORDER)}
         return sorted(names, key=lambda name: rank.get(name, len(rank)))
 
+    # Standard output closed or its reader gone, wherever it shows: exit 141, silently.
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:  # --help, --version
+        with closed_output_exits():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:  # the commands
+        with closed_output_exits():
+            return super().invoke(ctx)
+
 
 app = typer.Typer(
     name="collabctl",
@@ -92,7 +103,9 @@ for group in GROUPS:
 
 def _version(value: bool) -> None:
     if value:
-        print(f"collabctl {__version__}")
+        out = Environment.detect().stdout
+        out.write(f"collabctl {__version__}\n")
+        out.flush()
         raise typer.Exit()
 
 
@@ -151,13 +164,25 @@ def main_options(
         env.no_input = env.no_input or no_input
     else:
         env = Environment.detect(no_input=no_input)
-    if actor is None:
-        try:
-            actor = getpass.getuser()
-        except (KeyError, OSError):
-            actor = "unknown"
-    state = ctx.obj = begin(State(env=env, database_url=database_url, party=party, actor=actor))
+    state = ctx.obj = begin(
+        State(env=env, database_url=database_url, party=party, actor=_login_name())
+    )
+    if actor is not None:
+        if actor.strip():
+            state.actor = actor
+        else:  # reported by the command, in its --format
+            state.problem = UsageError(
+                "--actor (or COLLABCTL_ACTOR) is empty: the audit log needs a name",
+                "pass --actor NAME, or leave it out to record your login name",
+            )
     ctx.call_on_close(state.close)
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def main() -> None:

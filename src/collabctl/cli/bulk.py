@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from collabctl.cli.ending import EndOptions
+from collabctl.cli.env import silence_stdout
+from collabctl.cli.errors import EXIT_OUTPUT_CLOSED
 from collabctl.cli.output import Format, emit_rows, error_lines, message
 from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
 
@@ -54,8 +56,11 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
 
     def rows() -> Any:
         for batch in batches:
+            # counted before it is written: a run stopped while writing a batch still
+            # reports every item of it (committed before its results are written)
             for result in batch:
                 counts[result.status] += 1
+            for result in batch:
                 if result.error is not None and fmt is Format.table:
                     error = result.error
                     say(error_lines(error.code, f"line {result.line}: {error.message}", error.hint))
@@ -72,23 +77,21 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
         else:
             _emit_bulk(state, rows(), fmt)
     except (KeyboardInterrupt, BrokenPipeError) as exc:
-        # Ctrl-C, or the reader of the results went away (`| head`): stop, and say
+        # Ctrl-C, or standard output closed or its reader gone (`| head`): stop, and say
         # how far it got; exit 0 would claim that every item was done.
-        if isinstance(exc, BrokenPipeError):
-            import os
-            import sys
+        import typer
 
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "output closed"
+        closed = isinstance(exc, BrokenPipeError)
+        if closed:
+            silence_stdout()
+        why = "output closed" if closed else "interrupted"
         message(env, f"\n{why}: " + _summary(counts, options.dry_run))
         message(
             env,
             "hint: every item is either done or untouched, never half done; run the same "
             "input again to finish (what is done reports already-ended)",
         )
-        import typer
-
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(EXIT_OUTPUT_CLOSED if closed else EXIT_INTERRUPTED) from None
     except Exception:
         # a failure that stops the run (say, the database went away): what was done so far
         message(env, "stopped: " + _summary(counts, options.dry_run))

@@ -8,6 +8,7 @@ root callback uses an Environment it finds in ``obj``.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -24,11 +25,49 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
+class ClosedOutput(io.TextIOBase):
+    """Standard output of a program started with it closed (``>&-``): every write fails as
+    a write to a pipe without a reader does, which ends the program with exit 141."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null, so that what is still buffered flushes quietly."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # None (closed at start), or not a file
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _stdin() -> TextIO:
+    return sys.stdin if sys.stdin is not None else io.StringIO()  # closed at start: no input
+
+
+def _stdout() -> TextIO:
+    return sys.stdout if sys.stdout is not None else ClosedOutput()  # type: ignore[return-value]
+
+
+def _stderr() -> TextIO:
+    # closed at start (2>&-): messages go nowhere, the exit code still tells
+    return sys.stderr if sys.stderr is not None else open(os.devnull, "w")
+
+
 @dataclass
 class Environment:
-    stdin: TextIO = field(default_factory=lambda: sys.stdin)
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin: TextIO = field(default_factory=_stdin)
+    stdout: TextIO = field(default_factory=_stdout)
+    stderr: TextIO = field(default_factory=_stderr)
     stdin_tty: bool = False
     stdout_tty: bool = False
     stderr_tty: bool = False

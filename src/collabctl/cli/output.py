@@ -7,12 +7,14 @@ of 100 000 rows is written row by row, never built in memory.
 from __future__ import annotations
 
 import csv
+import errno
+import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from typing import Any, TextIO
 
-from collabctl.cli.env import Environment
+from collabctl.cli.env import Environment, silence_stdout
 
 
 class Format(StrEnum):
@@ -40,9 +42,21 @@ def _cell(value: Any) -> str:
 PIPE_WIDTH = 160
 
 
-def console(stream: TextIO, env: Environment, *, is_stdout: bool) -> Any:
+@functools.cache
+def _console_class() -> Any:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich would exit 1 here; the command line's rule for a closed output applies
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
+
+    return _Console
+
+
+def console(stream: TextIO, env: Environment, *, is_stdout: bool) -> Any:
+    Console = _console_class()
     tty = env.stdout_tty if is_stdout else env.stderr_tty
     return Console(
         file=stream,
@@ -154,5 +168,9 @@ def emit_error(
     env.stderr.write(error_lines(code, text, hint) + "\n")
     env.stderr.flush()
     if fmt is not None and fmt is not Format.table:
-        env.stdout.write(dumps({"error": {"code": code, "message": text, "hint": hint}}) + "\n")
-        env.stdout.flush()
+        try:
+            env.stdout.write(dumps({"error": {"code": code, "message": text, "hint": hint}}) + "\n")
+            env.stdout.flush()
+        except BrokenPipeError:
+            # nobody reads stdout: the error is on stderr, and the exit code says it
+            silence_stdout()

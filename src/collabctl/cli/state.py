@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from collabctl.domain.catalogue import Catalogue
-    from collabctl.domain.errors import CollabError
+    from collabctl.domain.errors import CollabError, UsageError
     from collabctl.operations.context import Context
     from collabctl.operations.schema import Database
 
@@ -31,6 +31,8 @@ class State:
     database_url: str | None = None
     party: str | None = None
     actor: str = "unknown"
+    #: a global option that is wrong: the command reports it, in its own --format
+    problem: UsageError | None = None
     _db: Database | None = field(default=None, repr=False)
     _config: dict[str, Any] | None = field(default=None, repr=False)
 
