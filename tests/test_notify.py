@@ -437,3 +437,16 @@ def test_doctor_shows_the_outbox_and_the_smtp_server_never_its_password(
     [finding] = [f for f in shared.json() if f["check"] == "notifications"]
     assert "holds the SMTP password and others can read it" in finding["detail"]
     assert "pw-9x7" not in shared.output
+
+
+def test_notify_list_for_one_customer(with_addresses: CLI) -> None:
+    cli = with_addresses
+    end_1001(cli)
+    result = cli("end", "1003", "-s", "eekonomi", "-o", "continue", "--by", "office", "--yes")
+    assert result.exit_code == 0, result.stderr
+    only = ok(cli("notify", "list", "--customer", "1003", "--state", "all", "--format", "json"))
+    assert {m["customer_number"] for m in only} == {"1003"} and len(only) == 2
+    assert ok(cli("--as", "customer:1001", "notify", "list", "--customer", "1003",
+                  "--format", "json")) == []  # fmt: skip
+    bad = cli("notify", "list", "--customer", "10x3", "--format", "json")
+    error_of(bad, "invalid-input", 2)

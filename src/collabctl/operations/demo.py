@@ -19,9 +19,10 @@ SIFFROR = "559123-4561"
 NORRLON = "556234-5677"
 
 OFFICES = [
-    {"org_number": EXEMPEL, "name": "Exempelbyrån AB"},
+    # notifications go to the offices' addresses; Siffror & Balans has none
+    {"org_number": EXEMPEL, "name": "Exempelbyrån AB", "email": "info@exempelbyran.se"},
     {"org_number": SIFFROR, "name": "Siffror & Balans Redovisning AB"},
-    {"org_number": NORRLON, "name": "Norrlands Lönebyrå AB"},
+    {"org_number": NORRLON, "name": "Norrlands Lönebyrå AB", "email": "kontor@norrlandslon.se"},
 ]
 
 

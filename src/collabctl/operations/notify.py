@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from collabctl.domain import validation
 from collabctl.domain.catalogue import Service
 from collabctl.domain.errors import CollabError, InvalidInput, NotAParty
 from collabctl.domain.keys import MESSAGE_KEYS
@@ -193,17 +194,25 @@ def queue_main_contact(
 # -- reading ------------------------------------------------------------------------
 
 
-def list_messages(conn: Any, ctx: Context, state: str = "pending") -> Iterator[dict[str, Any]]:
+def list_messages(
+    conn: Any, ctx: Context, state: str = "pending", customer: str | None = None
+) -> Iterator[dict[str, Any]]:
     """The outbox, oldest first; a party sees only the messages about its own affairs."""
     if state not in LIST_STATES:
         raise InvalidInput(
             f"--state: {state!r} is not allowed", f"use one of: {', '.join(LIST_STATES)}"
         )
+    if customer is not None:
+        customer = validation.customer_number(customer, "--customer")
     party = ctx.party
+    if party is not None and party.kind == "customer":
+        if customer not in (None, party.key):
+            return iter(())
+        customer = party.key
     rows = outbox.list_messages(
         conn,
         state=None if state == "all" else state,
-        customer_number=party.key if party is not None and party.kind == "customer" else None,
+        customer_number=customer,
         office_org_number=party.key if party is not None and party.kind == "office" else None,
     )
     return (_listed(row) for row in rows)

@@ -6,7 +6,7 @@ import typer
 
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
-from collabctl.cli.options import FormatOption
+from collabctl.cli.options import CustomerFilter, FormatOption
 from collabctl.cli.output import Format, emit_object, emit_rows, message
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import EXIT_PARTIAL, CollabError
@@ -39,6 +39,7 @@ def notify_list(
             metavar="pending|sent|failed|no-address|all",
         ),
     ] = "pending",
+    customer: CustomerFilter = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """List the notifications in the outbox, oldest first (pending ones unless --state says).
@@ -54,13 +55,14 @@ def notify_list(
     \b
     Examples:
       collabctl notify list
+      collabctl notify list --customer 1001 --state all
       collabctl notify list --state failed --format json
     """
     from collabctl.operations.notify import list_messages
 
     state = current_state()
     with state.reading() as (session, ctx):
-        rows = list_messages(session.connection(), ctx, state_filter)
+        rows = list_messages(session.connection(), ctx, state_filter, customer)
         emit_rows(
             state.env,
             rows,
