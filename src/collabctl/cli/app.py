@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from collabctl import __version__
-from collabctl.cli.commands import admin, changes, data, restore, users, views
+from collabctl.cli.commands import admin, changes, data, notify, restore, users, views
 from collabctl.cli.env import Environment
 from collabctl.cli.errors import closed_output_exits, guard_main
 from collabctl.cli.state import State, begin
@@ -47,7 +47,7 @@ Run `collabctl COMMAND --help` for the details of a command.
 """
 
 #: The command groups, merged into the root app.
-GROUPS = (data, views, changes, users, restore, admin)
+GROUPS = (data, views, changes, users, restore, notify, admin)
 
 #: The order of the commands in ``collabctl --help``: first what a new user tries,
 #: then the changes, then the setup. Commands not named here follow, in the order
@@ -65,6 +65,7 @@ HELP_ORDER = (
     "log",
     "end",
     "restore",
+    "notify",
     "doctor",
     "db",
 )

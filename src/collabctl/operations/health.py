@@ -68,6 +68,7 @@ def check_health(database_url: str | None, actor: str) -> list[Finding]:
         _check_permissions(findings, db)
         _check_schema(findings, db)
         _check_write(findings, db, actor)
+        _check_notifications(findings, db, config)
     except _Stop:
         pass
     finally:
@@ -178,3 +179,14 @@ def _check_write(findings: _Findings, db: Database, actor: str) -> None:
         return
     findings.add("write", True, "a test write was made and rolled back")
 
+
+def _check_notifications(findings: _Findings, db: Database, config: dict[str, Any]) -> None:
+    from collabctl.operations.notify import notification_health
+
+    try:
+        ok, detail, secrets = notification_health(db, config)
+    except Exception as exc:
+        findings.add("notifications", False, _failure(db, exc))
+        return
+    findings.secrets = (*findings.secrets, *secrets)
+    findings.add("notifications", ok, detail)
