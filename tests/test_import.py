@@ -744,3 +744,15 @@ def test_results_are_reported_only_once_their_batch_is_committed(home: Path) -> 
         db.dispose()
     # the first two come after the first commit (2 rows), the third after the last (3 rows)
     assert seen == [2, 2, 3]
+
+
+def test_import_events_join_their_chains_intact(cli: CLI, tmp_path: Path) -> None:
+    """A batch's events are linked in one go; the chains verify as if linked one by one."""
+    import_text(cli, tmp_path, as_jsonl(DOCUMENT))
+    changed = copy.deepcopy(DOCUMENT)
+    changed["companies"][0]["name"] = "Kund & Co AB"
+    changed["offices"][0]["name"] = "Exempelbyrån i Norr AB"
+    import_text(cli, tmp_path, as_jsonl(changed))
+    verified = cli("log", "--verify")
+    assert verified.exit_code == 0, verified.stderr
+    assert "intact" in verified.stdout + verified.stderr

@@ -52,6 +52,20 @@ class Statements:
             raise DBAPIError.instance(sql, params, exc, self._error) from exc
         return self._cursor
 
+    def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        """Run one statement for each row (psycopg sends them in one pipeline)."""
+        if not rows:
+            return
+        if self.postgres:
+            converted = self._postgres_sql.get(sql)
+            if converted is None:
+                converted = self._postgres_sql[sql] = _PARAM.sub(r"%(\1)s", sql)
+            sql = converted
+        try:
+            self._cursor.executemany(sql, rows)
+        except self._error as exc:
+            raise DBAPIError.instance(sql, rows[:1], exc, self._error) from exc
+
     def json(self, value: Any) -> Any:
         """A value for a JSON column, serialised as SQLAlchemy's JSON type does."""
         if self.postgres:

@@ -14,26 +14,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
-from collabctl.store.statements import _PARAM, Statements
+from collabctl.store.statements import Statements
 
 #: keys per ``IN (...)`` list (SQLite's oldest limit is 999 parameters a statement)
 _CHUNK = 500
 
 
 class BatchStatements(Statements):
-    """:class:`Statements` with ``executemany`` and key lists."""
-
-    def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        if self.postgres:
-            sql = _PARAM.sub(r"%(\1)s", sql)
-        try:
-            self._cursor.executemany(sql, rows)
-        except self._error as exc:
-            raise DBAPIError.instance(sql, rows[:1], exc, self._error) from exc
+    """:class:`Statements` with lists of keys."""
 
     def where_in(self, column: str, keys: list[str]) -> tuple[str, dict[str, Any]]:
         """A condition ``column`` is one of ``keys``, with its parameters."""
@@ -291,8 +279,12 @@ _JSON_COLUMNS = ("services", "payload", "outcomes", "checklist")
 
 
 def write(sql: BatchStatements, writes: Writes) -> None:
-    """Run the batch's statements, then insert its audit events (store.audit)."""
-    from collabctl.store.audit import insert_audit_event
+    """Run the batch's statements, then insert its audit events (store.audit).
+
+    The events' companies are locked already: read with ``FOR UPDATE`` or inserted
+    by this transaction.
+    """
+    from collabctl.store.audit import insert_audit_events
 
     for name, statement in _STATEMENTS:
         rows = getattr(writes, name)
@@ -303,5 +295,4 @@ def write(sql: BatchStatements, writes: Writes) -> None:
                 for row in rows:  # the rows are built again for each try of a batch
                     row[column] = sql.json(row[column])
         sql.executemany(statement, rows)
-    for event in writes.events:
-        insert_audit_event(sql, **event)
+    insert_audit_events(sql, writes.events, locked=True)

@@ -1,0 +1,92 @@
+"""``collabctl import`` on PostgreSQL: companies per second from one process.
+
+    python benchmarks/import_postgres.py              # 20 000 companies
+    python benchmarks/import_postgres.py --n 5000     # a quick run
+
+Starts a throwaway PostgreSQL server the way the tests do (tests/pg_fixtures.py),
+with durable settings (fsync, synchronous commit, full-page writes on), as a
+shared production server has them. On a fresh database migrated with
+``collabctl db upgrade``: ``collabctl import FILE --format jsonl`` of the same
+JSON Lines input as benchmarks/import_sqlite.py (three offices, then companies
+with a main contact, two subscriptions and two collaborations), every result
+checked, then the same import again (every item unchanged). The time runs from
+starting the process until it exits, start-up included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the throwaway server of the tests, so the benchmark runs on one started the same way
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import common
+import import_sqlite
+
+from pg_fixtures import PostgresServer
+
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+TARGET = 3000
+
+
+def statuses(out: Path) -> Counter[str]:
+    with out.open(encoding="utf-8") as handle:
+        return Counter(json.loads(line)["status"] for line in handle)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000, help="companies (default 20000)")
+    args = parser.parse_args()
+    items = args.n + len(common.OFFICES)
+
+    server = PostgresServer(settings=DURABLE).start()
+    rows = []
+    try:
+        version = server.admin().execute("SHOW server_version").fetchone()[0]
+        url = server.create_database("bench_import")
+        with tempfile.TemporaryDirectory(prefix="collabctl-bench-") as tmp:
+            work = Path(tmp)
+            env = {**common.env_for(work / "home"), "COLLABCTL_DATABASE_URL": url}
+            common.run([*common.COLLABCTL, "db", "upgrade"], env=env)
+            source = import_sqlite.write_input(work / "companies.jsonl", args.n)
+            out = work / "results.jsonl"
+            command = [*common.COLLABCTL, "import", str(source), "--format", "jsonl"]
+            for label, expected in (("import", "changed"), ("re-import", "unchanged")):
+                measured = common.run(command, env=env, stdout_to=out)
+                if statuses(out) != {expected: items}:
+                    raise SystemExit(f"{label}: not every item {expected}: {statuses(out)}")
+                rows.append(
+                    (
+                        label,
+                        f"{args.n:,}",
+                        f"{measured.seconds:.2f}",
+                        f"{measured.cpu_seconds:.2f}",
+                        f"{args.n / measured.seconds:,.0f}",
+                        f"{measured.peak_rss_mb:.1f}",
+                    )
+                )
+        server.drop_database("bench_import")
+    finally:
+        server.stop()
+
+    print(f"PostgreSQL {version}, durable settings; {common.machine()}")
+    print(f"`python benchmarks/import_postgres.py --n {args.n}`\n")
+    print(
+        common.table(("run", "companies", "wall s", "client CPU s", "companies/s", "peak MB"), rows)
+    )
+    rate = args.n / float(rows[0][2])
+    print(f"\nimport: {rate:,.0f} companies/s (target >= {TARGET:,}): "
+          f"{'met' if rate >= TARGET else 'MISSED'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    os.environ.pop("COLLABCTL_DATABASE_URL", None)
+    main()
