@@ -123,6 +123,7 @@ def _apply_end(
     # From here on a failure is not a refusal: the collaboration already changed.
     try:
         after = OUTCOMES[outcome].subscription_state
+        forced = pre.forced
         deleted = q.delete_records(sql, number, service) if outcome == "delete" else 0
         if pre.subscription_state is None:
             q.insert_subscription(sql, number, service, after)
@@ -146,7 +147,7 @@ def _apply_end(
                 "subscription": {"before": pre.subscription_state, "after": after},
                 "checklist": {c.item: c.by for c in pre.checklist},
                 "confirmed": [c.item for c in pre.checklist if c.by == "attested"],
-                "forced": pre.forced,
+                "forced": forced,
                 "backup_path": backup_path,
                 "records_deleted": deleted,
             },
@@ -175,7 +176,7 @@ def _apply_end(
         "outcome": outcome,
         "reason": req.reason,
     }
-    return EndResult(collaboration, after, pre.checklist, pre.forced, backup_path, deleted)
+    return EndResult(collaboration, after, pre.checklist, forced, backup_path, deleted)
 
 
 def _end_row(sql: Statements, ctx: Context, req: EndRequest, pre: Preflight, at: str) -> None:
