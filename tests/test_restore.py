@@ -656,3 +656,26 @@ def test_the_end_of_a_delete_says_how_to_undo_it_in_words_a_shell_keeps_together
     assert command[:2] == ["collabctl", "restore"]
     assert Path(command[2]).is_file()
     assert cli(*command[1:], "--yes").exit_code == 0
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_restore_at_a_terminal_shows_what_it_would_do_and_asks(answer: str) -> None:
+    from helpers import Terminal, invoke
+
+    assert invoke("demo").exit_code == 0
+    ended = invoke(
+        "end", "1007", "-s", "utlagg", "-o", "delete", "--by", "customer", "--yes", *JSON
+    )
+    backup = ended.json()["backup_path"]
+    term = Terminal("restore", backup)
+    term.expect(r"Would restore 2 records of utlagg for 1007 Trädgårdsdesign Syd AB")
+    term.answer("Restore these records?", answer)
+    if answer == "y":
+        term.expect(r"Restored 2 records of utlagg")
+        assert term.finish() == 0
+    else:
+        term.expect(r"cancelled: nothing was restored")
+        assert term.finish() == 1
+    shown = invoke("show", "1007", *JSON).json()
+    state = next(s["state"] for s in shown["subscriptions"] if s["service"] == "utlagg")
+    assert state == ("active" if answer == "y" else "deleted")
