@@ -157,7 +157,7 @@ def sealed(tmp_path: Path, document: dict[str, Any], name: str = "crafted.json")
 
 
 def content(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 # -- the hash -------------------------------------------------------------------------
@@ -522,7 +522,7 @@ def cli_error(run: Any, code: str, exit_code: int) -> dict[str, Any]:
 def show_json(cli: CLI, customer: str) -> dict[str, Any]:
     run = cli("show", customer, *JSON)
     assert run.exit_code == 0, run.stderr
-    return run.json()  # type: ignore[no-any-return]
+    return run.json()
 
 
 def subscription_of(company: dict[str, Any], service: str) -> dict[str, Any]:

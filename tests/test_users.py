@@ -431,7 +431,7 @@ def error_of(run: Run, code: str, exit_code: int = 1) -> dict[str, Any]:
 def cli_users(cli: CLI, customer: str) -> list[dict[str, Any]]:
     run = cli("user", "list", customer, *JSON)
     assert run.exit_code == 0, run.stderr
-    return run.json()  # type: ignore[no-any-return]
+    return run.json()
 
 
 def events(cli: CLI, *actions: str) -> list[dict[str, Any]]:
