@@ -46,7 +46,6 @@ __all__ = [
     "preflight",
     "require_answers",
     "write_backup",
-    "write_private_json",
 ]
 
 
@@ -213,10 +212,3 @@ def write_backup(session: Session, number: str, service: str, directory: Path, a
     make_private_directory(directory, hint=hint)
     path = directory / f"{number}-{service}-{stamp}.json"
     return files.write_private_json(path, document, hint=hint)
-
-
-def write_private_json(path: Path, document: Any) -> Path:
-    """Transitional, for the command line's ``export`` until it calls
-    :func:`collabctl.operations.exporting.export_then_record`: replaces an existing file,
-    as export did before it had an option for it."""
-    return files.write_private_json(path, document, overwrite=True)
