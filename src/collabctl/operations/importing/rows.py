@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
+from operator import itemgetter
 from typing import Any
 
 from collabctl.store.statements import Statements
@@ -336,9 +337,6 @@ def write(sql: BatchStatements, writes: Writes) -> None:
             sql.executemany(statement, rows)
         else:
             table, columns = statement
-            sql.insert_many(
-                table,
-                [column for column, _ in columns],
-                [tuple(row[key] for _, key in columns) for row in rows],
-            )
+            values = itemgetter(*(key for _, key in columns))
+            sql.insert_many(table, [column for column, _ in columns], list(map(values, rows)))
     insert_audit_events(sql, writes.events, locked=True)
