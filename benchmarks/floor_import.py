@@ -2,13 +2,17 @@
 
 For every JSON Lines line on stdin: parse it; an office is inserted; for a
 company, look it up, then insert the company, its users, subscriptions and
-collaborations, and one audit event with the same details collabctl writes. No
-validation, no comparison, no output, one transaction.
+collaborations, and one audit event with the same details collabctl writes,
+linked into the company's hash chain as collabctl links it
+(collabctl.store.chain). No validation, no comparison, no output, one
+transaction.
 ``python floor_import.py DB < companies.jsonl``
 """
 
 from __future__ import annotations
 
+import getpass
+import hashlib
 import json
 import sqlite3
 import sys
@@ -21,6 +25,7 @@ def main() -> None:
     con.execute("PRAGMA synchronous=NORMAL")
     con.execute("PRAGMA foreign_keys=ON")
     con.execute("BEGIN IMMEDIATE")
+    login = getpass.getuser()
     for line in sys.stdin:
         item = json.loads(line)
         at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -74,10 +79,31 @@ def main() -> None:
                 ),
             )
             changes.append(f"created collaboration {collab['service']}/{collab['office']}")
+        details = {"item": "company", "key": number, "changes": changes}
+        head = con.execute(
+            "SELECT hash FROM audit_event WHERE customer_number = ? ORDER BY id DESC LIMIT 1",
+            (number,),
+        ).fetchone()
+        prev = head[0] if head else None
+        encoded = json.dumps(
+            ["collabctl-audit-v1", at, "benchmark", login, "agent", "import", number, None]
+            + [details, prev],
+            separators=(",", ":"),
+            sort_keys=True,
+            ensure_ascii=False,
+        )
         con.execute(
-            "INSERT INTO audit_event (at, actor, scope, action, customer_number, service, details)"
-            " VALUES (?, 'benchmark', 'agent', 'import', ?, NULL, ?)",
-            (at, number, json.dumps({"item": "company", "key": number, "changes": changes})),
+            "INSERT INTO audit_event (at, actor, scope, action, customer_number, service, details,"
+            " db_user, prev_hash, hash) VALUES (?, 'benchmark', 'agent', 'import', ?, NULL, ?, ?,"
+            " ?, ?)",
+            (
+                at,
+                number,
+                json.dumps(details),
+                login,
+                prev,
+                hashlib.sha256(encoded.encode()).hexdigest(),
+            ),
         )
     con.execute("COMMIT")
     con.close()

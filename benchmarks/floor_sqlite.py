@@ -2,12 +2,16 @@
 
 For every customer number on stdin: find the active collaboration of the
 service, end it, set the subscription to the outcome's state, and insert an
-audit event with the same details collabctl writes. No checks, no output, one
-transaction. ``python floor_sqlite.py DB SERVICE OUTCOME STATE < numbers``
+audit event with the same details collabctl writes, linked into its company's
+hash chain as collabctl links it (collabctl.store.chain: the chain's head, then
+SHA-256 of the canonical encoding). No checks, no output, one transaction.
+``python floor_sqlite.py DB SERVICE OUTCOME STATE < numbers``
 """
 
 from __future__ import annotations
 
+import getpass
+import hashlib
 import json
 import sqlite3
 import sys
@@ -21,6 +25,7 @@ def main() -> None:
     con.execute("PRAGMA synchronous=NORMAL")
     con.execute("PRAGMA foreign_keys=ON")
     con.execute("BEGIN IMMEDIATE")
+    user = getpass.getuser()
     for line in sys.stdin:
         number = line.strip()
         at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -50,10 +55,30 @@ def main() -> None:
             "backup_path": None,
             "records_deleted": 0,
         }
+        head = con.execute(
+            "SELECT hash FROM audit_event WHERE customer_number = ? ORDER BY id DESC LIMIT 1",
+            (number,),
+        ).fetchone()
+        prev = head[0] if head else None
+        fields = [at, "benchmark", user, "agent", "end", number, service, details]
+        encoded = json.dumps(
+            ["collabctl-audit-v1", *fields, prev],
+            separators=(",", ":"),
+            sort_keys=True,
+            ensure_ascii=False,
+        )
         con.execute(
-            "INSERT INTO audit_event (at, actor, scope, action, customer_number, service, details)"
-            " VALUES (?, 'benchmark', 'agent', 'end', ?, ?, ?)",
-            (at, number, service, json.dumps(details)),
+            "INSERT INTO audit_event (at, actor, scope, action, customer_number, service, details,"
+            " db_user, prev_hash, hash) VALUES (?, 'benchmark', 'agent', 'end', ?, ?, ?, ?, ?, ?)",
+            (
+                at,
+                number,
+                service,
+                json.dumps(details),
+                user,
+                prev,
+                hashlib.sha256(encoded.encode()).hexdigest(),
+            ),
         )
     con.execute("COMMIT")
     con.close()

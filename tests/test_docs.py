@@ -61,6 +61,8 @@ EXPECTED_COMMANDS = {
 
 #: The directory the guide's examples were run in (COLLABCTL_HOME=$PWD/home).
 GUIDE_DIR = "/tmp/guide"
+#: The login the guide's examples were run under: the audit log's db_user on SQLite.
+GUIDE_LOGIN = "anna"
 
 #: EXIT_OK, EXIT_RULE, ... (EXIT_CODES, the code -> exit code map, is not one of them)
 EXIT_CODES_USED = sorted(
@@ -394,6 +396,7 @@ def test_guide_examples_print_what_the_guide_shows(
     # the autouse fixture runs each test in tmp_path with COLLABCTL_HOME=tmp_path/home,
     # which is the guide's `cd DIR; export COLLABCTL_HOME=$PWD/home`
     assert home == tmp_path / "home"
+    monkeypatch.setenv("LOGNAME", GUIDE_LOGIN)
     text = _read(GUIDE)
     ran = 0
     problems = []
@@ -457,6 +460,7 @@ def update_guide() -> None:
         for name in [n for n in os.environ if n.startswith("COLLABCTL_")]:
             del os.environ[name]
         os.environ["COLLABCTL_HOME"] = str(workdir / "home")
+        os.environ["LOGNAME"] = GUIDE_LOGIN
         # output that differs only in its times is kept, so the diff shows what changed
         outputs = [
             example.output if normalise(printed) == normalise(example.output) else printed

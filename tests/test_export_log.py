@@ -10,7 +10,17 @@ from collabctl.operations.demo import EXEMPEL, SIFFROR
 from helpers import CLI, error_of, mode, ok
 
 JSON = ("--format", "json")
-EVENT_KEYS = ["id", "at", "actor", "scope", "action", "customer_number", "service", "details"]
+EVENT_KEYS = [
+    "id",
+    "at",
+    "actor",
+    "db_user",
+    "scope",
+    "action",
+    "customer_number",
+    "service",
+    "details",
+]
 
 
 # -- export -----------------------------------------------------------------------------

@@ -36,7 +36,17 @@ SHOW_KEYS = [
     "access",
 ]
 USER_KEYS = {"email", "name", "role", "main_contact", "services"}
-EVENT_KEYS = ["id", "at", "actor", "scope", "action", "customer_number", "service", "details"]
+EVENT_KEYS = [
+    "id",
+    "at",
+    "actor",
+    "db_user",
+    "scope",
+    "action",
+    "customer_number",
+    "service",
+    "details",
+]
 
 EXEMPEL = "556677-8899"
 SIFFROR = "559123-4561"

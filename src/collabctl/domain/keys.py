@@ -22,7 +22,17 @@ COLLABORATION_KEYS = (
 )
 
 #: an audit event, in `log`
-EVENT_KEYS = ("id", "at", "actor", "scope", "action", "customer_number", "service", "details")
+EVENT_KEYS = (
+    "id",
+    "at",
+    "actor",
+    "db_user",
+    "scope",
+    "action",
+    "customer_number",
+    "service",
+    "details",
+)
 
 #: a notification in the outbox, in `notify list`
 MESSAGE_KEYS = (

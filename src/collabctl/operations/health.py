@@ -161,17 +161,29 @@ def _check_schema(findings: _Findings, db: Database) -> None:
 
 
 def _check_write(findings: _Findings, db: Database, actor: str) -> None:
-    from sqlalchemy import insert
-
     from collabctl.operations.context import now_iso
-    from collabctl.store.models import AuditEvent
+    from collabctl.operations.grants import role_rights
+    from collabctl.store.audit import insert_audit_event
+    from collabctl.store.statements import Statements
 
     try:
+        if db.backend == "postgresql":
+            with db.session(write=False) as session:
+                rights = role_rights(session)
+            findings.add("role", rights.kind != "limited", rights.detail)
+            if not rights.may_change:
+                findings.add("write", True, "no test write: this role may not change data")
+                return
         with db.session() as session:
-            session.execute(
-                insert(AuditEvent).values(
-                    at=now_iso(), actor=actor, scope="doctor", action="doctor", details={}
-                )
+            insert_audit_event(
+                Statements(session),
+                at=now_iso(),
+                actor=actor,
+                scope="doctor",
+                action="doctor",
+                customer_number=None,
+                service=None,
+                details={},
             )
             session.rollback()
     except Exception as exc:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from collabctl.store.chain import Link, chain_key, event_hash, next_links, seal
 from collabctl.store.statements import Statements
 
 _INSERT_SQL = (
-    "INSERT INTO audit_event (at, actor, scope, action, customer_number, service, details) "
-    "VALUES (:at, :actor, :scope, :action, :customer_number, :service, :details)"
+    "INSERT INTO audit_event (at, actor, scope, action, customer_number, service, details, "
+    "db_user, prev_hash, hash) VALUES (:at, :actor, :scope, :action, :customer_number, "
+    ":service, :details, :db_user, :prev_hash, :hash)"
 )
 
 
@@ -28,17 +30,52 @@ def insert_audit_event(
     customer_number: str | None,
     service: str | None,
     details: dict[str, Any],
+    locked: bool = False,
 ) -> None:
-    """Append one event to the audit log, in the caller's transaction (never committed here)."""
-    sql.execute(
-        _INSERT_SQL,
-        {
-            "at": at,
-            "actor": actor,
-            "scope": scope,
-            "action": action,
-            "customer_number": customer_number,
-            "service": service,
-            "details": sql.json(details),
-        },
-    )
+    """Append one event to the audit log, in the caller's transaction (never committed here).
+
+    The event joins its company's hash chain (collabctl.store.chain): ``locked``
+    says the caller already holds the company's row lock, as the end path does.
+    """
+    fields: dict[str, Any] = {
+        "at": at,
+        "actor": actor,
+        "scope": scope,
+        "action": action,
+        "customer_number": customer_number,
+        "service": service,
+        "details": details,
+    }
+    chained = seal(sql, **fields, locked=locked)
+    sql.execute(_INSERT_SQL, {**fields, "details": sql.json(details), **chained})
+
+
+def insert_audit_events(
+    sql: Statements, events: list[dict[str, Any]], *, locked: bool = False
+) -> None:
+    """Append many events at once, in the caller's transaction: a batch of an import.
+
+    Each event is linked into its chain exactly as :func:`insert_audit_event` would
+    link it, in the order given; the heads of the chains are read in one query and
+    the events written with one ``executemany``. ``events`` holds the keyword
+    arguments of :func:`insert_audit_event` (without ``locked``, which applies to all).
+    """
+    if not events:
+        return
+    links = next_links(sql, (event["customer_number"] for event in events), locked=locked)
+    rows = []
+    for event in events:
+        key = chain_key(event["customer_number"])
+        link = links[key]
+        digest = event_hash({**event, "db_user": link.db_user}, link.prev_hash)
+        rows.append(
+            {
+                **event,
+                "details": sql.json(event["details"]),
+                "db_user": link.db_user,
+                "prev_hash": link.prev_hash,
+                "hash": digest,
+            }
+        )
+        links[key] = Link(link.db_user, digest)
+    sql.executemany(_INSERT_SQL, rows)

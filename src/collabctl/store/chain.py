@@ -60,6 +60,7 @@ import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 ENCODING_VERSION = "collabctl-audit-v1"
@@ -72,6 +73,10 @@ NO_COMPANY = "-"
 #: First key of PostgreSQL's two-key advisory locks (pg_advisory_xact_lock(int, int))
 #: that serialise a chain without a company row: "aud" in ASCII.
 _LOCK_CLASS = 0x617564
+#: json.dumps(..., separators=(",", ":"), sort_keys=True, ensure_ascii=False), made once
+_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+)
 _ANCHOR_RE = re.compile(r"v1:(0|[1-9][0-9]{0,18}):(0|[1-9][0-9]{0,18}):([0-9a-f]{64})")
 
 
@@ -94,13 +99,9 @@ def chain_name(key: str) -> str:
 
 def canonical(event: Mapping[str, Any], prev_hash: str | None) -> bytes:
     """The bytes an event's hash is taken over (see the module documentation)."""
-    return json.dumps(
-        [ENCODING_VERSION, *(event[name] for name in FIELDS), prev_hash],
-        separators=(",", ":"),
-        sort_keys=True,
-        ensure_ascii=False,
-        allow_nan=False,
-    ).encode("utf-8", "surrogatepass")
+    return _ENCODER.encode([ENCODING_VERSION, *(event[name] for name in FIELDS), prev_hash]).encode(
+        "utf-8", "surrogatepass"
+    )
 
 
 def event_hash(event: Mapping[str, Any], prev_hash: str | None) -> str:
@@ -108,7 +109,20 @@ def event_hash(event: Mapping[str, Any], prev_hash: str | None) -> str:
 
 
 def os_login() -> str:
-    """The operating system login: who wrote an event to a SQLite database."""
+    """The operating system login: who wrote an event to a SQLite database.
+
+    As ``getpass.getuser()``: the login from the environment, else from the
+    password database (looked up once per process).
+    """
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        login = os.environ.get(name)
+        if login:
+            return login
+    return _account_name()
+
+
+@cache
+def _account_name() -> str:
     try:
         return getpass.getuser()
     except Exception:  # no login name in the environment nor in the password database
@@ -166,6 +180,63 @@ def next_link(sql: SQL, customer_number: str | None, *, locked: bool = False) ->
         # head that whoever held the lock before committed
         row = sql.execute(_PG_HEAD_SQL, params).fetchone()
     return Link(row[0], row[1])
+
+
+_PG_HEADS_SQL = (
+    "SELECT DISTINCT ON (customer_number) customer_number, hash FROM audit_event"
+    " WHERE customer_number = ANY(:numbers) ORDER BY customer_number, id DESC"
+)
+_PG_LOCK_COMPANIES_SQL = (
+    "SELECT customer_number FROM company WHERE customer_number = ANY(:numbers)"
+    " ORDER BY customer_number FOR UPDATE"
+)
+_SQLITE_HEADS_SQL = (
+    "SELECT customer_number, hash FROM audit_event WHERE id IN (SELECT max(id) FROM audit_event"
+    " WHERE customer_number IN ({numbers}) GROUP BY customer_number)"
+)
+#: customer numbers per query (SQLite's oldest limit is 999 parameters a statement)
+_HEADS_CHUNK = 500
+
+
+def next_links(
+    sql: SQL, customer_numbers: Iterable[str | None], *, locked: bool = False
+) -> dict[str, Link]:
+    """:func:`next_link` for many chains at once (a batch of events), by chain key.
+
+    The heads are read in one query per few hundred chains instead of one each;
+    the locks are the same (``locked``: the caller holds the row locks of all
+    these companies). The caller links each event it adds to the head it is
+    given, and that event's hash is the next event's head in the same chain.
+    """
+    keys = sorted({chain_key(number) for number in customer_numbers})
+    numbers = [key for key in keys if key != NO_COMPANY]
+    links: dict[str, Link] = {}
+    if not sql.postgres:
+        user = os_login()
+        if NO_COMPANY in keys:
+            row = sql.execute(_HEAD_NO_COMPANY_SQL).fetchone()
+            links[NO_COMPANY] = Link(user, row[0] if row else None)
+        heads: dict[str, str] = {}
+        for start in range(0, len(numbers), _HEADS_CHUNK):
+            chunk = numbers[start : start + _HEADS_CHUNK]
+            names = {f"n{i}": number for i, number in enumerate(chunk)}
+            query = _SQLITE_HEADS_SQL.format(numbers=", ".join(f":{name}" for name in names))
+            heads.update(sql.execute(query, names).fetchall())
+        links.update((number, Link(user, heads.get(number))) for number in numbers)
+        return links
+    if numbers and not locked:
+        with_row = {row[0] for row in sql.execute(_PG_LOCK_COMPANIES_SQL, {"numbers": numbers})}
+        for number in numbers:
+            if number not in with_row:
+                _advisory_lock(sql, number)
+    if NO_COMPANY in keys:
+        _advisory_lock(sql, NO_COMPANY)
+        user, head = sql.execute(_PG_HEAD_NO_COMPANY_SQL).fetchone()
+        links[NO_COMPANY] = Link(user, head)
+    user = sql.execute("SELECT session_user").fetchone()[0]
+    heads = dict(sql.execute(_PG_HEADS_SQL, {"numbers": numbers}).fetchall()) if numbers else {}
+    links.update((number, Link(user, heads.get(number))) for number in numbers)
+    return links
 
 
 def _advisory_lock(sql: SQL, key: str) -> None:

@@ -37,7 +37,7 @@ from collabctl.domain.errors import (
 
 #: The newest migration this code knows. A test keeps it equal to Alembic's head,
 #: so ordinary commands can check the schema without importing Alembic.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _READ_ONLY = "collabctl_read_only"

@@ -124,11 +124,15 @@ class ServiceRecord(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only: rows are inserted, never updated or deleted."""
+    """Append-only: rows are inserted, never updated or deleted (triggers refuse both)."""
 
     model_config = TABLE_CONFIG
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_customer", "customer_number", "service"),)
+    __table_args__ = (
+        Index("ix_audit_event_customer", "customer_number", "service"),
+        # the head of a chain: its newest event (collabctl.store.chain)
+        Index("ix_audit_event_chain", "customer_number", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: str = Field(max_length=32, index=True)
@@ -138,6 +142,12 @@ class AuditEvent(SQLModel, table=True):
     customer_number: str | None = Field(default=None, max_length=10)
     service: str | None = Field(default=None, max_length=40)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: who the database says wrote it: PostgreSQL's session_user (set by a trigger),
+    #: the OS login on SQLite; None for events recorded before schema 0003
+    db_user: str | None = None
+    #: the hash chain (collabctl.store.chain): the previous event's hash, this event's
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str = Field(max_length=64)
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -1,7 +1,10 @@
 """The setup: ``doctor`` and the ``db`` group (schema migrations)."""
 
+from typing import Annotated
+
 import typer
 
+from collabctl.cli import trust
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import FormatOption
@@ -11,7 +14,7 @@ from collabctl.domain.errors import EXIT_DATABASE
 
 commands = command_group()
 db = command_group(
-    help="Schema migrations: see and upgrade the database schema.", no_args_is_help=True
+    help="Schema migrations, and the rights of database roles.", no_args_is_help=True
 )
 commands.add_typer(db, name="db")
 
@@ -58,6 +61,35 @@ def db_upgrade(fmt: FormatOption = Format.table) -> None:
         message(
             state.env, f"schema upgraded from {result['before'] or 'empty'} to {result['after']}"
         )
+
+
+@db.command("grant")
+@handles_errors
+def db_grant(
+    role: Annotated[str, typer.Argument(metavar="ROLE", help="The PostgreSQL role.")],
+    agent: Annotated[
+        bool, typer.Option("--agent", help="Every command; the audit log append-only.")
+    ] = False,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="list, show, log, log --verify, doctor.")
+    ] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Run the statements (as the tables' owner).")
+    ] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Give a PostgreSQL role the rights of an agent or a reader (prints the SQL).
+
+    Prints the GRANT and REVOKE statements that give ROLE exactly these rights
+    (run again, or with the other kind, they replace what the role had), or
+    runs them with --apply, connected as the owner of collabctl's tables. The
+    role must exist. Not for SQLite, which has no roles.
+
+    Keys (json): role, kind, database, schema, owner, applied, statements.
+
+    Example: collabctl db grant collabctl_agent --agent --apply
+    """
+    trust.grant(current_state(), role, agent, read_only, apply, fmt)
 
 
 @db.command("current")

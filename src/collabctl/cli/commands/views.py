@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from collabctl.cli import trust
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import (
@@ -105,6 +106,10 @@ def log(
         str | None,
         typer.Option("--since", help="Only events at or after this time (ISO 8601, UTC)."),
     ] = None,
+    verify: Annotated[bool, typer.Option("--verify", help=trust.VERIFY_HELP)] = False,
+    anchor: Annotated[
+        str | None, typer.Option("--anchor", metavar="DIGEST", help=trust.ANCHOR_HELP)
+    ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Show the audit log, oldest first.
@@ -113,13 +118,24 @@ def log(
     import, export. details holds the rest as JSON: before and after, outcome,
     checklist state, confirmed and forced items, reason, backup path.
 
-    Keys: id, at, actor, scope, action, customer_number, service, details.
+    Keys: id, at, actor, db_user, scope, action, customer_number, service,
+    details. db_user is who the database says wrote the event: the PostgreSQL
+    role, or the OS login on SQLite; actor is what collabctl was told.
+
+    --verify checks the hash chains instead (keys: events, chains, intact,
+    digest, anchor); keep the digest it prints and give it back with --anchor.
 
     Example: collabctl log --customer 1003 --since 2024-01-01 --format jsonl
     """
     from collabctl.operations.views import audit_events
 
     state = current_state()
+    if verify:
+        given = {"--customer": customer, "--service": service, "--since": since}
+        trust.verify(state, anchor, fmt, filtered=[k for k, v in given.items() if v is not None])
+        return
+    if anchor is not None:
+        raise trust.anchor_without_verify()
     with state.reading() as (session, ctx):
         events = audit_events(session, ctx, customer=customer, service=service, since=since)
         emit_rows(state.env, events, fmt, EVENT_KEYS, empty="no events match")

@@ -84,11 +84,6 @@ class _Batch:
             self.keys.add((entry.result.kind, entry.result.key))
         self.rows += entry.rows
 
-    def clear(self) -> None:
-        self.entries = []
-        self.keys = set()
-        self.rows = 0
-
     def holds(self, entry: _Entry) -> bool:
         return (entry.result.kind, entry.result.key) in self.keys
 
@@ -212,7 +207,7 @@ class _Importer:
         if work:
             self._write(work)
         results = [e.result for e in entries]
-        batch.clear()
+        batch.__init__()  # type: ignore[misc]
         return results
 
     def _write(self, work: list[_Entry]) -> None:
