@@ -756,3 +756,27 @@ def test_import_events_join_their_chains_intact(cli: CLI, tmp_path: Path) -> Non
     verified = cli("log", "--verify")
     assert verified.exit_code == 0, verified.stderr
     assert "intact" in verified.stdout + verified.stderr
+
+
+def test_progress_is_shown_on_a_terminal_and_errors_stay_readable(cli: CLI, tmp_path: Path) -> None:
+    from helpers import Tty
+
+    path = tmp_path / "input.jsonl"
+    lines = as_jsonl(DOCUMENT) + '{"company": {"customer_number": "x"}}\n'
+    path.write_text(lines, encoding="utf-8")
+    shown = cli("import", str(path), tty=Tty(stdin=False, stdout=False, stderr=True))
+    assert shown.exit_code == 4, shown.stderr
+    assert "importing:" in shown.stderr
+    assert "error[invalid-input]: line 5: company.customer_number: 'x'" in shown.stderr
+    assert "imported 4 of 5 items: 4 changed, 0 unchanged, 1 failed" in shown.stderr
+    piped = cli("import", str(path))
+    assert "importing:" not in piped.stderr
+    assert "imported 4 of 5 items: 0 changed, 4 unchanged, 1 failed" in piped.stderr
+
+
+def test_one_item_is_one_item(cli: CLI) -> None:
+    result = cli("import", "-", input=json.dumps({"office": DOCUMENT["offices"][0]}))
+    assert "imported 1 item: 1 changed, 0 unchanged, 0 failed" in result.stderr
+    failed = cli("import", "-", input='{"office": {"org_number": "1"}}')
+    assert failed.exit_code == 2
+    assert "imported 0 of 1 item: 0 changed, 0 unchanged, 1 failed" in failed.stderr

@@ -274,3 +274,9 @@ def test_nothing_of_a_failed_item_reaches_the_audit_log(cli: CLI, tmp_path: Path
     run_between_good_items(cli, tmp_path, company_line("5003", name="a\u0000b"))
     keys = [e["details"]["key"] for e in log_events(cli) if e["action"] == "import"]
     assert keys == [OFFICE, "5001", "5002"]
+
+
+def test_a_time_out_of_range_is_invalid_in_log_since_too(cli: CLI) -> None:
+    run = cli("log", "--since", "0001-01-01T00:00:00+05:00", "--format", "json")
+    error = error_of(run, "invalid-input", 2)
+    assert error["message"] == "--since: '0001-01-01T00:00:00+05:00' is out of range"

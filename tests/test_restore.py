@@ -157,7 +157,7 @@ def sealed(tmp_path: Path, document: dict[str, Any], name: str = "crafted.json")
 
 
 def content(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 # -- the hash -------------------------------------------------------------------------
@@ -522,7 +522,7 @@ def cli_error(run: Any, code: str, exit_code: int) -> dict[str, Any]:
 def show_json(cli: CLI, customer: str) -> dict[str, Any]:
     run = cli("show", customer, *JSON)
     assert run.exit_code == 0, run.stderr
-    return run.json()  # type: ignore[no-any-return]
+    return run.json()
 
 
 def subscription_of(company: dict[str, Any], service: str) -> dict[str, Any]:
@@ -656,3 +656,26 @@ def test_the_end_of_a_delete_says_how_to_undo_it_in_words_a_shell_keeps_together
     assert command[:2] == ["collabctl", "restore"]
     assert Path(command[2]).is_file()
     assert cli(*command[1:], "--yes").exit_code == 0
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_restore_at_a_terminal_shows_what_it_would_do_and_asks(answer: str) -> None:
+    from helpers import Terminal, invoke
+
+    assert invoke("demo").exit_code == 0
+    ended = invoke(
+        "end", "1007", "-s", "utlagg", "-o", "delete", "--by", "customer", "--yes", *JSON
+    )
+    backup = ended.json()["backup_path"]
+    term = Terminal("restore", backup)
+    term.expect(r"Would restore 2 records of utlagg for 1007 Trädgårdsdesign Syd AB")
+    term.answer("Restore these records?", answer)
+    if answer == "y":
+        term.expect(r"Restored 2 records of utlagg")
+        assert term.finish() == 0
+    else:
+        term.expect(r"cancelled: nothing was restored")
+        assert term.finish() == 1
+    shown = invoke("show", "1007", *JSON).json()
+    state = next(s["state"] for s in shown["subscriptions"] if s["service"] == "utlagg")
+    assert state == ("active" if answer == "y" else "deleted")

@@ -431,7 +431,7 @@ def error_of(run: Run, code: str, exit_code: int = 1) -> dict[str, Any]:
 def cli_users(cli: CLI, customer: str) -> list[dict[str, Any]]:
     run = cli("user", "list", customer, *JSON)
     assert run.exit_code == 0, run.stderr
-    return run.json()  # type: ignore[no-any-return]
+    return run.json()
 
 
 def events(cli: CLI, *actions: str) -> list[dict[str, Any]]:
@@ -571,3 +571,25 @@ def test_show_lists_the_changed_users(demo: CLI) -> None:
     shown = demo("show", "1001", *JSON).json()
     erik = next(u for u in shown["users"] if u["email"] == "erik@kund.se")
     assert erik["role"] == "administrator"
+
+
+def test_role_completes_from_the_three_roles() -> None:
+    from helpers import run_process
+
+    def complete(words: str) -> list[str]:
+        run = run_process(
+            env={
+                "_COLLABCTL_COMPLETE": "complete_bash",
+                "COMP_WORDS": words,
+                "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+            }
+        )
+        assert run.exit_code == 0, run.stderr
+        return run.stdout.split()
+
+    assert complete("collabctl user set-role 1001 erik@kund.se a") == ["administrator", "auditor"]
+    assert complete("collabctl user set-role 1001 erik@kund.se ") == [
+        "administrator",
+        "user",
+        "auditor",
+    ]

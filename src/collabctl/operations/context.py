@@ -30,21 +30,9 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def parse_timestamp(value: object, field: str = "timestamp") -> str:
-    """Any ISO-8601 time (a date alone means midnight UTC) in the stored fixed-width form."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(
-            f"{field}: {value!r} is not a time", "use ISO 8601, e.g. 2024-01-31T09:00:00Z"
-        )
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(
-            f"{field}: {value!r} is not a time", "use ISO 8601, e.g. 2024-01-31T09:00:00Z"
-        ) from None
-    return format_timestamp(moment)
+    """Any ISO-8601 time (a date alone means midnight UTC) in the stored fixed-width form;
+    a time outside years 1-9999 in UTC is invalid input, as any other invalid time."""
+    return validation.timestamp(value, field)
 
 
 @dataclass(frozen=True)

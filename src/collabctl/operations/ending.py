@@ -46,7 +46,6 @@ __all__ = [
     "preflight",
     "require_answers",
     "write_backup",
-    "write_private_json",
 ]
 
 
@@ -123,6 +122,7 @@ def _apply_end(
     # From here on a failure is not a refusal: the collaboration already changed.
     try:
         after = OUTCOMES[outcome].subscription_state
+        forced = pre.forced
         deleted = q.delete_records(sql, number, service) if outcome == "delete" else 0
         if pre.subscription_state is None:
             q.insert_subscription(sql, number, service, after)
@@ -146,7 +146,7 @@ def _apply_end(
                 "subscription": {"before": pre.subscription_state, "after": after},
                 "checklist": {c.item: c.by for c in pre.checklist},
                 "confirmed": [c.item for c in pre.checklist if c.by == "attested"],
-                "forced": pre.forced,
+                "forced": forced,
                 "backup_path": backup_path,
                 "records_deleted": deleted,
             },
@@ -176,7 +176,7 @@ def _apply_end(
         "outcome": outcome,
         "reason": req.reason,
     }
-    return EndResult(collaboration, after, pre.checklist, pre.forced, backup_path, deleted)
+    return EndResult(collaboration, after, pre.checklist, forced, backup_path, deleted)
 
 
 def _end_row(sql: Statements, ctx: Context, req: EndRequest, pre: Preflight, at: str) -> None:
@@ -213,10 +213,3 @@ def write_backup(session: Session, number: str, service: str, directory: Path, a
     make_private_directory(directory, hint=hint)
     path = directory / f"{number}-{service}-{stamp}.json"
     return files.write_private_json(path, document, hint=hint)
-
-
-def write_private_json(path: Path, document: Any) -> Path:
-    """Transitional, for the command line's ``export`` until it calls
-    :func:`collabctl.operations.exporting.export_then_record`: replaces an existing file,
-    as export did before it had an option for it."""
-    return files.write_private_json(path, document, overwrite=True)

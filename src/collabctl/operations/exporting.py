@@ -146,18 +146,6 @@ def export_then_record(
     return details
 
 
-def export_company(
-    session: Session, ctx: Context, number: str, service: str | None, destination: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Build the export document and record it as written to ``destination``; returns
-    (document, audit details). Prefer :func:`export_then_record`, which writes the file
-    itself and records the path it really wrote."""
-    document, at, code = _export_document(session, ctx, number, service)
-    details = _details(destination, document)
-    audit(session, ctx, "export", number, code, details, at)
-    return document, details
-
-
 def _export_document(
     session: Session, ctx: Context, number: str, service: str | None
 ) -> tuple[dict[str, Any], str, str | None]:

@@ -4,8 +4,8 @@ Non-table pydantic models with ``extra="forbid"`` and strict types; every field
 is checked by the same ``domain.validation`` function the commands use, so a
 customer number, an e-mail or a time means the same everywhere. The rules that
 span fields (one main contact, one active collaboration per service, an ended
-collaboration's outcome, a consistent new subscription) follow in
-:func:`check_company`.
+collaboration's outcome, services from the catalogue) follow in
+``import_rules.check_company``.
 
 Errors name the item and the path of the field, e.g.
 ``line 3: company.users[1].email: 'x' is not an e-mail address``; the first
@@ -14,7 +14,6 @@ problem of an item is reported, and nothing of that item is written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated, Any, Literal, get_args
@@ -235,6 +234,8 @@ def validate_office(data: Any, where: str) -> OfficeIn:
 
 
 def validate_company(data: Any, where: str, catalogue: Catalogue) -> CompanyIn:
+    from collabctl.operations.import_rules import check_company
+
     company = _validate(CompanyIn, data, where)
     check_company(company, where, catalogue)
     return company
@@ -331,133 +332,3 @@ def readable_key(kind: str, data: Any) -> str | None:
         pass
     text = value.strip()
     return text if 0 < len(text) <= 64 and validation.readable_text(text) else None
-
-
-# -- rules across fields ------------------------------------------------------------
-
-
-def _problem(where: str, path: str, text: str, hint: str | None = None) -> InvalidInput:
-    return InvalidInput(f"{where}.{path}: {text}", hint)
-
-
-def check_company(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
-    """The rules of one company item that no single field can check."""
-    _check_services(company, where, catalogue)
-    _check_users(company, where)
-    _check_subscriptions(company, where)
-    _check_collaborations(company, where, catalogue)
-    _check_records(company, where)
-
-
-def _check_services(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
-    """Every service named is in the catalogue."""
-    for index, user in enumerate(company.users):
-        for position, code in enumerate(user.services or ()):
-            if code not in catalogue:
-                raise _unknown_service(
-                    where, f"users[{index}].services[{position}]", code, catalogue
-                )
-    for part in ("subscriptions", "collaborations", "records"):
-        for index, entry in enumerate(getattr(company, part)):
-            if entry.service not in catalogue:
-                raise _unknown_service(where, f"{part}[{index}].service", entry.service, catalogue)
-
-
-def _unknown_service(where: str, path: str, code: str, catalogue: Catalogue) -> InvalidInput:
-    return _problem(
-        where,
-        path,
-        f"unknown service {validation.show(code)}",
-        f"known services: {', '.join(catalogue.codes)}",
-    )
-
-
-def _check_users(company: CompanyIn, where: str) -> None:
-    seen: set[str] = set()
-    main_contacts = 0
-    for index, user in enumerate(company.users):
-        if user.key in seen:
-            raise _problem(
-                where,
-                f"users[{index}].email",
-                f"{user.email} appears twice",
-                "e-mail addresses are case-insensitive",
-            )
-        seen.add(user.key)
-        if user.main_contact:
-            main_contacts += 1
-            if user.role == "auditor":
-                raise _problem(
-                    where,
-                    f"users[{index}].main_contact",
-                    "an auditor cannot be the main contact",
-                    "make an administrator or user the main contact",
-                )
-    if main_contacts > 1:
-        raise _problem(where, "users", "more than one main contact", "a company has at most one")
-
-
-def _check_subscriptions(company: CompanyIn, where: str) -> None:
-    seen: set[str] = set()
-    for index, sub in enumerate(company.subscriptions):
-        if sub.service in seen:
-            raise _problem(where, f"subscriptions[{index}].service", f"{sub.service} appears twice")
-        seen.add(sub.service)
-
-
-def _check_collaborations(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
-    active: set[str] = set()
-    keys: set[tuple[str, str, str]] = set()
-    for index, collab in enumerate(company.collaborations):
-        at = f"collaborations[{index}]"
-        code = collab.service
-        if collab.started_at is None:
-            raise _problem(
-                where, f"{at}.started_at", "required field is missing", "e.g. 2024-01-31T09:00:00Z"
-            )
-        key = (code, collab.office, collab.started_at)
-        if key in keys:
-            raise _problem(
-                where, at, f"the {code} collaboration with {collab.office} appears twice"
-            )
-        keys.add(key)
-        if collab.state == "active":
-            if code in active:
-                raise _problem(
-                    where,
-                    at,
-                    f"a second active collaboration for {code}",
-                    "a company has at most one active collaboration per service",
-                )
-            active.add(code)
-            for name in ("ended_at", "ended_by", "outcome"):
-                if getattr(collab, name) is not None:
-                    raise _problem(where, f"{at}.{name}", f"only an ended collaboration has {name}")
-            continue
-        for name in ("ended_at", "ended_by", "outcome"):
-            if getattr(collab, name) is None:
-                raise _problem(where, f"{at}.{name}", "required field is missing")
-        allowed = catalogue.get(code).outcomes
-        if collab.outcome not in allowed:
-            raise _problem(
-                where,
-                f"{at}.outcome",
-                f"{validation.show(collab.outcome)} is not allowed",
-                f"use one of: {', '.join(allowed)}",
-            )
-
-
-def _check_records(company: CompanyIn, where: str) -> None:
-    keys: set[tuple[str, str]] = set()
-    for index, record in enumerate(company.records):
-        key = (record.service, record.id)
-        if key in keys:
-            raise _problem(
-                where, f"records[{index}].id", f"{record.id} appears twice for {record.service}"
-            )
-        keys.add(key)
-
-
-def same_json(a: Any, b: Any) -> bool:
-    """Equal as JSON: ``1``, ``1.0`` and ``true`` are equal in Python but not in JSON."""
-    return a == b and json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

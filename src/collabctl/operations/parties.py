@@ -33,10 +33,6 @@ def user_dict(user: CompanyUser) -> dict[str, Any]:
     }
 
 
-#: kept for callers written before operations.scope; scope.require_party is the rule
-require_party_to_company = scope.require_party
-
-
 def start_collaboration(
     session: Session, ctx: Context, number: str, service_code: str, office_number: str
 ) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """What the interactive flows offer to pick from, as plain data.
 
-The command line draws the lists; the queries, and what the acting party may
-see among them, live here.
+The command line draws the lists; the queries live here, and what the acting
+party may see among them is asked of ``operations/scope.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from collabctl.operations import scope
 from collabctl.operations.companies import company_users, get_company
 from collabctl.operations.context import Context
 from collabctl.store.models import Collaboration, Company
@@ -56,17 +57,10 @@ def companies_with_active_collaboration(
     stmt = (
         select(col(Company.customer_number), col(Company.name))
         .join(Collaboration, col(Collaboration.customer_number) == col(Company.customer_number))
-        .where(col(Collaboration.state) == "active")
+        .where(col(Collaboration.state) == "active", scope.collaboration_filter(ctx.party))
         .distinct()
         .order_by(col(Company.customer_number))
     )
-    if ctx.party is not None:  # a party sees its own collaborations
-        column = (
-            col(Collaboration.office_org_number)
-            if ctx.party.kind == "office"
-            else col(Collaboration.customer_number)
-        )
-        stmt = stmt.where(column == ctx.party.key)
     if service is not None:
         stmt = stmt.where(col(Collaboration.service) == ctx.service(service, "--service").code)
     return [CompanyChoice(str(number), str(name)) for number, name in session.execute(stmt)]
@@ -93,8 +87,6 @@ def users_of(session: Session, number: str) -> list[UserChoice]:
 def main_contact_candidates(session: Session, ctx: Context, number: str) -> list[UserChoice]:
     """The users of a company the party may change (``not-found``/``not-a-party`` otherwise),
     for picking the main contact; auditors are left out (they cannot be main contact)."""
-    from collabctl.operations.parties import require_party_to_company
-
     get_company(session, number)
-    require_party_to_company(session, ctx, number)
+    scope.require_party(session, ctx, number)
     return [u for u in users_of(session, number) if u.may_be_main_contact]

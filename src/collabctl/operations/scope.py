@@ -42,7 +42,7 @@ COLLABORATION_ACTIONS = ("start", "end")
 class View(Enum):
     """How much of a collaboration a party may see."""
 
-    FULL = "full"  # its own (or no scope): every detail
+    FULL = "full"  # a party to it (is_party_to), or no scope: every detail
     REDACTED = "redacted"  # a company the office works for, another office's collaboration
     HIDDEN = "hidden"  # not-found
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from sqlalchemy.exc import DBAPIError
@@ -65,6 +66,26 @@ class Statements:
             self._cursor.executemany(sql, rows)
         except self._error as exc:
             raise DBAPIError.instance(sql, rows[:1], exc, self._error) from exc
+
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Insert rows (value tuples in the order of ``columns``) in one go.
+
+        PostgreSQL: ``COPY ... FROM STDIN``, a fraction of the server's work for
+        separate INSERTs; SQLite: one prepared INSERT run for each row.
+        """
+        names = ", ".join(columns)
+        try:
+            if self.postgres:
+                with self._cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join("?" * len(columns))
+                self._cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+        except self._error as exc:
+            raise DBAPIError.instance(f"insert into {table}", None, exc, self._error) from exc
 
     def json(self, value: Any) -> Any:
         """A value for a JSON column, serialised as SQLAlchemy's JSON type does."""

@@ -1,7 +1,7 @@
 """Data in and out: ``demo``, ``import``, ``export``."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import Annotated, Any
 
 import typer
 
@@ -10,12 +10,7 @@ from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import CustomerArgument, FormatOption, ServiceFilter
 from collabctl.cli.output import Format, dumps, emit_error, emit_object, error_lines, message
 from collabctl.cli.state import current_state
-from collabctl.domain.errors import EXIT_PARTIAL, CollabError, UsageError
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from collabctl.operations.context import Context
+from collabctl.domain.errors import EXIT_PARTIAL, CollabError
 
 commands = command_group()
 
@@ -244,7 +239,7 @@ def export(
     """
     from collabctl.domain import validation
     from collabctl.operations.context import now_iso
-    from collabctl.operations.exporting import default_export_path
+    from collabctl.operations.exporting import default_export_path, export_then_record
 
     number = validation.customer_number(customer, "CUSTOMER")
     state = current_state()
@@ -257,7 +252,7 @@ def export(
     )
     details = state.transact(
         lambda session, ctx: export_then_record(
-            session, ctx, number, service, path, state.env.stdout
+            session, ctx, number, service, path, state.env.stdout, overwrite=True
         )
     )
     if path is None:
@@ -269,37 +264,3 @@ def export(
         )
     else:
         emit_object(state.env, {"customer_number": number, **details}, fmt)
-
-
-def export_then_record(
-    session: "Session",
-    ctx: "Context",
-    number: str,
-    service: str | None,
-    path: Path | None,
-    stdout: TextIO,
-) -> dict[str, Any]:
-    """Export a company to ``path`` (None: ``stdout``) and record it, in the caller's transaction.
-
-    The rule: the document is written before the transaction that records the
-    export commits, so a recorded export always has its file, and a file that
-    could not be written is never recorded. Returns the audit details (path,
-    services, records).
-    """
-    import json
-
-    from collabctl.operations.ending import write_private_json
-    from collabctl.operations.exporting import export_company
-
-    destination = "-" if path is None else str(path.resolve())
-    document, details = export_company(session, ctx, number, service, destination)
-    if path is None:
-        stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-        return details
-    try:
-        write_private_json(path, document)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write {path}: {exc.strerror}", "choose another path with -o"
-        ) from None
-    return details

@@ -61,6 +61,11 @@ ROLE_SUMMARY = {
     "auditor": "reads only (free), e.g. the external auditor; never the main contact",
 }
 
+
+def _complete_role(incomplete: str) -> list[str]:
+    return [role for role in ROLE_SUMMARY if role.startswith(incomplete)]
+
+
 EmailArgument = Annotated[
     str | None,
     typer.Argument(
@@ -118,6 +123,7 @@ def set_role_cmd(
             metavar="ROLE",
             help="administrator, user or auditor. Picked from a list in a terminal when left out.",
             show_default=False,
+            autocompletion=_complete_role,
         ),
     ] = None,
     fmt: FormatOption = Format.table,

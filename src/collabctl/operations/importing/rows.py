@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
+from operator import itemgetter
 from typing import Any
 
 from collabctl.store.statements import Statements
@@ -205,23 +206,31 @@ class Writes:
             del rows[length:]
 
 
-_STATEMENTS: tuple[tuple[str, str], ...] = (
-    ("offices_new", "INSERT INTO office (org_number, name, email) VALUES (:org, :name, :email)"),
+def _insert(table: str, **columns: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """An insert into ``table``: its columns and the key of each in a row of Writes."""
+    return table, tuple(columns.items())
+
+
+#: What a batch writes, in this order: (list of Writes, an insert or an UPDATE statement)
+_STATEMENTS: tuple[tuple[str, str | tuple[str, tuple[tuple[str, str], ...]]], ...] = (
+    ("offices_new", _insert("office", org_number="org", name="name", email="email")),
     ("offices_changed", "UPDATE office SET name = :name, email = :email WHERE org_number = :org"),
     (
         "services_new",
-        "INSERT INTO service_definition (code, name, outcomes, checklist)"
-        " VALUES (:code, :name, :outcomes, :checklist)",
+        _insert(
+            "service_definition",
+            code="code",
+            name="name",
+            outcomes="outcomes",
+            checklist="checklist",
+        ),
     ),
     (
         "services_changed",
         "UPDATE service_definition SET name = :name, outcomes = :outcomes,"
         " checklist = :checklist WHERE code = :code",
     ),
-    (
-        "companies_new",
-        "INSERT INTO company (customer_number, org_number, name) VALUES (:number, :org, :name)",
-    ),
+    ("companies_new", _insert("company", customer_number="number", org_number="org", name="name")),
     (
         "companies_changed",
         "UPDATE company SET org_number = :org, name = :name WHERE customer_number = :number",
@@ -236,14 +245,26 @@ _STATEMENTS: tuple[tuple[str, str], ...] = (
     ),
     (
         "users_new",
-        "INSERT INTO company_user (customer_number, email, email_key, name, role,"
-        " main_contact, services) VALUES (:number, :email, :key, :name, :role,"
-        " :main_contact, :services)",
+        _insert(
+            "company_user",
+            customer_number="number",
+            email="email",
+            email_key="key",
+            name="name",
+            role="role",
+            main_contact="main_contact",
+            services="services",
+        ),
     ),
     (
         "subscriptions_new",
-        "INSERT INTO subscription (customer_number, service, state, records_changed_at)"
-        " VALUES (:number, :service, :state, :records_changed_at)",
+        _insert(
+            "subscription",
+            customer_number="number",
+            service="service",
+            state="state",
+            records_changed_at="records_changed_at",
+        ),
     ),
     (
         "subscriptions_touched",
@@ -252,10 +273,19 @@ _STATEMENTS: tuple[tuple[str, str], ...] = (
     ),
     (
         "collaborations_new",
-        "INSERT INTO collaboration (customer_number, service, office_org_number, state,"
-        " started_at, ended_at, ended_by, ended_actor, outcome, reason) VALUES (:number,"
-        " :service, :office, :state, :started_at, :ended_at, :ended_by, :actor, :outcome,"
-        " :reason)",
+        _insert(
+            "collaboration",
+            customer_number="number",
+            service="service",
+            office_org_number="office",
+            state="state",
+            started_at="started_at",
+            ended_at="ended_at",
+            ended_by="ended_by",
+            ended_actor="actor",
+            outcome="outcome",
+            reason="reason",
+        ),
     ),
     (
         "collaborations_changed",
@@ -263,9 +293,16 @@ _STATEMENTS: tuple[tuple[str, str], ...] = (
     ),
     (
         "records_new",
-        "INSERT INTO service_record (customer_number, service, record_id, kind, owner,"
-        " status, payload) VALUES (:number, :service, :record_id, :kind, :owner, :status,"
-        " :payload)",
+        _insert(
+            "service_record",
+            customer_number="number",
+            service="service",
+            record_id="record_id",
+            kind="kind",
+            owner="owner",
+            status="status",
+            payload="payload",
+        ),
     ),
     (
         "records_changed",
@@ -281,6 +318,8 @@ _JSON_COLUMNS = ("services", "payload", "outcomes", "checklist")
 def write(sql: BatchStatements, writes: Writes) -> None:
     """Run the batch's statements, then insert its audit events (store.audit).
 
+    New rows go in with ``Statements.insert_many`` (COPY on PostgreSQL).
+
     The events' companies are locked already: read with ``FOR UPDATE`` or inserted
     by this transaction.
     """
@@ -294,5 +333,10 @@ def write(sql: BatchStatements, writes: Writes) -> None:
             if column in rows[0]:
                 for row in rows:  # the rows are built again for each try of a batch
                     row[column] = sql.json(row[column])
-        sql.executemany(statement, rows)
+        if isinstance(statement, str):
+            sql.executemany(statement, rows)
+        else:
+            table, columns = statement
+            values = itemgetter(*(key for _, key in columns))
+            sql.insert_many(table, [column for column, _ in columns], list(map(values, rows)))
     insert_audit_events(sql, writes.events, locked=True)

@@ -84,6 +84,11 @@ class _Batch:
             self.keys.add((entry.result.kind, entry.result.key))
         self.rows += entry.rows
 
+    def clear(self) -> None:
+        self.entries = []
+        self.keys = set()
+        self.rows = 0
+
     def holds(self, entry: _Entry) -> bool:
         return (entry.result.kind, entry.result.key) in self.keys
 
@@ -207,7 +212,7 @@ class _Importer:
         if work:
             self._write(work)
         results = [e.result for e in entries]
-        batch.__init__()  # type: ignore[misc]
+        batch.clear()
         return results
 
     def _write(self, work: list[_Entry]) -> None:
