@@ -242,8 +242,8 @@ def test_missing_catalogue_file_is_reported(demo: CLI, home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text('catalogue = "nowhere.toml"\n', encoding="utf-8")
     result = demo("list")
-    assert result.exit_code == 2
-    assert "error[invalid-input]" in result.stderr
+    assert result.exit_code == 3
+    assert "error[config-invalid]" in result.stderr
     assert "nowhere.toml" in result.stderr
     assert "hint:" in result.stderr
 
@@ -253,8 +253,8 @@ def test_bad_entry_in_catalogue_file_names_file_and_field(demo: CLI, home: Path)
         home, '[[services]]\ncode = "tid"\nname = "Tid"\noutcomes = ["continue", "archive"]\n'
     )
     result = demo("list")
-    assert result.exit_code == 2
-    assert "error[invalid-input]" in result.stderr
+    assert result.exit_code == 3
+    assert "error[config-invalid]" in result.stderr
     assert "services.toml: services[0].outcomes[1]: unknown outcome 'archive'" in result.stderr
 
 

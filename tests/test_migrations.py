@@ -113,9 +113,11 @@ def test_a_shared_database_is_never_migrated_implicitly(empty_url: str, command:
     result = run("--database-url", empty_url, *command, "--format", "json")
     assert result.exit_code == 3
     assert "error[schema-outdated]: the database schema is empty" in result.stderr
-    hint = next(line for line in result.stderr.splitlines() if line.startswith("hint:"))
-    assert hint.startswith("hint: collabctl ")
-    assert hint.endswith(" db upgrade")
+    # the hint works when pasted: it does not repeat the URL, whose password is hidden
+    assert result.hint() == (
+        "hint: run `collabctl db upgrade` with the same --database-url as this command"
+    )
+    assert "***" not in result.stderr
     password = url_password(empty_url)
     if password:
         assert password not in result.stderr + result.stdout
@@ -126,15 +128,54 @@ def test_a_shared_database_is_never_migrated_implicitly(empty_url: str, command:
     )
 
 
-def test_the_hint_command_fixes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "via-env.db"
-    monkeypatch.setenv("COLLABCTL_DATABASE_URL", f"sqlite:///{path}")
+@pytest.mark.parametrize("source", ["environment", "config"])
+def test_the_hint_command_fixes_it(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    path = tmp_path / "shared.db"
+    sqlite3.connect(path).close()  # an empty SQLite file, as `sqlite3 shared.db` leaves it
+    if source == "environment":
+        monkeypatch.setenv("COLLABCTL_DATABASE_URL", f"sqlite:///{path}")
+    else:
+        home.mkdir(mode=0o700)
+        (home / "config.toml").write_text(f'database_url = "sqlite:///{path}"\n')
     refused = run("list")
     assert refused.exit_code == 3
     assert "error[schema-outdated]" in refused.stderr
+    assert refused.hint() == "hint: collabctl db upgrade"
     assert sqlite_tables(path) == set()
-    assert run("db", "upgrade").exit_code == 0
+    assert run(*refused.hint().removeprefix("hint: collabctl ").split()).exit_code == 0
     assert run("list").exit_code == 0
+
+
+def test_a_read_never_creates_a_database_named_by_url(tmp_path: Path) -> None:
+    path = tmp_path / "typo" / "dir" / "x.db"
+    for command in (["list"], ["show", "1001"], ["log"], ["db", "current"], ["doctor"]):
+        result = run("--database-url", f"sqlite:///{path}", *command, "--format", "json")
+        assert result.exit_code == 3, (command, result.stderr)
+        if command != ["doctor"]:
+            assert f"error[database-unavailable]: no database at {path}" in result.stderr
+            assert result.json()["error"]["code"] == "database-unavailable"
+            assert "db upgrade" not in result.stderr
+            assert "check the path in --database-url" in result.hint()
+        assert not (tmp_path / "typo").exists(), command
+    # db upgrade is what makes a new SQLite database at a path given by URL
+    created = run("--database-url", f"sqlite:///{path}", "db", "upgrade")
+    assert created.exit_code == 0, created.stderr
+    assert sqlite_tables(path) >= TABLES
+    assert run("--database-url", f"sqlite:///{path}", "list").exit_code == 0
+
+
+def test_a_read_never_creates_a_database_named_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "missing.db"
+    monkeypatch.setenv("COLLABCTL_DATABASE_URL", f"sqlite:///{path}")
+    result = run("list")
+    assert result.exit_code == 3
+    assert f"error[database-unavailable]: no database at {path}" in result.stderr
+    assert "COLLABCTL_DATABASE_URL" in result.hint()
+    assert not path.exists()
 
 
 def test_embedded_default_is_created_and_upgraded_on_first_use(home: Path) -> None:
@@ -156,18 +197,77 @@ def test_embedded_default_left_empty_is_upgraded_by_the_next_command(home: Path)
     assert sqlite_tables(home / "collabctl.db") >= TABLES
 
 
-def test_schema_newer_than_this_collabctl_is_refused(empty_url: str) -> None:
-    assert run("--database-url", empty_url, "db", "upgrade").exit_code == 0
-    engine = create_engine(normalize_url(empty_url))
+def set_revision(url: str, revision: str) -> None:
+    engine = create_engine(normalize_url(url))
     try:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
     finally:
         engine.dispose()
-    result = run("--database-url", empty_url, "list")
+
+
+def test_schema_newer_than_this_collabctl_is_refused(empty_url: str) -> None:
+    assert run("--database-url", empty_url, "db", "upgrade").exit_code == 0
+    set_revision(empty_url, "9999")
+    for command in (["list"], ["show", "1001"], ["db", "upgrade"], ["doctor"]):
+        result = run("--database-url", empty_url, *command)
+        assert result.exit_code == 3, (command, result.stderr)
+        assert "error[internal]" not in result.output
+        if command != ["doctor"]:
+            assert "error[schema-outdated]: this database was upgraded by a newer collabctl" in (
+                result.stderr
+            )
+            assert result.hint() == "hint: upgrade collabctl: pip install --upgrade collabctl"
+    current = run("--database-url", empty_url, "db", "current", "--format", "json")
+    assert current.exit_code == 0
+    assert (current.json()["revision"], current.json()["current"]) == ("9999", False)
+    # nothing was migrated by the refused upgrade
+    assert (
+        run("--database-url", empty_url, "db", "current", "--format", "json").json()["revision"]
+        == "9999"
+    )
+
+
+@pytest.mark.parametrize("revision", ["zzzz", "0000", "1"])
+def test_a_revision_this_collabctl_does_not_know_is_named(empty_url: str, revision: str) -> None:
+    assert run("--database-url", empty_url, "db", "upgrade").exit_code == 0
+    set_revision(empty_url, revision)
+    for command in (["list"], ["db", "upgrade"]):
+        result = run("--database-url", empty_url, *command, "--format", "json")
+        assert result.exit_code == 3, (command, result.stderr)
+        assert result.json()["error"]["code"] == "schema-outdated"
+        assert f"the database schema is at revision {revision!r}, which is not in this" in (
+            result.stderr
+        )
+        assert "error[internal]" not in result.output
+    current = run("--database-url", empty_url, "db", "current", "--format", "json")
+    assert (current.exit_code, current.json()["revision"]) == (0, revision)
+
+
+def test_the_embedded_database_is_not_upgraded_past_a_newer_schema(home: Path) -> None:
+    assert run("list").exit_code == 0
+    set_revision(f"sqlite:///{home / 'collabctl.db'}", "9999")
+    result = run("list")
     assert result.exit_code == 3
-    assert "error[schema-outdated]" in result.stderr
-    assert "newer than this collabctl knows" in result.stderr
-    assert "hint: upgrade collabctl" in result.stderr
-    current = run("--database-url", empty_url, "db", "current", "--format", "json").json()
-    assert (current["revision"], current["current"]) == ("9999", False)
+    assert "error[schema-outdated]: this database was upgraded by a newer collabctl" in (
+        result.stderr
+    )
+
+
+def test_revisions_are_compared_by_their_place_in_the_history() -> None:
+    from collabctl.store import migrate
+
+    history = migrate.history()
+    assert history[0] == "0001"
+    assert history[-1] == HEAD_REVISION == migrate.head_revision()
+    # walked through the scripts' parents, not sorted by name
+    for older in history[:-1]:
+        assert migrate.classify(older) == migrate.BEHIND
+    assert migrate.classify(HEAD_REVISION) == migrate.CURRENT
+    assert migrate.classify(None) == migrate.EMPTY
+    # text comparison would call "1" newer than "0001", and "zzzz" newer than anything
+    assert migrate.classify("1") == migrate.UNKNOWN
+    assert migrate.classify("zzzz") == migrate.UNKNOWN
+    assert migrate.classify("0000") == migrate.UNKNOWN
+    assert migrate.classify("9999") == migrate.NEWER
+    assert migrate.classify(str(int(HEAD_REVISION) + 1).zfill(4)) == migrate.NEWER

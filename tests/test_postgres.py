@@ -131,7 +131,6 @@ def test_an_unmigrated_shared_database_is_refused_and_never_migrated(
     pg_server: PostgresServer, pg_empty_database_url: str, tmp_path: Path, home: Path
 ) -> None:
     url = pg_empty_database_url
-    masked = url.replace(pg_server.password, "***")
     items = tmp_path / "items.json"
     items.write_text(json.dumps({"offices": [{"org_number": "556677-8899", "name": "Byrån"}]}))
     by_option = ["--database-url", url]
@@ -151,8 +150,10 @@ def test_an_unmigrated_shared_database_is_refused_and_never_migrated(
         assert result.exit_code == 3, (args, result.output)
         assert "error[schema-outdated]: the database schema is empty" in result.stderr
         hint = result.hint()
-        if env is None:  # the URL was an option: the hint names it again, password hidden
-            assert hint == f"hint: collabctl --database-url '{masked}' db upgrade"
+        if env is None:  # the URL was an option: not repeated (with *** it would not paste)
+            assert hint == (
+                "hint: run `collabctl db upgrade` with the same --database-url as this command"
+            )
         else:  # from the environment the bare command finds the same database
             assert hint == "hint: collabctl db upgrade"
         assert_no_secret(result, pg_server.password)

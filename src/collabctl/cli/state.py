@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from collabctl.cli.env import Environment
@@ -54,25 +53,9 @@ class State:
         return self._db
 
     def base_catalogue(self) -> Catalogue:
-        from collabctl.domain.catalogue import Catalogue, service_from_mapping
-        from collabctl.domain.errors import InvalidInput
+        from collabctl.config import load_catalogue
 
-        catalogue = Catalogue()
-        path = self.config.get("catalogue")
-        if not path:
-            return catalogue
-        from collabctl.config import config_file, load_config_file
-
-        file = (config_file().parent / Path(str(path)).expanduser()).resolve()
-        if not file.exists():
-            raise InvalidInput(
-                f"the catalogue file {file} named in {config_file()} does not exist",
-                "fix the `catalogue` setting or remove it",
-            )
-        entries = load_config_file(file).get("services", [])
-        return catalogue.extended(
-            service_from_mapping(e, f"{file}: services[{i}]") for i, e in enumerate(entries)
-        )
+        return load_catalogue(self.config)
 
     def context(self, session: Session) -> Context:
         from collabctl.operations.context import Context, Party, load_catalogue

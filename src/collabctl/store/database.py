@@ -1,39 +1,39 @@
 """Engine and session setup for SQLite and PostgreSQL, schema checks, retries.
 
-SQLite: WAL, a long busy timeout, foreign keys on, and every writing
-transaction starts with ``BEGIN IMMEDIATE`` so that writers queue for the lock
-at the start instead of failing halfway with "database is locked".
+SQLite: WAL, a long busy timeout, foreign keys on. Only a writing session starts
+with ``BEGIN IMMEDIATE`` (writers queue for the lock at the start instead of
+failing halfway with "database is locked"); reads, the schema check included,
+start a plain ``BEGIN`` and, with WAL, never wait for a writer. A file named by
+URL must exist (see ``sqlitefile``): only the embedded default is created on
+first use, and ``db upgrade`` creates the file it is pointed at.
 
 PostgreSQL (psycopg 3): READ COMMITTED with row locks (``SELECT ... FOR
 UPDATE``) taken by the operations; deadlocks and serialization failures are
-retried.
+retried (``retry``).
 """
 
 from __future__ import annotations
 
-import os
-import random
-import time
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cached_property
+from dataclasses import dataclass
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlmodel import create_engine
 
-from collabctl.config import redact, url_secrets
-from collabctl.domain.errors import (
-    CollabError,
-    DatabaseUnavailable,
-    InvalidInput,
-    PermissionDenied,
-    SchemaOutdated,
-)
+from collabctl.config import config_file, parse_url, redact
+from collabctl.domain.errors import CollabError, ConfigInvalid, InvalidInput, SchemaOutdated
+from collabctl.store import failures, sqlitefile
+from collabctl.store.retry import DEFAULT_BACKOFF, Backoff, is_retryable
+
+__all__ = ["HEAD_REVISION", "Database", "SchemaStatus", "is_retryable", "normalize_url"]
 
 #: The newest migration this code knows. A test keeps it equal to Alembic's head,
 #: so ordinary commands can check the schema without importing Alembic.
@@ -41,12 +41,9 @@ HEAD_REVISION = "0003"
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _READ_ONLY = "collabctl_read_only"
-_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
-#: PostgreSQL's insufficient_privilege: a grant is missing, or the audit log's
-#: append-only trigger refused a change (error code permission-denied)
-_INSUFFICIENT_PRIVILEGE = "42501"
 #: Advisory lock key (any fixed number) under which `db upgrade` runs on PostgreSQL.
 _MIGRATION_LOCK_KEY = 0x636F6C6C
+_URL_FORMS = "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DBNAME"
 
 T = TypeVar("T")
 
@@ -59,69 +56,136 @@ def normalize_url(url: str) -> str:
     return url
 
 
+@dataclass(frozen=True)
+class SchemaStatus:
+    """A database's schema revision against the migrations this collabctl has."""
+
+    revision: str | None
+    head: str
+    #: empty | behind | current | newer | unknown (see store.migrate.classify)
+    state: str
+
+    @property
+    def current(self) -> bool:
+        return self.state == "current"
+
+    @property
+    def note(self) -> str:
+        """One phrase for `db current`: what the state means for the person reading it."""
+        return {
+            "current": "current",
+            "empty": "empty: run `collabctl db upgrade`",
+            "behind": "outdated: run `collabctl db upgrade`",
+            "newer": "upgraded by a newer collabctl: upgrade collabctl",
+            "unknown": "a revision this collabctl does not know",
+        }[self.state]
+
+    def error(self, source: str) -> SchemaOutdated:
+        """Why a command cannot run on this schema; ``source`` is where the URL came from."""
+        if self.state == "newer":
+            return SchemaOutdated(
+                f"this database was upgraded by a newer collabctl (schema {self.revision}; "
+                f"this collabctl knows up to {self.head})",
+                "upgrade collabctl: pip install --upgrade collabctl",
+            )
+        if self.state == "unknown":
+            return SchemaOutdated(
+                f"the database schema is at revision {self.revision!r}, which is not in this "
+                f"collabctl's migrations (up to {self.head})",
+                "the database was changed by another program or another build of collabctl: "
+                "compare its alembic_version table with the collabctl that wrote it; a newer "
+                "collabctl may know the revision",
+            )
+        where = "is empty" if self.state == "empty" else f"is at {self.revision}"
+        return SchemaOutdated(
+            f"the database schema {where}, collabctl needs {self.head}",
+            # the URL is not repeated: its password is hidden, and a hint with *** in it
+            # would fail when pasted
+            "run `collabctl db upgrade` with the same --database-url as this command"
+            if source == "option"
+            else "collabctl db upgrade",
+        )
+
+
 class Database:
     def __init__(self, url: str, *, embedded: bool = False, source: str = "option") -> None:
         self.raw_url = url
-        self.url = normalize_url(url)
         self.embedded = embedded
         #: where the URL came from: option | environment | config | default
         self.source = source
-        self.secrets = url_secrets(url)
+        parsed = parse_url(url)
+        self.secrets = parsed.secrets
+        #: the URL with its password hidden: what messages, doctor and JSON show
+        self.display_url = parsed.display
+        self.busy_timeout = SQLITE_BUSY_TIMEOUT_S
         #: set once the schema was found (or made) current: one check per command is enough
         self._schema_current = False
-        try:
-            parsed = make_url(self.url)
-        except Exception as exc:  # sqlalchemy raises ArgumentError with the URL in it
-            raise InvalidInput(
-                f"not a database URL: {self.display_url}",
-                "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DBNAME",
-            ) from exc
-        self.backend = parsed.get_backend_name()
+        if parsed.url is None:
+            raise self._unusable(f"not a database URL: {self.display_url}", _URL_FORMS)
+        self.backend = parsed.url.get_backend_name()
         if self.backend not in ("sqlite", "postgresql"):
-            raise InvalidInput(
-                f"unsupported database {self.backend!r} in {self.display_url}",
-                "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DBNAME",
+            raise self._unusable(
+                f"unsupported database {self.backend!r} in {self.display_url}", _URL_FORMS
             )
         self.sqlite_path: Path | None = None
         if self.backend == "sqlite":
-            database = parsed.database
+            database = parsed.url.database
             if not database or database == ":memory:":
-                raise InvalidInput(
+                raise self._unusable(
                     "an in-memory SQLite database cannot hold collabctl's data between commands",
                     "use sqlite:///PATH/TO/FILE.db",
                 )
             self.sqlite_path = Path(database).expanduser()
+            self._url = parsed.url
+        else:
+            self._url = parsed.url.set(drivername="postgresql+psycopg")
+
+    def _unusable(self, message: str, hint: str) -> CollabError:
+        """A URL that names no usable database: bad input, or bad configuration from config.toml."""
+        if self.source == "config":
+            return ConfigInvalid(f"database_url in {config_file()}: {message}", hint)
+        return InvalidInput(message, hint)
 
     @property
-    def display_url(self) -> str:
-        return redact(self.raw_url, self.secrets)
+    def url(self) -> str:
+        """The URL the engine uses, password included: never for display."""
+        return self._url.render_as_string(hide_password=False)
 
     def scrub(self, message: str) -> str:
         return redact(message, self.secrets)
+
+    def _where(self) -> str:
+        return {
+            "option": "--database-url",
+            "environment": "COLLABCTL_DATABASE_URL",
+            "config": f"database_url in {config_file()}",
+        }.get(self.source, "the database URL")
 
     # -- engine --------------------------------------------------------------
 
     @cached_property
     def engine(self) -> Engine:
         if self.sqlite_path is not None:
-            _prepare_private_file(self.sqlite_path, own_directory=self.embedded)
+            if self.embedded:
+                sqlitefile.create_file(self.sqlite_path)
+            else:
+                sqlitefile.require_file(self.sqlite_path, self._where())
             engine = create_engine(
-                self.url,
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+                self._url, creator=partial(sqlitefile.connect, self.sqlite_path, self.busy_timeout)
             )
-            _configure_sqlite(engine)
+            _configure_sqlite(engine, self.busy_timeout)
             return engine
         # defaults only: what the URL's query string says (?connect_timeout=20) wins
         defaults = {"connect_timeout": 5, "application_name": "collabctl"}
-        query = make_url(self.url).query
         return create_engine(
-            self.url,
-            connect_args={k: v for k, v in defaults.items() if k not in query},
+            self._url,
+            connect_args={k: v for k, v in defaults.items() if k not in self._url.query},
             pool_pre_ping=False,
         )
 
     @cached_property
-    def _read_engine(self) -> Engine:
+    def read_engine(self) -> Engine:
+        """The engine for reads: on SQLite its transactions never take the write lock."""
         return self.engine.execution_options(**{_READ_ONLY: True})
 
     def dispose(self) -> None:
@@ -129,61 +193,53 @@ class Database:
             self.engine.dispose()
 
     def translate(self, exc: BaseException) -> CollabError:
-        """A database failure as a user sees it: what, where (no password), how to fix."""
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        reason = detail[0] if detail else type(exc).__name__
-        if getattr(getattr(exc, "orig", exc), "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
-            return PermissionDenied(
-                self.scrub(f"the database role may not do this: {reason}"),
-                "`collabctl doctor` shows what this role may do; the database owner grants "
-                "more with `collabctl db grant ROLE --agent --apply`",
-            )
-        return DatabaseUnavailable(
-            self.scrub(f"cannot use the database {self.display_url}: {reason}"),
-            "check the URL (host, port, user, password, database name) and that the server "
-            "is running; `collabctl doctor` checks the setup",
-        )
+        """A database failure as a user sees it: what, where (no password), how to fix.
+
+        ``database-unavailable`` with a hint for the kind of failure, or
+        ``permission-denied`` for what the database role may not do.
+        """
+        return failures.translate(exc, self)
 
     # -- schema --------------------------------------------------------------
 
     def current_revision(self) -> str | None:
         try:
-            with self.engine.connect() as conn:
+            with self.read_engine.connect() as conn:
                 return _read_revision(conn)
         except SQLAlchemyError as exc:
             raise self.translate(exc) from exc
+
+    def schema_status(self) -> SchemaStatus:
+        """The schema's revision and where it stands in this collabctl's migration history."""
+        revision = self.current_revision()
+        if revision == HEAD_REVISION:  # the common case, without loading Alembic
+            return SchemaStatus(revision, HEAD_REVISION, "current")
+        from collabctl.store.migrate import classify
+
+        return SchemaStatus(revision, HEAD_REVISION, classify(revision))
 
     def ensure_schema(self) -> None:
         """The embedded database is created and upgraded on first use; others never implicitly."""
         if self._schema_current:
             return
-        revision = self.current_revision()
-        if revision == HEAD_REVISION:
+        status = self.schema_status()
+        if status.current or (self.embedded and status.state in ("empty", "behind")):
+            if not status.current:
+                self.upgrade()
             self._schema_current = True
             return
-        if self.embedded and (revision is None or revision < HEAD_REVISION):
-            self.upgrade()
-            self._schema_current = True
-            return
-        if revision is not None and revision > HEAD_REVISION:
-            raise SchemaOutdated(
-                f"the database schema ({revision}) is newer than this collabctl knows ({HEAD_REVISION})",
-                "upgrade collabctl: pip install --upgrade collabctl",
-            )
-        raise SchemaOutdated(
-            f"the database schema is {'empty' if revision is None else revision}, "
-            f"collabctl needs {HEAD_REVISION}",
-            # from the environment or config.toml the bare command finds the same database;
-            # a URL given as an option has to be given again (its password is not shown)
-            "collabctl db upgrade"
-            if self.source in ("environment", "config")
-            else f"collabctl --database-url '{self.display_url}' db upgrade",
-        )
+        raise status.error(self.source)
 
     def upgrade(self, revision: str = "head") -> str | None:
-        """Migrate to ``revision``; returns the revision the database had just before."""
-        from collabctl.store.migrate import upgrade
+        """Migrate to ``revision``; returns the revision the database had just before.
 
+        A SQLite file named by URL that does not exist yet is created here: `db upgrade`
+        is how a new shared SQLite database is made.
+        """
+        from collabctl.store.migrate import classify, upgrade
+
+        if self.sqlite_path is not None:
+            sqlitefile.create_file(self.sqlite_path)
         try:
             with self.engine.begin() as conn:
                 if self.backend == "postgresql":
@@ -194,6 +250,9 @@ class Database:
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                     )
                 before = _read_revision(conn)
+                state = classify(before)
+                if state in ("newer", "unknown"):
+                    raise SchemaStatus(before, HEAD_REVISION, state).error(self.source)
                 upgrade(conn, revision)
                 return before
         except SQLAlchemyError as exc:
@@ -204,7 +263,7 @@ class Database:
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
         """A session whose transaction the caller commits; errors become domain errors."""
-        session = Session(self.engine if write else self._read_engine, expire_on_commit=False)
+        session = Session(self.engine if write else self.read_engine, expire_on_commit=False)
         try:
             yield session
         except DBAPIError as exc:
@@ -216,27 +275,16 @@ class Database:
         finally:
             session.close()
 
-    def transact(self, work: Callable[[Session], T], *, attempts: int = 8) -> T:
-        """Run ``work`` in one writing transaction and commit; retry on lock conflicts."""
-        for attempt in range(attempts):
-            try:
-                with self.session() as session:
-                    result = work(session)
-                    session.commit()
-                    return result
-            except DBAPIError as exc:
-                if attempt + 1 < attempts and is_retryable(exc):
-                    time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
-                    continue
-                raise
-        raise AssertionError("unreachable")
+    def transact(self, work: Callable[[Session], T], *, backoff: Backoff = DEFAULT_BACKOFF) -> T:
+        """Run ``work`` in one writing transaction and commit; run it again on lock conflicts."""
 
+        def attempt() -> T:
+            with self.session() as session:
+                result = work(session)
+                session.commit()
+                return result
 
-def is_retryable(exc: DBAPIError) -> bool:
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate in _RETRYABLE_SQLSTATES:
-        return True
-    return "database is locked" in str(exc.orig)
+        return backoff.call(attempt)
 
 
 def _is_constraint_violation(exc: DBAPIError) -> bool:
@@ -257,29 +305,20 @@ def _read_revision(conn: Connection) -> str | None:
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _prepare_private_file(path: Path, *, own_directory: bool) -> None:
-    """The data file and its directory are readable by their owner only.
-
-    The directory is made private only when it is collabctl's own (the embedded
-    default); a file named by URL may live in a shared directory such as /tmp.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if own_directory:
-        os.chmod(path.parent, 0o700)
-    if not path.exists():
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-        os.close(fd)
-    os.chmod(path, 0o600)
-
-
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so that BEGIN is ours.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            # A file this user may only read cannot be switched to WAL; reads can still
+            # work, and a write fails with an error that says why.
+            if not str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
+                raise
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
