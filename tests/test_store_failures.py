@@ -166,8 +166,7 @@ def test_a_full_disk(database: tuple[Database, Path]) -> None:
     error = sqlite_error(
         path,
         f"PRAGMA max_page_count = {pages}",
-        "INSERT INTO audit_event (at, actor, scope, action, details) "
-        "VALUES ('now', 'x', 'x', 'x', hex(randomblob(200000)))",
+        "CREATE TABLE filler AS SELECT hex(randomblob(200000)) AS x",
     )
     assert getattr(error, "sqlite_errorname", None) == "SQLITE_FULL"
     translated = db.translate(error)
