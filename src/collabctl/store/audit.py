@@ -57,8 +57,9 @@ def insert_audit_events(
 
     Each event is linked into its chain exactly as :func:`insert_audit_event` would
     link it, in the order given; the heads of the chains are read in one query and
-    the events written with one ``executemany``. ``events`` holds the keyword
-    arguments of :func:`insert_audit_event` (without ``locked``, which applies to all).
+    the events written in one go (``Statements.insert_many``: COPY on PostgreSQL).
+    ``events`` holds the keyword arguments of :func:`insert_audit_event` (without
+    ``locked``, which applies to all).
     """
     if not events:
         return
@@ -69,13 +70,17 @@ def insert_audit_events(
         link = links[key]
         digest = event_hash({**event, "db_user": link.db_user}, link.prev_hash)
         rows.append(
-            {
-                **event,
-                "details": sql.json(event["details"]),
-                "db_user": link.db_user,
-                "prev_hash": link.prev_hash,
-                "hash": digest,
-            }
+            (
+                *(event[column] for column in _EVENT_COLUMNS[:-1]),
+                sql.json(event["details"]),
+                link.db_user,
+                link.prev_hash,
+                digest,
+            )
         )
         links[key] = Link(link.db_user, digest)
-    sql.executemany(_INSERT_SQL, rows)
+    sql.insert_many("audit_event", (*_EVENT_COLUMNS, "db_user", "prev_hash", "hash"), rows)
+
+
+#: an event's own columns, ``details`` last
+_EVENT_COLUMNS = ("at", "actor", "scope", "action", "customer_number", "service", "details")
