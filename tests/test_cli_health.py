@@ -20,6 +20,7 @@ def test_a_fresh_home_passes_every_check(home: Path) -> None:
         "permissions",
         "schema",
         "write",
+        "notifications",
     ]
     assert all(f.ok for f in findings), findings
     assert findings[0].to_dict() == {

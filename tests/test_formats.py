@@ -33,6 +33,7 @@ SHOW_KEYS = [
     "users",
     "subscriptions",
     "collaborations",
+    "offices",
     "access",
 ]
 USER_KEYS = {"email", "name", "role", "main_contact", "services"}

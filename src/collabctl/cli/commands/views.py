@@ -80,7 +80,8 @@ def show(customer: CustomerArgument, fmt: FormatOption = Format.table) -> None:
 
     Keys (json): customer_number, org_number, name, main_contact, users
     (email, name, role, main_contact, services), subscriptions (service, state,
-    records), collaborations, access (service, party, access: read-write|read|none).
+    records), collaborations, offices (org_number, name, email: where their
+    notifications go, or null), access (service, party, access: read-write|read|none).
 
     The access table answers "who can work in this service now". Active service:
     the company reads and writes, and so does the office while its collaboration
