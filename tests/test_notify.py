@@ -450,3 +450,20 @@ def test_notify_list_for_one_customer(with_addresses: CLI) -> None:
                   "--format", "json")) == []  # fmt: skip
     bad = cli("notify", "list", "--customer", "10x3", "--format", "json")
     error_of(bad, "invalid-input", 2)
+
+
+def test_an_office_email_that_is_not_an_address_is_refused_with_its_path(demo: CLI) -> None:
+    document = {
+        "offices": [{"org_number": OFFICE, "name": "Exempelbyrån AB", "email": "not an address"}]
+    }
+    result = import_doc(demo, document, "--format", "jsonl")
+    assert result.exit_code == 2
+    [item] = result.jsonl()
+    assert item["status"] == "failed" and item["error"]["code"] == "invalid-input"
+    assert "offices[0].email: 'not an address' is not an e-mail address" in item["error"]["message"]
+    offices = ok(demo("show", "1001", "--format", "json"))["offices"]
+    assert offices[0] == {
+        "org_number": OFFICE,
+        "name": "Exempelbyrån AB",
+        "email": "info@exempelbyran.se",
+    }
