@@ -86,8 +86,8 @@ def main() -> None:
         ).fetchone()
         prev = head[0] if head else None
         encoded = json.dumps(
-            ["collabctl-audit-v1", at, "benchmark", login, "agent", "import", number, None]
-            + [details, prev],
+            ["collabctl-audit-v1", at, "benchmark", login, "agent", "import", number, None,
+             details, prev],  # fmt: skip
             separators=(",", ":"),
             sort_keys=True,
             ensure_ascii=False,
