@@ -85,9 +85,9 @@ def main() -> None:
             (number,),
         ).fetchone()
         prev = head[0] if head else None
+        fields = ["collabctl-audit-v1", at, "benchmark", login, "agent", "import", number]
         encoded = json.dumps(
-            ["collabctl-audit-v1", at, "benchmark", login, "agent", "import", number, None,
-             details, prev],  # fmt: skip
+            [*fields, None, details, prev],
             separators=(",", ":"),
             sort_keys=True,
             ensure_ascii=False,
