@@ -124,9 +124,12 @@ def test_table_format_reports_each_failure_on_stderr(demo: CLI) -> None:
     )  # fmt: skip
     assert run.exit_code == 4
     lines = run.stdout.splitlines()
-    assert lines[0].split() == ["line", "customer", "service", "status", "outcome"]
+    assert lines[0].split() == ["line", "customer", "service", "status", "outcome", "error"]
     assert lines[1].split() == ["1", "1001", "eekonomi", "ended", "continue"]
-    assert lines[2].split() == ["2", "1002", "eekonomi", "failed", "main-contact-missing"]
+    # failed under status, its code under error: the outcome column keeps the outcome
+    assert lines[2].split() == [
+        "2", "1002", "eekonomi", "failed", "continue", "main-contact-missing"
+    ]  # fmt: skip
     assert "error[main-contact-missing]: line 2: customer 1002" in run.stderr
     assert "hint: make a user the main contact" in run.stderr
     assert "2 items: 1 ended, 1 failed" in run.stderr

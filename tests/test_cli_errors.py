@@ -291,7 +291,7 @@ def test_export_does_not_loosen_an_existing_file(demo: CLI, tmp_path: Path) -> N
     target = tmp_path / "existing.json"
     target.write_text("old", encoding="utf-8")
     target.chmod(0o644)
-    assert demo("export", "1001", "-o", str(target)).exit_code == 0
+    assert demo("export", "1001", "-o", str(target), "--force").exit_code == 0
     assert mode(target) == 0o600
     assert json.loads(target.read_text(encoding="utf-8"))["companies"][0]["customer_number"] == (
         "1001"

@@ -423,6 +423,7 @@ TRANSCRIPT_KEYS = [
     ("Fix it now?", ENTER),
     ("afterwards?", DOWN),
     ("» deactivate", ENTER),
+    ("Reason (optional", ENTER),
     ("(y/N)", "y"),
 ]
 

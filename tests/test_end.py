@@ -169,7 +169,7 @@ REFUSALS: list[Refusal] = [
     # the order of the checks: the earlier one is reported
     (SCOPE_OFFICE, ("0042", "-s", "eekonomi", "-o", "deactivate"),
      "not-found", 1, (), ()),  # 1 before 2: Siffror has never worked for 0042
-    (SCOPE_OFFICE, ("1001", "-s", "eekonomi", "-o", "bogus"),
+    (SCOPE_OFFICE, ("1001", "-s", "eekonomi", "-o", "delete"),
      "not-a-party", 1, (), ()),  # 2 before 4
     ((), ("1002", "-s", "eekonomi", "-o", "delete", "--by", "office"),
      "main-contact-missing", 1, (), ()),  # 3 before 4

@@ -81,7 +81,7 @@ def test_export_replaces_a_readable_file_with_a_private_one(demo: CLI, tmp_path:
     target = tmp_path / "shared.json"
     target.write_text("old")
     target.chmod(0o644)
-    ok(demo("export", "1005", "-o", str(target), *JSON))
+    ok(demo("export", "1005", "-o", str(target), "--force", *JSON))
     assert mode(target) == 0o600
     assert json.loads(target.read_text(encoding="utf-8"))["companies"][0]["customer_number"] == (
         "1005"

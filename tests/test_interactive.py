@@ -71,6 +71,7 @@ def test_end_1002_fixing_the_main_contact_on_the_spot() -> None:
     term.expect(r"lars@snickerinorr\.se is now the main contact \(promoted to administrator\)")
     term.expect(r"ok\s+main-contact\s+main contact lars@snickerinorr\.se")
     term.answer("What happens to Visma eEkonomi afterwards?", DOWN, ENTER)
+    term.answer("Reason (optional", ENTER)
     term.answer("outcome deactivate?", "y")
     term.expect(r"Ended the eekonomi collaboration of 1002 Snickeri Norr AB")
     term.expect(r"the subscription is now read-only")
@@ -138,6 +139,7 @@ def test_end_1007_delete_with_backup_after_typing_the_customer_number(tmp_path: 
     term.answer("Who is ending the collaboration?", ENTER)
     term.expect(r"ok\s+checklist\s+reports-submitted \(data\), outlays-submitted \(data\)")
     term.answer("What happens to Visma Utlägg afterwards?", DOWN, ENTER)
+    term.answer("Reason (optional", ENTER)
     term.answer("Write a backup file of the data before deleting it?", ENTER)
     term.expect(r"This deletes ALL Visma Utlägg data of customer 1007 and cannot be undone")
     term.answer("Type the customer number (1007) to confirm:", "1007", ENTER)
@@ -166,16 +168,19 @@ def test_end_1007_delete_with_backup_after_typing_the_customer_number(tmp_path: 
     assert end[0]["details"]["records_deleted"] == 2
 
 
-def test_end_1007_delete_cancelled_by_a_wrong_customer_number() -> None:
+def test_end_1007_a_wrong_customer_number_asks_again_and_ctrl_c_deletes_nothing() -> None:
     before = show("1007")
     log_before = events()
     term = Terminal("end", "1007", "--service", "utlagg")
     term.answer("Who is ending the collaboration?", DOWN, ENTER)
     term.answer("What happens to Visma Utlägg afterwards?", DOWN, ENTER)
+    term.answer("Reason (optional", ENTER)
     term.answer("Write a backup file of the data before deleting it?", ENTER)
     term.answer("Type the customer number (1007) to confirm:", "1070", ENTER)
-    term.expect(r"cancelled: '1070' is not 1007; nothing was deleted")
-    assert term.finish() == 1
+    term.expect(r"'1070' is not 1007: type 1007, or Ctrl-C to cancel")
+    term.send(CTRL_C)
+    term.expect(r"interrupted: the collaboration was not ended; nothing was changed")
+    assert term.finish() == 130
     assert show("1007") == before
     assert events() == log_before
 
@@ -191,7 +196,10 @@ def test_end_1005_ticking_the_checklist_and_forcing_the_rest() -> None:
     term.expect(r"still to do: backup-handed-over: collabctl export 1005 --service lon")
     term.answer("End anyway?", "y")
     term.expect(r"Outcome: handover")
-    term.answer("outcome handover?", "y")
+    term.answer("Reason (optional", ENTER)
+    # the final confirmation names what is forced (the terminal may wrap the long question)
+    term.expect(r"outcome handover, forcing backup-h\s*anded-over \(recorded\)\?")
+    term.send("y")
     term.expect(r"Forced checklist items \(recorded\): backup-handed-over")
     assert term.finish() == 0
     assert "still to do: data-synchronised" not in term.text  # it was ticked
@@ -237,6 +245,7 @@ def test_ctrl_c_at_a_prompt_exits_130_and_changes_nothing(where: str) -> None:
         term.answer("Which collaboration?", ENTER)
         term.answer("Who is ending the collaboration?", ENTER)
         term.answer("What happens to Visma eEkonomi afterwards?", DOWN, ENTER)
+        term.answer("Reason (optional", ENTER)
         term.answer("outcome deactivate?", CTRL_C)
     term.expect(r"interrupted")
     assert term.finish() == 130
@@ -250,8 +259,9 @@ def test_a_declined_confirmation_ends_nothing() -> None:
     term.expect(r"Collaboration: fakturering")  # eekonomi ended already: only one is offered
     term.answer("Who is ending the collaboration?", ENTER)
     term.answer("What happens to Visma eEkonomi Fakturering afterwards?", ENTER)
+    term.answer("Reason (optional", ENTER)
     term.answer("outcome continue?", "n")
-    term.expect(r"cancelled: the collaboration was not ended")
+    term.expect(r"error\[cancelled\]: the collaboration was not ended; nothing was changed")
     assert term.finish() == 1
     assert collaboration(show("0042"), "fakturering")["state"] == "active"
     assert events() == log_before
@@ -299,6 +309,7 @@ def test_the_result_goes_to_stdout_and_the_progress_to_stderr(tmp_path: Path) ->
     term = Terminal("end", "1001", "--service", "fakturering", "--format", "json", stderr=stderr)
     term.answer("Who is ending the collaboration?", DOWN, ENTER)
     term.answer("What happens to Visma eEkonomi Fakturering afterwards?", DOWN, ENTER)
+    term.answer("Reason (optional", ENTER)
     term.answer("outcome deactivate?", "y")
     term.expect(r"\n\}")
     assert term.finish() == 0

@@ -674,7 +674,7 @@ def test_restore_at_a_terminal_shows_what_it_would_do_and_asks(answer: str) -> N
         term.expect(r"Restored 2 records of utlagg")
         assert term.finish() == 0
     else:
-        term.expect(r"cancelled: nothing was restored")
+        term.expect(r"error\[cancelled\]: nothing was restored")
         assert term.finish() == 1
     shown = invoke("show", "1007", *JSON).json()
     state = next(s["state"] for s in shown["subscriptions"] if s["service"] == "utlagg")

@@ -13,12 +13,11 @@ import getpass
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from collabctl import __version__
 from collabctl.cli.commands import admin, changes, data, notify, restore, users, views
 from collabctl.cli.env import Environment
-from collabctl.cli.errors import closed_output_exits, guard_main
+from collabctl.cli.errors import ContractGroup, closed_output_exits, guard_main
 from collabctl.cli.state import State, begin
 from collabctl.domain.errors import UsageError
 
@@ -71,7 +70,7 @@ HELP_ORDER = (
 )
 
 
-class _Root(TyperGroup):
+class _Root(ContractGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         names = super().list_commands(ctx)
         rank = {name: i for i, name in enumerate(HELP_ORDER)}

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from collabctl.cli.state import State
 
 BULK_COLUMNS = ("line", "customer_number", "service", "status", "outcome", "error")
+#: a failed item's error, under its row of the table: below the customer column
+ERROR_INDENT = " " * 8
 
 
 def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int:
@@ -61,10 +63,16 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
             for result in batch:
                 counts[result.status] += 1
             for result in batch:
-                if result.error is not None and fmt is Format.table:
-                    error = result.error
-                    say(error_lines(error.code, f"line {result.line}: {error.message}", error.hint))
                 yield result
+                # the row is written (the table asks for the next one only then): its
+                # error goes under it, on stderr
+                if result.error is not None and fmt is Format.table:
+                    env.stdout.flush()
+                    error = result.error
+                    text = error_lines(
+                        error.code, f"line {result.line}: {error.message}", error.hint
+                    )
+                    say("\n".join(ERROR_INDENT + line for line in text.splitlines()))
             # the batch is committed and written: let the reader of stdout see it now
             env.stdout.flush()
             if progress is not None:
@@ -139,14 +147,15 @@ def _emit_bulk(state: State, results: Any, fmt: Format) -> None:
         for r in results:
             if not header:
                 out.write(
-                    f"{'line':>6}  {'customer':<10}  {'service':<12}  {'status':<13}  outcome\n"
+                    f"{'line':>6}  {'customer':<10}  {'service':<12}  {'status':<13}  "
+                    f"{'outcome':<10}  error\n"
                 )
                 header = True
-            detail = r.error.code if r.error is not None else (r.outcome or "")
-            out.write(
+            row = (
                 f"{r.line:>6}  {r.customer_number or '-':<10}  {r.service or '-':<12}  "
-                f"{r.status:<13}  {detail}\n"
+                f"{r.status:<13}  {r.outcome or '-':<10}  {r.error.code if r.error else ''}"
             )
+            out.write(row.rstrip() + "\n")
         out.flush()
     elif fmt is Format.jsonl:
         # the same text as output.dumps, with one encoder for the whole run

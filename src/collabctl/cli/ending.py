@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from collabctl.cli.output import Format, emit_error, emit_object
+from collabctl.cli.output import Format, emit_error, emit_object, message
 from collabctl.domain.errors import UsageError
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ def end_one(state: State, options: EndOptions, fmt: Format) -> None:
     number = validation.customer_number(options.customer, "CUSTOMER")
     req = options.request(number)
     pre = run_preflight(state, req)
+    check_flags_apply(pre, options.confirm, backup=options.backup)
     if options.dry_run:
         show_preflight(state, pre, fmt)
         return
@@ -97,11 +98,36 @@ def end_one(state: State, options: EndOptions, fmt: Format) -> None:
     apply_end(state, replace(req, outcome=pre.outcome, by=pre.ended_by), fmt)
 
 
+def check_flags_apply(pre: Preflight, confirm: tuple[str, ...], *, backup: bool) -> None:
+    """Flags that do nothing for this end are usage errors, not silently ignored:
+    ``--no-backup`` with an outcome other than delete, ``--confirm`` of an item the
+    service's checklist does not have."""
+    service = pre.service
+    outcome = pre.outcome or pre.request.outcome
+    if not backup and outcome is not None and outcome != "delete":
+        raise UsageError(
+            f"--no-backup applies to --outcome delete only; this end's outcome is {outcome}",
+            "drop --no-backup: only a delete writes a backup",
+        )
+    foreign = [item for item in confirm if item not in service.checklist]
+    if foreign:
+        items = ", ".join(service.checklist)
+        raise UsageError(
+            f"--confirm {foreign[0]}: {service.code} has no checklist item {foreign[0]!r}",
+            f"{service.code}'s checklist: {items}"
+            if items
+            else f"{service.code} has no checklist: drop --confirm",
+        )
+
+
 def show_preflight(state: State, pre: Preflight, fmt: Format) -> None:
-    """The result of a dry run: every check, then the exit code of the first that failed."""
+    """The result of a dry run: every check, then a verdict that says what the real run
+    would do, or the exit code of the first check that failed."""
     from collabctl.cli.render import render_preflight
 
     emit_object(state.env, pre.to_dict(), fmt, render_preflight)
+    if pre.error is None:
+        message(state.env, verdict(pre))
     if pre.error is not None:
         # The report above already carries the error in its checks; writing it to
         # stdout again would make a machine format two documents.
@@ -124,3 +150,42 @@ def apply_end(state: State, req: EndRequest, fmt: Format) -> dict[str, Any]:
     data = result.to_dict()
     emit_object(state.env, data, fmt, render_end_result)
     return data
+
+
+def verdict(pre: Preflight) -> str:
+    """The last line of a dry run that passed: what the real run would change, that this
+    one changed nothing, and what to run it with."""
+    from collabctl.domain.catalogue import OUTCOMES
+
+    req = pre.request
+    collab = pre.collaboration or {}
+    name = f" ({collab['company_name']})" if collab.get("company_name") else ""
+    office = collab.get("office_org_number")
+    what = f"the {pre.service.code} collaboration of {req.customer_number}{name}" + (
+        f" with office {office}" if office else ""
+    )
+    missing = []
+    if pre.ended_by is None:
+        missing.append("--by customer|office")
+    if pre.outcome is None:
+        missing.append(f"--outcome {'|'.join(pre.service.outcomes)}")
+    if missing or pre.outcome is None:
+        return (
+            f"checks passed for ending {what}; nothing changed; "
+            f"run again with {' '.join(missing)} --yes"
+        )
+    effects = [f"the subscription is then {OUTCOMES[pre.outcome].subscription_state}"]
+    if pre.outcome == "delete":
+        effects.append(
+            "ALL its records are deleted after a backup file is written"
+            if req.backup
+            else "ALL its records are deleted, with no backup (--no-backup)"
+        )
+    if pre.forced:
+        effects.append(f"forced checklist items recorded: {', '.join(pre.forced)}")
+    if req.reason:
+        effects.append("the reason is recorded")
+    return (
+        f"would end {what}, by the {pre.ended_by}, outcome {pre.outcome} "
+        f"({'; '.join(effects)}); nothing changed; run again with --yes"
+    )

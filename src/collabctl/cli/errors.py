@@ -8,6 +8,13 @@ Standard output closed (``>&-``) or its reader gone (``| head``): the program
 stops at the first write that fails and exits 141 (128 + SIGPIPE, what a shell
 reports for git, gh or cat in the same spot), silently; only a bulk run says on
 stderr how far it got. ``closed_output_exits`` does this for the whole program.
+
+The parser's own errors (an unknown command or option, a missing option or
+argument, a value that is not one of the choices, an extra argument) follow the
+same contract: ``ContractGroup``, the root command's class, turns every Click
+usage error into ``error[invalid-input]`` with a hint (and the JSON error on
+stdout when the command line asks for a machine format, wherever ``--format``
+stands in it), exit 2.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from collabctl.cli.env import Environment, silence_stdout
 from collabctl.cli.output import Format, emit_error, message
@@ -37,6 +45,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: The exit code when standard output is closed or its reader went away.
 EXIT_OUTPUT_CLOSED = 141
+
+CANCELLED_HINT = "nothing else was changed; run the command again to start over"
 
 INTERNAL_HINT = (
     "this is a bug in collabctl; run again with COLLABCTL_DEBUG=1 for the traceback and report it"
@@ -69,12 +79,16 @@ def handles_errors(func: F) -> F:
         except typer.Exit:
             raise
         except CollabError as exc:
-            fail(env, exc.code, exc.message, exc.hint, fmt, exc.exit_code)
+            hint = exc.hint
+            if exc.code == "not-found" and isinstance(kwargs.get("customer"), str):
+                hint = _leading_zeros(state, kwargs["customer"]) or hint
+            fail(env, exc.code, exc.message, hint, fmt, exc.exit_code)
         except UsageError as exc:
             fail(env, "invalid-input", exc.message, exc.hint, fmt, EXIT_USAGE)
         except Cancelled as exc:
-            message(env, exc.message)
-            raise typer.Exit(EXIT_RULE) from None
+            # the person said no: an outcome with its code (cancelled, exit 1), not a failure
+            text = exc.message.removeprefix("cancelled: ")
+            fail(env, "cancelled", text, CANCELLED_HINT, fmt, EXIT_RULE)
         except (KeyboardInterrupt, EOFError):
             message(env, "\ninterrupted: nothing was changed by the unfinished step")
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -102,6 +116,26 @@ def handles_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _leading_zeros(state: Any, customer: str) -> str | None:
+    """A customer number that is not found but is one with leading zeros added or taken
+    away: the hint names it (``did you mean 0042 (Café Hörnet HB)?``). None when there is
+    none, or when looking fails: the not-found stands on its own."""
+    number = customer.strip()
+    if not (number.isascii() and number.isdigit()):
+        return None
+    try:
+        from collabctl.operations.companies import similar_customers
+
+        with state.reading() as (session, ctx):
+            found = similar_customers(session, ctx.party, number)
+    except Exception:
+        return None
+    if not found:
+        return None
+    names = " or ".join(f"{key} ({name})" for key, name in found)
+    return f"did you mean {names}? customer numbers keep their leading zeros"
+
+
 @contextlib.contextmanager
 def closed_output_exits() -> Iterator[None]:
     """Standard output closed or its reader gone: exit 141, silently."""
@@ -110,6 +144,65 @@ def closed_output_exits() -> Iterator[None]:
     except BrokenPipeError:
         silence_stdout()
         raise typer.Exit(EXIT_OUTPUT_CLOSED) from None
+
+
+# -- the parser's errors ---------------------------------------------------------------
+
+
+class ContractGroup(TyperGroup):
+    """The root command: the command line's conventions (``options.apply_conventions``)
+    on every command, and Click's usage errors as ``error[invalid-input]`` + hint, exit 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from collabctl.cli.options import apply_conventions
+
+        apply_conventions(self)
+        self._argv: list[str] = []
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        # the command line as typed: --format may stand after what the parser refused
+        self._argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
+        return super().main(self._argv, *rest, **kwargs)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:  # the root's own options
+        with closed_output_exits(), _usage_errors(self._argv, kwargs.get("obj"), None):
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:  # the command's options, and the command
+        with closed_output_exits(), _usage_errors(self._argv, ctx.obj, ctx):
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _usage_errors(argv: list[str], obj: object, ctx: Any) -> Iterator[None]:
+    from typer._click import exceptions as click_errors
+
+    try:
+        yield
+    except click_errors.NoArgsIsHelpError:
+        raise  # `collabctl` or `collabctl db` alone: the help, as Click prints it
+    except click_errors.UsageError as exc:
+        from collabctl.cli.usage import describe, machine_format, secrets_in
+
+        where = "collabctl"
+        if ctx is not None:  # the command being parsed, when the error does not say
+            where = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+        text, hint = describe(exc, argv, where)
+        env = obj.env if hasattr(obj, "env") else obj
+        if not isinstance(env, Environment):
+            env = Environment.detect()
+        from collabctl.config import redact
+
+        secrets = secrets_in(argv)
+        emit_error(
+            env,
+            "invalid-input",
+            redact(text, secrets),
+            redact(hint, secrets),
+            machine_format(argv),
+        )
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def reserve_standard_fds() -> None:

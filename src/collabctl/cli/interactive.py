@@ -1,8 +1,10 @@
 """The interactive end flow, for an agent at a terminal.
 
 Called only after the caller checked ``Environment.can_prompt``: prompting
-without a terminal can hang. Ctrl-C at any question is a KeyboardInterrupt,
-which the command line turns into exit 130 with nothing changed.
+without a terminal can hang. Ctrl-C at any question ends the flow with exit 130,
+answering no with exit 1 (``cancelled``); either way the flow says exactly what
+was saved before (a main contact fixed on the spot stays fixed) and that the
+collaboration was not ended.
 
 Questions are drawn on the terminal; the lines that tell the agent where the
 flow stands (the pre-flight, what was fixed) go to stderr, and only the result
@@ -16,8 +18,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import questionary
+import typer
 
-from collabctl.cli.ending import EndOptions, apply_end, run_preflight, show_preflight
+from collabctl.cli.ending import (
+    EndOptions,
+    apply_end,
+    check_flags_apply,
+    run_preflight,
+    show_preflight,
+)
 from collabctl.cli.output import Format, message
 from collabctl.cli.pickers import (
     ask,
@@ -28,7 +37,13 @@ from collabctl.cli.pickers import (
     select,
 )
 from collabctl.domain.catalogue import CHECKLIST_ITEMS
-from collabctl.domain.errors import Cancelled, InvalidInput
+from collabctl.domain.errors import (
+    EXIT_INTERRUPTED,
+    Cancelled,
+    CollabError,
+    InvalidInput,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from collabctl.cli.state import State
@@ -38,8 +53,9 @@ if TYPE_CHECKING:
 # -- the main contact -----------------------------------------------------------------
 
 
-def fix_main_contact(state: State, number: str) -> None:
-    """Set a main contact on the spot: promote an existing user, or create one."""
+def fix_main_contact(state: State, number: str) -> str:
+    """Set a main contact on the spot: promote an existing user, or create one. Returns
+    what was saved, in words, for when the flow is cancelled later."""
     from collabctl.domain import validation
     from collabctl.operations.parties import add_user
     from collabctl.operations.picking import users_of
@@ -61,16 +77,14 @@ def fix_main_contact(state: State, number: str) -> None:
     choices.append(("Cancel: end nothing", "__cancel__"))
     answer = select(env, "The company has no main contact. Fix it now?", choices)
     if answer == "__cancel__":
-        raise Cancelled(
-            f"cancelled: customer {number} still has no main contact; nothing was changed"
-        )
+        raise Cancelled(f"cancelled: customer {number} still has no main contact")
     if answer != "__new__":
         # as an agent would by hand: set-role administrator, then set-main-contact, in one
         # transaction (both or neither)
         result = state.transact(lambda s, c: promote_to_main_contact(s, c, number, answer))
         promoted = " (promoted to administrator)" if result.get("promoted") else ""
         message(env, f"{result['email']} is now the main contact{promoted}.")
-        return
+        return f"{result['email']} is the main contact of {number}{promoted}"
 
     known = {validation.email_key(u.email): u for u in users}
 
@@ -102,6 +116,7 @@ def fix_main_contact(state: State, number: str) -> None:
     ).strip()
     state.transact(lambda s, c: add_user(s, c, number, email, name, None, [], True))
     message(env, f"Created {email} ({name}) as administrator and main contact.")
+    return f"{email} ({name}) was created as administrator and main contact of {number}"
 
 
 # -- showing the pre-flight -----------------------------------------------------------
@@ -142,6 +157,29 @@ def _unmet_lines(pre: Preflight, number: str) -> list[str]:
 
 
 def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
+    """The interactive end; what it saved on the way (a main contact fixed on the spot)
+    stays saved when it is cancelled or interrupted later, and it says so."""
+    saved: list[str] = []
+    try:
+        _end_flow(state, options, fmt, saved)
+    except (KeyboardInterrupt, EOFError):
+        message(state.env, "\ninterrupted: the collaboration was not ended" + _kept(saved))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Cancelled as exc:
+        raise Cancelled(exc.message + _kept(saved)) from None
+    except (CollabError, UsageError):
+        if saved:  # the refusal follows; first what of this flow stays
+            message(state.env, "saved before this, and kept: " + "; ".join(saved))
+        raise
+
+
+def _kept(saved: list[str]) -> str:
+    if not saved:
+        return "; nothing was changed"
+    return "; saved before that, and kept: " + "; ".join(saved)
+
+
+def _end_flow(state: State, options: EndOptions, fmt: Format, saved: list[str]) -> None:
     from collabctl.domain import validation
 
     env = state.env
@@ -153,6 +191,7 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
     service = options.service or pick_collaboration(state, number)
     req: EndRequest = replace(options.request(number), service=service)
     pre = run_preflight(state, req)
+    check_flags_apply(pre, options.confirm, backup=options.backup)
 
     if pre.ended_by is None and _passed(pre, "party"):
         req = replace(req, by=pick_ended_by(env, pre))
@@ -163,6 +202,7 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
         if pre.outcome is None and _passed(pre, "collaboration", "party", "main-contact"):
             req = replace(req, outcome=pick_outcome(env, pre))
             pre = run_preflight(state, req)
+            check_flags_apply(pre, options.confirm, backup=options.backup)
         show_preflight(state, pre, fmt)
         return
 
@@ -171,7 +211,7 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
         raise pre.error
     _show(state, pre)
     if pre.error is not None and pre.error.code == "main-contact-missing":
-        fix_main_contact(state, number)
+        saved.append(fix_main_contact(state, number))
         pre = run_preflight(state, req)
         _show(state, pre, from_check="main-contact")
         if pre.error is not None and pre.error.code not in fixable:
@@ -210,15 +250,47 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
     pre = run_preflight(state, req)
     if pre.error is not None:
         raise pre.error
+    check_flags_apply(pre, options.confirm, backup=options.backup)
     outcome = pre.outcome
     req = replace(req, outcome=outcome, by=pre.ended_by)
+
+    if not options.yes:
+        req = _confirm(state, pre, req, number)
+    apply_end(state, req, fmt)
+
+
+def _confirm(state: State, pre: Preflight, req: EndRequest, number: str) -> EndRequest:
+    """The last questions: the reason (optional), then the confirmation, which names the
+    checklist items that are forced; for a delete, the backup and the typed number."""
+    from collabctl.operations.preflight import check_reason
+
+    env = state.env
+    if req.reason is None:
+
+        def valid_reason(text: str) -> bool | str:
+            try:
+                check_reason(text)
+            except InvalidInput as exc:
+                return exc.message
+            return True
+
+        reason = ask(
+            env,
+            "text",
+            "Reason (optional, recorded with the collaboration; Enter to skip):",
+            validate=valid_reason,
+            validate_while_typing=False,
+        ).strip()
+        req = replace(req, reason=reason or None)
 
     collab = pre.collaboration or {}
     what = (
         f"the {pre.service.code} collaboration of {number} {collab.get('company_name', '')} "
         f"with {collab.get('office_name', '')} ({collab.get('office_org_number', '')})"
     )
-    if outcome == "delete" and not options.yes:
+    forced = pre.forced
+    forcing = f", forcing {', '.join(forced)} (recorded)" if forced else ""
+    if pre.outcome == "delete":
         if req.backup:
             backup = ask(
                 env,
@@ -230,21 +302,29 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
         message(
             env,
             f"This deletes ALL {pre.service.name} data of customer {number} and cannot be undone."
-            + ("" if req.backup else " No backup will be written."),
+            + ("" if req.backup else " No backup will be written.")
+            + (f" Forced checklist items (recorded): {', '.join(forced)}." if forced else ""),
         )
-        typed = ask(env, "text", f"Type the customer number ({number}) to confirm:")
-        if typed.strip() != number:
-            raise Cancelled(
-                f"cancelled: {typed.strip()!r} is not {number}; "
-                "nothing was deleted and the collaboration was not ended"
-            )
-    elif not options.yes:
+
+        def typed_right(text: str) -> bool | str:
+            if text.strip() == number:
+                return True
+            return f"{text.strip()!r} is not {number}: type {number}, or Ctrl-C to cancel"
+
+        ask(
+            env,
+            "text",
+            f"Type the customer number ({number}) to confirm:",
+            validate=typed_right,
+            validate_while_typing=False,
+        )
+    else:
         sure = ask(
             env,
             "confirm",
-            f"End {what}, ended by the {pre.ended_by}, outcome {outcome}?",
+            f"End {what}, ended by the {pre.ended_by}, outcome {pre.outcome}{forcing}?",
             default=False,
         )
         if not sure:
             raise Cancelled("cancelled: the collaboration was not ended")
-    apply_end(state, req, fmt)
+    return req

@@ -188,7 +188,10 @@ class Catalogue:
     def get(self, code: object, field: str = "service") -> Service:
         service = self._services.get(code) if isinstance(code, str) else None
         if service is None:
+            from collabctl.domain.suggest import did_you_mean
+
             raise InvalidInput(
-                f"{field}: unknown service {code!r}", f"known services: {', '.join(self._services)}"
+                f"{field}: unknown service {code!r}",
+                did_you_mean(code, self._services) + f"known services: {', '.join(self._services)}",
             )
         return service

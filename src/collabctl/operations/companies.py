@@ -11,6 +11,8 @@ from sqlmodel import col
 
 from collabctl.domain.errors import NotFound, ReadOnly
 from collabctl.domain.keys import COLLABORATION_KEYS
+from collabctl.operations import scope
+from collabctl.operations.context import Party
 from collabctl.store.models import (
     Company,
     CompanyUser,
@@ -66,6 +68,45 @@ def get_company(session: Session, customer_number: str, *, lock: bool = False) -
             "check the number with `collabctl list`, or load the company with `collabctl import`",
         )
     return company
+
+
+def similar_customers(
+    session: Session, party: Party | None, number: str, limit: int = 3
+) -> list[tuple[str, str]]:
+    """``(customer_number, name)`` of the companies the party sees whose number is
+    ``number`` with leading zeros added or taken away (``0042`` for ``42``), when no
+    company has ``number`` itself: for a "did you mean" after ``not-found``."""
+    digits = number.lstrip("0")
+    if not number.isascii() or not number.isdigit() or len(number) > 10:
+        return []
+    # every spelling with leading zeros: a lookup by key instead of a scan of the table
+    spellings = {"0" * zeros + digits for zeros in range(0, 11 - len(digits))} - {""}
+    c = _COMPANY.c
+    rows = session.execute(
+        select(c.customer_number, c.name)
+        .where(c.customer_number.in_(spellings | {number}))
+        .where(scope.company_filter(party, c.customer_number))
+        .order_by(c.customer_number)
+    ).all()
+    if any(row.customer_number == number for row in rows):
+        return []
+    return [(str(row.customer_number), str(row.name)) for row in rows[:limit]]
+
+
+def customers_starting_with(
+    session: Session, party: Party | None, prefix: str, limit: int
+) -> list[tuple[str, str]]:
+    """``(customer_number, name)`` of the first ``limit`` companies the party sees whose
+    number starts with ``prefix``, by number: for completing CUSTOMER in a shell."""
+    if prefix and not (prefix.isascii() and prefix.isdigit()):
+        return []
+    c = _COMPANY.c
+    stmt = select(c.customer_number, c.name).where(scope.company_filter(party, c.customer_number))
+    if prefix:
+        # digits only, so nothing in the prefix means anything to LIKE
+        stmt = stmt.where(c.customer_number.like(prefix + "%"))
+    rows = session.execute(stmt.order_by(c.customer_number).limit(limit))
+    return [(str(number), str(name)) for number, name in rows]
 
 
 def get_office(session: Session, org_number: str) -> Office:

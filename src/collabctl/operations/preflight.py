@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collabctl.domain import validation
+from collabctl.domain import suggest, validation
 from collabctl.domain.catalogue import CHECKLIST_ITEMS, OUTCOMES, Service
 from collabctl.domain.errors import (
     AlreadyEnded,
@@ -285,7 +285,10 @@ def check_outcome(f: _Facts) -> Check:
             + "".join(f"\n  {o}: {OUTCOMES[o].summary}" for o in service.outcomes),
         )
         return Check("outcome", False, error.message, error)
-    return Check("outcome", True, f"{outcome}: {OUTCOMES[outcome].summary}")
+    summary = OUTCOMES[outcome].summary
+    if outcome == "delete" and not f.req.backup:
+        summary = "the service and ALL its data are deleted (irreversible; no backup: --no-backup)"
+    return Check("outcome", True, f"{outcome}: {summary}")
 
 
 def check_checklist(f: _Facts) -> Check:
@@ -336,12 +339,13 @@ def _validate(ctx: Context, req: EndRequest) -> Service:
     service = ctx.service(req.service, "--service")
     unknown = [item for item in req.confirm if item not in CHECKLIST_ITEMS]
     if unknown:
-        raise InvalidInput(
-            f"--confirm: unknown checklist item {unknown[0]!r}",
-            f"checklist items: {', '.join(CHECKLIST_ITEMS)}",
-        )
+        raise suggest.unknown("--confirm", "checklist item", unknown[0], CHECKLIST_ITEMS)
     if req.by is not None and req.by not in validation.ENDED_BY:
-        raise InvalidInput(f"--by: {req.by!r} is not allowed", "use --by customer or --by office")
+        raise suggest.unknown("--by", "party", req.by, validation.ENDED_BY)
+    # a word that is no outcome at all is a typo (invalid-input); a known outcome the
+    # service does not allow is the rule's refusal (outcome-not-allowed, check 4)
+    if req.outcome is not None and req.outcome not in OUTCOMES:
+        raise suggest.unknown("--outcome", "outcome", req.outcome, OUTCOMES)
     if req.reason is not None:
         check_reason(req.reason)
     return service

@@ -24,6 +24,7 @@ does not exist, so the answer tells nothing; what it may see but not change is
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, or_, select, true
 from sqlalchemy.orm import Session
@@ -57,6 +58,18 @@ def collaboration_filter(party: Party | None, table: Table = _COLLABORATION) -> 
         return true()
     column = table.c.office_org_number if party.kind == "office" else table.c.customer_number
     return column == party.key
+
+
+def company_filter(party: Party | None, number: ColumnElement[Any]) -> ColumnElement[bool]:
+    """A WHERE clause on a customer number column that keeps the companies the party sees
+    (``sees_company``): all, its own, or those the office has an active collaboration with."""
+    if party is None:
+        return true()
+    if party.kind == "customer":
+        return number == party.key
+    c = _COLLABORATION.c
+    working = select(c.customer_number).where(c.office_org_number == party.key, c.state == "active")
+    return number.in_(working)
 
 
 def event_filter(party: Party | None, table: Table = _AUDIT_EVENT) -> ColumnElement[bool]:

@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from collabctl.cli import completion
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import (
@@ -25,7 +26,10 @@ commands = command_group()
 def start(
     customer: CustomerArgument,
     service: ServiceOption,
-    office: Annotated[str, typer.Option("--office", help="The accounting office's org number.")],
+    office: Annotated[
+        str,
+        typer.Option("--office", metavar="ORG_NUMBER", help="The accounting office's org number."),
+    ],
     fmt: FormatOption = Format.table,
 ) -> None:
     """Start a collaboration between a company and an office for one service.
@@ -35,6 +39,11 @@ def start(
     Refused with duplicate when the service already has an active collaboration.
 
     Keys (json): the collaboration, as in `collabctl list`.
+
+    \b
+    Examples:
+      collabctl start 0042 --service eekonomi --office 556677-8899
+      collabctl start 1002 -s fakturering --office 559123-4561 --format json
     """
     from collabctl.cli.render import render_collaboration
     from collabctl.domain import validation
@@ -52,7 +61,10 @@ def start(
 def set_main_contact_cmd(
     customer: CustomerArgument,
     user: Annotated[
-        str | None, typer.Option("--user", "-u", help="E-mail of the user to make main contact.")
+        str | None,
+        typer.Option(
+            "--user", "-u", metavar="EMAIL", help="E-mail of the user to make main contact."
+        ),
     ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -64,6 +76,11 @@ def set_main_contact_cmd(
 
     Keys (json): email, name, role, main_contact, services, changed, promoted,
     previous_main_contact.
+
+    \b
+    Examples:
+      collabctl set-main-contact 1002 --user lars@snickerinorr.se
+      collabctl set-main-contact 1002          (pick the user, in a terminal)
     """
     from collabctl.cli.render import render_user
     from collabctl.domain import validation
@@ -94,21 +111,33 @@ def set_main_contact_cmd(
 def add_user_cmd(
     customer: CustomerArgument,
     email: Annotated[
-        str, typer.Option("--email", "-e", help="The user's e-mail (unique in the company).")
+        str,
+        typer.Option(
+            "--email", "-e", metavar="EMAIL", help="The user's e-mail (unique in the company)."
+        ),
     ],
     name: Annotated[
-        str | None, typer.Option("--name", "-n", help="Full name. Default: from the e-mail.")
+        str | None,
+        typer.Option("--name", "-n", metavar="NAME", help="Full name. Default: from the e-mail."),
     ] = None,
     role: Annotated[
         str | None,
         typer.Option(
-            "--role", "-r", help="administrator, user or auditor. Default: user.", metavar="ROLE"
+            "--role",
+            "-r",
+            help="administrator, user or auditor. Default: user.",
+            metavar="ROLE",
+            autocompletion=completion.roles,
         ),
     ] = None,
     services: Annotated[
         list[str] | None,
         typer.Option(
-            "--service", "-s", metavar="SERVICE", help="Give access to a service (repeatable)."
+            "--service",
+            "-s",
+            metavar="SERVICE",
+            help="Give access to a service (repeatable).",
+            autocompletion=completion.services,
         ),
     ] = None,
     main_contact: Annotated[
@@ -124,6 +153,11 @@ def add_user_cmd(
 
     Keys (json): email, name, role, main_contact, services, promoted,
     previous_main_contact.
+
+    \b
+    Examples:
+      collabctl add-user 1002 --email karin@snickerinorr.se --name "Karin Berg" --main-contact
+      collabctl add-user 1004 -e lisa@byggumea.se -n "Lisa Ek" --service lon
     """
     from collabctl.cli.render import render_user
     from collabctl.domain import validation
@@ -193,7 +227,9 @@ def end(
         typer.Option(
             "--outcome",
             "-o",
+            metavar="OUTCOME",
             help="What happens afterwards: continue, deactivate, delete, handover.",
+            autocompletion=completion.outcomes,
         ),
     ] = None,
     by: Annotated[
@@ -202,19 +238,25 @@ def end(
             "--by",
             help="On whose behalf: customer or office (implied by --as).",
             metavar="customer|office",
+            autocompletion=completion.ended_by,
         ),
     ] = None,
     confirm: Annotated[
         list[str] | None,
         typer.Option(
-            "--confirm", "-c", help="Attest a checklist item as done (repeatable).", metavar="ITEM"
+            "--confirm",
+            "-c",
+            help="Attest a checklist item as done (repeatable).",
+            metavar="ITEM",
+            autocompletion=completion.checklist_items,
         ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="End even if checklist items are not met (recorded).")
     ] = False,
     reason: Annotated[
-        str | None, typer.Option("--reason", help="Why; recorded with the collaboration.")
+        str | None,
+        typer.Option("--reason", metavar="TEXT", help="Why; recorded with the collaboration."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show every check; change nothing.")

@@ -42,6 +42,11 @@ def demo(
 
     Refuses a database that already has data unless --force. Keys (json):
     offices, companies, database.
+
+    \b
+    Examples:
+      collabctl demo && collabctl list
+      COLLABCTL_HOME=/tmp/try collabctl demo      (a scratch database of its own)
     """
     from collabctl.operations.demo import load_demo
 
@@ -89,6 +94,12 @@ Output: a summary on stderr, and a progress display when stderr is a terminal. K
 cannot be read), key (the org number, customer number or service code, whenever it can be
 read), status (changed|unchanged|failed), changes, error; with json or csv: changed,
 unchanged, failed, items. An empty input is invalid (exit 2).
+
+\b
+Examples:
+  collabctl import companies.json
+  collabctl import - --format jsonl < companies.jsonl > results.jsonl
+  collabctl export 1001 -o - | collabctl import -
 """
 
 
@@ -223,19 +234,30 @@ def export(
         typer.Option(
             "--output",
             "-o",
+            metavar="FILE",
             help="File to write (private to you), - for stdout. "
             "Default: collabctl-export-CUSTOMER-SERVICE-TIME.json here.",
         ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the file if it exists already.")
+    ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Write a company's data (one service or all) to a JSON file, recorded in the audit log.
 
     The file is in the import format (`collabctl import FILE` restores it). An
     export of a service made after the last change to its records meets the
-    `backup-handed-over` checklist item.
+    `backup-handed-over` checklist item. An existing file is never replaced
+    without --force (invalid-input, nothing written or recorded).
 
     Keys (json): customer_number, path, services, records (how many).
+
+    \b
+    Examples:
+      collabctl export 1005 --service lon
+      collabctl export 1001 -o kund-ab.json --force
+      collabctl export 1001 -o - | jq .companies[0].name
     """
     from collabctl.domain import validation
     from collabctl.operations.context import now_iso
@@ -252,15 +274,14 @@ def export(
     )
     details = state.transact(
         lambda session, ctx: export_then_record(
-            session, ctx, number, service, path, state.env.stdout, overwrite=True
+            session, ctx, number, service, path, state.env.stdout, overwrite=force
         )
     )
     if path is None:
         return
     if fmt is Format.table:
         services = ", ".join(details["services"]) or "no service"
-        message(
-            state.env, f"exported {details['records']} records of {services} to {details['path']}"
-        )
+        records = _plural(details["records"], "record")
+        message(state.env, f"exported {records} of {services} to {details['path']}")
     else:
         emit_object(state.env, {"customer_number": number, **details}, fmt)

@@ -14,7 +14,8 @@ from collabctl.domain.keys import MESSAGE_KEYS
 
 commands = command_group()
 notify = command_group(
-    help="Notifications to both parties: the outbox, and sending it over SMTP.",
+    help="Notifications to both parties: the outbox, and sending it over SMTP.\n\n"
+    "\b\nExamples:\n  collabctl notify list --state all\n  collabctl notify send",
     no_args_is_help=True,
 )
 commands.add_typer(notify, name="notify")

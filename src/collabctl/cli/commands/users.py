@@ -82,6 +82,11 @@ def list_cmd(customer: CustomerArgument, fmt: FormatOption = Format.table) -> No
     """List a company's users: e-mail, name, role, main contact, services.
 
     Keys (json, jsonl, csv): email, name, role, main_contact, services.
+
+    \b
+    Examples:
+      collabctl user list 1001
+      collabctl user list 1001 --format csv > users.csv
     """
     from collabctl.domain import validation
     from collabctl.operations.users import list_users
@@ -134,6 +139,11 @@ def set_role_cmd(
     main-contact-required until another user is main contact
     (`collabctl set-main-contact CUSTOMER --user OTHER`). Setting the role a
     user has already changes nothing.
+
+    \b
+    Examples:
+      collabctl user set-role 1001 erik@kund.se administrator
+      collabctl user set-role 1001          (pick the user and the role, in a terminal)
     """
     from collabctl.domain import validation
     from collabctl.operations.users import set_role
@@ -177,6 +187,11 @@ def set_services_cmd(
     otherwise); granting and revoking one service in the same call is
     invalid-input. In a terminal, without --grant and --revoke, tick the
     services from a list.
+
+    \b
+    Examples:
+      collabctl user set-services 1001 erik@kund.se --grant eekonomi --revoke utlagg
+      collabctl user set-services 1004 karin@byggumea.se -g lon
     """
     from collabctl.domain import validation
     from collabctl.operations.users import set_services
@@ -219,6 +234,11 @@ def remove_cmd(
     The main contact cannot be removed (main-contact-required): set another
     main contact first (`collabctl set-main-contact CUSTOMER --user OTHER`).
     A user picked from the list in a terminal is removed only after you confirm.
+
+    \b
+    Examples:
+      collabctl user remove 1001 revisor@granskarna.se
+      collabctl user remove 1001            (pick the user, in a terminal)
     """
     from collabctl.domain import validation
     from collabctl.domain.errors import Cancelled
