@@ -14,7 +14,9 @@ from collabctl.domain.errors import EXIT_DATABASE
 
 commands = command_group()
 db = command_group(
-    help="Schema migrations, and the rights of database roles.", no_args_is_help=True
+    help="Schema migrations, and the rights of database roles.\n\n"
+    "\b\nExamples:\n  collabctl db current\n  collabctl db upgrade",
+    no_args_is_help=True,
 )
 commands.add_typer(db, name="db")
 
@@ -29,6 +31,11 @@ def doctor(fmt: FormatOption = Format.table) -> None:
     first use, as by any command).
 
     Keys: check, ok, detail (one row per check).
+
+    \b
+    Examples:
+      collabctl doctor
+      collabctl doctor --format json            (in CI: exit 3 when something is wrong)
     """
     from collabctl.operations.health import check_health
 
@@ -48,6 +55,11 @@ def db_upgrade(fmt: FormatOption = Format.table) -> None:
     is not, and commands fail with schema-outdated until this is run.
 
     Keys (json): database, before, after, head.
+
+    \b
+    Examples:
+      collabctl db upgrade
+      collabctl --database-url postgresql://admin@db.example/collab db upgrade
     """
     from collabctl.operations.schema import upgrade
 
@@ -87,7 +99,11 @@ def db_grant(
 
     Keys (json): role, kind, database, schema, owner, applied, statements.
 
-    Example: collabctl db grant collabctl_agent --agent --apply
+    \b
+    Examples:
+      collabctl db grant collabctl_agent --agent            (prints the SQL)
+      collabctl db grant collabctl_agent --agent --apply
+      collabctl db grant collabctl_reader --read-only --apply
     """
     trust.grant(current_state(), role, agent, read_only, apply, fmt)
 
@@ -98,6 +114,11 @@ def db_current(fmt: FormatOption = Format.table) -> None:
     """Show the database's schema revision and whether it is the newest.
 
     Keys (json): database, revision, head, current.
+
+    \b
+    Examples:
+      collabctl db current
+      collabctl db current --format json
     """
     from collabctl.operations.schema import status
 
