@@ -33,6 +33,7 @@ from collabctl.domain import validation
 from collabctl.domain.catalogue import Service
 from collabctl.domain.errors import CollabError, InvalidInput, NotAParty
 from collabctl.domain.keys import MESSAGE_KEYS
+from collabctl.operations import scope
 from collabctl.operations.context import Context, format_timestamp, now_iso
 from collabctl.operations.mail_templates import (
     DEFAULT_LANGUAGE,
@@ -204,16 +205,12 @@ def list_messages(
         )
     if customer is not None:
         customer = validation.customer_number(customer, "--customer")
-    party = ctx.party
-    if party is not None and party.kind == "customer":
-        if customer not in (None, party.key):
-            return iter(())
-        customer = party.key
     rows = outbox.list_messages(
         conn,
         state=None if state == "all" else state,
         customer_number=customer,
-        office_org_number=party.key if party is not None and party.kind == "office" else None,
+        # a message is about one collaboration (company, office): the party's, or not
+        visible=scope.collaboration_filter(ctx.party, outbox.OUTBOX),
     )
     return (_listed(row) for row in rows)
 
@@ -253,7 +250,7 @@ def notification_health(db: Any, config: Mapping[str, Any]) -> tuple[bool, str, 
     from collabctl.operations.mail_templates import language_setting
     from collabctl.operations.mailer import smtp_settings
 
-    with db.engine.connect() as conn:
+    with db.read_engine.connect() as conn:  # a read: never waits behind a writer
         counts = outbox.count_by_state(conn)
     queue = f"{counts['pending']} pending, {counts['failed']} failed"
     try:

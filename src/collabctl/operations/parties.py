@@ -20,17 +20,8 @@ from collabctl.operations.companies import (
     get_office,
 )
 from collabctl.operations.context import Context, audit, now_iso
+from collabctl.operations.users import user_dict
 from collabctl.store.models import Collaboration, CompanyUser, ServiceRecord, Subscription
-
-
-def user_dict(user: CompanyUser) -> dict[str, Any]:
-    return {
-        "email": user.email,
-        "name": user.name,
-        "role": user.role,
-        "main_contact": user.main_contact,
-        "services": list(user.services),
-    }
 
 
 def start_collaboration(

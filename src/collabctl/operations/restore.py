@@ -280,7 +280,7 @@ def _plan(session: Session, ctx: Context, backup: Backup, *, lock: bool) -> dict
         .order_by(col(Collaboration.started_at).desc(), col(Collaboration.id).desc())
         .limit(1)
     ).first()
-    if ctx.party is not None and ctx.party.kind == "office" and last_office != ctx.party.key:
+    if not scope.is_party_to(ctx.party, number, last_office):
         # an office restores only the data of its own collaboration
         raise NotAParty(
             f"acting as {ctx.party}, collabctl cannot restore {code} of customer "

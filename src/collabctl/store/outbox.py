@@ -30,10 +30,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, Table, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from collabctl.store.models import metadata
+
+#: the outbox table, for queries built with SQLAlchemy Core
+OUTBOX: Table = metadata.tables["outbox"]
 STATES = ("pending", "sent", "failed", "no-address")
 #: a message whose delivery failed this many times is given up (state failed)
 MAX_ATTEMPTS = 5
@@ -174,13 +178,6 @@ def active_offices(sql: Executor, customer_number: str) -> list[tuple[str, str, 
 
 # -- reading ------------------------------------------------------------------------
 
-_LIST_SQL = """
-SELECT id, created_at, event, customer_number, service, office_org_number, recipient,
-       recipient_role, language, facts, state, attempts, last_error, sent_at
-FROM outbox {where} ORDER BY id
-"""
-
-
 #: what :func:`list_messages` gives for each message: the facts are rendered by the caller
 _LIST_KEYS = (
     "id",
@@ -198,6 +195,8 @@ _LIST_KEYS = (
     "last_error",
     "sent_at",
 )
+#: the outbox's column for each of :data:`_LIST_KEYS`
+_LIST_COLUMNS = tuple("recipient" if key == "to" else key for key in _LIST_KEYS)
 
 
 def list_messages(
@@ -205,24 +204,21 @@ def list_messages(
     *,
     state: str | None,
     customer_number: str | None = None,
-    office_org_number: str | None = None,
+    visible: ColumnElement[bool] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The messages in id order (oldest first), streamed; ``state`` None: every state.
-    Each is a dict of :data:`_LIST_KEYS`, its text still to be rendered from ``facts``."""
-    conditions, params = [], {}
+    ``visible``: a WHERE clause on :data:`OUTBOX` that keeps the messages the reader
+    may see (the caller's scope). Each is a dict of :data:`_LIST_KEYS`, its text still
+    to be rendered from ``facts``."""
+    c = OUTBOX.c
+    stmt = select(*(c[name] for name in _LIST_COLUMNS)).order_by(c.id)
     if state is not None:
-        conditions.append("state = :state")
-        params["state"] = state
+        stmt = stmt.where(c.state == state)
     if customer_number is not None:
-        conditions.append("customer_number = :number")
-        params["number"] = customer_number
-    if office_org_number is not None:
-        conditions.append("office_org_number = :office")
-        params["office"] = office_org_number
-    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-    result = conn.execute(
-        text(_LIST_SQL.format(where=where)), params, execution_options={"yield_per": 1000}
-    )
+        stmt = stmt.where(c.customer_number == customer_number)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    result = conn.execute(stmt, execution_options={"yield_per": 1000})
     return (dict(zip(_LIST_KEYS, row, strict=True)) for row in result)
 
 
