@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from collabctl.operations.health import Finding, check_health
+from collabctl.operations.schema import HEAD_REVISION
 
 PASSWORD = "s3cretpw"
 UNREACHABLE = f"postgresql://doc:{PASSWORD}@127.0.0.1:1/db"
@@ -29,6 +30,9 @@ def test_a_fresh_home_passes_every_check(home: Path) -> None:
         "detail": f"{home / 'config.toml'} (not present, defaults used)",
     }
     assert "(from default)" in findings[1].detail
+    # the embedded database is made and upgraded on first use, doctor's as any command's
+    assert findings[4].detail.endswith("(newest; upgraded from empty)")
+    assert check_health(None, "tester")[4].detail.endswith("(newest)")
 
 
 def test_the_test_write_leaves_nothing(home: Path) -> None:
@@ -71,3 +75,23 @@ def test_a_broken_config_file_stops_at_config(home: Path) -> None:
     findings = check_health(None, "tester")
     assert [(f.check, f.ok) for f in findings] == [("config", False)]
     assert "config.toml" in findings[0].detail
+
+
+def test_a_shared_database_behind_is_reported_never_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    from helpers import invoke
+
+    path = tmp_path / "shared.db"
+    url = f"sqlite:///{path}"
+    assert invoke("--database-url", url, "db", "upgrade").exit_code == 0
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0002'")
+    findings = check_health(url, "tester")
+    assert [(f.check, f.ok) for f in findings][-1] == ("schema", False)
+    assert findings[-1].detail == (
+        f"the database schema is at 0002, collabctl needs {HEAD_REVISION}; fix: run "
+        "`collabctl db upgrade` with the same --database-url as this command"
+    )
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)

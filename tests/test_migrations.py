@@ -219,8 +219,8 @@ def test_schema_newer_than_this_collabctl_is_refused(empty_url: str) -> None:
             )
             assert result.hint() == "hint: upgrade collabctl: pip install --upgrade collabctl"
     current = run("--database-url", empty_url, "db", "current", "--format", "json")
-    assert current.exit_code == 0
-    assert (current.json()["revision"], current.json()["current"]) == ("9999", False)
+    assert current.exit_code == 3  # schema-outdated: tests/test_schema_versions_cli.py
+    assert (current.json()["revision"], current.json()["state"]) == ("9999", "newer")
     # nothing was migrated by the refused upgrade
     assert (
         run("--database-url", empty_url, "db", "current", "--format", "json").json()["revision"]
@@ -241,7 +241,7 @@ def test_a_revision_this_collabctl_does_not_know_is_named(empty_url: str, revisi
         )
         assert "error[internal]" not in result.output
     current = run("--database-url", empty_url, "db", "current", "--format", "json")
-    assert (current.exit_code, current.json()["revision"]) == (0, revision)
+    assert (current.exit_code, current.json()["revision"]) == (3, revision)
 
 
 def test_the_embedded_database_is_not_upgraded_past_a_newer_schema(home: Path) -> None:

@@ -86,8 +86,24 @@ class State:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """The database password as it may show up in a message, to hide it there."""
-        return self._db.secrets if self._db is not None else ()
+        """The database password as it may show up in a message, to hide it there.
+
+        Known also when the Database could not be built (a malformed URL, a broken
+        config.toml): then read from the URL the option, the environment or
+        config.toml names, so an error raised while building it cannot show it.
+        """
+        if self._db is not None:
+            return self._db.secrets
+        from collabctl.config import resolve_database_url, url_secrets
+
+        try:
+            config = self.config
+        except Exception:  # config.toml unreadable: the option and environment still count
+            config = {}
+        try:
+            return url_secrets(resolve_database_url(self.database_url, config).url)
+        except Exception:  # a database_url that is not even text: nothing to find in it
+            return ()
 
     def close(self) -> None:
         if self._db is not None:

@@ -6,9 +6,10 @@ import typer
 
 from collabctl.cli import trust
 from collabctl.cli.commands import command_group
-from collabctl.cli.errors import handles_errors
+from collabctl.cli.errors import fail, handles_errors
 from collabctl.cli.options import FormatOption
 from collabctl.cli.output import Format, emit_object, emit_rows, message
+from collabctl.cli.safe_text import visible
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import EXIT_DATABASE
 
@@ -111,9 +112,15 @@ def db_grant(
 @db.command("current")
 @handles_errors
 def db_current(fmt: FormatOption = Format.table) -> None:
-    """Show the database's schema revision and whether it is the newest.
+    """Show the database's schema revision and where it stands against this collabctl.
 
-    Keys (json): database, revision, head, current.
+    Exit 0 when this collabctl can use the schema (current, or older: then run
+    `collabctl db upgrade`); 3 with schema-outdated when a newer collabctl
+    upgraded it (upgrade collabctl) or its revision is not one this collabctl
+    knows.
+
+    Keys (json): database, revision, head, current, state (empty, behind,
+    current, newer or unknown), and error (code, message, hint) with exit 3.
 
     \b
     Examples:
@@ -123,9 +130,14 @@ def db_current(fmt: FormatOption = Format.table) -> None:
     from collabctl.operations.schema import status
 
     state = current_state()
-    result = status(state.database(ensure_schema=False))
-    if fmt is not Format.table:
+    report = status(state.database(ensure_schema=False))
+    refusal = report.refusal
+    if fmt is Format.table:
+        state.env.stdout.write(visible(report.line) + "\n")
+    else:
+        result = report.to_dict()
+        if refusal is not None:
+            result["error"] = refusal.to_dict()
         emit_object(state.env, result, fmt)
-        return
-    verdict = "current" if result["current"] else "outdated: run `collabctl db upgrade`"
-    state.env.stdout.write(f"{result['revision'] or 'empty'} (head {result['head']}): {verdict}\n")
+    if refusal is not None:  # said on stdout already in a machine format: stderr only here
+        fail(state.env, refusal.code, refusal.message, refusal.hint, None, refusal.exit_code)
