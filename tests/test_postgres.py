@@ -421,7 +421,7 @@ def test_a_pg_dump_backup_restores_into_a_working_database(
     pg_server: PostgresServer, pg_database_url: str, tmp_path: Path
 ) -> None:
     source = {"COLLABCTL_DATABASE_URL": pg_database_url}
-    assert invoke("demo", env=source).returncode == 0
+    assert invoke("demo", env=source).exit_code == 0
     ended = invoke("end", "1001", *END_FLAGS, env=source)
     assert ended.exit_code == 0, ended.output
     dump = tmp_path / "collabctl.dump"
@@ -450,7 +450,7 @@ def test_a_pg_dump_backup_restores_into_a_working_database(
             timeout=TIMEOUT_S,
         )
         restored = {"COLLABCTL_DATABASE_URL": restored_url}
-        assert invoke("doctor", env=restored).returncode == 0
+        assert invoke("doctor", env=restored).exit_code == 0
         for args in (["list", "--state", "all", "--format", "json"], ["log", "--format", "json"]):
             assert invoke(*args, env=restored).json() == invoke(*args, env=source).json()
     finally:
