@@ -16,7 +16,9 @@ failure that is no item's (the database went away) stops the run.
 Items are committed in batches for speed, and a result is reported only after
 its batch is committed: a run killed at any moment leaves each item either
 fully ended (collaboration, subscription, audit event) or untouched, and a
-re-run reports what was done as ``already-ended``.
+re-run reports what was done as ``already-ended``. Within a batch the items'
+statements are batched too (:mod:`collabctl.store.end_batch`): the companies
+locked and read in one go, the writes sent together.
 
 Input and output are streams: the memory used does not grow with the input.
 """
@@ -44,10 +46,11 @@ from collabctl.operations.ending import (
     EndRequest,
     IncompleteEnd,
     end_collaboration,
-    preflight,
     require_answers,
 )
+from collabctl.operations.preflight import run_preflight
 from collabctl.store.database import Database
+from collabctl.store.end_batch import BatchMismatch, BatchStatements
 from collabctl.store.retry import DEFAULT_BACKOFF
 from collabctl.store.statements import Statements
 
@@ -144,18 +147,27 @@ def _run_batch(
     db: Database, ctx: Context, batch: list[_Item], dry_run: bool, backup_dir: Path
 ) -> list[BulkResult]:
     """One transaction for the batch; lock conflicts roll it back and run it again, and an
-    item the database refuses is taken out of it (its result: failed) before it runs again."""
+    item the database refuses is taken out of it (its result: failed) before it runs again.
+
+    The batch first runs with its statements batched (:mod:`collabctl.store.end_batch`).
+    When the database refuses a batched write, which names no item, or a batched end
+    did not change its row, the batch is rolled back and runs item by item, where the
+    refusal is the item's own."""
     from sqlalchemy.exc import DBAPIError
 
     refused: dict[int, BulkResult] = {}
     remaining = batch
+    batched = True
     while True:
         try:
-            work = partial(_try_batch, db, ctx, remaining, dry_run, backup_dir)
+            work = partial(_try_batch, db, ctx, remaining, dry_run, backup_dir, batched)
             done = DEFAULT_BACKOFF.call(work)
         except _ItemRefused as exc:
             refused[exc.result.line] = exc.result
             remaining = [item for item in remaining if item[0] != exc.result.line]
+            continue
+        except _BatchRefused:
+            batched = False
             continue
         except DBAPIError as exc:
             raise db.translate(exc) from exc
@@ -173,6 +185,10 @@ class _ItemRefused(Exception):
         self.result = result
 
 
+class _BatchRefused(Exception):
+    """The database refused a batched write: the batch runs again item by item."""
+
+
 def _refused_by_database(exc: BaseException) -> bool:
     """Whether a failure is the item's own (a value or constraint the database refuses),
     not the database's (unreachable, locked): the item fails, the others go on."""
@@ -185,54 +201,114 @@ def _refused_by_database(exc: BaseException) -> bool:
 
 
 def _try_batch(
-    db: Database, ctx: Context, batch: list[_Item], dry_run: bool, backup_dir: Path
+    db: Database,
+    ctx: Context,
+    batch: list[_Item],
+    dry_run: bool,
+    backup_dir: Path,
+    batched: bool,
 ) -> list[BulkResult]:
     results: dict[int, BulkResult] = {}
     with db.session(write=not dry_run) as session:
-        statements = None if dry_run else Statements(session)
+        sql = BatchStatements(session, write=not dry_run) if batched else Statements(session)
         # Every run locks the companies of a batch in customer-number order, so runs over
         # the same customers in different orders queue for each other instead of deadlocking.
-        for number, request, failed in sorted(batch, key=_lock_order):
-            if request is None:
-                assert failed is not None
-                results[number] = failed
-                continue
-            result = BulkResult(
-                number, request.customer_number, request.service, "failed", request.outcome
-            )
-            try:
-                if statements is None:
-                    pre = preflight(session, ctx, request)
-                    result.outcome = pre.outcome or request.outcome
-                    require_answers(pre)
-                    result.status = "would-end"
-                else:
-                    # No savepoint needed: a refusal leaves nothing changed, and any
-                    # other failure ends this whole uncommitted batch (see end_collaboration).
-                    ended = end_collaboration(
-                        session, ctx, request, backup_dir, statements=statements
-                    )
-                    result.status = "ended"
-                    result.outcome = ended.collaboration["outcome"]
-            except AlreadyEnded as exc:
-                result.status = "already-ended"
-                # what the collaboration ended with, which a re-run may not have repeated
-                result.outcome = exc.details.get("collaboration", {}).get("outcome")
-            except CollabError as exc:
-                result.error = exc
-            except Exception as exc:
-                if not _refused_by_database(exc):
-                    raise
-                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["refused"]
-                result.error = InvalidInput(
-                    f"the database refused this item: {reason[0]}",
-                    "check the item's values; the other items are not affected",
-                )
-                raise _ItemRefused(result) from exc
-            results[number] = result
+        for segment in _segments(sorted(batch, key=_lock_order)):
+            if isinstance(sql, BatchStatements):
+                sql.read_ahead(_targets(ctx, segment))
+            for number, request, failed in segment:
+                if request is None:
+                    assert failed is not None
+                    results[number] = failed
+                    continue
+                results[number] = _end_one(sql, ctx, number, request, dry_run, backup_dir)
+            if isinstance(sql, BatchStatements):
+                try:
+                    sql.flush()
+                except BatchMismatch:
+                    raise _BatchRefused() from None
+                except Exception as exc:
+                    if not _refused_by_database(exc):
+                        raise
+                    raise _BatchRefused() from exc
         if not dry_run:
             session.commit()
     return [results[number] for number, _, _ in batch]
+
+
+def _end_one(
+    sql: Statements,
+    ctx: Context,
+    number: int,
+    request: EndRequest,
+    dry_run: bool,
+    backup_dir: Path,
+) -> BulkResult:
+    result = BulkResult(number, request.customer_number, request.service, "failed", request.outcome)
+    try:
+        if dry_run:
+            pre = run_preflight(sql, ctx, request, lock=False)
+            result.outcome = pre.outcome or request.outcome
+            require_answers(pre)
+            result.status = "would-end"
+        else:
+            # No savepoint needed: a refusal leaves nothing changed, and any other
+            # failure ends this whole uncommitted batch (see end_collaboration).
+            ended = end_collaboration(sql.session, ctx, request, backup_dir, statements=sql)
+            result.status = "ended"
+            result.outcome = ended.collaboration["outcome"]
+    except AlreadyEnded as exc:
+        result.status = "already-ended"
+        # what the collaboration ended with, which a re-run may not have repeated
+        result.outcome = exc.details.get("collaboration", {}).get("outcome")
+    except CollabError as exc:
+        result.error = exc
+    except Exception as exc:
+        if not _refused_by_database(exc):
+            raise
+        if isinstance(sql, BatchStatements):
+            # a held-back write of an earlier item may be what failed: find out item by item
+            raise _BatchRefused() from exc
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["refused"]
+        result.error = InvalidInput(
+            f"the database refused this item: {reason[0]}",
+            "check the item's values; the other items are not affected",
+        )
+        raise _ItemRefused(result) from exc
+    return result
+
+
+def _segments(items: list[_Item]) -> Iterator[list[_Item]]:
+    """Runs of items, in the given (customer-number) order, in which no company comes twice:
+    what :meth:`BatchStatements.read_ahead` reads for one item must still hold when the
+    item runs."""
+    segment: list[_Item] = []
+    seen: set[str] = set()
+    for item in items:
+        request = item[1]
+        if request is not None:
+            if request.customer_number in seen:
+                yield segment
+                segment, seen = [], set()
+            seen.add(request.customer_number)
+        segment.append(item)
+    if segment:
+        yield segment
+
+
+def _targets(ctx: Context, segment: list[_Item]) -> list[tuple[str, str]]:
+    """What to read ahead for a segment: (customer number, service code) of each item whose
+    service is known (an unknown one is that item's invalid-input before anything is read)."""
+    targets = []
+    for _, request, _ in segment:
+        if request is None or not request.service:
+            continue
+        try:
+            code = ctx.service(request.service).code
+        except CollabError:
+            continue
+        targets.append((request.customer_number, code))
+    return targets
 
 
 def _lock_order(item: _Item) -> str:

@@ -61,18 +61,27 @@ class ExportEvent(NamedTuple):
     details: dict[str, Any]
 
 
-_END_TARGET_SQL = """
-SELECT co.name, c.id, c.office_org_number, o.name, c.state, c.started_at, c.ended_at,
-       c.ended_by, c.outcome, c.reason, s.state, s.records_changed_at,
-       (SELECT u.email FROM company_user u
-         WHERE u.customer_number = co.customer_number AND u.main_contact)
+_END_TARGET_FROM = """
 FROM company co
 LEFT JOIN collaboration c
        ON c.customer_number = co.customer_number AND c.service = :service AND c.state = 'active'
 LEFT JOIN office o ON o.org_number = c.office_org_number
 LEFT JOIN subscription s ON s.customer_number = co.customer_number AND s.service = :service
-WHERE co.customer_number = :number
 """
+_END_TARGET_COLUMNS = """co.name, c.id, c.office_org_number, o.name, c.state, c.started_at, c.ended_at,
+       c.ended_by, c.outcome, c.reason, s.state, s.records_changed_at,
+       (SELECT u.email FROM company_user u
+         WHERE u.customer_number = co.customer_number AND u.main_contact)"""
+#: one company's end target (BatchStatements answers it from end_targets for a bulk end)
+END_TARGET_SQL = f"SELECT {_END_TARGET_COLUMNS}{_END_TARGET_FROM}WHERE co.customer_number = :number"
+_PG_END_TARGETS_SQL = (
+    f"SELECT co.customer_number, {_END_TARGET_COLUMNS}{_END_TARGET_FROM}"
+    "WHERE co.customer_number = ANY(:numbers)"
+)
+_SQLITE_END_TARGETS_SQL = (
+    f"SELECT co.customer_number, {_END_TARGET_COLUMNS}{_END_TARGET_FROM}"
+    "WHERE co.customer_number IN ({numbers})"
+)
 _LATEST_COLLABORATION_SQL = """
 SELECT c.id, c.office_org_number, o.name, c.state, c.started_at, c.ended_at, c.ended_by,
        c.outcome, c.reason
@@ -81,7 +90,11 @@ WHERE c.customer_number = :number AND c.service = :service
 ORDER BY c.started_at DESC, c.id DESC
 LIMIT 1
 """
-_LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
+LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
+_LOCK_COMPANIES_SQL = (
+    "SELECT customer_number FROM company WHERE customer_number = ANY(:numbers)"
+    " ORDER BY customer_number FOR UPDATE"
+)
 _ACTIVE_SERVICES_SQL = (
     "SELECT service FROM collaboration WHERE customer_number = :number AND state = 'active' "
     "ORDER BY service"
@@ -112,13 +125,32 @@ def lock_company(sql: Statements, number: str) -> None:
     write lock from the start of their transaction instead.
     """
     if sql.postgres:
-        sql.execute(_LOCK_COMPANY_SQL, {"number": number})
+        sql.execute(LOCK_COMPANY_SQL, {"number": number})
 
 
 def end_target(sql: Statements, number: str, service: str) -> EndTarget | None:
     """None when the company does not exist."""
-    row = sql.execute(_END_TARGET_SQL, {"number": number, "service": service}).fetchone()
+    row = sql.execute(END_TARGET_SQL, {"number": number, "service": service}).fetchone()
     return None if row is None else EndTarget._make(row)
+
+
+def lock_companies(sql: Statements, numbers: list[str]) -> list[str]:
+    """PostgreSQL: take the row locks of many companies in one statement, in
+    customer-number order; returns the numbers of those that exist."""
+    return [number for (number,) in sql.execute(_LOCK_COMPANIES_SQL, {"numbers": numbers})]
+
+
+def end_targets(sql: Statements, numbers: list[str], service: str) -> dict[str, tuple[Any, ...]]:
+    """:func:`end_target`'s rows (as tuples) for many companies and one service, by
+    customer number, in one query; a company that does not exist is left out. At most
+    a few hundred numbers a call (SQLite's parameter limit)."""
+    if sql.postgres:
+        rows = sql.execute(_PG_END_TARGETS_SQL, {"numbers": numbers, "service": service})
+    else:
+        params = {f"n{i}": number for i, number in enumerate(numbers)}
+        query = _SQLITE_END_TARGETS_SQL.format(numbers=", ".join(f":{name}" for name in params))
+        rows = sql.execute(query, {**params, "service": service})
+    return {row[0]: tuple(row[1:]) for row in rows}
 
 
 def latest_collaboration(sql: Statements, number: str, service: str) -> CollaborationRow | None:
@@ -156,7 +188,7 @@ def export_events(sql: Statements, number: str) -> Iterator[ExportEvent]:
 
 # -- the change -----------------------------------------------------------------------
 
-_END_SQL = (
+END_SQL = (
     "UPDATE collaboration SET state = 'ended', ended_at = :at, ended_by = :ended_by, "
     "ended_actor = :actor, outcome = :outcome, reason = :reason "
     "WHERE id = :id AND state = 'active'"
@@ -167,10 +199,10 @@ _RELEASE_SAVEPOINT_SQL = "RELEASE SAVEPOINT end_backup"
 _DELETE_RECORDS_SQL = (
     "DELETE FROM service_record WHERE customer_number = :number AND service = :service"
 )
-_INSERT_SUBSCRIPTION_SQL = (
+INSERT_SUBSCRIPTION_SQL = (
     "INSERT INTO subscription (customer_number, service, state) VALUES (:number, :service, :state)"
 )
-_UPDATE_SUBSCRIPTION_SQL = (
+UPDATE_SUBSCRIPTION_SQL = (
     "UPDATE subscription SET state = :state WHERE customer_number = :number AND service = :service"
 )
 _UPDATE_SUBSCRIPTION_EMPTIED_SQL = (
@@ -198,7 +230,7 @@ def end_collaboration_row(
         "outcome": outcome,
         "reason": reason,
     }
-    return bool(sql.execute(_END_SQL, params).rowcount == 1)
+    return bool(sql.execute(END_SQL, params).rowcount == 1)
 
 
 def savepoint(sql: Statements) -> None:
@@ -220,7 +252,7 @@ def delete_records(sql: Statements, number: str, service: str) -> int:
 
 
 def insert_subscription(sql: Statements, number: str, service: str, state: str) -> None:
-    sql.execute(_INSERT_SUBSCRIPTION_SQL, {"number": number, "service": service, "state": state})
+    sql.execute(INSERT_SUBSCRIPTION_SQL, {"number": number, "service": service, "state": state})
 
 
 def update_subscription(
@@ -229,6 +261,6 @@ def update_subscription(
     """Set the subscription's state; ``records_changed_at`` when its records just changed."""
     params = {"number": number, "service": service, "state": state}
     if records_changed_at is None:
-        sql.execute(_UPDATE_SUBSCRIPTION_SQL, params)
+        sql.execute(UPDATE_SUBSCRIPTION_SQL, params)
     else:
         sql.execute(_UPDATE_SUBSCRIPTION_EMPTIED_SQL, {**params, "at": records_changed_at})
