@@ -79,6 +79,7 @@ def test_upgrade_and_current_on_an_empty_database(
         "revision": None,
         "head": HEAD_REVISION,
         "current": False,
+        "state": "empty",
     }
 
     upgraded = run("--database-url", url, "db", "upgrade")
