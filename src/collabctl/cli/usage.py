@@ -18,17 +18,18 @@ from collabctl.domain import suggest
 
 
 def bad_word(option: str, value: str, choices: Sequence[str], ctx: Any, param: Any) -> Exception:
-    """The parser error for ``--state actve``: unknown value, did you mean, the choices."""
+    """The parser error for ``--state actve``: not allowed, did you mean, the choices."""
     from typer import BadParameter
 
-    error = BadParameter(f"{value!r} is not one of {', '.join(choices)}", ctx=ctx, param=param)
-    use = (
-        "use " + " or ".join(f"{option} {choice}" for choice in choices)
-        if len(choices) <= 3
-        else f"choose from: {', '.join(choices)}"
-    )
+    error = BadParameter(f"{value!r} is not allowed", ctx=ctx, param=param)
+    if len(choices) <= 3:
+        *first, last = [f"{option} {choice}" for choice in choices]
+        use = "use " + (f"{', '.join(first)} or {last}" if first else last)
+    else:
+        use = f"choose from: {', '.join(choices)}"
+    # worded as the operations word a value they refuse: `--state: 'open' is not allowed`
     error.collabctl = (  # type: ignore[attr-defined]
-        f"{option}: {value!r} is not one of {', '.join(choices)}",
+        f"{option}: {value!r} is not allowed",
         suggest.did_you_mean(value, choices) + use,
     )
     return error
