@@ -197,8 +197,8 @@ def show(cli: CLI, customer: str) -> dict[str, Any]:
 
 
 def log_events(cli: CLI, *args: str) -> list[dict[str, Any]]:
-    """``log ARGS`` as JSON: the audit events."""
-    return ok(cli("log", *args, "--format", "json"))
+    """``log ARGS`` as JSON: the audit events, oldest first."""
+    return ok(cli("log", *args, "--reverse", "--format", "json"))
 
 
 # -- collabctl in a pseudo-terminal ------------------------------------------------------

@@ -333,7 +333,7 @@ def test_an_upgrade_keeps_and_chains_the_events_already_recorded(
     monkeypatch.setenv("COLLABCTL_DATABASE_URL", url)
     upgraded = invoke("db", "upgrade", "--format", "json")
     assert ok(upgraded)["before"] == "0002"
-    logged = ok(invoke("log", "--format", "json"))
+    logged = ok(invoke("log", "--reverse", "--format", "json"))
     assert [e["details"]["index"] for e in logged] == list(range(7))
     assert {e["details"]["name"] for e in logged} == {"Café Hörnet"}
     assert {e["db_user"] for e in logged} == {None}

@@ -177,7 +177,7 @@ def deadlocks(url: str) -> int:
 
 
 def audit_events(cli: CLI, action: str, customer_number: str | None = None) -> list[dict[str, Any]]:
-    args = ["log", "--format", "json"]
+    args = ["log", "--reverse", "--format", "json"]
     if customer_number is not None:
         args += ["--customer", customer_number]
     result = cli(*args)

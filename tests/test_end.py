@@ -87,7 +87,7 @@ def subscription_state(cli: CLI, customer: str, service: str) -> dict[str, Any]:
 
 
 def events(cli: CLI, *args: str) -> list[dict[str, Any]]:
-    run = cli("log", *args, *JSON)
+    run = cli("log", *args, "--reverse", *JSON)
     assert run.exit_code == 0, run.stderr
     return run.json()
 

@@ -38,7 +38,7 @@ def observable(cli: CLI, customer: str) -> tuple[str, str, str]:
 
 
 def last_event(cli: CLI, customer: str, service: str) -> dict[str, Any]:
-    run = cli("log", "--customer", customer, "--service", service, *JSON)
+    run = cli("log", "--customer", customer, "--service", service, "--reverse", *JSON)
     assert run.exit_code == 0, run.stderr
     return run.json()[-1]
 

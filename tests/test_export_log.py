@@ -48,7 +48,7 @@ def test_export_of_one_service_is_private_importable_and_logged(demo: CLI, tmp_p
     assert {r["id"] for r in company["records"]} == {"ER-1001", "OL-1001"}
     assert {o["org_number"] for o in document["offices"]} == {EXEMPEL}
 
-    event = ok(demo("log", "--customer", "1001", *JSON))[-1]
+    event = ok(demo("log", "--customer", "1001", *JSON))[0]
     assert event["action"] == "export"
     assert event["service"] == "utlagg"
     assert event["actor"] == "tester"
@@ -71,7 +71,7 @@ def test_export_of_all_services_to_the_default_path(demo: CLI, tmp_path: Path) -
     company = json.loads(written.read_text(encoding="utf-8"))["companies"][0]
     assert {s["service"] for s in company["subscriptions"]} == {"eekonomi", "fakturering", "utlagg"}
     assert {c["office"] for c in company["collaborations"]} == {EXEMPEL, SIFFROR}
-    event = ok(demo("log", "--customer", "1001", *JSON))[-1]
+    event = ok(demo("log", "--customer", "1001", *JSON))[0]
     assert event["service"] is None
     assert event["details"]["path"] == str(written.resolve())
     assert sorted(event["details"]["services"]) == ["eekonomi", "fakturering", "utlagg"]
@@ -93,7 +93,7 @@ def test_export_to_stdout_is_recorded(demo: CLI) -> None:
     assert run.exit_code == 0, run.stderr
     document = run.json()
     assert document["companies"][0]["records"][0]["id"] == "PR-2026-10"
-    event = ok(demo("log", "--customer", "1005", "--service", "lon", *JSON))[-1]
+    event = ok(demo("log", "--customer", "1005", "--service", "lon", *JSON))[0]
     assert event["action"] == "export"
     assert event["details"]["path"] == "-"
 
@@ -123,7 +123,7 @@ def test_export_refusals_write_nothing(demo: CLI, tmp_path: Path) -> None:
     ok(demo("--as", f"office:{SIFFROR}", "export", "1001", "-s", "fakturering", "-o",
             str(target), *JSON))  # fmt: skip
     assert target.exists()
-    event = ok(demo("log", *JSON))[-1]
+    event = ok(demo("log", *JSON))[0]
     assert event["scope"] == f"office:{SIFFROR}"
 
 
@@ -155,7 +155,7 @@ def _make_history(cli: CLI) -> None:
 
 def test_log_filters_by_customer_service_and_since(demo: CLI) -> None:
     _make_history(demo)
-    everything = ok(demo("log", *JSON))
+    everything = ok(demo("log", "--reverse", *JSON))
     assert [list(e) for e in everything] == [EVENT_KEYS] * len(everything)
     ids = [e["id"] for e in everything]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
@@ -163,29 +163,29 @@ def test_log_filters_by_customer_service_and_since(demo: CLI) -> None:
     assert ats == sorted(ats), "oldest first"
     assert all(at.endswith("Z") for at in ats), "UTC"
 
-    by_customer = ok(demo("log", "--customer", "1001", *JSON))
+    by_customer = ok(demo("log", "--reverse", "--customer", "1001", *JSON))
     assert by_customer == [e for e in everything if e["customer_number"] == "1001"]
     assert [e["action"] for e in by_customer][-2:] == ["end", "start"]
 
-    by_service = ok(demo("log", "--service", "eekonomi", *JSON))
+    by_service = ok(demo("log", "--reverse", "--service", "eekonomi", *JSON))
     assert by_service == [e for e in everything if e["service"] == "eekonomi"]
     assert [e["action"] for e in by_service] == ["end", "start"]
 
-    both = ok(demo("log", "--customer", "1005", "--service", "lon", *JSON))
+    both = ok(demo("log", "--reverse", "--customer", "1005", "--service", "lon", *JSON))
     assert [e["action"] for e in both] == ["export"]
 
     # --since includes the event at that moment and everything after it
     end_event = by_service[0]
-    since = ok(demo("log", "--since", end_event["at"], *JSON))
+    since = ok(demo("log", "--reverse", "--since", end_event["at"], *JSON))
     assert since == [e for e in everything if e["id"] >= end_event["id"]]
     assert [e["action"] for e in since] == ["end", "export", "add-user", "start"]
-    assert ok(demo("log", "--since", "2000-01-01", *JSON)) == everything
-    assert ok(demo("log", "--since", "2999-01-01T00:00:00Z", *JSON)) == []
+    assert ok(demo("log", "--reverse", "--since", "2000-01-01", *JSON)) == everything
+    assert ok(demo("log", "--reverse", "--since", "2999-01-01T00:00:00Z", *JSON)) == []
     # another zone is the same moment in UTC
-    assert ok(demo("log", "--since", "2000-01-01T02:00:00+02:00", *JSON)) == everything
-    assert ok(demo("log", "--since", end_event["at"], "--customer", "1002", *JSON)) == [
-        e for e in since if e["customer_number"] == "1002"
-    ]
+    assert ok(demo("log", "--reverse", "--since", "2000-01-01T02:00:00+02:00", *JSON)) == everything
+    assert ok(
+        demo("log", "--reverse", "--since", end_event["at"], "--customer", "1002", *JSON)
+    ) == [e for e in since if e["customer_number"] == "1002"]
 
     actors = {e["action"]: e["actor"] for e in since}
     assert actors["add-user"] == "agent-007"
@@ -211,10 +211,10 @@ def test_log_machine_formats_and_bad_filters(demo: CLI) -> None:
 
 
 def test_log_is_append_only(demo: CLI) -> None:
-    first = ok(demo("log", *JSON))
+    first = ok(demo("log", "--reverse", *JSON))
     _make_history(demo)
     # a delete removes records, never audit events
     ok(demo("end", "1007", "-s", "utlagg", "-o", "delete", "--by", "office", "--yes", *JSON))
-    later = ok(demo("log", *JSON))
+    later = ok(demo("log", "--reverse", *JSON))
     assert later[: len(first)] == first
     assert len(later) == len(first) + 5

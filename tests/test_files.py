@@ -182,7 +182,7 @@ def test_export_records_the_real_path_it_wrote(demo: CLI, tmp_path: Path) -> Non
     (tmp_path / "via").symlink_to(real)
     summary = ok(demo("export", "1001", "-o", str(tmp_path / "via" / "x.json"), "--format", "json"))
     assert summary["path"] == str(real.resolve() / "x.json")
-    event = ok(demo("log", "--format", "json"))[-1]
+    event = ok(demo("log", "--format", "json"))[0]
     assert event["action"] == "export"
     assert event["details"]["path"] == str(real.resolve() / "x.json")
     assert mode(real / "x.json") == 0o600
@@ -223,5 +223,5 @@ def test_export_then_record_records_only_what_it_wrote(demo: CLI, tmp_path: Path
     assert json.loads(target.read_text(encoding="utf-8"))["companies"][0]["customer_number"] == (
         "1001"
     )
-    event = ok(demo("log", "--format", "json"))[-1]
+    event = ok(demo("log", "--format", "json"))[0]
     assert (event["action"], event["details"]) == ("export", details)

@@ -304,7 +304,7 @@ def test_log_formats_have_the_documented_keys(demo: CLI) -> None:
     )  # fmt: skip
     assert ended.exit_code == 0, ended.stderr
 
-    result = demo("log", "--format", "json")
+    result = demo("log", "--reverse", "--format", "json")
     assert result.exit_code == 0
     assert result.stderr == ""
     events = result.json()
@@ -321,10 +321,10 @@ def test_log_formats_have_the_documented_keys(demo: CLI) -> None:
     assert len(imports) == 10  # 3 offices and 7 companies of the demo
     assert all(e["actor"] == "tester" for e in imports)
 
-    jsonl = demo("log", "--format", "jsonl")
+    jsonl = demo("log", "--reverse", "--format", "jsonl")
     assert [json.loads(line) for line in jsonl.stdout.splitlines()] == events
 
-    csv_out = demo("log", "--format", "csv")
+    csv_out = demo("log", "--reverse", "--format", "csv")
     header, rows = csv_rows(csv_out.stdout)
     assert header == EVENT_KEYS
     assert len(rows) == len(events)
@@ -338,7 +338,7 @@ def test_log_formats_have_the_documented_keys(demo: CLI) -> None:
 def test_log_filters(demo: CLI) -> None:
     demo("end", "0042", "--service", "fakturering", "--outcome", "deactivate", "--by",
          "customer", "--yes")  # fmt: skip
-    cafe = demo("log", "--customer", "0042", "--format", "json").json()
+    cafe = demo("log", "--reverse", "--customer", "0042", "--format", "json").json()
     assert [(e["action"], e["service"]) for e in cafe] == [
         ("import", None),
         ("end", "fakturering"),

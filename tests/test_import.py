@@ -100,7 +100,7 @@ def snapshot(cli: CLI, *customers: str) -> dict[str, Any]:
 
 
 def events(cli: CLI) -> list[dict[str, Any]]:
-    result = cli("log", "--format", "json")
+    result = cli("log", "--reverse", "--format", "json")
     assert result.exit_code == 0, result.stderr
     return result.json()
 

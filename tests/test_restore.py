@@ -574,7 +574,7 @@ def test_delete_restore_start_and_end_again(demo: CLI) -> None:
         "records": 2,
     }
 
-    log = demo("log", "--customer", "1007", "--service", "utlagg", *JSON).json()
+    log = demo("log", "--customer", "1007", "--service", "utlagg", "--reverse", *JSON).json()
     assert [e["action"] for e in log if e["action"] != "import"] == [
         "end",
         "restore",

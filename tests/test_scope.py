@@ -86,7 +86,7 @@ def test_office_scope_ends_only_its_own_collaborations(demo: CLI) -> None:
         demo(*AS_EXEMPEL, "end", "1001", "-s", "eekonomi", "-o", "continue", "--yes", *JSON)
     )
     assert result["ended_by"] == "office"
-    event = ok(demo("log", "--customer", "1001", "--service", "eekonomi", *JSON))[-1]
+    event = ok(demo("log", "--customer", "1001", "--service", "eekonomi", *JSON))[0]
     assert event["action"] == "end"
     assert event["scope"] == f"office:{EXEMPEL}"
     assert event["details"]["ended_by"] == "office"
@@ -166,7 +166,7 @@ def test_customer_scope_sees_and_ends_only_its_company(demo: CLI) -> None:
         "invalid-input",
         2,
     )  # fmt: skip
-    event = ok(demo("log", "--customer", "1001", "--service", "utlagg", *JSON))[-1]
+    event = ok(demo("log", "--customer", "1001", "--service", "utlagg", *JSON))[0]
     assert event["scope"] == "customer:1001"
     assert event["details"]["ended_by"] == "customer"
 
@@ -359,7 +359,7 @@ def test_log_as_an_office_is_its_own_collaborations_and_its_own_acts(demo: CLI) 
     events = {
         office: [
             (e["customer_number"], e["service"], e["action"], e["scope"])
-            for e in ok(demo("--as", f"office:{office}", "log", *JSON))
+            for e in ok(demo("--as", f"office:{office}", "log", "--reverse", *JSON))
         ]
         for office in (EXEMPEL, SIFFROR, NORRLON)
     }

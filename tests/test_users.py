@@ -435,7 +435,7 @@ def cli_users(cli: CLI, customer: str) -> list[dict[str, Any]]:
 
 
 def events(cli: CLI, *actions: str) -> list[dict[str, Any]]:
-    run = cli("log", "--customer", "1001", *JSON)
+    run = cli("log", "--customer", "1001", "--reverse", *JSON)
     assert run.exit_code == 0, run.stderr
     return [e for e in run.json() if e["action"] in actions]
 

@@ -18,6 +18,7 @@ from collabctl import __version__
 from collabctl.cli.commands import admin, changes, data, notify, restore, users, views
 from collabctl.cli.env import Environment
 from collabctl.cli.errors import ContractGroup, closed_output_exits, guard_main
+from collabctl.cli.output import ColorMode
 from collabctl.cli.state import State, begin
 from collabctl.domain.errors import UsageError
 
@@ -152,6 +153,24 @@ def main_options(
             help="Never prompt; fail with exit 2 naming the missing flag instead.",
         ),
     ] = False,
+    color: Annotated[
+        ColorMode | None,
+        typer.Option(
+            "--color",
+            envvar="COLLABCTL_COLOR",
+            case_sensitive=False,
+            help="Colour: auto (on a terminal, unless NO_COLOR is set), always or never.",
+            show_default=False,
+        ),
+    ] = None,
+    no_pager: Annotated[
+        bool,
+        typer.Option(
+            "--no-pager",
+            help="Print long output straight to the terminal "
+            "(the pager: COLLABCTL_PAGER, then PAGER, else less -FRX).",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -164,6 +183,9 @@ def main_options(
         env.no_input = env.no_input or no_input
     else:
         env = Environment.detect(no_input=no_input)
+    if color is not None:
+        env.color = color.value
+    env.pager = env.pager and not no_pager
     state = ctx.obj = begin(
         State(env=env, database_url=database_url, party=party, actor=_login_name())
     )

@@ -72,6 +72,11 @@ class Environment:
     stdout_tty: bool = False
     stderr_tty: bool = False
     no_input: bool = False
+    #: ``--color``: "auto" (colour on a terminal unless NO_COLOR is set), "always" or
+    #: "never"; ``detect`` makes it "auto", a test's streams have none unless it asks
+    color: str = "never"
+    #: long output goes through a pager: a real terminal only (never a test's streams)
+    pager: bool = False
     #: prompt_toolkit ``input``/``output`` for the questions; None: the real terminal
     prompt_input: Any = None
     prompt_output: Any = None
@@ -82,6 +87,8 @@ class Environment:
         env.stdin_tty = _isatty(env.stdin)
         env.stdout_tty = _isatty(env.stdout)
         env.stderr_tty = _isatty(env.stderr)
+        env.pager = env.stdout_tty
+        env.color = "auto"
         env.no_input = no_input or os.environ.get("COLLABCTL_NO_INPUT", "") not in ("", "0")
         return env
 

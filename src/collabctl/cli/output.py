@@ -1,20 +1,38 @@
-"""Rendering: tables for people (Rich), json/jsonl/csv for scripts, errors for both.
+"""Rendering: tables for people, json/jsonl/csv for scripts, errors for both.
 
-Data goes to stdout, everything else to stderr. Machine formats stream: a list
-of 100 000 rows is written row by row, never built in memory.
+Data goes to stdout, everything else to stderr. Every format streams: a list
+of 100 000 rows is written as it is read, never built in memory (tables in
+chunks, ``cli/tables.py``). Long output on a terminal goes through a pager
+(``cli/pager.py``).
+
+Whatever a person reads (table cells, rendered objects, messages, errors) is
+made safe to show first (``cli/safe_text.py``): a control character or a bidi
+override from the data is shown as an escape, never obeyed. Machine formats
+stay exact: JSON escapes control characters itself, and CSV cells are
+neutralised against formula injection (``csv_cell``).
+
+Colour (SPEC §7.1): only on a terminal, never when ``NO_COLOR`` is set to a
+non-empty value; ``--color always|never`` (or ``COLLABCTL_COLOR``) overrides
+both. Rich does the rest (``TERM=dumb``, how many colours the terminal has).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import functools
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from collabctl.cli.env import Environment, silence_stdout
+from collabctl.cli.safe_text import csv_cell, visible
+
+if TYPE_CHECKING:
+    from collabctl.cli.tables import Column
 
 
 class Format(StrEnum):
@@ -24,22 +42,29 @@ class Format(StrEnum):
     csv = "csv"
 
 
+class ColorMode(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _cell(value: Any) -> str:
+def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return csv_cell(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return dumps(value)
+        return csv_cell(dumps(value))
     return str(value)
 
 
-#: Width of tables written to a file or pipe, where there is no terminal to measure.
-PIPE_WIDTH = 160
+# -- the console: colour and width ------------------------------------------------------
 
 
 @functools.cache
@@ -52,27 +77,69 @@ def _console_class() -> Any:
             self.quiet = True
             raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
 
+        def render_str(self, text: str, **options: Any) -> Any:
+            # every string printed, markup or not, from any renderer: made safe to show
+            return super().render_str(visible(text, layout=True), **options)
+
     return _Console
 
 
-def console(stream: TextIO, env: Environment, *, is_stdout: bool) -> Any:
+def colour_system(env: Environment, *, is_stdout: bool) -> str | None:
+    """The ``color_system`` for Rich: None (no escape codes at all), or what to use."""
+    tty = env.stdout_tty if is_stdout else env.stderr_tty
+    mode = env.color
+    if mode == ColorMode.never:
+        return None
+    if mode == ColorMode.always:
+        return "auto" if tty else "standard"
+    if not tty or os.environ.get("NO_COLOR", ""):
+        return None
+    return "auto"
+
+
+def console(stream: TextIO, env: Environment, *, is_stdout: bool, width: int | None = None) -> Any:
+    """A Rich console writing to ``stream``, with colour as SPEC §7.1 has it.
+
+    Without colour it writes no escape code at all, bold included. Not on a
+    terminal, lines are never wrapped at a width of Rich's choosing.
+    """
     Console = _console_class()
     tty = env.stdout_tty if is_stdout else env.stderr_tty
-    return Console(
+    system = colour_system(env, is_stdout=is_stdout)
+    made = Console(
         file=stream,
         force_terminal=tty,
-        no_color=not tty,
+        color_system=system,
+        no_color=False,  # NO_COLOR is decided above, where --color can override it
         highlight=False,
         emoji=False,  # data is shown as it is: a name with :warning: in it stays text
-        width=None if tty else PIPE_WIDTH,
+        width=width if width is not None else (None if tty else PIPE_WIDTH),
     )
+    if env.color == ColorMode.always and made.color_system is None:  # e.g. TERM=dumb
+        made = Console(
+            file=stream,
+            force_terminal=tty,
+            color_system="standard",
+            no_color=False,
+            highlight=False,
+            emoji=False,
+            width=width if width is not None else (None if tty else PIPE_WIDTH),
+        )
+    return made
 
 
-def _table_cell(column: str, value: Any) -> str:
-    """Times to the minute in tables: people read dates, scripts use the machine formats."""
-    if column == "at" or column.endswith("_at"):
-        return _cell(value)[:16].replace("T", " ")
-    return _cell(value)
+#: Width of what Rich renders for a file or pipe (never tables: those are not cut).
+PIPE_WIDTH = 160
+
+
+def terminal_size(env: Environment) -> tuple[int, int]:
+    """Columns and lines of the terminal (COLUMNS and LINES win, as Rich has it)."""
+    Console = _console_class()
+    size = Console(file=env.stdout, force_terminal=True).size
+    return size.width, size.height
+
+
+# -- data -------------------------------------------------------------------------------
 
 
 def emit_rows(
@@ -81,11 +148,42 @@ def emit_rows(
     fmt: Format,
     columns: Sequence[str],
     *,
-    table_columns: Sequence[str] | None = None,
+    table_columns: Sequence[str | Column] | None = None,
     empty: str = "nothing to show",
+    page: bool = False,
 ) -> int:
-    """Write rows in the chosen format; returns how many were written."""
-    out = env.stdout
+    """Write rows in the chosen format; returns how many were written.
+
+    ``table_columns`` are the columns of the table for people (names, or
+    ``tables.Column`` with a kind and a priority); ``page`` sends long output on
+    a terminal through the pager.
+    """
+    with _destination(env, page) as out:
+        count = _write_rows(env, out, rows, fmt, columns, table_columns)
+        out.flush()
+    if count == 0 and fmt is Format.table:
+        message(env, empty)
+    env.stdout.flush()
+    return count
+
+
+def _destination(env: Environment, page: bool) -> contextlib.AbstractContextManager[TextIO]:
+    """Where data goes: stdout, or the pager when output may be long on a terminal."""
+    if not (page and env.pager and env.stdout_tty):
+        return contextlib.nullcontext(env.stdout)
+    from collabctl.cli.pager import paged
+
+    return paged(env)
+
+
+def _write_rows(
+    env: Environment,
+    out: TextIO,
+    rows: Iterable[dict[str, Any]],
+    fmt: Format,
+    columns: Sequence[str],
+    table_columns: Sequence[str | Column] | None,
+) -> int:
     count = 0
     if fmt is Format.jsonl:
         for row in rows:
@@ -101,25 +199,19 @@ def emit_rows(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in columns])
+            writer.writerow([_csv_cell(row.get(c)) for c in columns])
             count += 1
     else:
-        from rich.table import Table
-        from rich.text import Text
+        from collabctl.cli import tables
 
-        table = Table(show_lines=False, header_style="bold")
-        shown = table_columns or columns
-        for column in shown:
-            table.add_column(column.replace("_", " "))
-        for row in rows:
-            # Text, not str: a name like "AB [Norr]" is data, not Rich markup
-            table.add_row(*(Text(_table_cell(c, row.get(c))) for c in shown))
-            count += 1
-        if count:
-            console(out, env, is_stdout=True).print(table)
+        shown = tables.columns_for(table_columns or columns)
+        if env.stdout_tty:
+            width = terminal_size(env)[0]
+            count = tables.write_terminal(
+                console(out, env, is_stdout=True, width=width), rows, shown, width
+            )
         else:
-            message(env, empty)
-    out.flush()
+            count = tables.write_plain(out, rows, shown)
     return count
 
 
@@ -128,35 +220,45 @@ def emit_object(
     obj: dict[str, Any],
     fmt: Format,
     render: Callable[[Any, dict[str, Any]], None] | None = None,
+    *,
+    page: bool = False,
 ) -> None:
     """One object: ``render`` draws it for people; machine formats print it as data.
 
     Without ``render`` the table format prints nothing: the command tells people
-    what happened in a message of its own."""
-    out = env.stdout
+    what happened in a message of its own. ``page``: through the pager when long.
+    """
     if fmt is Format.json:
+        out: TextIO = env.stdout
         out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
     elif fmt is Format.jsonl:
-        out.write(dumps(obj) + "\n")
+        env.stdout.write(dumps(obj) + "\n")
     elif fmt is Format.csv:
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(env.stdout, lineterminator="\n")
         writer.writerow(list(obj))
-        writer.writerow([_cell(v) for v in obj.values()])
+        writer.writerow([_csv_cell(v) for v in obj.values()])
     elif render is not None:
-        render(console(out, env, is_stdout=True), obj)
-    out.flush()
+        with _destination(env, page) as out:
+            width = terminal_size(env)[0] if env.stdout_tty else None
+            render(console(out, env, is_stdout=True, width=width), obj)
+            out.flush()
+    env.stdout.flush()
+
+
+# -- messages and errors ----------------------------------------------------------------
 
 
 def message(env: Environment, text: str) -> None:
-    """A line for the person at the terminal, on stderr."""
-    env.stderr.write(text + "\n")
+    """A line for the person at the terminal, on stderr (made safe to show)."""
+    env.stderr.write(visible(text, layout=True) + "\n")
     env.stderr.flush()
 
 
 def error_lines(code: str, text: str, hint: str | None) -> str:
-    lines = [f"error[{code}]: {text}"]
+    """``error[CODE]: text`` and the hint, made safe to show."""
+    lines = [f"error[{code}]: {visible(text, layout=True)}"]
     if hint:
-        first, *rest = hint.splitlines()
+        first, *rest = visible(hint, layout=True).splitlines()
         lines.append(f"hint: {first}")
         lines.extend(f"      {line}" for line in rest)
     return "\n".join(lines)
@@ -165,7 +267,16 @@ def error_lines(code: str, text: str, hint: str | None) -> str:
 def emit_error(
     env: Environment, code: str, text: str, hint: str | None, fmt: Format | None
 ) -> None:
-    env.stderr.write(error_lines(code, text, hint) + "\n")
+    lines = error_lines(code, text, hint)
+    if colour_system(env, is_stdout=False) is None:
+        env.stderr.write(lines + "\n")
+    else:
+        from rich.text import Text
+
+        shown = console(env.stderr, env, is_stdout=False)
+        for line in lines.split("\n"):
+            style = "bold red" if line.startswith("error[") else "yellow"
+            shown.print(Text(line, style=style), soft_wrap=True)
     env.stderr.flush()
     if fmt is not None and fmt is not Format.table:
         try:

@@ -1,20 +1,67 @@
-"""How results look in a terminal (``--format table``)."""
+"""How results look in a terminal (``--format table``).
+
+Every string printed through the console is made safe to show (the console's
+``render_str``, ``cli/output.py``); the tables of ``show`` are ``cli/tables.py``
+tables: fitted to the terminal, or plain aligned columns in a pipe.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from collabctl.cli.tables import KEY, TEXT, Column, day, write_plain, write_terminal
 
-def _plain(*cells: str) -> list[Any]:
-    """Table cells from data: names like "Byrå [/b] AB" are text, never markup."""
+_USERS = (
+    Column("email", kind=KEY, priority=1),
+    Column("name", kind=TEXT, priority=3),
+    Column("role", kind=KEY, priority=2),
+    Column("main_contact", "main contact", KEY, 2),
+    Column("services", kind=TEXT, priority=2),
+)
+_SUBSCRIPTIONS = (
+    Column("service", priority=1),
+    Column("state", priority=1),
+    Column("records", priority=2),
+)
+_COLLABORATIONS = (
+    Column("service", priority=1),
+    Column("office_org_number", "office org", KEY, 1),
+    Column("office_name", "office", TEXT, 6),
+    Column("state", priority=1),
+    Column("started_at", "started", KEY, 3, day),
+    Column("ended_at", "ended", KEY, 2, day),
+    Column("ended_by", "by", KEY, 4),
+    Column("outcome", priority=2),
+)
+_OFFICES = (
+    Column("org_number", "org number", KEY, 1),
+    Column("name", kind=TEXT, priority=2),
+    Column("email", "e-mail (notifications)", KEY, 1),
+)
+_ACCESS = (
+    Column("service", priority=1),
+    Column("party", priority=1),
+    Column("access", priority=1),
+)
+
+
+def table(console: Any, title: str, rows: list[dict[str, Any]], columns: Sequence[Column]) -> None:
+    """A titled table inside a rendered object: fitted to a terminal, plain in a pipe."""
     from rich.text import Text
 
-    return [Text(cell) for cell in cells]
+    console.print()
+    console.print(Text(title, style="bold"), soft_wrap=True)
+    if not rows:
+        console.print("none", style="dim")
+    elif console.is_terminal:
+        write_terminal(console, rows, columns, console.width)
+    else:
+        write_plain(console.file, rows, columns)
 
 
 def render_company(console: Any, company: dict[str, Any]) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
     console.print(
         f"[bold]{escape(company['customer_number'])}  {escape(company['name'])}[/bold]"
@@ -26,28 +73,9 @@ def render_company(console: Any, company: dict[str, Any]) -> None:
         if main
         else "main contact: [red]none[/red] (ending will fail)"
     )
-
-    users = Table(title="Users and services", title_justify="left", header_style="bold")
-    for column in ("email", "name", "role", "main contact", "services"):
-        users.add_column(column)
-    for u in company["users"]:
-        users.add_row(
-            *_plain(
-                u["email"],
-                u["name"],
-                u["role"],
-                "yes" if u["main_contact"] else "",
-                ", ".join(u["services"]),
-            )
-        )
-    console.print(users)
-
-    subs = Table(title="Subscriptions", title_justify="left", header_style="bold")
-    for column in ("service", "state", "records"):
-        subs.add_column(column)
-    for s in company["subscriptions"]:
-        subs.add_row(*_plain(s["service"], s["state"], str(s["records"])))
-    console.print(subs)
+    users = [{**u, "main_contact": "yes" if u["main_contact"] else ""} for u in company["users"]]
+    table(console, "Users and services", users, _USERS)
+    table(console, "Subscriptions", company["subscriptions"], _SUBSCRIPTIONS)
     for s in company["subscriptions"]:
         if s["state"] == "deleted":  # the one irreversible outcome, undone from its backup
             console.print(
@@ -56,38 +84,11 @@ def render_company(console: Any, company: dict[str, Any]) -> None:
                 f"{company['customer_number']} --service {s['service']}`)",
                 markup=False,
             )
-
-    collabs = Table(title="Collaborations", title_justify="left", header_style="bold")
-    for column in ("service", "office", "state", "started", "ended", "by", "outcome"):
-        collabs.add_column(column)
-    for c in company["collaborations"]:
-        collabs.add_row(
-            *_plain(
-                c["service"],
-                f"{c['office_name']} ({c['office_org_number']})",
-                c["state"],
-                c["started_at"][:10],
-                (c["ended_at"] or "")[:10],
-                c["ended_by"] or "",
-                c["outcome"] or "",
-            )
-        )
-    console.print(collabs)
-
+    table(console, "Collaborations", company["collaborations"], _COLLABORATIONS)
     if company.get("offices"):
-        offices = Table(title="Offices", title_justify="left", header_style="bold")
-        for column in ("org number", "name", "e-mail (notifications)"):
-            offices.add_column(column)
-        for o in company["offices"]:
-            offices.add_row(*_plain(o["org_number"], o["name"], o["email"] or "none"))
-        console.print(offices)
-
-    access = Table(title="Access now", title_justify="left", header_style="bold")
-    for column in ("service", "party", "access"):
-        access.add_column(column)
-    for a in company["access"]:
-        access.add_row(*_plain(a["service"], a["party"], a["access"]))
-    console.print(access)
+        offices = [{**o, "email": o["email"] or "none"} for o in company["offices"]]
+        table(console, "Offices", offices, _OFFICES)
+    table(console, "Access now", company["access"], _ACCESS)
 
 
 def render_collaboration(console: Any, c: dict[str, Any]) -> None:
@@ -158,3 +159,63 @@ def render_preflight(console: Any, p: dict[str, Any], *, heading: bool = True) -
         console.print(
             f"       {mark} {item['item']:<20} {escape(item['detail'])} {escape('[' + item['by'] + ']')}"
         )
+
+
+# -- the audit log's details ----------------------------------------------------------
+
+
+def details_lines(details: Any) -> list[str]:
+    """An audit event's details as ``key: value`` lines, for people (``log`` as a table).
+
+    Empty values are left out; a before/after pair reads ``before -> after``; a
+    change of a whole object (``before`` and ``after`` objects) shows the fields
+    that changed. The machine formats carry the details as they are.
+    """
+    if not isinstance(details, dict):
+        return [_value(details)] if details not in (None, "", [], {}) else []
+    lines = []
+    before, after = details.get("before", _MISSING), details.get("after", _MISSING)
+    rest = {k: v for k, v in details.items() if k not in ("before", "after")}
+    if before is not _MISSING or after is not _MISSING:
+        if isinstance(before, dict) and isinstance(after, dict):
+            for key in [*before, *(k for k in after if k not in before)]:
+                if before.get(key) != after.get(key):
+                    lines.append(f"{_label(key)}: {_change(before.get(key), after.get(key))}")
+        elif isinstance(before, dict) and after is None:
+            lines.append(f"removed: {_value(before)}")
+        else:
+            lines.append(
+                _change(
+                    None if before is _MISSING else before, None if after is _MISSING else after
+                )
+            )
+    for key, value in rest.items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        lines.append(f"{_label(key)}: {_value(value)}")
+    return lines
+
+
+_MISSING = object()
+
+
+def _label(key: str) -> str:
+    return str(key).replace("_", " ")
+
+
+def _change(before: Any, after: Any) -> str:
+    return f"{_value(before)} -> {_value(after)}"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        if set(value) == {"before", "after"}:
+            return _change(value["before"], value["after"])
+        return ", ".join(f"{_label(k)}={_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value) if value else "(none)"
+    return str(value)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from collabctl.domain import validation
-from collabctl.domain.errors import InvalidInput
+from collabctl.domain.errors import InvalidInput, NotFound
 from collabctl.domain.keys import EVENT_KEYS
 from collabctl.operations import scope
 from collabctl.operations.companies import (
@@ -22,9 +24,13 @@ from collabctl.operations.companies import (
     record_counts,
 )
 from collabctl.operations.context import Context, parse_timestamp
-from collabctl.store.models import AuditEvent, Office, Subscription
+from collabctl.store.models import Office, Subscription, metadata
 
 STATES = ("active", "ended", "all")
+#: ``list --sort``: the order of the rows (ties in customer number and service order)
+SORTS = ("customer", "started", "ended")
+
+_COMPANY: Table = metadata.tables["company"]
 
 
 def list_collaborations(
@@ -35,10 +41,21 @@ def list_collaborations(
     office: str | None = None,
     service: str | None = None,
     state: str = "active",
+    search: str | None = None,
+    sort: str = "customer",
+    limit: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Collaborations, streamed from the database in key order."""
+    """Collaborations, streamed from the database in the order ``sort`` names.
+
+    ``search`` keeps those of companies whose customer number or org number is
+    the text, or whose name contains it (case-insensitively, in any script).
+    """
     if state not in STATES:
         raise InvalidInput(f"--state: {state!r} is not allowed", "use active, ended or all")
+    if sort not in SORTS:
+        raise InvalidInput(f"--sort: {sort!r} is not allowed", "use customer, started or ended")
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"--limit: {limit} is not a positive number", "e.g. --limit 20")
     stmt = collaboration_select()
     c = COLLABORATION.c  # table columns throughout, as in collaboration_select
     if customer is not None:
@@ -51,10 +68,46 @@ def list_collaborations(
         stmt = stmt.where(c.state == state)
     if ctx.party is not None:
         stmt = stmt.where(scope.collaboration_filter(ctx.party))
-    stmt = stmt.order_by(c.customer_number, c.service, c.started_at)
-    # Not a generator function: bad filters must fail before any output is written.
+    keys = (c.customer_number, c.service, c.started_at)
+    if sort == "started":
+        stmt = stmt.order_by(c.started_at, *keys)
+    elif sort == "ended":  # the ones still active after the ended ones
+        stmt = stmt.order_by(c.ended_at.is_(None), c.ended_at, *keys)
+    else:
+        stmt = stmt.order_by(*keys)
+    if search is None:
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        # Not a generator function: bad filters must fail before any output is written.
+        rows = session.execute(stmt.execution_options(yield_per=1000))
+        return (collaboration_dict(row) for row in rows)
+    matches = _search(search)
+    stmt = stmt.add_columns(_COMPANY.c.org_number)
     rows = session.execute(stmt.execution_options(yield_per=1000))
-    return (collaboration_dict(row) for row in rows)
+    found = (collaboration_dict(row[:-1]) for row in rows if matches(row[0], row[-1], row[1]))
+    return islice(found, limit) if limit is not None else found
+
+
+def _search(text: str) -> Callable[[str, str, str], bool]:
+    """``list --search``: whether a company (customer number, org number, name) matches."""
+    needle = text.strip()
+    if not needle:
+        raise InvalidInput("--search: empty", "give part of a name, a customer or an org number")
+    number = needle if needle.isascii() and needle.isdigit() else None
+    try:
+        org = validation.org_number(needle, "--search")
+    except InvalidInput:
+        org = None
+    folded = unicodedata.normalize("NFKC", needle).casefold()
+
+    def matches(customer_number: str, org_number: str, name: str) -> bool:
+        return (
+            customer_number == number
+            or org_number == org
+            or folded in unicodedata.normalize("NFKC", name).casefold()
+        )
+
+    return matches
 
 
 def _access(
@@ -69,11 +122,53 @@ def _access(
     return "none"  # no-access, deleted
 
 
+def company_key(session: Session, ctx: Context, key: str) -> str:
+    """The customer number meant by ``show KEY``: a customer number, or the org number of
+    one company the party sees (``NNNNNN-NNNN``; ten digits that are no customer number)."""
+    text = key.strip()
+    if "-" in text:
+        org = validation.org_number(text, "CUSTOMER")
+    else:
+        number = validation.customer_number(text, "CUSTOMER")
+        if len(number) < 10 or _exists(session, number):
+            return number
+        try:
+            org = validation.org_number(text, "CUSTOMER")
+        except InvalidInput:  # no org number either: not found, as any customer number
+            return number
+    companies = session.scalars(
+        select(_COMPANY.c.customer_number)
+        .where(_COMPANY.c.org_number == org)
+        .order_by(_COMPANY.c.customer_number)
+    ).all()
+    seen = [n for n in companies if scope.sees_company(session, ctx.party, n)]
+    if not seen:
+        raise NotFound(
+            f"no company has org number {org}"
+            + (f" (acting as {ctx.party})" if ctx.party is not None else ""),
+            "check the number, or look it up with `collabctl list --search NAME`",
+        )
+    if len(seen) > 1:
+        raise InvalidInput(
+            f"org number {org} belongs to {len(seen)} companies: {', '.join(seen)}",
+            f"show one by its customer number, e.g. collabctl show {seen[0]}",
+        )
+    return str(seen[0])
+
+
+def _exists(session: Session, number: str) -> bool:
+    found = session.execute(
+        select(_COMPANY.c.customer_number).where(_COMPANY.c.customer_number == number)
+    ).first()
+    return found is not None
+
+
 def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
+    """One company in full, by customer number or org number (``company_key``)."""
     # here, not at the top: `list` imports this module and needs none of parties
     from collabctl.operations.parties import user_dict
 
-    number = validation.customer_number(number, "CUSTOMER")
+    number = company_key(session, ctx, number)
     party = ctx.party
     scope.require_visible(session, ctx, number)
     company = get_company(session, number)
@@ -159,6 +254,10 @@ def _offices(session: Session, org_numbers: set[str]) -> list[dict[str, Any]]:
     return [{"org_number": org, "name": name, "email": email} for org, name, email in rows]
 
 
+#: ``log --action``: what the audit log records
+ACTIONS_HINT = "e.g. start, end, import, export, add-user, set-main-contact, set-role, restore"
+
+
 def audit_events(
     session: Session,
     ctx: Context,
@@ -166,18 +265,48 @@ def audit_events(
     customer: str | None = None,
     service: str | None = None,
     since: str | None = None,
+    until: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    limit: int | None = None,
+    reverse: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    stmt = select(*(getattr(AuditEvent, k) for k in EVENT_KEYS))
+    """Audit events, newest first (``reverse``: oldest first); ``limit``: the newest N."""
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"--limit: {limit} is not a positive number", "e.g. --limit 20")
+    event = metadata.tables["audit_event"]
+    columns = [event.c[k] for k in EVENT_KEYS]
+    stmt = select(*columns)
     if customer is not None:
         stmt = stmt.where(
-            col(AuditEvent.customer_number) == validation.customer_number(customer, "--customer")
+            event.c.customer_number == validation.customer_number(customer, "--customer")
         )
     if service is not None:
-        stmt = stmt.where(col(AuditEvent.service) == ctx.service(service, "--service").code)
+        stmt = stmt.where(event.c.service == ctx.service(service, "--service").code)
     if since is not None:
-        stmt = stmt.where(col(AuditEvent.at) >= parse_timestamp(since, "--since"))
+        stmt = stmt.where(event.c.at >= parse_timestamp(since, "--since"))
+    if until is not None:
+        stmt = stmt.where(event.c.at <= parse_timestamp(until, "--until"))
+    if action is not None:
+        stmt = stmt.where(event.c.action == _word(action, "--action", ACTIONS_HINT))
+    if actor is not None:
+        stmt = stmt.where(event.c.actor == _word(actor, "--actor", "the name in the actor column"))
     if ctx.party is not None:
         stmt = stmt.where(scope.event_filter(ctx.party))
-    stmt = stmt.order_by(col(AuditEvent.id))
+    if limit is not None:
+        # the newest N, then in the order asked for
+        stmt = stmt.order_by(event.c.id.desc()).limit(limit)
+        if reverse:
+            newest = stmt.subquery()
+            stmt = select(*(newest.c[k] for k in EVENT_KEYS)).order_by(newest.c.id)
+    else:
+        stmt = stmt.order_by(event.c.id if reverse else event.c.id.desc())
     rows = session.execute(stmt.execution_options(yield_per=1000))
     return (dict(zip(EVENT_KEYS, row, strict=True)) for row in rows)
+
+
+def _word(value: str, option: str, hint: str) -> str:
+    text = value.strip()
+    if not text:
+        raise InvalidInput(f"{option}: empty", hint)
+    return text

@@ -1,0 +1,298 @@
+"""collabctl at a real terminal (a pseudo-terminal, read through the pyte terminal emulator):
+colour only where it belongs, tables that fit 80 columns with every key value whole,
+plain lines in a pipe, and a pager for long output (SPEC §7.1, issue 10's "Seen")."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from helpers import COLLABCTL, invoke, ok, run_process
+
+WAIT_S = 60
+BOX = re.compile("[│┃━─╭╮╰╯┏┓┗┛┡┩└┘├┤┼…]")
+
+
+@dataclass
+class Screen:
+    raw: str  # what the program wrote, escape codes and all
+    lines: list[str]  # the screen as a person sees it
+    status: int
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def at_terminal(
+    *args: str, columns: int = 80, rows: int = 200, env: dict[str, str] | None = None
+) -> Screen:
+    """Run collabctl in a pseudo-terminal ``columns`` wide; the screen it leaves.
+
+    ``rows`` is the height of the terminal (and of the emulated screen): tall enough,
+    the output fits and the pager is not needed unless a test makes it short.
+    """
+    import pexpect
+    import pyte
+
+    environ = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns)}
+    environ["LINES"] = str(rows)
+    for name in ("NO_COLOR", "COLLABCTL_COLOR", "PAGER", "COLLABCTL_PAGER", "LESS"):
+        environ.pop(name, None)
+    environ.update(env or {})
+    child = pexpect.spawn(
+        COLLABCTL[0],
+        [*COLLABCTL[1:], *args],
+        env=environ,
+        dimensions=(rows, columns),
+        encoding="utf-8",
+        timeout=WAIT_S,
+    )
+    raw = ""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            raw += child.read_nonblocking(65536, timeout=1)
+        except pexpect.TIMEOUT:
+            continue
+        except pexpect.EOF:
+            break
+    child.close()
+    assert child.exitstatus is not None, f"killed by signal {child.signalstatus}:\n{raw}"
+    screen = pyte.Screen(columns, rows)
+    pyte.Stream(screen).feed(raw)
+    lines = [line.rstrip() for line in screen.display]
+    while lines and not lines[-1]:
+        lines.pop()
+    return Screen(raw, lines, child.exitstatus)
+
+
+def whole(value: str, text: str) -> bool:
+    """``value`` stands whole in ``text``, never cut or split over two lines."""
+    return re.search(rf"(?<![\w.@-]){re.escape(value)}(?![\w.@-])", text) is not None
+
+
+@pytest.fixture
+def demo_data() -> None:
+    assert invoke("demo").exit_code == 0
+    ended = invoke("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "customer",
+                   "--reason", "moving to another bureau", "--yes")  # fmt: skip
+    assert ended.exit_code == 0, ended.output
+
+
+# -- colour ----------------------------------------------------------------------------
+
+DRY_RUN = ("end", "1001", "-s", "fakturering", "-o", "delete", "--by", "office", "--dry-run")
+COMMANDS = [DRY_RUN, ("list", "--state", "all"), ("show", "1001"), ("log",), ("show", "9999")]
+
+
+@pytest.mark.usefixtures("demo_data")
+@pytest.mark.parametrize(
+    ("options", "env"),
+    [((), {"NO_COLOR": "1"}), (("--color", "never"), {}), ((), {"COLLABCTL_COLOR": "never"})],
+    ids=["NO_COLOR=1", "--color never", "COLLABCTL_COLOR=never"],
+)
+def test_no_escape_code_at_all_without_colour(
+    options: tuple[str, ...], env: dict[str, str]
+) -> None:
+    for command in COMMANDS:
+        screen = at_terminal(*options, *command, env=env)
+        assert "\x1b" not in screen.raw, (command, screen.raw)
+        assert screen.lines, command
+    assert (
+        at_terminal(*options, "show", "9999", env=env)
+        .lines[0]
+        .startswith("error[not-found]: customer 9999")
+    )
+
+
+@pytest.mark.usefixtures("demo_data")
+def test_colour_on_a_terminal_and_error_lines_coloured() -> None:
+    shown = at_terminal("show", "1001")
+    assert "\x1b[" in shown.raw
+    failed = at_terminal("show", "9999")
+    assert failed.status == 1
+    assert re.search(r"\x1b\[[0-9;]*31m\s*error\[not-found\]", failed.raw), failed.raw
+    assert failed.lines[0].startswith("error[not-found]")
+
+
+@pytest.mark.usefixtures("demo_data")
+def test_never_colour_in_a_pipe_unless_asked() -> None:
+    piped = run_process("show", "9999")
+    assert "\x1b" not in piped.output
+    forced = run_process("--color", "always", "show", "9999", env={"NO_COLOR": "1"})
+    assert "\x1b[" in forced.stderr  # --color always wins over NO_COLOR and the pipe
+    assert "error[not-found]" in forced.stderr
+
+
+# -- 80 columns: every key value whole ----------------------------------------------------
+
+
+@pytest.mark.usefixtures("demo_data")
+def test_list_at_80_columns_shows_every_key_value_whole() -> None:
+    rows = ok(invoke("list", "--state", "all", "--format", "json"))
+    screen = at_terminal("list", "--state", "all")
+    assert screen.status == 0
+    assert all(len(line) <= 80 for line in screen.lines)
+    assert not BOX.search(screen.text)
+    text = screen.text
+    starts = [line for line in screen.lines if re.match(r"\d{4} ", line)]
+    assert len(starts) == len(rows)  # one first line per collaboration, wrapped names after
+    for r, line in zip(rows, starts, strict=True):
+        for key in ("customer_number", "service", "office_org_number", "state"):
+            assert whole(r[key], line), (key, r[key], line)
+        if r["ended_at"]:
+            assert whole(r["ended_at"][:10], line) and whole(r["outcome"], line), line
+    # what did not fit is named, with the way to see it
+    joined = " ".join(text.split())
+    assert "not shown at 80 columns:" in joined
+    assert "--format csv or json, or in a wider terminal" in joined
+    # in a wide terminal nothing is left out
+    wide = at_terminal("list", "--state", "all", columns=200)
+    assert "not shown" not in wide.text
+    assert all(whole(r["office_name"].split()[0], wide.text) for r in rows)
+
+
+@pytest.mark.usefixtures("demo_data")
+def test_show_at_80_columns_shows_every_email_and_org_number_whole() -> None:
+    company = ok(invoke("show", "1001", "--format", "json"))
+    screen = at_terminal("show", "1001")
+    assert screen.status == 0
+    assert all(len(line) <= 80 for line in screen.lines)
+    assert not BOX.search(screen.text)
+    text = screen.text
+    assert whole(company["org_number"], text)
+    for user in company["users"]:
+        assert whole(user["email"], text), user["email"]
+        assert whole(user["role"], text)
+    for c in company["collaborations"]:
+        assert whole(c["office_org_number"], text)
+        assert whole(c["service"], text)
+        assert whole(c["started_at"][:10], text)
+    for a in company["access"]:
+        assert whole(a["party"], text)
+
+
+@pytest.mark.usefixtures("demo_data")
+def test_log_at_80_columns_shows_keys_whole_and_details_as_text_not_json() -> None:
+    events = ok(invoke("log", "--format", "json"))
+    screen = at_terminal("log")
+    assert screen.status == 0
+    assert all(len(line) <= 80 for line in screen.lines)
+    text = screen.text
+    starts = [line for line in screen.lines if re.match(r"\d+ +\d{4}-\d\d-\d\d ", line)]
+    assert [int(line.split()[0]) for line in starts] == [e["id"] for e in events]  # newest first
+    for e, line in zip(events, starts, strict=True):
+        assert whole(e["at"][:16].replace("T", " "), line)
+        assert whole(e["action"], line)
+        if e["customer_number"]:
+            assert whole(e["customer_number"], line)
+    assert '{"' not in text and '":' not in text  # no raw JSON
+    assert "outcome: continue" in text
+    assert "reason: moving to another bureau" in text
+
+
+# -- in a pipe: plain lines -----------------------------------------------------------
+
+
+@pytest.mark.usefixtures("demo_data")
+def test_list_piped_is_plain_aligned_lines_without_boxes_or_cuts() -> None:
+    rows = ok(invoke("list", "--state", "all", "--format", "json"))
+    piped = run_process("list", "--state", "all")
+    assert piped.exit_code == 0
+    assert "\x1b" not in piped.stdout
+    assert not BOX.search(piped.stdout)
+    header, *lines = piped.stdout.splitlines()
+    assert len(lines) == len(rows)  # one row a line
+    assert header.split()[:3] == ["customer", "company", "service"]
+    for r, line in zip(rows, lines, strict=True):
+        for key in ("customer_number", "company_name", "office_name", "office_org_number"):
+            assert r[key] in line
+        assert line.index(r["service"]) == header.index("service")  # aligned
+    assert max(len(line) for line in lines) > 80  # nothing cut to fit a width
+
+
+@pytest.mark.usefixtures("demo_data")
+def test_piped_output_at_a_terminal_is_plain_too() -> None:
+    """``collabctl list | cat`` typed at a terminal: stderr is the terminal, stdout a pipe."""
+    screen = at_terminal("list", "--state", "all", columns=200)
+    piped = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$@" | cat', "sh", *COLLABCTL, "list", "--state", "all"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=WAIT_S,
+    )
+    assert not BOX.search(piped.stdout)
+    assert len(piped.stdout.splitlines()) == len(screen.lines)
+
+
+# -- the pager ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pager(tmp_path: Path) -> Path:
+    """A pager that notes it was called and shows what it is given."""
+    calls = tmp_path / "pager-calls"
+    script = tmp_path / "pager.sh"
+    script.write_text(f'#!/bin/sh\necho called >> "{calls}"\nexec cat\n', encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def calls(pager: Path) -> int:
+    file = pager.with_name("pager-calls")
+    return len(file.read_text().splitlines()) if file.exists() else 0
+
+
+@pytest.mark.usefixtures("demo_data")
+def test_long_output_on_a_terminal_goes_through_the_pager(pager: Path) -> None:
+    env = {"COLLABCTL_PAGER": str(pager)}
+    screen = at_terminal("log", rows=12, env=env)
+    assert screen.status == 0
+    assert calls(pager) == 1
+    assert "1001" in screen.raw  # what the pager was given reached the screen
+
+    # short output is written straight to the terminal
+    assert at_terminal("list", "--customer", "0042", rows=12, env=env).status == 0
+    assert calls(pager) == 1
+    # --no-pager and a pipe bypass it
+    assert at_terminal("--no-pager", "log", rows=12, env=env).status == 0
+    assert calls(pager) == 1
+    piped = run_process("log", env=env)
+    assert piped.exit_code == 0 and "import" in piped.stdout
+    assert calls(pager) == 1
+
+
+@pytest.mark.usefixtures("demo_data")
+def test_pager_order_collabctl_pager_then_pager(pager: Path) -> None:
+    at_terminal("log", rows=12, env={"PAGER": str(pager)})
+    assert calls(pager) == 1
+    at_terminal("log", rows=12, env={"PAGER": str(pager), "COLLABCTL_PAGER": "cat"})
+    assert calls(pager) == 1  # COLLABCTL_PAGER wins; cat means no pager
+
+
+@pytest.mark.usefixtures("demo_data")
+def test_quitting_less_early_ends_quietly() -> None:
+    import pexpect
+
+    environ = {**os.environ, "TERM": "xterm", "COLUMNS": "80", "LINES": "8"}
+    for name in ("PAGER", "COLLABCTL_PAGER", "LESS"):
+        environ.pop(name, None)
+    child = pexpect.spawn(
+        COLLABCTL[0], [*COLLABCTL[1:], "log"], env=environ, dimensions=(8, 80),
+        encoding="utf-8", timeout=WAIT_S,
+    )  # fmt: skip
+    child.expect("outcome: continue")  # less shows the first screen: the newest events
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "Traceback" not in (child.before or "")
