@@ -161,16 +161,29 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
     stays saved when it is cancelled or interrupted later, and it says so."""
     saved: list[str] = []
     try:
-        _end_flow(state, options, fmt, saved)
+        req = _end_flow(state, options, fmt, saved)
+        if req is None:  # a dry run: its report was the result
+            return
     except (KeyboardInterrupt, EOFError):
         message(state.env, "\ninterrupted: the collaboration was not ended" + _kept(saved))
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Cancelled as exc:
         raise Cancelled(exc.message + _kept(saved)) from None
     except (CollabError, UsageError):
-        if saved:  # the refusal follows; first what of this flow stays
-            message(state.env, "saved before this, and kept: " + "; ".join(saved))
+        _say_kept(state, saved)
         raise
+    # the end itself, one transaction: a refusal under the lock (another agent was first)
+    # still leaves what the flow saved before
+    try:
+        apply_end(state, req, fmt)
+    except (CollabError, UsageError):
+        _say_kept(state, saved)
+        raise
+
+
+def _say_kept(state: State, saved: list[str]) -> None:
+    if saved:  # the refusal follows; first what of this flow stays
+        message(state.env, "saved before this, and kept: " + "; ".join(saved))
 
 
 def _kept(saved: list[str]) -> str:
@@ -179,7 +192,11 @@ def _kept(saved: list[str]) -> str:
     return "; saved before that, and kept: " + "; ".join(saved)
 
 
-def _end_flow(state: State, options: EndOptions, fmt: Format, saved: list[str]) -> None:
+def _end_flow(
+    state: State, options: EndOptions, fmt: Format, saved: list[str]
+) -> EndRequest | None:
+    """The questions, up to the confirmation; the request to end with, or None when
+    it was a dry run (whose report it printed)."""
     from collabctl.domain import validation
 
     env = state.env
@@ -204,7 +221,7 @@ def _end_flow(state: State, options: EndOptions, fmt: Format, saved: list[str]) 
             pre = run_preflight(state, req)
             check_flags_apply(pre, options.confirm, backup=options.backup)
         show_preflight(state, pre, fmt)
-        return
+        return None
 
     fixable = ("main-contact-missing", "checklist-incomplete")
     if pre.error is not None and pre.error.code not in fixable:
@@ -256,7 +273,7 @@ def _end_flow(state: State, options: EndOptions, fmt: Format, saved: list[str]) 
 
     if not options.yes:
         req = _confirm(state, pre, req, number)
-    apply_end(state, req, fmt)
+    return req
 
 
 def _confirm(state: State, pre: Preflight, req: EndRequest, number: str) -> EndRequest:
