@@ -280,6 +280,14 @@ def test_pager_order_collabctl_pager_then_pager(pager: Path) -> None:
 
 
 @pytest.mark.usefixtures("demo_data")
+def test_a_pager_that_stops_reading_ends_the_command_quietly() -> None:
+    screen = at_terminal("log", rows=8, env={"COLLABCTL_PAGER": "head -3"})
+    assert screen.status == 0, screen.text
+    assert len([line for line in screen.lines if line]) == 3
+    assert "error" not in screen.text and "Traceback" not in screen.raw
+
+
+@pytest.mark.usefixtures("demo_data")
 def test_quitting_less_early_ends_quietly() -> None:
     import pexpect
 

@@ -158,13 +158,14 @@ def emit_rows(
     ``tables.Column`` with a kind and a priority); ``page`` sends long output on
     a terminal through the pager.
     """
+    count = -1  # still so when the pager was quit before the end: nothing more to say
     with _destination(env, page) as out:
         count = _write_rows(env, out, rows, fmt, columns, table_columns)
         out.flush()
     if count == 0 and fmt is Format.table:
         message(env, empty)
     env.stdout.flush()
-    return count
+    return max(count, 0)
 
 
 def _destination(env: Environment, page: bool) -> contextlib.AbstractContextManager[TextIO]:

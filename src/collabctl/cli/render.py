@@ -171,12 +171,11 @@ def details_lines(details: Any) -> list[str]:
     change of a whole object (``before`` and ``after`` objects) shows the fields
     that changed. The machine formats carry the details as they are.
     """
-    if not isinstance(details, dict):
+    if details.__class__ is not dict:
         return [_value(details)] if details not in (None, "", [], {}) else []
     lines = []
-    before, after = details.get("before", _MISSING), details.get("after", _MISSING)
-    rest = {k: v for k, v in details.items() if k not in ("before", "after")}
-    if before is not _MISSING or after is not _MISSING:
+    if "before" in details or "after" in details:
+        before, after = details.get("before"), details.get("after")
         if isinstance(before, dict) and isinstance(after, dict):
             for key in [*before, *(k for k in after if k not in before)]:
                 if before.get(key) != after.get(key):
@@ -184,23 +183,31 @@ def details_lines(details: Any) -> list[str]:
         elif isinstance(before, dict) and after is None:
             lines.append(f"removed: {_value(before)}")
         else:
-            lines.append(
-                _change(
-                    None if before is _MISSING else before, None if after is _MISSING else after
-                )
-            )
-    for key, value in rest.items():
-        if value is None or value == "" or value == [] or value == {}:
+            lines.append(_change(before, after))
+    for key, value in details.items():
+        cls = value.__class__
+        if cls is str:
+            if value and key != "before" and key != "after":
+                lines.append(_label(key) + ": " + value)
+        elif key == "before" or key == "after" or value is None:
             continue
-        lines.append(f"{_label(key)}: {_value(value)}")
+        elif cls is int:
+            lines.append(_label(key) + ": " + str(value))
+        elif value or cls is bool or cls is float:  # not an empty list or object
+            lines.append(_label(key) + ": " + _value(value))
     return lines
 
 
-_MISSING = object()
+_LABELS: dict[str, str] = {}
 
 
 def _label(key: str) -> str:
-    return str(key).replace("_", " ")
+    label = _LABELS.get(key)
+    if label is None:
+        label = str(key).replace("_", " ")
+        if len(_LABELS) < 1000:  # the keys collabctl writes: a handful
+            _LABELS[key] = label
+    return label
 
 
 def _change(before: Any, after: Any) -> str:

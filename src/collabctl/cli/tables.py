@@ -140,15 +140,36 @@ def columns_for(names: Sequence[str | Column]) -> list[Column]:
     return columns
 
 
+def _safe(text: str) -> str:
+    # isprintable is false for every character visible() escapes (and for a few harmless
+    # ones, which visible leaves as they are): the common case costs one C call
+    return text if text.isprintable() else visible(text)
+
+
 def _texts(column: Column, value: Any) -> list[str]:
     """The safe text of one cell, as lines (one line unless a ``below`` column has more)."""
     shown = column.show(value) if column.show is not None else cell(value)
     if isinstance(shown, list):
-        return [visible(part) for part in shown if part]
-    return [visible(shown)] if shown else []
+        return [_safe(part) for part in shown if part]
+    return [_safe(shown)] if shown else []
+
+
+def _converter(column: Column) -> Callable[[Any], str]:
+    """Value -> the safe text of one cell on one line, as fast as the column allows."""
+    if column.show is not None or column.kind == BELOW:
+        return lambda value: _one(column, value)
+
+    def convert(value: Any) -> str:
+        if value.__class__ is str:
+            return value if value.isprintable() else visible(value)
+        return _safe(cell(value)) if value is not None else ""
+
+    return convert
 
 
 def _width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     from rich.cells import cell_len
 
     return cell_len(text)
@@ -170,20 +191,19 @@ def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
 
 def write_plain(out: TextIO, rows: Iterable[dict[str, Any]], columns: Sequence[Column]) -> int:
     """Plain aligned columns, one row a line; returns the number of rows."""
-    keys = [c.key for c in columns]
+    pairs = [(c.key, _converter(c)) for c in columns]
     last = len(columns) - 1
     widths: list[int] = []
     count = 0
     for chunk in _chunks(rows, CHUNK_ROWS):
-        lines = [[_one(c, row.get(k)) for c, k in zip(columns, keys, strict=True)] for row in chunk]
+        lines = [[convert(row.get(key)) for key, convert in pairs] for row in chunk]
         if not widths:  # the first chunk sets the widths, with the header
             header = [c.title for c in columns]
             widths = [
                 max(_width(h), *(_width(line[i]) for line in lines)) for i, h in enumerate(header)
             ]
-            out.write(_plain_line(header, widths, last))
-        for line in lines:
-            out.write(_plain_line(line, widths, last))
+            lines.insert(0, header)
+        out.write("".join([_plain_line(line, widths, last) for line in lines]))
         count += len(chunk)
     return count
 
@@ -196,7 +216,7 @@ def _one(column: Column, value: Any) -> str:
 def _plain_line(cells: list[str], widths: list[int], last: int) -> str:
     parts = []
     for i, text in enumerate(cells):
-        size = _width(text)
+        size = len(text) if text.isascii() else _width(text)
         if size > widths[i]:
             widths[i] = size  # wider than the first chunk's: widened from here on
         parts.append(text if i == last else text + " " * (widths[i] - size))
