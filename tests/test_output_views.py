@@ -3,11 +3,12 @@ show by org number; log newest first with --limit, --reverse, --until, --action,
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from helpers import CLI, error_of, import_doc, luhn_org_number, ok
+from helpers import CLI, db_url, error_of, import_doc, luhn_org_number, ok
 
 JSON = ("--format", "json")
 EXEMPEL = "556677-8899"
@@ -183,3 +184,44 @@ def test_log_verify_refuses_the_new_filters_too(history: CLI) -> None:
     for extra in (("--limit", "3"), ("--reverse",), ("--actor", "x"), ("--until", "2030-01-01")):
         error = error_of(history("log", "--verify", *extra, *JSON), "invalid-input", 2)
         assert extra[0] in error["message"]
+
+
+# -- the new reads stay indexed -----------------------------------------------------------
+
+
+def test_the_new_single_company_reads_use_an_index(cli: CLI, backend: str, tmp_path: Path) -> None:
+    """show by org number, log newest first / --limit / --reverse and list's sorts and
+    limit, for one company: the statements they send are explained as
+    tests/test_query_plans.py explains those of the other reads."""
+    import test_query_plans as plans
+
+    plans.load(cli, tmp_path)
+    url = db_url()
+    if backend == "postgres":
+        plans.analyze(url)
+    number = plans.customer(plans.TARGET)
+    org = ok(cli("show", number, *JSON))["org_number"]
+    reads = [
+        ("show ORG", ("show", org, *JSON)),
+        ("log --customer --limit 1", ("log", "--customer", number, "--limit", "1", *JSON)),
+        ("log --customer --reverse", ("log", "--customer", number, "--reverse", *JSON)),
+        ("log --customer -n 2 --reverse", ("log", "--customer", number, "-n", "2", "--reverse")),
+        ("list --customer --sort started", ("list", "--customer", number, "--sort", "started")),
+        ("list --customer --sort ended", ("list", "--customer", number, "--sort", "ended")),
+        ("list --customer --limit 1", ("list", "--customer", number, "--limit", "1", *JSON)),
+    ]
+    failures, checked = [], 0
+    for what, args in reads:
+        with plans.recording() as statements:
+            run = cli(*args)
+        assert run.exit_code == 0, (what, run.stderr[-2000:])
+        for sql, params in plans.explained(statements):
+            if backend == "postgres":
+                bad = plans.postgres_scans(url, sql, params)
+            else:
+                bad = plans.sqlite_scans(Path(url.removeprefix("sqlite:///")), sql, params)
+            checked += 1
+            if bad:
+                failures.append(f"{what}: {' '.join(sql.split())[:300]}\n    {bad}")
+    assert not failures, "\n".join(failures)
+    assert checked >= len(reads)
