@@ -130,6 +130,10 @@ def test_never_colour_in_a_pipe_unless_asked() -> None:
     forced = run_process("--color", "always", "show", "9999", env={"NO_COLOR": "1"})
     assert "\x1b[" in forced.stderr  # --color always wins over NO_COLOR and the pipe
     assert "error[not-found]" in forced.stderr
+    table = run_process("--color", "always", "list")
+    assert table.stdout.startswith("\x1b[1mcustomer")  # the header in bold, the rows as data
+    assert "\x1b" not in table.stdout.split("\n", 1)[1]
+    assert "\x1b" not in run_process("list").stdout
 
 
 # -- 80 columns: every key value whole ----------------------------------------------------

@@ -212,7 +212,8 @@ def _write_rows(
                 console(out, env, is_stdout=True, width=width), rows, shown, width
             )
         else:
-            count = tables.write_plain(out, rows, shown)
+            bold = colour_system(env, is_stdout=True) is not None  # --color always
+            count = tables.write_plain(out, rows, shown, bold=bold)
     return count
 
 

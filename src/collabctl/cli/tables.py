@@ -189,8 +189,13 @@ def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
 # -- in a pipe: plain aligned columns ---------------------------------------------------
 
 
-def write_plain(out: TextIO, rows: Iterable[dict[str, Any]], columns: Sequence[Column]) -> int:
-    """Plain aligned columns, one row a line; returns the number of rows."""
+def write_plain(
+    out: TextIO, rows: Iterable[dict[str, Any]], columns: Sequence[Column], *, bold: bool = False
+) -> int:
+    """Plain aligned columns, one row a line; returns the number of rows.
+
+    ``bold``: the header in bold (``--color always``); else no escape code at all.
+    """
     pairs = [(c.key, _converter(c)) for c in columns]
     last = len(columns) - 1
     widths: list[int] = []
@@ -202,7 +207,8 @@ def write_plain(out: TextIO, rows: Iterable[dict[str, Any]], columns: Sequence[C
             widths = [
                 max(_width(h), *(_width(line[i]) for line in lines)) for i, h in enumerate(header)
             ]
-            lines.insert(0, header)
+            first = _plain_line(header, widths, last)
+            out.write(f"\x1b[1m{first[:-1]}\x1b[0m\n" if bold else first)
         out.write("".join([_plain_line(line, widths, last) for line in lines]))
         count += len(chunk)
     return count
