@@ -288,3 +288,8 @@ def test_root_help_summaries_are_whole() -> None:
     assert "Load offices, companies, users, subscriptions,\n" in commands or (
         "collaborations and records." in commands
     )
+
+
+def test_every_command_has_examples() -> None:
+    missing = [name for name, text in all_help().items() if "Examples:" not in text]
+    assert missing == []
