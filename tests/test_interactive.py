@@ -37,7 +37,8 @@ def show(customer: str) -> dict[str, Any]:
 
 
 def events() -> list[dict[str, Any]]:
-    return collabctl("log", "--format", "json")
+    """The audit log, oldest first (``log`` lists the newest first)."""
+    return collabctl("log", "--reverse", "--format", "json")
 
 
 def collaboration(company: dict[str, Any], service: str) -> dict[str, Any]:
