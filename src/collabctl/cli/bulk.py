@@ -8,6 +8,7 @@ from collabctl.cli.ending import EndOptions
 from collabctl.cli.env import silence_stdout
 from collabctl.cli.errors import EXIT_OUTPUT_CLOSED
 from collabctl.cli.output import Format, emit_rows, error_lines, message
+from collabctl.cli.safe_text import visible
 from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
 
 if TYPE_CHECKING:
@@ -151,9 +152,11 @@ def _emit_bulk(state: State, results: Any, fmt: Format) -> None:
                     f"{'outcome':<10}  error\n"
                 )
                 header = True
+            # the number and service are as the line gave them: shown, never obeyed
             row = (
-                f"{r.line:>6}  {r.customer_number or '-':<10}  {r.service or '-':<12}  "
-                f"{r.status:<13}  {r.outcome or '-':<10}  {r.error.code if r.error else ''}"
+                f"{r.line:>6}  {visible(r.customer_number or '-'):<10}  "
+                f"{visible(r.service or '-'):<12}  "
+                f"{r.status:<13}  {visible(r.outcome or '-'):<10}  {r.error.code if r.error else ''}"
             )
             out.write(row.rstrip() + "\n")
         out.flush()

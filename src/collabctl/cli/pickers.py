@@ -19,6 +19,7 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.key_binding import KeyBindings
 
 from collabctl.cli.output import message
+from collabctl.cli.safe_text import visible
 from collabctl.domain.catalogue import OUTCOMES
 from collabctl.domain.errors import InvalidInput, NotFound
 
@@ -34,7 +35,10 @@ MAX_COMPLETIONS = 30
 
 def ask(env: Environment, kind: str, text: str, **options: Any) -> Any:
     """Ask a questionary question of ``kind`` (select, confirm, text, ...) and return the answer."""
-    question = getattr(questionary, kind)(text, **options, **env.prompt_streams)
+    # questions and choices carry names from the data: shown, never obeyed by the terminal
+    question = getattr(questionary, kind)(
+        visible(text, layout=True), **options, **env.prompt_streams
+    )
     return question.unsafe_ask()
 
 
@@ -44,7 +48,7 @@ def select(env: Environment, text: str, choices: list[tuple[str, Any]], **option
         env,
         "select",
         text,
-        choices=[questionary.Choice(label, value=value) for label, value in choices],
+        choices=[questionary.Choice(visible(label), value=value) for label, value in choices],
         **options,
     )
 
@@ -58,10 +62,12 @@ def pick_main_contact(env: Environment, users: list[UserChoice]) -> str:
         )
     choices = [
         questionary.Choice(
-            f"{u.email}  {u.name} ({u.role}"
-            + (", main contact now" if u.main_contact else "")
-            + ("; becomes administrator" if u.role == "user" else "")
-            + ")",
+            visible(
+                f"{u.email}  {u.name} ({u.role}"
+                + (", main contact now" if u.main_contact else "")
+                + ("; becomes administrator" if u.role == "user" else "")
+                + ")"
+            ),
             value=u.email,
         )
         for u in users
@@ -112,8 +118,8 @@ def pick_company(state: State, service: str | None) -> str:
     if not companies:
         what = f"active {service} collaboration" if service else "active collaboration"
         raise NotFound(f"there is no {what} to end", "see `collabctl list --state all`")
-    labels = [c.label for c in companies]
-    by_label = {c.label: c.customer_number for c in companies}
+    labels = [visible(c.label) for c in companies]
+    by_label = {visible(c.label): c.customer_number for c in companies}
     if len(companies) == 1:
         message(state.env, f"Company: {labels[0]}")
         return companies[0].customer_number
