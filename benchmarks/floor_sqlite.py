@@ -5,7 +5,11 @@ service, end it, set the subscription to the outcome's state, and insert an
 audit event with the same details collabctl writes, linked into its company's
 hash chain as collabctl links it (collabctl.store.chain: the chain's head, then
 SHA-256 of the canonical encoding). No checks, no output, one transaction.
-``python floor_sqlite.py DB SERVICE OUTCOME STATE < numbers``
+``python floor_sqlite.py DB SERVICE OUTCOME STATE [--outbox] < numbers``
+
+With ``--outbox`` it also queues the two notifications collabctl queues for an
+end (store/outbox.py): one row for the main contact and one for the office,
+each with the party's address read by the lookup, and the facts as JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import UTC, datetime
 
 def main() -> None:
     path, service, outcome, after = sys.argv[1:5]
+    outbox = "--outbox" in sys.argv[5:]
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
@@ -29,11 +34,22 @@ def main() -> None:
     for line in sys.stdin:
         number = line.strip()
         at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        collaboration_id, office = con.execute(
-            "SELECT id, office_org_number FROM collaboration"
-            " WHERE customer_number = ? AND service = ? AND state = 'active'",
-            (number, service),
-        ).fetchone()
+        if outbox:  # the addresses and names the messages need, in the same lookup
+            collaboration_id, office, company, office_name, office_email, contact = con.execute(
+                "SELECT c.id, c.office_org_number, co.name, o.name, o.email,"
+                " (SELECT email FROM company_user WHERE customer_number = c.customer_number"
+                " AND main_contact) FROM collaboration c"
+                " JOIN company co ON co.customer_number = c.customer_number"
+                " JOIN office o ON o.org_number = c.office_org_number"
+                " WHERE c.customer_number = ? AND c.service = ? AND c.state = 'active'",
+                (number, service),
+            ).fetchone()
+        else:
+            collaboration_id, office = con.execute(
+                "SELECT id, office_org_number FROM collaboration"
+                " WHERE customer_number = ? AND service = ? AND state = 'active'",
+                (number, service),
+            ).fetchone()
         con.execute(
             "UPDATE collaboration SET state = 'ended', ended_at = ?, ended_by = 'office',"
             " ended_actor = 'benchmark', outcome = ? WHERE id = ?",
@@ -80,6 +96,36 @@ def main() -> None:
                 hashlib.sha256(encoded.encode()).hexdigest(),
             ),
         )
+        if outbox:
+            facts = json.dumps(
+                {
+                    "company_name": company,
+                    "office_name": office_name,
+                    "actor": "benchmark",
+                    "behalf": "office",
+                    "service_name": "Visma eEkonomi",
+                    "outcome": outcome,
+                },
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            con.execute(
+                "INSERT INTO outbox (created_at, event, customer_number, service,"
+                " office_org_number, recipient_role, recipient, language, facts, state, attempts)"
+                " VALUES (?1, 'end', ?2, ?3, ?4, 'main-contact', ?5, 'en', ?6, ?7, 0),"
+                " (?1, 'end', ?2, ?3, ?4, 'office', ?8, 'en', ?6, ?9, 0)",
+                (
+                    at,
+                    number,
+                    service,
+                    office,
+                    contact,
+                    facts,
+                    "pending" if contact else "no-address",
+                    office_email,
+                    "pending" if office_email else "no-address",
+                ),
+            )
     con.execute("COMMIT")
     con.close()
 
