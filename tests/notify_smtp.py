@@ -61,6 +61,18 @@ class Mailbox:
         with self.lock:
             return len(self.received)
 
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if getattr(server, "dropping", False):
+            # a message was accepted on this connection and the server is going away: the
+            # next command never gets an answer, whichever of the two comes first
+            server.transport.close()
+            return "421 4.3.0 closing"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
@@ -77,6 +89,7 @@ class Mailbox:
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
         if self.drop_after_accept:
+            server.dropping = True
             # after the reply below has gone out
             asyncio.get_running_loop().call_later(0.05, server.transport.close)
         return "250 2.0.0 accepted"
