@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from collabctl.cli.ending import EndOptions
 from collabctl.cli.env import silence_stdout
 from collabctl.cli.errors import EXIT_OUTPUT_CLOSED
-from collabctl.cli.output import Format, emit_rows, error_lines, message
+from collabctl.cli.output import Format, close_json_array, emit_rows, error_lines, message
 from collabctl.cli.safe_text import visible
 from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
 
@@ -93,6 +93,8 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
         closed = isinstance(exc, BrokenPipeError)
         if closed:
             silence_stdout()
+        else:
+            _close_output(env)
         why = "output closed" if closed else "interrupted"
         message(env, f"\n{why}: " + _summary(counts, options.dry_run))
         message(
@@ -119,6 +121,14 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
         )
         return EXIT_PARTIAL
     return EXIT_OK
+
+
+def _close_output(env: Any) -> None:
+    """After Ctrl-C: what went to stdout stays one JSON document with ``--format json``."""
+    try:
+        close_json_array(env)
+    except BrokenPipeError:
+        silence_stdout()
 
 
 def _summary(counts: dict[str, int], dry_run: bool) -> str:

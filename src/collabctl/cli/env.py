@@ -80,6 +80,9 @@ class Environment:
     #: prompt_toolkit ``input``/``output`` for the questions; None: the real terminal
     prompt_input: Any = None
     prompt_output: Any = None
+    #: a JSON array begun on stdout and not yet closed: how many elements it has
+    #: (an error that stops the stream closes it, so stdout stays one JSON document)
+    open_json_array: int | None = None
 
     @classmethod
     def detect(cls, *, no_input: bool = False) -> Environment:

@@ -30,7 +30,7 @@ import typer
 from typer.core import TyperGroup
 
 from collabctl.cli.env import Environment, silence_stdout
-from collabctl.cli.output import Format, emit_error, message
+from collabctl.cli.output import Format, close_json_array, emit_error, message
 from collabctl.cli.state import current_state, last_state
 from collabctl.domain.errors import (
     EXIT_INTERRUPTED,
@@ -90,6 +90,8 @@ def handles_errors(func: F) -> F:
             text = exc.message.removeprefix("cancelled: ")
             fail(env, "cancelled", text, CANCELLED_HINT, fmt, EXIT_RULE)
         except (KeyboardInterrupt, EOFError):
+            with contextlib.suppress(BrokenPipeError):
+                close_json_array(env)  # rows already out stay one JSON document
             message(env, "\ninterrupted: nothing was changed by the unfinished step")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:

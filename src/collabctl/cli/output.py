@@ -192,9 +192,16 @@ def _write_rows(
             count += 1
     elif fmt is Format.json:
         out.write("[")
+        # an error or Ctrl-C that stops the rows closes the array (close_json_array)
+        tracked = out is env.stdout
+        if tracked:
+            env.open_json_array = 0
         for row in rows:
             out.write(("\n" if count == 0 else ",\n") + dumps(row))
             count += 1
+            if tracked:
+                env.open_json_array = count
+        env.open_json_array = None
         out.write("\n]\n" if count else "]\n")
     elif fmt is Format.csv:
         writer = csv.writer(out, lineterminator="\n")
@@ -281,9 +288,29 @@ def emit_error(
             shown.print(Text(line, style=style), soft_wrap=True)
     env.stderr.flush()
     if fmt is not None and fmt is not Format.table:
+        error = dumps({"error": {"code": code, "message": text, "hint": hint}})
         try:
-            env.stdout.write(dumps({"error": {"code": code, "message": text, "hint": hint}}) + "\n")
+            if env.open_json_array is not None:
+                # rows of a JSON array went out before the error stopped them: the error
+                # is the array's last element, so stdout is still one JSON document
+                close_json_array(env, error)
+            else:
+                env.stdout.write(error + "\n")
             env.stdout.flush()
         except BrokenPipeError:
             # nobody reads stdout: the error is on stderr, and the exit code says it
             silence_stdout()
+
+
+def close_json_array(env: Environment, last: str | None = None) -> None:
+    """Close a JSON array that a stopped stream left open on stdout (nothing if none is),
+    with ``last`` (JSON text) as its last element."""
+    count = env.open_json_array
+    if count is None:
+        return
+    env.open_json_array = None
+    if last is not None:
+        env.stdout.write(("\n" if count == 0 else ",\n") + last)
+        count += 1
+    env.stdout.write("\n]\n" if count else "]\n")
+    env.stdout.flush()
