@@ -68,3 +68,50 @@ def test_an_empty_actor_from_the_environment_is_invalid_input() -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error[invalid-input]: --actor (or COLLABCTL_ACTOR) is empty")
     assert "hint: " in result.stderr
+
+
+END_1001 = ("end", "1001", "--service", "eekonomi", "--outcome", "deactivate", "--by", "office")
+
+
+@pytest.mark.parametrize(
+    "actor",
+    ["agent\x00root", "agent\udcff", "a" * 201],
+    ids=["nul", "lone-surrogate", "too-long"],
+)
+def test_an_actor_the_audit_log_cannot_store_is_refused_before_any_change(
+    demo: CLI, actor: str
+) -> None:
+    before = demo("log", "--format", "json").json()
+    result = demo("--actor", actor, *END_1001, "--yes", "--format", "json")
+    error = error_of(result, "invalid-input", 2)
+    assert error["message"].startswith("--actor (or COLLABCTL_ACTOR): ")
+    assert "leave it out to record your login name" in error["hint"]
+    assert demo("log", "--format", "json").json() == before
+    assert "eekonomi" in {
+        r["service"] for r in demo("list", "--customer", "1001", "--format", "json").json()
+    }
+
+
+def test_bytes_that_are_not_utf8_in_collabctl_actor_are_refused() -> None:
+    from helpers import run_process
+
+    # the process's environment holds the bytes ED A0 80 (a UTF-8 encoded surrogate)
+    result = run_process(
+        "list", "--format", "json", env={"COLLABCTL_ACTOR": "x\udced\udca0\udc80y"}
+    )
+    error = error_of(result, "invalid-input", 2)
+    assert "not UTF-8" in error["message"]
+    assert "Traceback" not in result.stderr
+
+
+def test_an_actor_is_recorded_without_surrounding_blanks_and_control_text_stays_data(
+    demo: CLI,
+) -> None:
+    result = demo("--actor", "  Anna \x1b[31mAgent  ", *END_1001, "--yes")
+    assert result.exit_code == 0, result.stderr
+    event = demo("log", "--customer", "1001", "--format", "json").json()[0]
+    assert event["action"] == "end"
+    assert event["actor"] == "Anna \x1b[31mAgent"
+    table = demo("log", "--customer", "1001").stdout
+    assert "\x1b" not in table
+    assert "Anna" in table

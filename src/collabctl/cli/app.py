@@ -190,14 +190,34 @@ def main_options(
         State(env=env, database_url=database_url, party=party, actor=_login_name())
     )
     if actor is not None:
-        if actor.strip():
-            state.actor = actor
-        else:  # reported by the command, in its --format
-            state.problem = UsageError(
-                "--actor (or COLLABCTL_ACTOR) is empty: the audit log needs a name",
-                "pass --actor NAME, or leave it out to record your login name",
-            )
+        state.actor, state.problem = _checked_actor(actor, state.actor)
     ctx.call_on_close(state.close)
+
+
+#: The longest name ``--actor`` may record in the audit log.
+ACTOR_MAX_LENGTH = 200
+
+
+def _checked_actor(actor: str, login: str) -> tuple[str, UsageError | None]:
+    """The name to record, or the login name and the problem the command reports (in its
+    ``--format``): an actor is stored in every audit event, and PostgreSQL refuses a NUL
+    or a lone surrogate (bytes in COLLABCTL_ACTOR that are not UTF-8) in text."""
+    from collabctl.domain import validation
+    from collabctl.domain.errors import InvalidInput
+
+    if not actor.strip():
+        return login, UsageError(
+            "--actor (or COLLABCTL_ACTOR) is empty: the audit log needs a name",
+            "pass --actor NAME, or leave it out to record your login name",
+        )
+    try:
+        return validation.text(actor, max_length=ACTOR_MAX_LENGTH), None
+    except InvalidInput as exc:
+        return login, UsageError(
+            f"--actor (or COLLABCTL_ACTOR): {exc.message}",
+            f"pass a name of at most {ACTOR_MAX_LENGTH} characters in UTF-8 without NUL, "
+            "or leave it out to record your login name",
+        )
 
 
 def _login_name() -> str:
