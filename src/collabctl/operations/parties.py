@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from collabctl.domain import validation
-from collabctl.domain.errors import AuditorCannotBeMainContact, Duplicate, NotFound
+from collabctl.domain.errors import AuditorCannotBeMainContact, Duplicate
 from collabctl.operations import notify, scope
 from collabctl.operations.companies import (
     collaboration_dict,
@@ -20,7 +20,7 @@ from collabctl.operations.companies import (
     get_office,
 )
 from collabctl.operations.context import Context, audit, now_iso
-from collabctl.operations.users import user_dict
+from collabctl.operations.users import find_user, user_dict
 from collabctl.store.models import Collaboration, CompanyUser, ServiceRecord, Subscription
 
 
@@ -92,18 +92,6 @@ def start_collaboration(
     return started
 
 
-def _find_user(users: list[CompanyUser], number: str, email: str) -> CompanyUser:
-    key = validation.email_key(email)
-    user = next((u for u in users if u.email_key == key), None)
-    if user is None:
-        known = ", ".join(u.email for u in users) or "none"
-        raise NotFound(
-            f"customer {number} has no user {email}",
-            f"users: {known}; create one with: collabctl add-user {number} --email {email} --main-contact",
-        )
-    return user
-
-
 def _company_for_change(session: Session, ctx: Context, number: str) -> None:
     """Lock the company for a change the acting party may make (``not-a-party`` otherwise).
 
@@ -120,7 +108,12 @@ def _company_for_change(session: Session, ctx: Context, number: str) -> None:
 def set_main_contact(session: Session, ctx: Context, number: str, email: str) -> dict[str, Any]:
     _company_for_change(session, ctx, number)
     users = company_users(session, number)
-    user = _find_user(users, number, email)
+    user = find_user(
+        users,
+        number,
+        email,
+        then=f"create one with: collabctl add-user {number} --email {email} --main-contact",
+    )
     if user.role == "auditor":
         raise AuditorCannotBeMainContact(
             f"{user.email} is an auditor and cannot be the main contact",

@@ -79,14 +79,18 @@ def require_may_change_company(session: Session, ctx: Context, number: str) -> N
     scope.require_party(session, ctx, number)
 
 
-def _find(users: list[CompanyUser], number: str, email: str) -> CompanyUser:
+def find_user(
+    users: list[CompanyUser], number: str, email: str, *, then: str | None = None
+) -> CompanyUser:
+    """The user of customer ``number`` with this e-mail (compared as keys), or
+    ``not-found`` naming its users and ``then``, what to do next (default: list them)."""
     key = validation.email_key(email)
     user = next((u for u in users if u.email_key == key), None)
     if user is None:
         known = ", ".join(u.email for u in users) or "none"
         raise NotFound(
             f"customer {number} has no user {email}",
-            f"its users: {known}; see them with: collabctl user list {number}",
+            f"its users: {known}; " + (then or f"see them with: collabctl user list {number}"),
         )
     return user
 
@@ -114,7 +118,7 @@ def _change(
     _company(session, ctx, number, lock=True)
     require_may_change_company(session, ctx, number)
     users = _users(session, number)
-    return users, _find(users, number, email)
+    return users, find_user(users, number, email)
 
 
 def _record(
@@ -151,7 +155,7 @@ def get_user(session: Session, ctx: Context, number: str, email: str) -> dict[st
     email = validation.email(email, "EMAIL")
     _company(session, ctx, number, lock=False)
     require_may_change_company(session, ctx, number)
-    return user_dict(_find(_users(session, number), number, email))
+    return user_dict(find_user(_users(session, number), number, email))
 
 
 def subscribed_services(session: Session, ctx: Context, number: str) -> list[str]:
