@@ -682,3 +682,23 @@ def test_scripting_recipes_run_as_written(tmp_path: Path) -> None:
     assert rows[1]["error_code"] == "main-contact-missing"
     assert "collabctl set-main-contact 1002" in rows[1]["error_hint"]
     assert "every line is ended" in result.stdout
+
+
+def test_progress_shows_on_a_terminal_stderr_while_results_go_to_a_pipe(
+    demo: CLI, tmp_path: Path
+) -> None:
+    from helpers import Tty
+
+    path = tmp_path / "items.txt"
+    path.write_text("1001\n9999\n", encoding="utf-8")
+    args = ("end", "--from", str(path), "--service", "eekonomi", "--outcome", "deactivate")
+    shown = demo(*args, "--by", "office", "--yes", "--format", "jsonl",
+                 tty=Tty(stdin=False, stdout=False, stderr=True))  # fmt: skip
+    assert shown.exit_code == 4, shown.stderr
+    assert "ending: " in shown.stderr
+    assert "2 items: 1 ended, 1 failed" in shown.stderr
+    # the results themselves stay plain JSON Lines on stdout
+    assert [r["status"] for r in shown.jsonl()] == ["ended", "failed"]
+    again = demo(*args, "--by", "office", "--yes", "--format", "jsonl")
+    assert "ending: " not in again.stderr
+    assert "2 items: 1 already-ended, 1 failed" in again.stderr

@@ -8,6 +8,7 @@ from collabctl.cli.ending import EndOptions
 from collabctl.cli.env import silence_stdout
 from collabctl.cli.errors import EXIT_OUTPUT_CLOSED
 from collabctl.cli.output import Format, close_json_array, emit_rows, error_lines, message
+from collabctl.cli.progress import ProgressDisplay, counted
 from collabctl.cli.safe_text import visible
 from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
 
@@ -54,7 +55,9 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
         backup_dir=backup_dir(),
     )
     counts = dict.fromkeys(STATUSES, 0)
-    progress = _Progress(env, reader) if env.stderr_tty and not env.stdout_tty else None
+    progress = (
+        ProgressDisplay(env, reader, "ending") if env.stderr_tty and not env.stdout_tty else None
+    )
     say = progress.say if progress else lambda text: message(env, text)
 
     def rows() -> Any:
@@ -77,7 +80,7 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
             # the batch is committed and written: let the reader of stdout see it now
             env.stdout.flush()
             if progress is not None:
-                progress.update(sum(counts.values()))
+                progress.update(counted(sum(counts.values()), "item"))
 
     try:
         if progress is not None:
@@ -194,49 +197,3 @@ def _flat(result: Any) -> dict[str, Any]:
         error_hint=error.get("hint"),
     )
     return row
-
-
-class _Progress:
-    """A progress display on stderr: a bar for a file (its size is known), else a counter."""
-
-    def __init__(self, env: Any, reader: Any) -> None:
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            SpinnerColumn,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        from collabctl.cli.output import console
-
-        self._reader = reader
-        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.fields[items]} items")]
-        if reader.size:
-            columns += [BarColumn(), TaskProgressColumn(), TimeRemainingColumn()]
-        else:
-            columns.append(TimeElapsedColumn())
-        self._progress = Progress(
-            *columns,
-            console=console(env.stderr, env, is_stdout=False),
-            transient=True,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-        self._task = self._progress.add_task("end", total=reader.size or None, items=0)
-
-    def update(self, items: int) -> None:
-        self._progress.update(self._task, completed=self._reader.position, items=items)
-
-    def say(self, text: str) -> None:
-        """A message above the progress display instead of through it."""
-        self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-    def __enter__(self) -> _Progress:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()

@@ -9,6 +9,7 @@ from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import CustomerArgument, FormatOption, ServiceFilter
 from collabctl.cli.output import Format, dumps, emit_error, emit_object, error_lines, message
+from collabctl.cli.progress import ProgressDisplay, counted
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import EXIT_PARTIAL, CollabError
 
@@ -134,10 +135,6 @@ def import_(
     report.finish()
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 class _ImportReport:
     """What ``import`` says: one line per item with jsonl, errors and a summary on stderr,
     and a progress display while it runs when stderr is a terminal."""
@@ -145,41 +142,26 @@ class _ImportReport:
     def __init__(self, env: Any, fmt: Format, reader: Any) -> None:
         self.env = env
         self.fmt = fmt
-        self.reader = reader
         self.counts = {"changed": 0, "unchanged": 0, "failed": 0}
         self.first_error: CollabError | None = None
         self.stop: CollabError | None = None
         # jsonl results on a terminal are the progress themselves
-        self.progress: Any = None
+        self.progress: ProgressDisplay | None = None
         if env.stderr_tty and not (fmt is Format.jsonl and env.stdout_tty):
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            from collabctl.cli.output import console
-
-            columns: list[Any] = [TextColumn("importing: {task.fields[items]}")]
-            columns.append(BarColumn() if reader.size else TimeElapsedColumn())
-            self.progress = Progress(
-                *columns,
-                console=console(env.stderr, env, is_stdout=False),
-                transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
-            )
-            self.task = self.progress.add_task("import", total=reader.size or None, items="")
+            self.progress = ProgressDisplay(env, reader, "importing")
 
     def __enter__(self) -> "_ImportReport":
         if self.progress is not None:
-            self.progress.start()
+            self.progress.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
-            self.progress.stop()
+            self.progress.__exit__(*exc)
 
     def error(self, error: CollabError) -> None:
         if self.progress is not None:
-            text = error_lines(error.code, error.message, error.hint)
-            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+            self.progress.say(error_lines(error.code, error.message, error.hint))
         else:
             emit_error(self.env, error.code, error.message, error.hint, None)
 
@@ -195,8 +177,7 @@ class _ImportReport:
         if self.progress is not None:
             done = sum(self.counts.values())
             failed = self.counts["failed"]
-            items = _plural(done, "item") + (f", {failed} failed" if failed else "")
-            self.progress.update(self.task, completed=self.reader.position, items=items)
+            self.progress.update(counted(done, "item") + (f", {failed} failed" if failed else ""))
 
     def stopped(self, error: CollabError) -> None:
         """The input cannot be read further (or is empty): not an item, but the run's end."""
@@ -209,7 +190,7 @@ class _ImportReport:
         total = sum(counts.values())
         imported = counts["changed"] + counts["unchanged"]
         if total or self.stop is None:
-            done = _plural(total, "item")
+            done = counted(total, "item")
             if imported != total:
                 done = f"{imported} of {done}"
             message(
@@ -281,7 +262,7 @@ def export(
         return
     if fmt is Format.table:
         services = ", ".join(details["services"]) or "no service"
-        records = _plural(details["records"], "record")
+        records = counted(details["records"], "record")
         message(state.env, f"exported {records} of {services} to {details['path']}")
     else:
         emit_object(state.env, {"customer_number": number, **details}, fmt)
