@@ -14,6 +14,7 @@ from collabctl.store.chain import (
     HeadDigest,
     canonical,
     chain_key,
+    encode,
     event_hash,
     head_anchor,
     lock_key,
@@ -70,6 +71,30 @@ def test_the_hash_survives_a_round_trip_through_json_in_any_key_order(
     event = {**EVENT, "details": details}
     stored = json.loads(json.dumps(dict(reversed(list(details.items())))))
     assert event_hash({**event, "details": stored}, None) == event_hash(event, None)
+
+
+@settings(deadline=None)
+@given(
+    st.dictionaries(
+        st.text(),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(),
+            lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+            max_leaves=10,
+        ),
+    ),
+    st.none() | st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    st.none() | st.text(),
+)
+def test_details_encoded_once_give_the_same_bytes_as_the_whole_event_encoded(
+    details: dict[str, object], prev_hash: str | None, service: str | None
+) -> None:
+    # SQLite's writer stores the details' text and hashes the event with that text
+    event = {**EVENT, "service": service, "details": details}
+    text = encode(details)
+    assert canonical(event, prev_hash, text) == canonical(event, prev_hash)
+    assert event_hash(event, prev_hash, text) == event_hash(event, prev_hash)
+    assert json.loads(text) == details
 
 
 def test_chain_keys_and_lock_keys() -> None:

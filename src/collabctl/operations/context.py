@@ -20,7 +20,9 @@ PARTY_KINDS = ("office", "customer")
 
 
 def now_iso() -> str:
-    return format_timestamp(datetime.now(UTC))
+    """Now, in the stored form (``2026-11-29T19:30:56.268364Z``): what format_timestamp
+    writes, by the faster isoformat (the year now has four digits)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def format_timestamp(moment: datetime) -> str:

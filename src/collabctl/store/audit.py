@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collabctl.store.chain import Link, chain_key, event_hash, next_links, seal
+from collabctl.store.chain import Link, chain_key, encode, event_hash, next_links, seal
 from collabctl.store.statements import Statements
 
 _INSERT_SQL = (
@@ -46,8 +46,14 @@ def insert_audit_event(
         "service": service,
         "details": details,
     }
-    chained = seal(sql, **fields, locked=locked)
-    sql.execute(_INSERT_SQL, {**fields, "details": sql.json(details), **chained})
+    if sql.postgres:
+        chained = seal(sql, **fields, locked=locked)
+        stored = sql.json(details)
+    else:
+        # SQLite stores the details as text: the text the hash is taken over, encoded once
+        stored = encode(details)
+        chained = seal(sql, **fields, locked=locked, details_json=stored)
+    sql.execute(_INSERT_SQL, {**fields, "details": stored, **chained})
 
 
 def insert_audit_events(

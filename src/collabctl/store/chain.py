@@ -87,6 +87,11 @@ class SQL(Protocol):
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
 
+    @property
+    def os_login(self) -> str:
+        """:func:`os_login`, read once for the statements of a transaction."""
+        ...
+
 
 def chain_key(customer_number: str | None) -> str:
     return NO_COMPANY if customer_number is None else customer_number
@@ -97,15 +102,33 @@ def chain_name(key: str) -> str:
     return "the chain without a company" if key == NO_COMPANY else f"customer {key}"
 
 
-def canonical(event: Mapping[str, Any], prev_hash: str | None) -> bytes:
-    """The bytes an event's hash is taken over (see the module documentation)."""
-    return _ENCODER.encode([ENCODING_VERSION, *(event[name] for name in FIELDS), prev_hash]).encode(
-        "utf-8", "surrogatepass"
-    )
+def canonical(
+    event: Mapping[str, Any], prev_hash: str | None, details_json: str | None = None
+) -> bytes:
+    """The bytes an event's hash is taken over (see the module documentation).
+
+    ``details_json``: the details already encoded with :func:`encode` (the same
+    text, so the same bytes), when the writer stores that text too.
+    """
+    if details_json is None:
+        text = _ENCODER.encode([ENCODING_VERSION, *(event[name] for name in FIELDS), prev_hash])
+    else:
+        # a JSON array is its elements' encodings joined by "," (no whitespace): the
+        # fields before the details, then the details' text, then prev_hash
+        head = _ENCODER.encode([ENCODING_VERSION, *(event[name] for name in FIELDS[:-1])])
+        text = f"{head[:-1]},{details_json},{_ENCODER.encode(prev_hash)}]"
+    return text.encode("utf-8", "surrogatepass")
 
 
-def event_hash(event: Mapping[str, Any], prev_hash: str | None) -> str:
-    return hashlib.sha256(canonical(event, prev_hash)).hexdigest()
+def encode(value: Any) -> str:
+    """A value as the canonical encoding writes it: compact JSON, keys sorted."""
+    return _ENCODER.encode(value)
+
+
+def event_hash(
+    event: Mapping[str, Any], prev_hash: str | None, details_json: str | None = None
+) -> str:
+    return hashlib.sha256(canonical(event, prev_hash, details_json)).hexdigest()
 
 
 def os_login() -> str:
@@ -168,7 +191,7 @@ def next_link(sql: SQL, customer_number: str | None, *, locked: bool = False) ->
             row = sql.execute(_HEAD_NO_COMPANY_SQL).fetchone()
         else:
             row = sql.execute(_HEAD_SQL, {"number": customer_number}).fetchone()
-        return Link(os_login(), row[0] if row else None)
+        return Link(sql.os_login, row[0] if row else None)
     if customer_number is None:
         _advisory_lock(sql, NO_COMPANY)
         row = sql.execute(_PG_HEAD_NO_COMPANY_SQL).fetchone()
@@ -212,7 +235,7 @@ def next_links(
     numbers = [key for key in keys if key != NO_COMPANY]
     links: dict[str, Link] = {}
     if not sql.postgres:
-        user = os_login()
+        user = sql.os_login
         if NO_COMPANY in keys:
             row = sql.execute(_HEAD_NO_COMPANY_SQL).fetchone()
             links[NO_COMPANY] = Link(user, row[0] if row else None)
@@ -254,11 +277,13 @@ def seal(
     service: str | None,
     details: Any,
     locked: bool = False,
+    details_json: str | None = None,
 ) -> dict[str, Any]:
     """The chain columns of a new event: ``db_user``, ``prev_hash``, ``hash``.
 
     Call it right before inserting the event, in the same transaction; the
-    values go into the INSERT beside the event's own fields.
+    values go into the INSERT beside the event's own fields. ``details_json``:
+    the details as :func:`encode` writes them, when the caller has them already.
     """
     link = next_link(sql, customer_number, locked=locked)
     event = {
@@ -274,7 +299,7 @@ def seal(
     return {
         "db_user": link.db_user,
         "prev_hash": link.prev_hash,
-        "hash": event_hash(event, link.prev_hash),
+        "hash": event_hash(event, link.prev_hash, details_json),
     }
 
 

@@ -15,6 +15,7 @@ sign.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -86,6 +87,14 @@ class Statements:
                 self._cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
         except self._error as exc:
             raise DBAPIError.instance(f"insert into {table}", None, exc, self._error) from exc
+
+    @functools.cached_property
+    def os_login(self) -> str:
+        """Who writes to a SQLite database (the OS login), read once for these statements:
+        the environment does not change during a transaction."""
+        from collabctl.store.chain import os_login
+
+        return os_login()
 
     def json(self, value: Any) -> Any:
         """A value for a JSON column, serialised as SQLAlchemy's JSON type does."""
