@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collabctl.operations.bulk import LineReader, parse_line
 from collabctl.operations.demo import EXEMPEL, SIFFROR
@@ -702,3 +704,35 @@ def test_progress_shows_on_a_terminal_stderr_while_results_go_to_a_pipe(
     again = demo(*args, "--by", "office", "--yes", "--format", "jsonl")
     assert "ending: " not in again.stderr
     assert "2 items: 1 already-ended, 1 failed" in again.stderr
+
+
+_TEXT = st.none() | st.text(st.characters(codec="utf-8"))
+
+
+@settings(deadline=None)
+@given(
+    st.integers(min_value=1, max_value=10**9),
+    _TEXT,
+    _TEXT,
+    st.sampled_from(("ended", "already-ended", "would-end", "failed")),
+    _TEXT,
+    st.booleans(),
+)
+def test_a_result_line_is_its_dict_as_json(
+    line: int,
+    number: str | None,
+    service: str | None,
+    status: str,
+    outcome: str | None,
+    failed: bool,
+) -> None:
+    from collabctl.cli.bulk import jsonl_line
+    from collabctl.cli.output import dumps
+    from collabctl.domain.errors import NotFound
+    from collabctl.operations.bulk import BulkResult
+
+    error = NotFound(f'customer {number} \x1b"\\', "hint\n") if failed else None
+    result = BulkResult(line, number, service, status, outcome, error)
+    text = jsonl_line(result)
+    assert text == dumps(result.to_dict()) + "\n"
+    assert json.loads(text) == result.to_dict()

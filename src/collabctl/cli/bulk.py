@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from json.encoder import encode_basestring as string
 from typing import TYPE_CHECKING, Any
 
 from collabctl.cli.ending import EndOptions
 from collabctl.cli.env import silence_stdout
 from collabctl.cli.errors import EXIT_OUTPUT_CLOSED
-from collabctl.cli.output import Format, close_json_array, emit_rows, error_lines, message
+from collabctl.cli.output import (
+    Format,
+    close_json_array,
+    dumps,
+    emit_rows,
+    error_lines,
+    message,
+)
 from collabctl.cli.progress import ProgressDisplay, counted
 from collabctl.cli.safe_text import visible
 from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
@@ -174,17 +182,31 @@ def _emit_bulk(state: State, results: Any, fmt: Format) -> None:
             out.write(row.rstrip() + "\n")
         out.flush()
     elif fmt is Format.jsonl:
-        # the same text as output.dumps, with one encoder for the whole run
-        import json
-
-        encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         for r in results:
-            out.write(encode(r.to_dict()) + "\n")
+            out.write(jsonl_line(r))
         out.flush()
     elif fmt is Format.csv:
         emit_rows(state.env, (_flat(r) for r in results), fmt, BULK_CSV_COLUMNS)
     else:
         emit_rows(state.env, (r.to_dict() for r in results), fmt, BULK_COLUMNS)
+
+
+def jsonl_line(result: Any) -> str:
+    """A result as its line of JSON Lines: ``output.dumps(result.to_dict())`` and a newline.
+
+    A result that went through (no error) is written from a template, a few
+    microseconds an item less in a run of many; the same text (tested).
+    """
+    if result.error is not None or type(result.line) is not int:
+        return dumps(result.to_dict()) + "\n"
+    number, service, outcome = result.customer_number, result.service, result.outcome
+    return (
+        f'{{"line":{result.line},'
+        f'"customer_number":{"null" if number is None else string(number)},'
+        f'"service":{"null" if service is None else string(service)},'
+        f'"status":{string(result.status)},'
+        f'"outcome":{"null" if outcome is None else string(outcome)},"error":null}}\n'
+    )
 
 
 def _flat(result: Any) -> dict[str, Any]:

@@ -48,8 +48,13 @@ class ColorMode(StrEnum):
     never = "never"
 
 
+#: made once: json.dumps builds a new encoder for every call with options
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON with non-ASCII characters as themselves: every machine format's text."""
+    return _ENCODE(value)
 
 
 def _csv_cell(value: Any) -> str:

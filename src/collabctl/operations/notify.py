@@ -60,8 +60,13 @@ CLAIM_LEASE = timedelta(minutes=15)
 # -- queueing -----------------------------------------------------------------------
 
 
+#: json.dumps(facts, ensure_ascii=False, separators=(",", ":")), made once: json.dumps
+#: builds a new encoder for every call with options
+_ENCODE_FACTS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _dumps(facts: dict[str, Any]) -> str:
-    return json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODE_FACTS(facts)
 
 
 def _executor(sql: Executor | Session) -> Executor:

@@ -61,6 +61,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from json.encoder import encode_basestring as _json_string
 from typing import Any, Protocol
 
 ENCODING_VERSION = "collabctl-audit-v1"
@@ -110,13 +111,15 @@ def canonical(
     ``details_json``: the details already encoded with :func:`encode` (the same
     text, so the same bytes), when the writer stores that text too.
     """
-    if details_json is None:
-        text = _ENCODER.encode([ENCODING_VERSION, *(event[name] for name in FIELDS), prev_hash])
+    head = [ENCODING_VERSION, *(event[name] for name in FIELDS[:-1])]
+    if details_json is None or not all(value is None or type(value) is str for value in head):
+        text = _ENCODER.encode([*head, event["details"], prev_hash])
     else:
-        # a JSON array is its elements' encodings joined by "," (no whitespace): the
-        # fields before the details, then the details' text, then prev_hash
-        head = _ENCODER.encode([ENCODING_VERSION, *(event[name] for name in FIELDS[:-1])])
-        text = f"{head[:-1]},{details_json},{_ENCODER.encode(prev_hash)}]"
+        # a JSON array is its elements' encodings joined by "," (no whitespace), and the
+        # encoder writes a string with json.encoder.encode_basestring: the fields before
+        # the details, the details' text, then prev_hash
+        fields = ",".join("null" if value is None else _json_string(value) for value in head)
+        text = f"[{fields},{details_json},{_ENCODER.encode(prev_hash)}]"
     return text.encode("utf-8", "surrogatepass")
 
 
