@@ -104,12 +104,15 @@ def measure_per_item(n: int, repeat: int) -> dict[str, Any]:
     import os
     import time
 
+    from collabctl.cli.runtime import prepare_long_run
     from collabctl.operations import notify
     from collabctl.operations.bulk import end_many
     from collabctl.operations.context import Context
     from collabctl.operations.ending import EndRequest
     from collabctl.store.database import Database
 
+    # what `end --from` sets up before it runs end_many (the collector's settings)
+    prepare_long_run()
     real = notify.queue_end
     with common.temp_home() as home:
         os.environ["COLLABCTL_HOME"] = str(home)
@@ -222,7 +225,13 @@ def main() -> None:
     small = max(args.n // 10, 1)
     print(f"machine: {common.machine()}\n")
 
-    per_item = measure_per_item(args.n, args.repeat)
+    # in a process of its own: this one starts the commands measured below, and a child
+    # reports as its peak memory at least what its parent held when it was forked
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        per_item = pool.submit(measure_per_item, args.n, args.repeat).result()
     (cpu_without, wall_without), (cpu_with, wall_with) = per_item["without"], per_item["with"]
     slowdown_cpu, slowdown_wall = cpu_with / cpu_without - 1, wall_with / wall_without - 1
     print(

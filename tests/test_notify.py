@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collabctl.operations.context import Context
 from collabctl.operations.ending import EndRequest, end_collaboration
@@ -467,3 +469,47 @@ def test_an_office_email_that_is_not_an_address_is_refused_with_its_path(demo: C
         "name": "Exempelbyrån AB",
         "email": "info@exempelbyran.se",
     }
+
+
+_FACT_TEXT = st.text(st.characters(codec="utf-8"))
+
+
+@settings(deadline=None)
+@given(
+    st.lists(_FACT_TEXT, min_size=6, max_size=6),
+    st.none() | _FACT_TEXT,
+    st.none() | _FACT_TEXT,
+)
+def test_the_facts_of_a_bulk_end_are_what_a_notice_stores(
+    texts: list[str], reason: str | None, backup_file: str | None
+) -> None:
+    from collabctl.operations.mail_templates import Notice, from_facts, to_facts
+    from collabctl.operations.notify import end_facts
+
+    company, office, actor, behalf, service_name, outcome = texts
+    notice = Notice(
+        event="end",
+        at="2026-11-29T12:00:00.000000Z",
+        customer_number="1001",
+        company_name=company,
+        office_org_number="556677-8899",
+        office_name=office,
+        actor=actor,
+        behalf=behalf,
+        service="eekonomi",
+        service_name=service_name,
+        outcome=outcome,
+        reason=reason,
+        backup_file=backup_file,
+    )
+    facts = end_facts(company, office, actor, behalf, service_name, outcome, reason, backup_file)
+    assert facts == to_facts(notice)
+    back = from_facts(
+        facts,
+        event="end",
+        at=notice.at,
+        customer_number="1001",
+        office_org_number="556677-8899",
+        service="eekonomi",
+    )
+    assert back == notice

@@ -18,12 +18,14 @@ failed attempt makes it ``failed``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring as _string
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +69,39 @@ _ENCODE_FACTS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).enco
 
 def _dumps(facts: dict[str, Any]) -> str:
     return _ENCODE_FACTS(facts)
+
+
+def end_facts(
+    company_name: str,
+    office_name: str,
+    actor: str,
+    behalf: str,
+    service_name: str,
+    outcome: str,
+    reason: str | None = None,
+    backup_file: str | None = None,
+) -> str:
+    """The facts of an end as JSON: ``_dumps`` of the dict with these keys in this order
+    (``reason`` and ``backup_file`` only when given). Every item of a bulk end comes
+    here, so the text is put together from its strings, the part that is the same for
+    every item of a run made once (the same text, tested)."""
+    text = (
+        f'{{"company_name":{_string(company_name)},"office_name":{_string(office_name)},'
+        f"{_end_facts_tail(actor, behalf, service_name, outcome)}"
+    )
+    if reason is not None:
+        text += f',"reason":{_string(reason)}'
+    if backup_file is not None:
+        text += f',"backup_file":{_string(backup_file)}'
+    return text + "}"
+
+
+@functools.lru_cache(maxsize=64)
+def _end_facts_tail(actor: str, behalf: str, service_name: str, outcome: str) -> str:
+    return (
+        f'"actor":{_string(actor)},"behalf":{_string(behalf)},'
+        f'"service_name":{_string(service_name)},"outcome":{_string(outcome)}'
+    )
 
 
 def _executor(sql: Executor | Session) -> Executor:
@@ -124,18 +159,16 @@ def queue_end(
     """The messages about an ended collaboration. Every item of a bulk end comes here, so
     the facts are written as they are (what :func:`mail_templates.to_facts` makes of the
     same Notice) in one statement, and rendered only when sent."""
-    facts: dict[str, Any] = {
-        "company_name": company_name,
-        "office_name": office_name,
-        "actor": ctx.actor,
-        "behalf": ended_by,
-        "service_name": service.name,
-        "outcome": outcome,
-    }
-    if reason is not None:
-        facts["reason"] = reason
-    if backup_path is not None:
-        facts["backup_file"] = os.path.basename(backup_path)
+    facts = end_facts(
+        company_name,
+        office_name,
+        ctx.actor,
+        ended_by,
+        service.name,
+        outcome,
+        reason,
+        None if backup_path is None else os.path.basename(backup_path),
+    )
     outbox.queue_pair(
         sql,
         at=at,
@@ -144,7 +177,7 @@ def queue_end(
         service=service.code,
         office_org_number=office_org_number,
         language=ctx.mail_language,
-        facts=_dumps(facts),
+        facts=facts,
     )
 
 
