@@ -701,6 +701,10 @@ def test_progress_shows_on_a_terminal_stderr_while_results_go_to_a_pipe(
     assert "2 items: 1 ended, 1 failed" in shown.stderr
     # the results themselves stay plain JSON Lines on stdout
     assert [r["status"] for r in shown.jsonl()] == ["ended", "failed"]
+    dry = demo(
+        *args, "--by", "office", "--dry-run", tty=Tty(stdin=False, stdout=False, stderr=True)
+    )
+    assert "checking: " in dry.stderr and "ending: " not in dry.stderr
     again = demo(*args, "--by", "office", "--yes", "--format", "jsonl")
     assert "ending: " not in again.stderr
     assert "2 items: 1 already-ended, 1 failed" in again.stderr

@@ -65,8 +65,9 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
         backup_dir=backup_dir(),
     )
     counts = dict.fromkeys(STATUSES, 0)
+    label = "checking" if options.dry_run else "ending"
     progress = (
-        ProgressDisplay(env, reader, "ending") if env.stderr_tty and not env.stdout_tty else None
+        ProgressDisplay(env, reader, label) if env.stderr_tty and not env.stdout_tty else None
     )
     say = progress.say if progress else lambda text: message(env, text)
 
