@@ -13,9 +13,9 @@ import pytest
 
 from collabctl.domain.errors import CollabError
 from collabctl.operations.context import Context, Party
+from collabctl.operations.delivery import Delivery, send_pending
 from collabctl.operations.mail_templates import Notice, render, to_facts
 from collabctl.operations.mailer import Mailer, SmtpSettings, parse_smtp_url, smtp_settings
-from collabctl.operations.notify import Delivery, send_pending
 from collabctl.store import outbox
 from collabctl.store.database import Database
 from helpers import db_url

@@ -110,6 +110,11 @@ def make_private_directory(directory: Path, *, hint: str | None = None) -> Path:
     return directory
 
 
+def readable_by_others(path: Path) -> bool:
+    """Whether a file exists and its mode lets anyone but its owner read or write it."""
+    return path.exists() and bool(stat.S_IMODE(path.stat().st_mode) & 0o077)
+
+
 def _check_target(path: Path, target: Path, *, overwrite: bool, hint: str) -> None:
     try:
         info = os.lstat(target)

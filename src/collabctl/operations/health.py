@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import stat
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from collabctl.config import (
@@ -28,6 +27,7 @@ from collabctl.config import (
     url_secrets,
 )
 from collabctl.domain.errors import CollabError
+from collabctl.operations.files import readable_by_others
 from collabctl.operations.schema import Database, open_database
 from collabctl.store import failures
 from collabctl.store.sqlitefile import explain_access
@@ -112,7 +112,7 @@ def _check_config(findings: _Findings) -> dict[str, Any]:
         raise findings.stop("config", exc.message) from None
     problems = []
     exposed = [what for key, what in _PASSWORD_SETTINGS if url_password(str(config.get(key, "")))]
-    if exposed and _readable_by_others(path):
+    if exposed and readable_by_others(path):
         problems.append(
             f"{path} holds {' and '.join(exposed)} and others can read it: run chmod 600 {path}"
         )
@@ -132,10 +132,6 @@ def _check_config(findings: _Findings) -> dict[str, Any]:
         read = "read" if config else "not present, defaults used"
         findings.add("config", True, f"{path} ({read}){catalogue}")
     return config
-
-
-def _readable_by_others(path: Path) -> bool:
-    return path.exists() and bool(stat.S_IMODE(path.stat().st_mode) & 0o077)
 
 
 def _check_url(findings: _Findings, database_url: str | None, config: dict[str, Any]) -> Database:
@@ -258,7 +254,7 @@ def _check_write(findings: _Findings, db: Database, actor: str) -> None:
 
 
 def _check_notifications(findings: _Findings, db: Database, config: dict[str, Any]) -> None:
-    from collabctl.operations.notify import notification_health
+    from collabctl.operations.delivery import notification_health
 
     try:
         ok, detail, secrets = notification_health(db, config)

@@ -59,7 +59,7 @@ def notify_list(
       collabctl notify list --customer 1001 --state all
       collabctl notify list --state failed --format json
     """
-    from collabctl.operations.notify import list_messages
+    from collabctl.operations.delivery import list_messages
 
     state = current_state()
     with state.reading() as (session, ctx):
@@ -104,8 +104,8 @@ def notify_send(
       COLLABCTL_SMTP_URL=smtp://mail.byran.se:587 collabctl notify send
       collabctl notify send --limit 100
     """
+    from collabctl.operations.delivery import outbox_counts, send_pending
     from collabctl.operations.mailer import smtp_settings
-    from collabctl.operations.notify import outbox_counts, send_pending
 
     state = current_state()
     env = state.env
