@@ -6,6 +6,11 @@ Plain helpers (runners, error checks, test data) are in helpers.py.
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -85,3 +90,27 @@ def demo(cli: CLI) -> CLI:
     result = cli("demo")
     assert result.exit_code == 0, result.stderr
     return cli
+
+
+# -- another user: the tests that run collabctl as `nobody` (helpers.run_as) ----------------
+
+
+@pytest.fixture
+def nobody() -> pwd.struct_passwd:
+    if os.geteuid() != 0:
+        pytest.skip("switching to another user needs root")
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user 'nobody' on this machine")
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A directory another user can reach (pytest's own temporary directories are private)."""
+    path = Path(tempfile.mkdtemp(prefix="collabctl-perm-", dir="/tmp"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

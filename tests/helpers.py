@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import re
 import stat
 import subprocess
@@ -313,3 +314,45 @@ class Terminal:
         assert self.child.exitstatus is not None, f"killed by signal {self.child.signalstatus}"
         assert "Traceback" not in self.text
         return int(self.child.exitstatus)
+
+
+# -- running collabctl as another user ---------------------------------------------------
+
+
+def run_as(user: pwd.struct_passwd, *args: str, env: dict[str, str] | None = None) -> Run:
+    """collabctl in a child of this process that has become ``user``.
+
+    The child cannot read this interpreter's files (they are root's), so what a command
+    imports is imported here first, by the same command run as root on a scratch database.
+    """
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: become the user, run, report, and leave without cleanup
+        try:
+            os.close(reading)
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            result = invoke(*args, env=env)
+            report = [result.exit_code, result.stdout, result.stderr]
+        except BaseException as exc:
+            report = [-1, "", f"{type(exc).__name__}: {exc}"]
+        os.write(writing, json.dumps(report).encode())
+        os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    exit_code, stdout, stderr = json.loads(data)
+    return Run(exit_code, stdout, stderr)
+
+
+def warm_up(tmp_path: Path, *commands: list[str]) -> None:
+    """Import, as root, everything these commands import (see ``run_as``)."""
+    scratch = f"sqlite:///{tmp_path}/warm-up.db"
+    invoke("--database-url", scratch, "db", "upgrade")
+    invoke("--database-url", scratch, "demo")
+    for command in commands:
+        invoke("--database-url", scratch, *command)
+    invoke("--database-url", f"sqlite:///{tmp_path}/missing/x.db", "list")
+    import pwd as _  # noqa: F401  (used when a message names a file's owner)

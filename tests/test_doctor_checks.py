@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from helpers import Run, invoke
-from test_store_sqlite import run_as, warm_up
+from helpers import Run, invoke, run_as, warm_up
 
 #: Holds SQLite's write lock on the file named by argv[1] until its stdin closes.
 HOLD_WRITE_LOCK = """
@@ -139,27 +135,6 @@ def test_a_directory_named_by_url_is_not_doctors_business(tmp_path: Path) -> Non
     result = invoke("--database-url", url, "doctor", "--format", "json")
     assert result.exit_code == 0, result.stdout
     assert checks_of(result)["permissions"]["detail"] == "file 0600, directory 0755"
-
-
-@pytest.fixture
-def nobody() -> pwd.struct_passwd:
-    if os.geteuid() != 0:
-        pytest.skip("switching to another user needs root")
-    try:
-        return pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.skip("no user 'nobody' on this machine")
-
-
-@pytest.fixture
-def public_dir() -> Iterator[Path]:
-    """A directory another user can reach (pytest's own temporary directories are private)."""
-    path = Path(tempfile.mkdtemp(prefix="collabctl-doctor-", dir="/tmp"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_the_owners_own_read_only_file_is_explained_not_reset(

@@ -7,18 +7,16 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers import Run, invoke, mode
+from helpers import Run, invoke, mode, run_as, warm_up
 
 OFFICE = "556677-8899"
 
@@ -154,66 +152,6 @@ def test_deliberate_owner_modes_are_left_alone(home: Path) -> None:
 
 
 # -- another user's files --------------------------------------------------------------------
-
-
-@pytest.fixture
-def nobody() -> pwd.struct_passwd:
-    if os.geteuid() != 0:
-        pytest.skip("switching to another user needs root")
-    try:
-        return pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.skip("no user 'nobody' on this machine")
-
-
-@pytest.fixture
-def public_dir() -> Iterator[Path]:
-    """A directory another user can reach (pytest's own temporary directories are private)."""
-    path = Path(tempfile.mkdtemp(prefix="collabctl-perm-", dir="/tmp"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def run_as(user: pwd.struct_passwd, *args: str, env: dict[str, str] | None = None) -> Run:
-    """collabctl in a child of this process that has become ``user``.
-
-    The child cannot read this interpreter's files (they are root's), so what a command
-    imports is imported here first, by the same command run as root on a scratch database.
-    """
-    reading, writing = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: become the user, run, report, and leave without cleanup
-        try:
-            os.close(reading)
-            os.setgroups([])
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
-            result = invoke(*args, env=env)
-            report = [result.exit_code, result.stdout, result.stderr]
-        except BaseException as exc:
-            report = [-1, "", f"{type(exc).__name__}: {exc}"]
-        os.write(writing, json.dumps(report).encode())
-        os._exit(0)
-    os.close(writing)
-    with os.fdopen(reading, "rb") as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    exit_code, stdout, stderr = json.loads(data)
-    return Run(exit_code, stdout, stderr)
-
-
-def warm_up(tmp_path: Path, *commands: list[str]) -> None:
-    """Import, as root, everything these commands import (see ``run_as``)."""
-    scratch = f"sqlite:///{tmp_path}/warm-up.db"
-    invoke("--database-url", scratch, "db", "upgrade")
-    invoke("--database-url", scratch, "demo")
-    for command in commands:
-        invoke("--database-url", scratch, *command)
-    invoke("--database-url", f"sqlite:///{tmp_path}/missing/x.db", "list")
-    import pwd as _  # noqa: F401  (used when a message names a file's owner)
 
 
 def refused(result: Run, *names: Path) -> None:
