@@ -12,6 +12,7 @@ import json
 import os
 import pwd
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -148,6 +149,33 @@ def run_process(*args: str, input: str | None = None, env: dict[str, str] | None
 
 
 # -- results and errors ------------------------------------------------------------------
+
+
+def killed_after(command: list[str], out_path: Path, results: int) -> list[dict[str, Any]]:
+    """Run ``command`` with its results (JSON Lines) going to ``out_path``, SIGKILL it
+    once ``results`` lines are there, and return the complete result lines it wrote.
+
+    A bulk run writes a result only after its batch is committed, so the kill lands
+    in the middle of the run with some batches done.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with out_path.open("w") as out:
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL, env=env
+        )
+        try:
+            deadline = time.monotonic() + PROCESS_TIMEOUT_S
+            while out_path.read_text().count("\n") < results:
+                assert proc.poll() is None, f"{command[1:3]} ended before it could be killed"
+                assert time.monotonic() < deadline, "no result within the time limit"
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    return [json.loads(line) for line in out_path.read_text().splitlines() if line.endswith("}")]
 
 
 def ok(run: Run) -> Any:

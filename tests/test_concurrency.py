@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from helpers import CLI, COLLABCTL, db_url, luhn_org_number
+from helpers import CLI, COLLABCTL, db_url, killed_after, luhn_org_number
 
 pytestmark = pytest.mark.slow
 
@@ -495,28 +494,7 @@ def test_sigkill_mid_bulk_end_leaves_every_item_whole_and_a_rerun_finishes(
         "jsonl",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    out_path = tmp_path / "killed.out"
-    with out_path.open("w") as out:
-        proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL, env=env
-        )
-        try:
-            # results are printed only after their batch is committed: wait for the first ones
-            deadline = time.monotonic() + PROCESS_TIMEOUT_S
-            while out_path.read_text().count("\n") < 1:
-                assert proc.poll() is None, "the bulk run ended before it could be killed"
-                assert time.monotonic() < deadline, "no result within the time limit"
-                time.sleep(0.02)
-            proc.send_signal(signal.SIGKILL)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-
-    reported = [
-        json.loads(line) for line in out_path.read_text().splitlines() if line.endswith("}")
-    ]
+    reported = killed_after(command, tmp_path / "killed.out", 1)
     states = _item_states(pg_database_url)
     assert sorted(states) == sorted(numbers)
     _assert_whole(states)

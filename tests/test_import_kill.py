@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from helpers import COLLABCTL, PROCESS_TIMEOUT_S, db_url, luhn_org_number
+from helpers import COLLABCTL, PROCESS_TIMEOUT_S, db_url, killed_after, luhn_org_number
 
 pytestmark = pytest.mark.slow
 
@@ -78,28 +76,7 @@ def test_sigkill_mid_import_leaves_every_company_whole_and_a_rerun_finishes(
     numbers = {company(index)["customer_number"] for index in range(COMPANIES)}
     command = [*COLLABCTL, "import", str(source), "--format", "jsonl"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    out_path = tmp_path / "killed.out"
-    with out_path.open("w") as out:
-        proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL, env=env
-        )
-        try:
-            # results are written only after their batch is committed: wait for some
-            deadline = time.monotonic() + PROCESS_TIMEOUT_S
-            while out_path.read_text().count("\n") < 600:
-                assert proc.poll() is None, "the import ended before it could be killed"
-                assert time.monotonic() < deadline, "no result within the time limit"
-                time.sleep(0.01)
-            proc.send_signal(signal.SIGKILL)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-
-    reported = [
-        json.loads(line) for line in out_path.read_text().splitlines() if line.endswith("}")
-    ]
+    reported = killed_after(command, tmp_path / "killed.out", 600)
     states = rows_per_company(db_url())
     assert set(states) <= numbers
     assert set(states.values()) <= {WHOLE}, "a company was imported in part"
