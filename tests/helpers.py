@@ -75,6 +75,21 @@ class Tty:
     stderr: bool = True
 
 
+#: An audit event's keys in every format of ``log``, in order (README, SPEC §7.5): written
+#: out here, not taken from collabctl, so a change to them fails the tests that use it.
+EVENT_KEYS = [
+    "id",
+    "at",
+    "actor",
+    "db_user",
+    "scope",
+    "action",
+    "customer_number",
+    "service",
+    "details",
+]
+
+
 def invoke(
     *args: str,
     input: str | None = None,

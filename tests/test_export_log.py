@@ -7,20 +7,9 @@ import json
 from pathlib import Path
 
 from collabctl.operations.demo import EXEMPEL, SIFFROR
-from helpers import CLI, error_of, mode, ok
+from helpers import CLI, EVENT_KEYS, error_of, mode, ok
 
 JSON = ("--format", "json")
-EVENT_KEYS = [
-    "id",
-    "at",
-    "actor",
-    "db_user",
-    "scope",
-    "action",
-    "customer_number",
-    "service",
-    "details",
-]
 
 
 # -- export -----------------------------------------------------------------------------

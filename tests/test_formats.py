@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import CLI
+from helpers import EVENT_KEYS
 
 COLLABORATION_KEYS = [
     "customer_number",
@@ -37,17 +38,6 @@ SHOW_KEYS = [
     "access",
 ]
 USER_KEYS = {"email", "name", "role", "main_contact", "services"}
-EVENT_KEYS = [
-    "id",
-    "at",
-    "actor",
-    "db_user",
-    "scope",
-    "action",
-    "customer_number",
-    "service",
-    "details",
-]
 
 EXEMPEL = "556677-8899"
 SIFFROR = "559123-4561"
