@@ -46,13 +46,10 @@ def insert_audit_event(
         "service": service,
         "details": details,
     }
-    if sql.postgres:
-        chained = seal(sql, **fields, locked=locked)
-        stored = sql.json(details)
-    else:
-        # SQLite stores the details as text: the text the hash is taken over, encoded once
-        stored = encode(details)
-        chained = seal(sql, **fields, locked=locked, details_json=stored)
+    # the details encoded once, for the hash and (SQLite keeps JSON as text) the row
+    text = encode(details)
+    chained = seal(sql, **fields, locked=locked, details_json=text)
+    stored = sql.json(details) if sql.postgres else text
     sql.execute(_INSERT_SQL, {**fields, "details": stored, **chained})
 
 

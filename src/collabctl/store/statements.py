@@ -43,10 +43,7 @@ class Statements:
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         """Run one statement; returns the DBAPI cursor (``fetchone``, ``rowcount``, iteration)."""
         if self.postgres:
-            converted = self._postgres_sql.get(sql)
-            if converted is None:
-                converted = self._postgres_sql[sql] = _PARAM.sub(r"%(\1)s", sql)
-            sql = converted
+            sql = self._for_psycopg(sql)
         try:
             self._cursor.execute(sql, params or {})
         except self._error as exc:
@@ -59,14 +56,18 @@ class Statements:
         if not rows:
             return
         if self.postgres:
-            converted = self._postgres_sql.get(sql)
-            if converted is None:
-                converted = self._postgres_sql[sql] = _PARAM.sub(r"%(\1)s", sql)
-            sql = converted
+            sql = self._for_psycopg(sql)
         try:
             self._cursor.executemany(sql, rows)
         except self._error as exc:
             raise DBAPIError.instance(sql, rows[:1], exc, self._error) from exc
+
+    def _for_psycopg(self, sql: str) -> str:
+        """``:name`` parameters as psycopg's ``%(name)s``, converted once per statement."""
+        converted = self._postgres_sql.get(sql)
+        if converted is None:
+            converted = self._postgres_sql[sql] = _PARAM.sub(r"%(\1)s", sql)
+        return converted
 
     def insert_many(
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
