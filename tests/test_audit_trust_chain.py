@@ -32,6 +32,17 @@ EVENT = {
 }
 
 
+#: audit details: any JSON object
+DETAILS = st.dictionaries(
+    st.text(),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=10,
+    ),
+)
+
+
 def test_the_canonical_encoding_is_the_documented_one() -> None:
     expected = (
         '["collabctl-audit-v1","2024-01-31T09:00:00.000000Z","anna","collabctl_agent",'
@@ -55,16 +66,7 @@ def test_the_hash_covers_every_field_and_the_previous_hash() -> None:
 
 
 @settings(deadline=None)  # a busy machine is no counterexample
-@given(
-    st.dictionaries(
-        st.text(),
-        st.recursive(
-            st.none() | st.booleans() | st.integers() | st.text(),
-            lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
-            max_leaves=10,
-        ),
-    )
-)
+@given(DETAILS)
 def test_the_hash_survives_a_round_trip_through_json_in_any_key_order(
     details: dict[str, object],
 ) -> None:
@@ -75,14 +77,7 @@ def test_the_hash_survives_a_round_trip_through_json_in_any_key_order(
 
 @settings(deadline=None)
 @given(
-    st.dictionaries(
-        st.text(),
-        st.recursive(
-            st.none() | st.booleans() | st.integers() | st.text(),
-            lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
-            max_leaves=10,
-        ),
-    ),
+    DETAILS,
     st.none() | st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
     st.fixed_dictionaries(
         {

@@ -23,6 +23,7 @@ from collabctl.operations.context import Context, Party
 from collabctl.operations.demo import EXEMPEL, NORRLON
 from collabctl.store.database import Database
 from conftest import CLI, db_url
+from helpers import error_of, show
 
 JSON = ("--format", "json")
 RECORDS_1007 = {
@@ -509,22 +510,6 @@ def test_two_restores_at_once_restore_once(db: Ops, backup: Path) -> None:
 # -- the command line -----------------------------------------------------------------
 
 
-def cli_error(run: Any, code: str, exit_code: int) -> dict[str, Any]:
-    assert run.exit_code == exit_code, (run.stdout, run.stderr)
-    error: dict[str, Any] = run.json()["error"]
-    assert error["code"] == code
-    assert f"error[{code}]: {error['message']}" in run.stderr
-    assert error["hint"] and "hint: " in run.stderr
-    assert "Traceback" not in run.stderr
-    return error
-
-
-def show_json(cli: CLI, customer: str) -> dict[str, Any]:
-    run = cli("show", customer, *JSON)
-    assert run.exit_code == 0, run.stderr
-    return run.json()
-
-
 def subscription_of(company: dict[str, Any], service: str) -> dict[str, Any]:
     return next(s for s in company["subscriptions"] if s["service"] == service)
 
@@ -532,7 +517,7 @@ def subscription_of(company: dict[str, Any], service: str) -> dict[str, Any]:
 def test_delete_restore_start_and_end_again(demo: CLI) -> None:
     """The whole story: delete with a backup, restore it, see it, work in it again."""
     backup = delete_with_backup(demo)
-    company = show_json(demo, "1007")
+    company = show(demo, "1007")
     assert subscription_of(company, "utlagg") == {
         "service": "utlagg",
         "state": "deleted",
@@ -546,14 +531,14 @@ def test_delete_restore_start_and_end_again(demo: CLI) -> None:
     dry = demo("restore", str(backup), "--dry-run", *JSON)
     assert dry.exit_code == 0, dry.stderr
     assert dry.json()["status"] == "would-restore"
-    assert subscription_of(show_json(demo, "1007"), "utlagg")["state"] == "deleted"
+    assert subscription_of(show(demo, "1007"), "utlagg")["state"] == "deleted"
 
     run = demo("restore", str(backup), "--yes")
     assert run.exit_code == 0, run.stderr
     assert "Restored 2 records of utlagg for 1007 Trädgårdsdesign Syd AB" in run.stdout
     assert f"collabctl start 1007 --service utlagg --office {EXEMPEL}" in run.stdout
 
-    company = show_json(demo, "1007")
+    company = show(demo, "1007")
     assert subscription_of(company, "utlagg") == {
         "service": "utlagg",
         "state": "active",
@@ -567,7 +552,7 @@ def test_delete_restore_start_and_end_again(demo: CLI) -> None:
     ended = demo("end", "1007", "-s", "utlagg", "-o", "continue", "--by", "office", "--yes", *JSON)
     assert ended.exit_code == 0, ended.stderr
     assert ended.json()["subscription_state"] == "active"
-    company = show_json(demo, "1007")
+    company = show(demo, "1007")
     assert subscription_of(company, "utlagg") == {
         "service": "utlagg",
         "state": "active",
@@ -599,32 +584,32 @@ def test_restore_dry_run_as_a_table(demo: CLI) -> None:
 
 def test_restore_without_a_terminal_needs_yes(demo: CLI) -> None:
     backup = delete_with_backup(demo)
-    error = cli_error(demo("restore", str(backup), *JSON), "invalid-input", 2)
+    error = error_of(demo("restore", str(backup), *JSON), "invalid-input", 2)
     assert "--yes" in error["hint"]
-    assert subscription_of(show_json(demo, "1007"), "utlagg")["state"] == "deleted"
+    assert subscription_of(show(demo, "1007"), "utlagg")["state"] == "deleted"
 
 
 def test_restore_refusals_through_the_command_line(demo: CLI, tmp_path: Path) -> None:
     backup = delete_with_backup(demo)
     data = backup.read_bytes()
 
-    cli_error(demo("restore", str(tmp_path / "nope.json"), "--yes", *JSON), "invalid-input", 2)
+    error_of(demo("restore", str(tmp_path / "nope.json"), "--yes", *JSON), "invalid-input", 2)
     truncated = tmp_path / "truncated.json"
     truncated.write_bytes(data[: len(data) // 2])
-    cli_error(demo("restore", str(truncated), "--yes", *JSON), "invalid-input", 2)
+    error_of(demo("restore", str(truncated), "--yes", *JSON), "invalid-input", 2)
     edited = tmp_path / "edited.json"
     at = data.index(b"3200")
     edited.write_bytes(data[:at] + b"4" + data[at + 1 :])
-    error = cli_error(demo("restore", str(edited), "--yes", "--force", *JSON), "invalid-input", 2)
+    error = error_of(demo("restore", str(edited), "--yes", "--force", *JSON), "invalid-input", 2)
     assert "does not match its SHA-256" in error["message"]
-    error = cli_error(demo("restore", str(edited), "--dry-run", *JSON), "invalid-input", 2)
+    error = error_of(demo("restore", str(edited), "--dry-run", *JSON), "invalid-input", 2)
     other = tmp_path / "other.json"
     other.write_text('{"offices": []}', encoding="utf-8")
-    cli_error(demo("restore", str(other), "--yes", *JSON), "invalid-input", 2)
-    assert subscription_of(show_json(demo, "1007"), "utlagg")["state"] == "deleted"
+    error_of(demo("restore", str(other), "--yes", *JSON), "invalid-input", 2)
+    assert subscription_of(show(demo, "1007"), "utlagg")["state"] == "deleted"
 
     assert demo("restore", str(backup), "--yes").exit_code == 0
-    error = cli_error(demo("restore", str(backup), "--yes", *JSON), "conflict", 1)
+    error = error_of(demo("restore", str(backup), "--yes", *JSON), "conflict", 1)
     assert "not deleted" in error["message"]
     log = demo("log", "--customer", "1007", *JSON).json()
     assert [e["action"] for e in log].count("restore") == 1
@@ -635,7 +620,7 @@ def test_a_backup_without_a_hash_needs_force_on_the_command_line(demo: CLI) -> N
     document = content(backup)
     del document["collabctl_export"]["sha256"]
     backup.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    error = cli_error(demo("restore", str(backup), "--yes", *JSON), "invalid-input", 2)
+    error = error_of(demo("restore", str(backup), "--yes", *JSON), "invalid-input", 2)
     assert "--force" in error["hint"]
     run = demo("restore", str(backup), "--yes", "--force")
     assert run.exit_code == 0, run.stderr

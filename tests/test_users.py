@@ -18,7 +18,8 @@ from collabctl.operations import users as ops
 from collabctl.operations.context import Context, Party
 from collabctl.operations.demo import EXEMPEL, NORRLON, SIFFROR
 from collabctl.store.database import Database
-from conftest import CLI, Run, db_url
+from conftest import CLI, db_url
+from helpers import error_of
 
 JSON = ("--format", "json")
 
@@ -416,16 +417,6 @@ def test_a_former_office_may_not_change_users(db: Ops, demo: CLI) -> None:
 
 
 # -- the command line -----------------------------------------------------------------
-
-
-def error_of(run: Run, code: str, exit_code: int = 1) -> dict[str, Any]:
-    assert run.exit_code == exit_code, (run.stdout, run.stderr)
-    error: dict[str, Any] = run.json()["error"]
-    assert error["code"] == code
-    assert f"error[{code}]: {error['message']}" in run.stderr
-    assert error["hint"] and "hint: " in run.stderr
-    assert "Traceback" not in run.stderr
-    return error
 
 
 def cli_users(cli: CLI, customer: str) -> list[dict[str, Any]]:
