@@ -306,6 +306,15 @@ def test_add_user_refusals(demo: CLI) -> None:
         error = error_of(demo("add-user", "1001", *args, *JSON), "invalid-input", 2)
         assert error["message"].startswith(field), error
     error_of(demo("add-user", "9999", "--email", "x@y.se", *JSON), "not-found")
+    # only services the company subscribes to (SPEC §7.2); 1001 has no payroll
+    for command in (("add-user",), ("user", "add")):
+        error = error_of(
+            demo(*command, "1001", "--email", "lon@kund.se", "--service", "utlagg",
+                 "--service", "lon", *JSON),
+            "not-found",
+        )  # fmt: skip
+        assert error["message"] == "customer 1001 does not subscribe to lon"
+        assert "collabctl start 1001 --service lon" in error["hint"]
 
     assert show(demo, "1001") == before
     assert len(log(demo)) == events

@@ -20,7 +20,7 @@ from collabctl.operations.companies import (
     get_office,
 )
 from collabctl.operations.context import Context, audit, now_iso
-from collabctl.operations.users import find_user, user_dict
+from collabctl.operations.users import find_user, require_subscribed, user_dict
 from collabctl.store.models import Collaboration, CompanyUser, ServiceRecord, Subscription
 
 
@@ -179,6 +179,7 @@ def add_user(
     role = validation.role(role, "--role") if role is not None else None
     codes = [ctx.service(s, "--service").code for s in services]
     _company_for_change(session, ctx, number)
+    require_subscribed(session, number, codes)
     if main_contact and role == "auditor":
         raise AuditorCannotBeMainContact(
             f"{email} cannot be an auditor and the main contact",

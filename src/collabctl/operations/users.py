@@ -79,6 +79,33 @@ def require_may_change_company(session: Session, ctx: Context, number: str) -> N
     scope.require_party(session, ctx, number)
 
 
+def require_subscribed(session: Session, number: str, codes: list[str]) -> None:
+    """A user can be given only services the company subscribes to (not deleted):
+    ``not-found`` naming the ones it has and how to start the missing one."""
+    if not codes:
+        return
+    subscribed = {
+        service: state
+        for service, state in session.execute(
+            select(col(Subscription.service), col(Subscription.state)).where(
+                col(Subscription.customer_number) == number
+            )
+        )
+    }
+    for code in codes:
+        state = subscribed.get(code)
+        if state is None or state == "deleted":
+            has = ", ".join(s for s, st in sorted(subscribed.items()) if st != "deleted")
+            raise NotFound(
+                f"customer {number} does not subscribe to {code}"
+                + (" (it was deleted)" if state == "deleted" else ""),
+                f"grant one of the services it has: {has or 'none'}"
+                + (
+                    f"; to start {code}: collabctl start {number} --service {code} --office ORG_NUMBER"
+                ),
+            )
+
+
 def find_user(
     users: list[CompanyUser], number: str, email: str, *, then: str | None = None
 ) -> CompanyUser:
@@ -249,26 +276,7 @@ def set_services(
             f"drop --grant {both[0]} or --revoke {both[0]}",
         )
     _, user = _change(session, ctx, number, email)
-    subscribed = {
-        service: state
-        for service, state in session.execute(
-            select(col(Subscription.service), col(Subscription.state)).where(
-                col(Subscription.customer_number) == number
-            )
-        )
-    }
-    for code in granted:
-        state = subscribed.get(code)
-        if state is None or state == "deleted":
-            has = ", ".join(s for s, st in sorted(subscribed.items()) if st != "deleted")
-            raise NotFound(
-                f"customer {number} does not subscribe to {code}"
-                + (" (it was deleted)" if state == "deleted" else ""),
-                f"grant one of the services it has: {has or 'none'}"
-                + (
-                    f"; to start {code}: collabctl start {number} --service {code} --office ORG_NUMBER"
-                ),
-            )
+    require_subscribed(session, number, granted)
     before = user_dict(user)
     services = [s for s in user.services if s not in revoked]
     services += [code for code in granted if code not in services]
