@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from collabctl.operations.context import Context
 from collabctl.operations.ending import EndRequest, end_collaboration
 from collabctl.store.database import Database
-from helpers import CLI, db_url, error_of, import_doc, ok
+from helpers import CLI, db_url, error_of, import_doc, ok, show
 from notify_smtp import SmtpServer, free_port, smtp_server
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -513,3 +513,37 @@ def test_the_facts_of_a_bulk_end_are_what_a_notice_stores(
         service="eekonomi",
     )
     assert back == notice
+
+
+def test_import_queues_nothing_it_mirrors_another_system(with_addresses: CLI) -> None:
+    # a decision (docs/guide.md, "Notifications"): an import copies what another system
+    # already told the parties; a new company with an active collaboration (what `start`
+    # does) and a main contact moved on 1002 (what set-main-contact does) queue nothing
+    from helpers import luhn_org_number
+
+    document = {
+        "companies": [
+            {
+                "customer_number": "4711",
+                "org_number": luhn_org_number(4711),
+                "name": "Speglat AB",
+                "users": [{"email": "eva@speglat.se", "name": "Eva", "role": "administrator",
+                           "main_contact": True, "services": ["eekonomi"]}],
+                "subscriptions": [{"service": "eekonomi", "state": "active"}],
+                "collaborations": [{"service": "eekonomi", "office": OFFICE, "state": "active",
+                                    "started_at": "2026-01-02T08:00:00.000000Z"}],
+            },
+            {
+                "customer_number": "1002",
+                "org_number": "556345-6788",
+                "name": "Snickeri Norr AB",
+                "users": [{"email": "lars@snickerinorr.se", "name": "Lars Berg",
+                           "role": "administrator", "main_contact": True,
+                           "services": ["eekonomi"]}],
+            },
+        ]
+    }  # fmt: skip
+    result = import_doc(with_addresses, document, "--format", "json")
+    assert ok(result) == {"changed": 2, "unchanged": 0, "failed": 0, "items": 2}
+    assert show(with_addresses, "1002")["main_contact"] == "lars@snickerinorr.se"
+    assert outbox(with_addresses) == []
