@@ -118,7 +118,7 @@ class Ops:
         with self.db.session(write=False) as session:
             rows = session.execute(
                 text(
-                    "SELECT actor, scope, customer_number, service, details FROM audit_event "
+                    "SELECT at, actor, scope, customer_number, service, details FROM audit_event "
                     "WHERE action = :a ORDER BY id"
                 ),
                 {"a": action},
@@ -234,18 +234,25 @@ def test_restore_puts_the_records_back_and_activates_the_subscription(
 
 
 def test_the_restored_records_count_as_a_change(db: Ops, backup: Path) -> None:
-    """An export made before the restore no longer meets backup-handed-over."""
+    """The restore is the records' latest change: an export made before it no longer
+    meets backup-handed-over (the checklist compares the export with this time)."""
+
+    def changed_at() -> str:
+        with db.db.session(write=False) as session:
+            value = session.execute(
+                text(
+                    "SELECT records_changed_at FROM subscription "
+                    "WHERE customer_number = '1007' AND service = 'utlagg'"
+                )
+            ).scalar()
+        assert isinstance(value, str)
+        return value
+
+    deleted_at = changed_at()  # the delete that wrote the backup changed them last
     db.restore(backup)
-    with db.db.session(write=False) as session:
-        changed = session.execute(
-            text(
-                "SELECT records_changed_at FROM subscription "
-                "WHERE customer_number = '1007' AND service = 'utlagg'"
-            )
-        ).scalar()
-    restored_at = db.events("restore")[0]
-    assert changed is not None
-    assert restored_at
+    (event,) = db.events("restore")
+    assert changed_at() == event["at"]
+    assert changed_at() > deleted_at
 
 
 def test_a_dry_run_checks_everything_and_changes_nothing(db: Ops, backup: Path) -> None:
