@@ -65,9 +65,19 @@ def test_list_limit_and_sort(demo: CLI) -> None:
     assert sorted(keys(started)) == sorted(keys(every))
     assert [r["started_at"] for r in started] == sorted(r["started_at"] for r in every)
 
+    # two more ended, so the order among ended rows shows: oldest end first
+    for number in ("1004", "1001"):
+        end = demo("end", number, "-s", "eekonomi", "-o", "deactivate", "--by", "office",
+                   "--yes", *JSON)  # fmt: skip
+        assert end.exit_code == 0, end.stderr
     ended = ok(demo("list", "--state", "all", "--sort", "ended", *JSON))
-    assert ended[0]["ended_at"] is not None  # the ended ones first, the active ones last
-    assert all(r["ended_at"] is None for r in ended[1:])
+    ends = [r["ended_at"] for r in ended if r["ended_at"] is not None]
+    assert len(ends) == 3 and ends == sorted(ends)
+    assert [(r["customer_number"], r["service"]) for r in ended[1:3]] == [
+        ("1004", "eekonomi"),
+        ("1001", "eekonomi"),
+    ]
+    assert all(r["ended_at"] is None for r in ended[3:])  # the active ones last
 
     error_of(demo("list", "--limit", "0", *JSON), "invalid-input", 2)
     error_of(demo("list", "--sort", "name", *JSON), "invalid-input", 2)
