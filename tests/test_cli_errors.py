@@ -340,3 +340,38 @@ def test_every_command_has_help() -> None:
     assert run("-h").exit_code == 0
     bare = run()
     assert "Usage: collabctl" in bare.stdout + bare.stderr
+
+
+# -- a failure collabctl did not expect -------------------------------------------------------
+
+FAULT = """
+import collabctl.operations.views as views
+
+
+def list_collaborations(*args, **kwargs):
+    raise RuntimeError("an unexpected state")
+
+
+views.list_collaborations = list_collaborations
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["default", "COLLABCTL_DEBUG"])
+def test_an_unexpected_failure_is_error_internal_without_a_traceback(
+    tmp_path: Path, debug: bool
+) -> None:
+    # a real process, its `list` made to fail from inside by a sitecustomize module
+    (tmp_path / "fault").mkdir()
+    (tmp_path / "fault" / "sitecustomize.py").write_text(FAULT, encoding="utf-8")
+    assert run_process("demo").exit_code == 0
+    env = {"PYTHONPATH": str(tmp_path / "fault")}
+    if debug:
+        env["COLLABCTL_DEBUG"] = "1"
+    result = run_process("list", "--format", "json", env=env)
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "internal"
+    assert error["message"] == "unexpected failure: RuntimeError: an unexpected state"
+    assert "COLLABCTL_DEBUG=1" in error["hint"]
+    assert "error[internal]: unexpected failure: RuntimeError: an unexpected state" in result.stderr
+    assert ("Traceback (most recent call last)" in result.stderr) is debug
