@@ -115,3 +115,14 @@ def test_an_actor_is_recorded_without_surrounding_blanks_and_control_text_stays_
     table = demo("log", "--customer", "1001").stdout
     assert "\x1b" not in table
     assert "Anna" in table
+
+
+def test_without_actor_the_audit_log_records_the_login_name(
+    demo: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import getpass
+
+    monkeypatch.delenv("COLLABCTL_ACTOR")
+    assert demo(*END_1001, "--yes").exit_code == 0
+    event = demo("log", "--customer", "1001", "--format", "json").json()[0]
+    assert (event["action"], event["actor"]) == ("end", getpass.getuser())

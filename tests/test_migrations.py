@@ -148,9 +148,16 @@ def test_the_hint_command_fixes_it(
     assert run("list").exit_code == 0
 
 
-def test_a_read_never_creates_a_database_named_by_url(tmp_path: Path) -> None:
+def test_no_command_but_db_upgrade_creates_a_database_named_by_url(tmp_path: Path) -> None:
     path = tmp_path / "typo" / "dir" / "x.db"
-    for command in (["list"], ["show", "1001"], ["log"], ["db", "current"], ["doctor"]):
+    writes = (
+        ["demo"],
+        ["import", "-"],
+        ["start", "1001", "-s", "lon", "--office", "556677-8899"],
+        ["end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "customer", "--yes"],
+        ["add-user", "1001", "--email", "x@kund.se"],
+    )
+    for command in (["list"], ["show", "1001"], ["log"], ["db", "current"], ["doctor"], *writes):
         result = run("--database-url", f"sqlite:///{path}", *command, "--format", "json")
         assert result.exit_code == 3, (command, result.stderr)
         if command != ["doctor"]:
