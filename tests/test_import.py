@@ -363,6 +363,17 @@ BAD_LINES: list[tuple[str, str]] = [
         "line 9: company.collaborations[0].office: office 556234-5677 does not exist",
     ),
     (json.dumps({"customer": company("2009")}), 'line 10: expected {"office": ...}'),
+    (
+        json.dumps(
+            {
+                "company": company(
+                    "2010",
+                    users=[{"email": "ulla@bolag.se"}, {"email": "Ulla@Bolag.SE"}],
+                )
+            }
+        ),
+        "line 11: company.users[1].email: Ulla@Bolag.SE appears twice",
+    ),
 ]
 
 
@@ -376,7 +387,7 @@ def test_bad_items_are_rejected_and_the_others_import(cli: CLI, tmp_path: Path) 
     for _, message in BAD_LINES:
         assert f"error[invalid-input]: {message}" in result.stderr, message
     assert result.stderr.count("error[invalid-input]") == len(BAD_LINES)
-    assert f"imported 2 of 11 items: 2 changed, 0 unchanged, {len(BAD_LINES)} failed" in (
+    assert f"imported 2 of 12 items: 2 changed, 0 unchanged, {len(BAD_LINES)} failed" in (
         result.stderr
     )
 
