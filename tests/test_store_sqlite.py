@@ -229,3 +229,29 @@ def test_an_owners_read_only_modes_are_explained_and_kept(
     refused(result, database)
     assert f"chmod u+w {database}" in result.hint() or f"chmod u+w {home}" in result.hint()
     assert (mode(database), mode(home)) == (0o400, 0o500)
+
+
+def test_collabctls_connections_keep_foreign_keys_in_wal_mode(home: Path) -> None:
+    """SPEC §5: WAL, a busy timeout and foreign keys on every connection, readers too."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from collabctl.store.database import Database
+
+    assert invoke("demo").exit_code == 0
+    db = Database(f"sqlite:///{home / 'collabctl.db'}", embedded=True)
+    try:
+        for engine in (db.engine, db.read_engine):
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == int(
+                    db.busy_timeout * 1000
+                )
+        with pytest.raises(IntegrityError, match="FOREIGN KEY"), db.engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO subscription (customer_number, service, state) "
+                     "VALUES ('9999', 'lon', 'active')")
+            )  # fmt: skip
+    finally:
+        db.dispose()
