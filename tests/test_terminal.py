@@ -117,6 +117,8 @@ def test_no_escape_code_at_all_without_colour(
 def test_colour_on_a_terminal_and_error_lines_coloured() -> None:
     shown = at_terminal("show", "1001")
     assert "\x1b[" in shown.raw
+    # NO_COLOR counts only when it is set to something (no-color.org)
+    assert "\x1b[" in at_terminal("show", "1001", env={"NO_COLOR": ""}).raw
     failed = at_terminal("show", "9999")
     assert failed.status == 1
     assert re.search(r"\x1b\[[0-9;]*31m\s*error\[not-found\]", failed.raw), failed.raw
@@ -130,6 +132,8 @@ def test_never_colour_in_a_pipe_unless_asked() -> None:
     forced = run_process("--color", "always", "show", "9999", env={"NO_COLOR": "1"})
     assert "\x1b[" in forced.stderr  # --color always wins over NO_COLOR and the pipe
     assert "error[not-found]" in forced.stderr
+    from_env = run_process("show", "9999", env={"COLLABCTL_COLOR": "always"})
+    assert "\x1b[" in from_env.stderr  # the same from the environment
     table = run_process("--color", "always", "list")
     assert table.stdout.startswith("\x1b[1mcustomer")  # the header in bold, the rows as data
     assert "\x1b" not in table.stdout.split("\n", 1)[1]
