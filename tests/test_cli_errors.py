@@ -67,6 +67,8 @@ def test_errors_print_code_message_and_hint_and_change_nothing(demo: CLI) -> Non
         assert f"hint: {error['hint'].splitlines()[0]}" in machine.stderr
 
         assert demo(*args, "--format", "jsonl").jsonl() == [{"error": error}]
+        # a spreadsheet format too: the error is the JSON object on stdout (SPEC §3)
+        assert json.loads(demo(*args, "--format", "csv").stdout) == {"error": error}
     # every one of them was refused before anything changed
     assert state() == before
 
