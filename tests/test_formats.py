@@ -231,6 +231,16 @@ def test_show_json_is_one_object_with_the_documented_keys(demo: CLI) -> None:
         {"service": "fakturering", "party": "customer:0042", "access": "read-write"},
         {"service": "fakturering", "party": f"office:{EXEMPEL}", "access": "read-write"},
     ]
+    # its last collaboration with 0042 ended: the office reads neither service any more
+    ended = demo("end", "0042", "-s", "fakturering", "-o", "continue", "--by", "customer", "--yes")
+    assert ended.exit_code == 0, ended.stderr
+    access = demo("show", "0042", "--format", "json").json()["access"]
+    assert {(a["service"], a["party"], a["access"]) for a in access} == {
+        ("eekonomi", "customer:0042", "read"),
+        ("eekonomi", f"office:{EXEMPEL}", "none"),
+        ("fakturering", "customer:0042", "read-write"),
+        ("fakturering", f"office:{EXEMPEL}", "none"),
+    }
 
 
 def test_show_users_without_a_main_contact_and_record_counts(demo: CLI) -> None:
@@ -399,3 +409,16 @@ def test_names_with_markup_characters_print_as_written(cli: CLI, tmp_path: Path)
     listed = cli("list")
     assert listed.exit_code == 0, listed.stderr
     assert "Byrå [/b] AB :warning:" in listed.stdout
+
+
+def test_after_a_handover_neither_party_has_access_to_the_service(demo: CLI) -> None:
+    ended = demo("end", "1004", "-s", "lon", "-o", "handover", "--by", "customer",
+                 "--confirm", "data-synchronised", "--force", "--yes")  # fmt: skip
+    assert ended.exit_code == 0, ended.stderr
+    access = demo("show", "1004", "--format", "json").json()["access"]
+    assert {a["party"]: a["access"] for a in access if a["service"] == "lon"} == {
+        "customer:1004": "none",
+        f"office:{NORRLON}": "none",
+    }
+    # the other service goes on as it was
+    assert {a["access"] for a in access if a["service"] == "eekonomi"} == {"read-write"}
