@@ -151,6 +151,25 @@ def test_each_pending_message_is_sent_once_with_its_headers(
     assert len(server.mailbox.received) == 2
 
 
+def test_a_message_sent_again_keeps_its_message_id(db: Database, server: SmtpServer) -> None:
+    """A sender killed after the server accepted a message, before marking it sent,
+    sends it again on the next run: with the same Message-ID, so the receiver can
+    drop the copy (SPEC §7.4)."""
+    from sqlalchemy import text
+
+    [message_id] = queue(db, "anna@kund.example")
+    assert send(db, server.url())[0].sent == 1
+    with db.engine.begin() as conn:  # as if the run had died before its `sent` mark
+        conn.execute(
+            text("UPDATE outbox SET state = 'pending', sent_at = NULL WHERE id = :id"),
+            {"id": message_id},
+        )
+    assert send(db, server.url())[0].sent == 1
+    first, second = server.mailbox.received
+    assert first.message_id == second.message_id
+    assert f".{message_id}." in first.message_id
+
+
 def test_limit_sends_that_many_and_leaves_the_rest_pending(
     db: Database, server: SmtpServer
 ) -> None:
