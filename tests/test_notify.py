@@ -289,6 +289,18 @@ def test_a_delete_without_backup_says_so(demo: CLI, server: SmtpServer) -> None:
     )
 
 
+def test_a_handover_says_what_it_means_for_access(demo: CLI, server: SmtpServer) -> None:
+    result = demo("end", "1004", "-s", "lon", "-o", "handover", "--by", "customer",
+                  "--confirm", "data-synchronised", "--force", "--yes")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert demo("notify", "send", env=smtp_env(server)).exit_code == 0
+    body = server.mailbox.messages_to("karin@byggumea.se")[0].body
+    assert (
+        "no longer has access to the online service Visma Lön; it continues in the pay "
+        "program from the handed-over backup, or through a new collaboration." in body
+    )
+
+
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "table"])
 def test_notify_list_in_every_format(with_addresses: CLI, fmt: str) -> None:
     cli = with_addresses
