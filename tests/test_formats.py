@@ -422,3 +422,39 @@ def test_after_a_handover_neither_party_has_access_to_the_service(demo: CLI) -> 
     }
     # the other service goes on as it was
     assert {a["access"] for a in access if a["service"] == "eekonomi"} == {"read-write"}
+
+
+#: what each single change prints: (command line, its keys in order)
+CHANGES = [
+    (
+        ("end", "1001", "-s", "eekonomi", "-o", "deactivate", "--by", "office", "--yes"),
+        [*COLLABORATION_KEYS, "subscription_state", "forced", "backup_path", "records_deleted"],
+    ),
+    (("start", "1001", "-s", "lon", "--office", EXEMPEL), COLLABORATION_KEYS),
+    (
+        ("add-user", "1001", "--email", "ny@kund.se"),
+        ["email", "name", "role", "main_contact", "services", "promoted",
+         "previous_main_contact"],
+    ),
+    (
+        ("set-main-contact", "1001", "--user", "ny@kund.se"),
+        ["email", "name", "role", "main_contact", "services", "changed", "promoted",
+         "previous_main_contact"],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_single_change_prints_one_row_with_its_keys(demo: CLI, fmt: str) -> None:
+    for args, keys in CHANGES:
+        result = demo(*args, "--format", fmt)
+        assert result.exit_code == 0, (args, result.stderr)
+        if fmt == "csv":
+            header, *rows = list(csv.reader(io.StringIO(result.stdout)))
+            assert header == keys, args
+            assert len(rows) == 1 and len(rows[0]) == len(keys), args
+            assert rows[0][0] in ("1001", "ny@kund.se"), args
+        else:
+            lines = result.stdout.splitlines()
+            assert len(lines) == 1, args
+            assert list(json.loads(lines[0])) == keys, args
