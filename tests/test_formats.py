@@ -383,6 +383,20 @@ def test_changes_print_the_changed_object_on_stdout_and_talk_on_stderr(demo: CLI
     assert "error[invalid-input]" in demo_again.stderr
 
 
+def test_demo_force_upserts_the_demo_data_over_what_is_there(demo: CLI) -> None:
+    renamed = demo("import", "-", input=json.dumps({"office": {"org_number": EXEMPEL,
+                                                              "name": "Omdöpt AB"}}))  # fmt: skip
+    assert renamed.exit_code == 0, renamed.stderr
+    assert demo("start", "1001", "-s", "lon", "--office", EXEMPEL).exit_code == 0
+    assert demo("demo", "--force").exit_code == 0
+    offices = {o["org_number"]: o["name"] for o in demo("show", "1001", "--format", "json")
+               .json()["offices"]}  # fmt: skip
+    assert offices[EXEMPEL] == "Exempelbyrån AB"  # the demo's own value again
+    # what the demo data does not describe stays as it was
+    services = {r["service"] for r in demo("list", "--customer", "1001", "--format", "json").json()}
+    assert "lon" in services
+
+
 def test_names_with_markup_characters_print_as_written(cli: CLI, tmp_path: Path) -> None:
     data = {
         "offices": [{"org_number": "556677-8899", "name": "Byrå [/b] AB :warning:"}],
