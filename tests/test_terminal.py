@@ -288,6 +288,23 @@ def test_pager_order_collabctl_pager_then_pager(pager: Path) -> None:
 
 
 @pytest.mark.usefixtures("demo_data")
+def test_the_default_pager_is_less_with_its_flags(tmp_path: Path) -> None:
+    # a `less` first on PATH that notes how it was called and shows its input
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    noted = tmp_path / "less-args"
+    less = bin_dir / "less"
+    less.write_text(f'#!/bin/sh\necho "$* LESS=$LESS" >> "{noted}"\nexec cat\n', "utf-8")
+    less.chmod(0o755)
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    assert at_terminal("log", rows=12, env={"PATH": path}).status == 0
+    assert noted.read_text().splitlines() == ["-FRX LESS=FRX"]
+    # PAGER=less alone gets the same behaviour through LESS, as git does
+    assert at_terminal("log", rows=12, env={"PATH": path, "PAGER": "less"}).status == 0
+    assert noted.read_text().splitlines()[1] == " LESS=FRX"
+
+
+@pytest.mark.usefixtures("demo_data")
 def test_a_pager_that_stops_reading_ends_the_command_quietly() -> None:
     screen = at_terminal("log", rows=8, env={"COLLABCTL_PAGER": "head -3"})
     assert screen.status == 0, screen.text
