@@ -104,15 +104,12 @@ def measure_per_item(n: int, repeat: int) -> dict[str, Any]:
     import os
     import time
 
-    from collabctl.cli.runtime import prepare_long_run
     from collabctl.operations import notify
     from collabctl.operations.bulk import end_many
     from collabctl.operations.context import Context
     from collabctl.operations.ending import EndRequest
     from collabctl.store.database import Database
 
-    # what `end --from` sets up before it runs end_many (the collector's settings)
-    prepare_long_run()
     real = notify.queue_end
     with common.temp_home() as home:
         os.environ["COLLABCTL_HOME"] = str(home)

@@ -17,7 +17,6 @@ from collabctl.cli.output import (
     message,
 )
 from collabctl.cli.progress import ProgressDisplay, counted
-from collabctl.cli.runtime import prepare_long_run
 from collabctl.cli.safe_text import visible
 from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
 
@@ -55,7 +54,6 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
             "reading items from the terminal: one customer number or JSON object a line, Ctrl-D to end",
         )
     reader = LineReader(stream)
-    prepare_long_run()
     batches = end_many(
         db,
         ctx,

@@ -48,6 +48,7 @@ from collabctl.operations.ending import (
     end_collaboration,
     require_answers,
 )
+from collabctl.operations.long_run import collector_set_aside
 from collabctl.operations.preflight import run_preflight
 from collabctl.store.database import Database
 from collabctl.store.end_batch import BatchMismatch, BatchStatements
@@ -114,6 +115,19 @@ def end_many(
     ``lines`` may yield ``None`` to say that no further input is ready now: the
     items read so far are then finished before waiting for more.
     """
+    with collector_set_aside():
+        yield from _end_batches(db, ctx, lines, defaults, dry_run=dry_run, backup_dir=backup_dir)
+
+
+def _end_batches(
+    db: Database,
+    ctx: Context,
+    lines: Iterable[Line | None],
+    defaults: EndRequest,
+    *,
+    dry_run: bool,
+    backup_dir: Path,
+) -> Iterator[list[BulkResult]]:
     batch: list[_Item] = []
     started = 0.0
     number = 0

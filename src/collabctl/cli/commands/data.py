@@ -10,7 +10,6 @@ from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import CustomerArgument, FormatOption, ServiceFilter
 from collabctl.cli.output import Format, dumps, emit_error, emit_object, error_lines, message
 from collabctl.cli.progress import ProgressDisplay, counted
-from collabctl.cli.runtime import prepare_long_run
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import EXIT_PARTIAL, CollabError
 
@@ -122,7 +121,6 @@ def import_(
     stream = env.open_input(file)
     reader = ItemReader(stream)
     report = _ImportReport(env, fmt, reader)
-    prepare_long_run()
     try:
         with db.session() as session, report:
             try:

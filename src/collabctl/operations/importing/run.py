@@ -17,7 +17,6 @@ item it refuses fails and the good items of the batch are kept.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from collabctl.operations.importing.rows import (
     write,
 )
 from collabctl.operations.jsonstream import KINDS, Item
+from collabctl.operations.long_run import collector_set_aside
 from collabctl.store.retry import DEFAULT_BACKOFF
 
 #: Items per transaction: larger batches commit less often, smaller ones report sooner
@@ -120,17 +120,9 @@ def import_items(
             "run import as a support agent: without --as (and COLLABCTL_AS unset)",
         )
     # An import allocates many short-lived objects (a few hundred an item) and keeps only a
-    # batch of them. Everything loaded before it (the libraries, the schema) lives as long
-    # as the process: it is set aside from the collector, and the youngest generation is
-    # collected less often. Without this, a fifth of an import's time went to collections.
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(_GC_THRESHOLD, *threshold[1:])
-    try:
+    # batch of them: everything loaded before it is set aside from the collector.
+    with collector_set_aside(_GC_THRESHOLD):
         yield from _Importer(session, ctx).run(items, batch_size)
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 class _Importer:
