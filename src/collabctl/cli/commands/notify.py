@@ -35,9 +35,9 @@ def notify_list(
         str,
         typer.Option(
             "--state",
-            help="pending, sent, failed (given up after 5 attempts), no-address "
-            "(the party has no e-mail address), or all.",
-            metavar="pending|sent|failed|no-address|all",
+            help="pending, sent, failed (refused for good, or expired), no-address "
+            "(the party has no e-mail address), cancelled, or all.",
+            metavar="pending|sent|failed|no-address|cancelled|all",
         ),
     ] = "pending",
     customer: CustomerFilter = None,
@@ -51,7 +51,8 @@ def notify_list(
 
     Keys (json, jsonl, csv): id, created_at, event (start, end, main-contact),
     customer_number, service, to (null: no address), subject, state, attempts,
-    last_error, sent_at.
+    deferrals (temporary failures so far), next_attempt_at (when a deferred
+    message is due again), last_error, sent_at.
 
     \b
     Examples:
@@ -81,35 +82,53 @@ def notify_send(
         int | None,
         typer.Option("--limit", min=1, help="Send at most N messages in this run.", metavar="N"),
     ] = None,
+    all_due: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Try every pending message now, also those waiting out a backoff."
+        ),
+    ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Send the pending notifications over SMTP.
+    """Send the pending notifications that are due over SMTP.
 
     The server: COLLABCTL_SMTP_URL or smtp_url in config.toml, as
-    smtp://[USER:PASSWORD@]HOST:PORT (STARTTLS when the server offers it) or
+    smtp://[USER:PASSWORD@]HOST:PORT (STARTTLS when the server offers it; a
+    user and password only over an encrypted connection) or
     smtps://[USER:PASSWORD@]HOST:PORT (TLS from the start); the sender:
-    COLLABCTL_MAIL_FROM or mail_from. A message is marked sent once the server
-    accepted it. A failure keeps it pending with the error, to be retried by
-    the next run; after 5 failed attempts it is failed. Runs at the same time
-    never send one message twice; a run killed between the server's acceptance
-    and the sent mark sends that message again, with the same Message-ID.
+    COLLABCTL_MAIL_FROM or mail_from (an address, or "Name <address>").
+
+    A message is marked sent once the server accepted it. A temporary failure
+    (server unreachable, connection dropped, a 4xx reply such as greylisting)
+    defers it: it stays pending and is due again after 1 minute, then 2, 4 …
+    at most 1 hour; a message still undelivered notify_expire_hours (72) after
+    it was queued fails. A 5xx reply for the recipient or the message fails it
+    at once. A server that refuses collabctl itself (its login, its sender,
+    530 authentication required) stops the run, charges no message, exit 3.
+    A server that closes the connection after some messages is reconnected.
+    Runs at the same time never send one message twice; a run killed between
+    the server's acceptance and the sent mark sends that message again, with
+    the same Message-ID.
 
     Progress and a summary go to stderr. Exit 0 when every message tried was
-    sent, 4 when some were not, 3 when SMTP is not configured.
+    sent, 4 when some were deferred or failed, 3 when SMTP is not configured
+    or the server refuses collabctl.
 
-    Keys (json): sent, retrying, failed, stopped, pending.
+    Keys (json): sent, deferred, failed, stopped, pending.
 
     \b
     Examples:
-      COLLABCTL_SMTP_URL=smtp://mail.byran.se:587 collabctl notify send
+      COLLABCTL_SMTP_URL=smtp://mail.byran.se:25 collabctl notify send
       collabctl notify send --limit 100
+      collabctl notify send --all
     """
-    from collabctl.operations.delivery import outbox_counts, send_pending
+    from collabctl.operations.delivery import expire_hours, outbox_counts, send_pending
     from collabctl.operations.mailer import smtp_settings
 
     state = current_state()
     env = state.env
     settings = smtp_settings(state.config)
+    expire_after = expire_hours(state.config)
     db = state.database()
     with state.reading() as (session, ctx):
         pending = outbox_counts(session.connection())["pending"]
@@ -124,29 +143,42 @@ def notify_send(
     progress = _Progress(env, total) if env.stderr_tty and total else None
 
     def delivered(delivery: Any) -> None:
-        if delivery.error is not None:
-            attempt = f"attempt {delivery.attempts} of 5"
-            verdict = "failed, given up" if delivery.status == "failed" else "kept, will retry"
-            say(f"message {delivery.id} to {delivery.to}: not sent ({attempt}, {verdict}): "
-                f"{delivery.error}")  # fmt: skip
+        if delivery.status == "deferred":
+            say(f"message {delivery.id} to {delivery.to}: deferred (due again "
+                f"{delivery.next_attempt_at}): {delivery.error}")  # fmt: skip
+        elif delivery.status == "failed":
+            say(f"message {delivery.id} to {delivery.to}: failed: {delivery.error}")
         if progress is not None:
             progress.advance()
 
     say = progress.say if progress is not None else (lambda text: message(env, text))
+
+    def run() -> Any:
+        return send_pending(
+            db,
+            settings,
+            ctx,
+            limit=limit,
+            all_due=all_due,
+            expire_after=expire_after,
+            on_delivery=delivered,
+        )
+
     if progress is not None:
         with progress:
-            report = send_pending(db, settings, ctx, limit=limit, on_delivery=delivered)
+            report = run()
     else:
-        report = send_pending(db, settings, ctx, limit=limit, on_delivery=delivered)
+        report = run()
     with state.reading() as (session, _):
         left = outbox_counts(session.connection())["pending"]
     message(env, _summary(report, left))
+    if report.refusal is not None:
+        raise report.refusal
     if report.stopped is not None:
         message(
             env,
-            f"stopped: {report.stopped}\nhint: check the server in COLLABCTL_SMTP_URL or "
-            "smtp_url (host, port, user, password) and that it is running; the messages stay "
-            "in the outbox for the next run",
+            f"stopped: {report.stopped}\nhint: the messages stay in the outbox and are tried "
+            "again by the next run; `collabctl doctor` checks the server",
         )
     if fmt is not Format.table:
         emit_object(env, {**report.to_dict(), "pending": left}, fmt)
@@ -160,11 +192,10 @@ def _count(n: int) -> str:
 
 def _summary(report: Any, pending: int) -> str:
     parts = [f"{report.sent} sent"]
-    if report.retrying:
-        parts.append(f"{report.retrying} not sent (will be retried)")
+    if report.deferred:
+        parts.append(f"{report.deferred} deferred (tried again later)")
     if report.failed:
-        parts.append(f"{report.failed} failed after 5 attempts (see `collabctl notify list "
-                     "--state failed`)")  # fmt: skip
+        parts.append(f"{report.failed} failed (see `collabctl notify list --state failed`)")
     return f"notify send: {', '.join(parts)}; {_count(pending)} pending"
 
 
