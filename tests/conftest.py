@@ -19,7 +19,7 @@ from helpers import CLI, Run, Tty, db_url, invoke
 
 __all__ = ["CLI", "Run", "db_url"]
 
-pytest_plugins = ["pg_fixtures", "pytester"]
+pytest_plugins = ["pg_fixtures", "pgbouncer_fixtures", "pytester"]
 
 ENV_VARS = (
     "COLLABCTL_DATABASE_URL",
@@ -43,10 +43,12 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The database behind ``cli``: the embedded SQLite default, or a fresh PostgreSQL database."""
-    if request.param == "postgres":
-        url = request.getfixturevalue("pg_database_url")
-        monkeypatch.setenv("COLLABCTL_DATABASE_URL", url)
+    """The database behind ``cli``: the embedded SQLite default, or a fresh PostgreSQL database
+    (``pgbouncer``: the same reached through PgBouncer in transaction mode, for the tests
+    that ask for it with ``pgbouncer_fixtures.ALL_BACKENDS``)."""
+    if request.param in ("postgres", "pgbouncer"):
+        fixture = "pg_database_url" if request.param == "postgres" else "pgbouncer_database_url"
+        monkeypatch.setenv("COLLABCTL_DATABASE_URL", request.getfixturevalue(fixture))
     return str(request.param)
 
 
