@@ -19,7 +19,7 @@ from collabctl.operations.mailer import Mailer, SmtpSettings, parse_smtp_url, sm
 from collabctl.store import outbox
 from collabctl.store.database import Database
 from helpers import db_url
-from notify_smtp import SmtpServer, free_port, self_signed_certificate, smtp_server
+from notify_smtp import SmtpServer, self_signed_certificate, smtp_server
 
 SENDER = "collabctl@byran.example"
 
