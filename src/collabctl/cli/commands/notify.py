@@ -9,13 +9,15 @@ from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import CustomerFilter, FormatOption
 from collabctl.cli.output import Format, emit_object, emit_rows, message
 from collabctl.cli.state import current_state
-from collabctl.domain.errors import EXIT_PARTIAL, CollabError
+from collabctl.domain.errors import EXIT_PARTIAL, CollabError, UsageError
 from collabctl.domain.keys import MESSAGE_KEYS
 
 commands = command_group()
 notify = command_group(
-    help="Notifications to both parties: the outbox, and sending it over SMTP.\n\n"
-    "\b\nExamples:\n  collabctl notify list --state all\n  collabctl notify send",
+    help="Notifications to both parties: the outbox, sending it over SMTP, retrying and "
+    "cancelling messages.\n\n"
+    "\b\nExamples:\n  collabctl notify list --state all\n  collabctl notify send\n"
+    "  collabctl notify retry --failed",
     no_args_is_help=True,
 )
 commands.add_typer(notify, name="notify")
@@ -184,6 +186,123 @@ def notify_send(
         emit_object(env, {**report.to_dict(), "pending": left}, fmt)
     if not report.ok:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+IdArguments = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Message ids, as `notify list` shows them.", metavar="ID...", show_default=False
+    ),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+]
+_CHANGE_COLUMNS = ("id", "customer_number", "to", "before", "after", "status")
+
+
+@notify.command("retry")
+@handles_errors
+def notify_retry(
+    ids: IdArguments = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Every failed message (of --customer, if given).")
+    ] = False,
+    customer: CustomerFilter = None,
+    dry_run: DryRunOption = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Put failed messages back to pending: the next `notify send` tries them.
+
+    A retried message is due at once and may wait notify_expire_hours (72)
+    again before it expires. One audit event (notify-retry) per company.
+
+    Keys (json, jsonl, csv): id, customer_number, to, before, after, status
+    (retried, or would-retry with --dry-run).
+
+    \b
+    Examples:
+      collabctl notify retry 17 18
+      collabctl notify retry --failed --customer 1001 --dry-run
+    """
+    from collabctl.operations.requeue import plan_retry
+
+    if bool(ids) == failed:
+        raise UsageError(
+            "name the messages: ID... or --failed, not both"
+            if ids
+            else "which messages? pass ID... or --failed",
+            "collabctl notify retry 17 18, or collabctl notify retry --failed",
+        )
+    if customer is not None and not failed:
+        raise UsageError(
+            "--customer goes with --failed", "collabctl notify retry --failed --customer 1001"
+        )
+    _change(
+        lambda s, c, dry: plan_retry(
+            s, c, ids or (), failed=failed, customer=customer, dry_run=dry
+        ),
+        "notify-retry",
+        dry_run,
+        fmt,
+        empty="no failed messages",
+    )
+
+
+@notify.command("cancel")
+@handles_errors
+def notify_cancel(
+    ids: IdArguments = None,
+    dry_run: DryRunOption = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Cancel pending or failed messages: they are never sent.
+
+    One audit event (notify-cancel) per company. A message being sent at
+    this moment by a `notify send` run cannot be cancelled (conflict).
+
+    Keys (json, jsonl, csv): id, customer_number, to, before, after, status
+    (cancelled, or would-cancel with --dry-run).
+
+    \b
+    Examples:
+      collabctl notify cancel 17
+      collabctl notify cancel 17 18 --dry-run
+    """
+    from collabctl.operations.requeue import plan_cancel
+
+    if not ids:
+        raise UsageError("which messages? pass ID...", "collabctl notify cancel 17 18")
+    _change(lambda s, c, dry: plan_cancel(s, c, ids, dry_run=dry), "notify-cancel", dry_run, fmt)
+
+
+def _change(
+    plan: Any, action: str, dry_run: bool, fmt: Format, empty: str = "nothing to change"
+) -> None:
+    """Show a plan (a dry run) or apply it, then print what changed."""
+    from collabctl.operations.requeue import CHANGE_KEYS, apply
+
+    state = current_state()
+    if dry_run:
+        with state.reading() as (session, ctx):
+            changes = plan(session, ctx, True)
+    else:
+        changes = state.transact(lambda s, c: apply(s, c, plan(s, c, False), action))
+    emit_rows(
+        state.env,
+        (c.to_dict() for c in changes),
+        fmt,
+        CHANGE_KEYS,
+        table_columns=_CHANGE_COLUMNS,
+        empty=empty,
+    )
+    verb = {"notify-retry": "put back to pending", "notify-cancel": "cancelled"}[action]
+    if dry_run:
+        message(
+            state.env,
+            f"would have {_count(len(changes))} {verb}; nothing changed; run again without --dry-run",
+        )
+    else:
+        message(state.env, f"{_count(len(changes))} {verb}")
 
 
 def _count(n: int) -> str:
