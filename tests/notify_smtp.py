@@ -81,7 +81,10 @@ class Mailbox:
             # next command never gets an answer, whichever of the two comes first
             server.transport.close()
             return "421 4.3.0 closing"
-        if self.per_connection is not None and getattr(session, "accepted", 0) >= self.per_connection:
+        if (
+            self.per_connection is not None
+            and getattr(session, "accepted", 0) >= self.per_connection
+        ):
             with self.lock:
                 self.closings += 1
             asyncio.get_running_loop().call_later(0.05, server.transport.close)

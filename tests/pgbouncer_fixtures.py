@@ -96,8 +96,9 @@ class PgBouncer:
             if self.process.poll() is not None:
                 _, err = self.process.communicate()
                 raise RuntimeError(f"pgbouncer exited: {err.decode(errors='replace')}" + self.log())
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=1
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
             ):
                 return self
             if time.monotonic() > deadline:

@@ -356,7 +356,9 @@ def test_notify_send_reports_failures_with_exit_4_and_no_password(
     result = cli("notify", "send", "--format", "json", env={"COLLABCTL_SMTP_URL": url,
                                                              "COLLABCTL_MAIL_FROM": SENDER})  # fmt: skip
     assert result.exit_code == 4
-    assert "notify send: 0 sent, 1 deferred (tried again later); 2 messages pending" in result.stderr
+    assert (
+        "notify send: 0 sent, 1 deferred (tried again later); 2 messages pending" in result.stderr
+    )
     assert "stopped: cannot connect to smtp://mailer@127.0.0.1" in result.stderr
     assert "topsecret" not in result.output
     assert result.json()["stopped"].startswith("cannot connect")
@@ -429,16 +431,20 @@ def test_doctor_shows_the_outbox_and_the_smtp_server_never_its_password(
         finding["detail"] == "2 pending, 0 failed; SMTP not configured: messages wait in the outbox"
     )
 
+    port = free_port()  # nothing listens there: the smtp finding says so
     env = {
-        "COLLABCTL_SMTP_URL": "smtp://mailer:pw-9x7@mail.example:587",
+        "COLLABCTL_SMTP_URL": f"smtp://mailer:pw-9x7@127.0.0.1:{port}",
         "COLLABCTL_MAIL_FROM": SENDER,
     }
     result = cli("doctor", "--format", "json", env=env)
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 3, result.stderr
     [finding] = [f for f in result.json() if f["check"] == "notifications"]
     assert finding["detail"] == (
-        f"2 pending, 0 failed; SMTP smtp://mailer@mail.example:587 (from environment), sender {SENDER}"
+        f"2 pending, 0 failed; SMTP smtp://mailer@127.0.0.1:{port} (from environment), "
+        f"sender {SENDER}"
     )
+    [smtp] = [f for f in result.json() if f["check"] == "smtp"]
+    assert smtp["ok"] is False and "cannot connect" in smtp["detail"]
     assert "pw-9x7" not in result.output
 
     bad = cli("doctor", "--format", "json", env={"COLLABCTL_SMTP_URL": "smtp://u:pw-9x7@h:x"})

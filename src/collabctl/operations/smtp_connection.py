@@ -167,3 +167,27 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
+
+
+#: seconds doctor waits for the SMTP server at each step
+PROBE_TIMEOUT_S = 10.0
+
+
+def probe(settings: SmtpSettings, timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
+    """``doctor``'s check of the server, sending nothing: connect, EHLO, STARTTLS, AUTH,
+    each step said; the first that fails says why. Never shows the password."""
+    from collabctl.config import redact
+
+    steps: list[tuple[str, str]] = []
+    try:
+        smtp = open_connection(settings, timeout, steps)
+    except DeliveryFailed as exc:
+        ok, why = False, exc.message
+    except CollabError as exc:
+        ok, why = False, f"{exc.message} ({exc.hint})"
+    else:
+        quit_quietly(smtp)
+        ok, why = True, ""
+    done = ", ".join(f"{step} {what}" for step, what in steps)
+    detail = f"{done}; {why}" if done and why else done or why
+    return ok, redact(detail, settings.secrets)
