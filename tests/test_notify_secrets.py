@@ -18,7 +18,7 @@ from collabctl.operations.context import Context
 from collabctl.operations.delivery import send_pending
 from collabctl.operations.mailer import parse_smtp_url, smtp_settings
 from collabctl.store.database import Database
-from helpers import CLI, db_url, error_of, ok
+from helpers import CLI, db_url, error_of, import_doc, ok, show
 from notify_smtp import free_port, self_signed_certificate, smtp_server
 from test_notify_delivery import notice, queue, queue_notices, rows, settings_for
 
@@ -219,3 +219,18 @@ def test_add_user_refuses_an_address_that_smuggles_a_list(demo: CLI) -> None:
     for bad in ("a@b", "anna@kund.se, bcc@kund.se", "Anna <anna@kund.se>"):
         error_of(demo("add-user", "1001", "--email", bad, "--format", "json"), "invalid-input", 2)
     assert demo("add-user", "1001", "--email", "ny.person@kund.se").exit_code == 0
+
+
+def test_import_refuses_an_address_that_smuggles_a_list(demo: CLI) -> None:
+    company = {
+        "customer_number": "1001",
+        "org_number": "556036-0793",
+        "name": "Kund AB",
+        "users": [{"email": "a\x1b[31m<x>,bcc@kund.se", "name": "X", "role": "user"}],
+    }
+    result = import_doc(demo, {"companies": [company]}, "--format", "jsonl")
+    assert result.exit_code != 0
+    [item] = [r for r in result.jsonl() if r.get("kind") == "company"]
+    assert item["status"] == "failed" and item["error"]["code"] == "invalid-input"
+    assert "users[0].email" in item["error"]["message"]
+    assert all("bcc@kund.se" not in u["email"] for u in show(demo, "1001")["users"])

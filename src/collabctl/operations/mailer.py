@@ -228,13 +228,14 @@ class Mailer:
             if code not in (250, 251):
                 _reset(smtp)
                 _judge(code, reply, f"the server refused the recipient {message.recipient}")
+            data_reply: bytes | str
             try:
-                code, reply = smtp.data(data)
+                code, data_reply = smtp.data(data)
             except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
-                code, reply = exc.smtp_code, exc.smtp_error
+                code, data_reply = exc.smtp_code, exc.smtp_error
             if code != 250:
                 _reset(smtp)
-                _judge(code, reply, "the server refused the message")
+                _judge(code, data_reply, "the server refused the message")
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             # whether the server kept a message cut off mid-way is unknown: it goes again
             # (over a new connection, with the same Message-ID)
