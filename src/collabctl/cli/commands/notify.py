@@ -23,7 +23,10 @@ notify = command_group(
 commands.add_typer(notify, name="notify")
 
 #: The columns of ``notify list`` as a table; the machine formats carry every key.
-LIST_TABLE_COLUMNS = ("id", "created_at", "event", "customer_number", "service", "to", "state")
+#: when a deferred message is due again comes last: the first column a narrow terminal drops
+LIST_TABLE_COLUMNS = (
+    "id", "created_at", "event", "customer_number", "service", "to", "state", "next_attempt_at",
+)  # fmt: skip
 _SMTP_HINT = (
     "set COLLABCTL_SMTP_URL=smtp://[USER:PASSWORD@]HOST:PORT and COLLABCTL_MAIL_FROM=ADDRESS, "
     "or smtp_url and mail_from in config.toml"
