@@ -44,11 +44,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The database behind ``cli``: the embedded SQLite default, or a fresh PostgreSQL database
-    (``pgbouncer``: the same reached through PgBouncer in transaction mode, for the tests
-    that ask for it with ``pgbouncer_fixtures.ALL_BACKENDS``)."""
-    if request.param in ("postgres", "pgbouncer"):
-        fixture = "pg_database_url" if request.param == "postgres" else "pgbouncer_database_url"
-        monkeypatch.setenv("COLLABCTL_DATABASE_URL", request.getfixturevalue(fixture))
+    (``pgbouncer``, ``pgbouncer-session``: the same reached through PgBouncer in that
+    pooling mode, for the tests that ask for it, e.g. with ``ALL_BACKENDS``)."""
+    from pgbouncer_fixtures import URL_FIXTURES  # a plugin: imported once pytest loaded it
+
+    if request.param in URL_FIXTURES:
+        url = request.getfixturevalue(URL_FIXTURES[request.param])
+        monkeypatch.setenv("COLLABCTL_DATABASE_URL", url)
     return str(request.param)
 
 

@@ -536,6 +536,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         on_postgres = callspec is not None and callspec.params.get("backend") in (
             "postgres",
             "pgbouncer",
+            "pgbouncer-session",
         )
         uses_server = any(name.startswith("pg_") for name in getattr(item, "fixturenames", ()))
         if on_postgres or uses_server:

@@ -126,30 +126,40 @@ class PgBouncer:
         self.process = None
 
 
-@pytest.fixture(scope="session")
-def pgbouncer(pg_cluster: Cluster) -> Iterator[PgBouncer]:
-    """PgBouncer in transaction mode in front of this session's server (started once)."""
+def _start(pg_cluster: Cluster, pool_mode: str) -> PgBouncer:
     server = pg_cluster.server()
     try:
-        bouncer = PgBouncer(server).start()
+        return PgBouncer(server, pool_mode).start()
     except FileNotFoundError as exc:
         if os.environ.get("COLLABCTL_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PgBouncer is required (COLLABCTL_REQUIRE_POSTGRES=1): {exc}")
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_cluster: Cluster) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of this session's server (started once)."""
+    bouncer = _start(pg_cluster, "transaction")
     try:
         yield bouncer
     finally:
         bouncer.stop()
 
 
-@pytest.fixture
-def pgbouncer_database_url(
-    pg_server: PostgresServer, pg_cluster: Cluster, pgbouncer: PgBouncer
-) -> Iterator[str]:
-    """A fresh, migrated database for this test, reached through PgBouncer."""
+@pytest.fixture(scope="session")
+def pgbouncer_session_mode(pg_cluster: Cluster) -> Iterator[PgBouncer]:
+    """PgBouncer in session mode: a server session outlives the client that had it."""
+    bouncer = _start(pg_cluster, "session")
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+def _through(pg_server: PostgresServer, pg_cluster: Cluster, bouncer: PgBouncer) -> Iterator[str]:
     name = pg_cluster.databases().take()
     try:
-        yield pgbouncer.url(name)
+        yield bouncer.url(name)
     finally:
         # the server connections PgBouncer keeps for this database go first
         with contextlib.suppress(Exception):
@@ -160,6 +170,22 @@ def pgbouncer_database_url(
         pg_server.drop_database(name)
 
 
+@pytest.fixture
+def pgbouncer_database_url(
+    pg_server: PostgresServer, pg_cluster: Cluster, pgbouncer: PgBouncer
+) -> Iterator[str]:
+    """A fresh, migrated database for this test, reached through PgBouncer."""
+    yield from _through(pg_server, pg_cluster, pgbouncer)
+
+
+@pytest.fixture
+def pgbouncer_session_database_url(
+    pg_server: PostgresServer, pg_cluster: Cluster, pgbouncer_session_mode: PgBouncer
+) -> Iterator[str]:
+    """The same through PgBouncer in session mode."""
+    yield from _through(pg_server, pg_cluster, pgbouncer_session_mode)
+
+
 #: ``@pytest.mark.parametrize("backend", ALL_BACKENDS, indirect=True)``: a test that
 #: also runs through PgBouncer (the ``backend`` fixture in conftest.py knows the name)
 ALL_BACKENDS = [
@@ -167,3 +193,9 @@ ALL_BACKENDS = [
     pytest.param("postgres", marks=pytest.mark.postgres),
     pytest.param("pgbouncer", marks=pytest.mark.postgres),
 ]
+#: the backends behind a URL, and the fixture that gives it
+URL_FIXTURES = {
+    "postgres": "pg_database_url",
+    "pgbouncer": "pgbouncer_database_url",
+    "pgbouncer-session": "pgbouncer_session_database_url",
+}
