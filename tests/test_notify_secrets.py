@@ -62,7 +62,11 @@ def test_any_character_in_the_password_parses(encoded: bool) -> None:
 
 
 def test_the_password_is_never_shown_when_the_url_is_bad() -> None:
-    for url in (f"smtp://u:{HARD_PASSWORD}@mail.example:port", f"smtps://u:{HARD_PASSWORD}@"):
+    for url in (
+        f"smtp://u:{HARD_PASSWORD}@mail.example:port",
+        f"smtps://u:{HARD_PASSWORD}@",
+        f"u:{HARD_PASSWORD}@smtp://mail.example",
+    ):
         with pytest.raises(CollabError) as raised:
             parse_smtp_url(url)
         assert "s?s@w" not in raised.value.message + raised.value.hint

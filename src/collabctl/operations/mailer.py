@@ -79,7 +79,9 @@ def parse_smtp_url(
     scheme_part, separator, rest = text.partition("://")
     scheme = scheme_part.lower()
     if not separator or scheme not in SMTP_SCHEMES:
-        shown = scheme_part if separator and scheme_part.isascii() else "(none)"
+        # only a word is repeated: whatever else stands before "://" may hold the password
+        word = separator and scheme_part.isascii() and scheme_part.isalnum()
+        shown = scheme_part if word else "(none)"
         raise config_error(
             f"{where}: unknown scheme {shown!r}; collabctl sends mail over smtp:// or smtps://",
             _SMTP_HINT,
