@@ -274,7 +274,12 @@ def send_pending(
                     except CollabError as exc:  # collabctl itself refused: nobody is charged
                         report.refusal = exc
                         break
-                    setattr(report, delivery.status, getattr(report, delivery.status) + 1)
+                    if delivery.status == "sent":
+                        report.sent += 1
+                    elif delivery.status == "deferred":
+                        report.deferred += 1
+                    else:
+                        report.failed += 1
                     if on_delivery is not None:
                         on_delivery(delivery)
                     if remaining is not None:
