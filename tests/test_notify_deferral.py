@@ -280,3 +280,27 @@ def test_a_bad_expiry_setting_is_a_configuration_error() -> None:
         with pytest.raises(CollabError) as raised:
             expire_hours({"notify_expire_hours": bad})
         assert raised.value.code == "config-invalid"
+
+
+def test_the_command_says_what_was_deferred_and_until_when(
+    cli: Any, db: Database, server: SmtpServer
+) -> None:
+    server.mailbox.rcpt_replies["anna@kund.example"] = ["451 4.7.1 greylisted"]
+    [message] = queue(db, "anna@kund.example")
+    env = {"COLLABCTL_SMTP_URL": server.url(), "COLLABCTL_MAIL_FROM": "c@byran.example"}
+    first = cli("notify", "send", "--format", "json", env=env)
+    assert first.exit_code == 4, first.output
+    due = by_id(db)[message]["next_attempt_at"]
+    assert f"message {message} to anna@kund.example: deferred (due again {due})" in first.stderr
+    assert "451 4.7.1 greylisted" in first.stderr
+    assert "notify send: 0 sent, 1 deferred (tried again later); 1 message pending" in (
+        first.stderr
+    )
+    assert first.json() == {"sent": 0, "deferred": 1, "failed": 0, "stopped": None, "pending": 1}
+    listed = cli("notify", "list", "--format", "json").json()
+    assert [(m["deferrals"], m["next_attempt_at"]) for m in listed] == [(1, due)]
+
+    waiting = cli("notify", "send", env=env)
+    assert waiting.exit_code == 0 and "0 sent; 1 message pending" in waiting.stderr
+    assert cli("notify", "send", "--all", env=env).exit_code == 0
+    assert len(server.mailbox.received) == 1
