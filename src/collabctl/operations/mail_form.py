@@ -8,6 +8,7 @@ company name never makes a message that a server refuses.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ class Outgoing:
     body: str
 
 
+@functools.lru_cache(maxsize=16)
 def sender_address(mail_from: str) -> str:
     """The address of ``mail_from``, which may carry a display name (``Support <s@x.se>``)."""
     from email.utils import parseaddr
@@ -80,6 +82,7 @@ def _text_header(name: str, value: str) -> str:
     return _encoded_words(text)
 
 
+@functools.lru_cache(maxsize=16)
 def _from_header(mail_from: str) -> str:
     from email.utils import parseaddr
 
