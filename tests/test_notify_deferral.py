@@ -26,7 +26,7 @@ from collabctl.operations.mailer import Mailer
 from collabctl.store.database import Database
 from helpers import db_url
 from notify_smtp import SmtpServer, free_port, self_signed_certificate, smtp_server
-from test_notify_delivery import by_id, queue, rows, settings_for
+from test_notify_delivery import by_id, notice, queue, rows, settings_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -304,3 +304,43 @@ def test_the_command_says_what_was_deferred_and_until_when(
     assert waiting.exit_code == 0 and "0 sent; 1 message pending" in waiting.stderr
     assert cli("notify", "send", "--all", env=env).exit_code == 0
     assert len(server.mailbox.received) == 1
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_empty_database_url"))
+    return f"sqlite:///{tmp_path / 'before-0005.db'}"
+
+
+def test_an_outbox_from_before_deferrals_is_upgraded_and_sent(
+    empty_url: str, server: SmtpServer
+) -> None:
+    """Migration 0005: messages queued by an older collabctl wait, due at once."""
+    from sqlalchemy import text
+
+    from collabctl.operations.context import now_iso
+    from collabctl.operations.mail_templates import to_facts
+
+    old = Database(empty_url)
+    old.upgrade("0003")
+    with old.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO outbox (created_at, event, customer_number, service, "
+                "office_org_number, recipient_role, recipient, language, facts, state, "
+                "attempts, last_error) VALUES (:at, 'end', '1001', 'eekonomi', '556677-8899', "
+                "'office', 'anna@kund.example', 'en', :facts, 'pending', 2, '451 later')"
+            ),
+            {"at": now_iso(), "facts": to_facts(notice(0))},
+        )
+    old.dispose()
+    db = Database(empty_url)
+    try:
+        db.upgrade()
+        [row] = rows(db)
+        assert (row["deferrals"], row["next_attempt_at"], row["attempts"]) == (0, None, 2)
+        assert send(db, server.url())[0].sent == 1
+        assert rows(db)[0]["state"] == "sent"
+    finally:
+        db.dispose()
