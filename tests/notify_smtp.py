@@ -61,7 +61,9 @@ class Mailbox:
     mail_reply: str | None = None
     #: after this many messages on one connection, 421 and the connection closes
     per_connection: int | None = None
-    #: connections that asked MAIL FROM at least once, and the 421s answered
+    #: close every connection at its first MAIL FROM (a server going down)
+    close_at_mail: bool = False
+    #: the 421s answered for the per-connection limit
     closings: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,7 +78,7 @@ class Mailbox:
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
-        if getattr(server, "dropping", False):
+        if getattr(server, "dropping", False) or self.close_at_mail:
             # a message was accepted on this connection and the server is going away: the
             # next command never gets an answer, whichever of the two comes first
             server.transport.close()

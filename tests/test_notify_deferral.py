@@ -123,6 +123,23 @@ def test_greylisting_defers_and_the_next_due_run_delivers(db: Database, server: 
     assert [r.rcpt_tos for r in server.mailbox.received] == [["anna@kund.example"]]
 
 
+def test_a_connection_dropped_by_a_server_going_down_defers(
+    db: Database, server: SmtpServer
+) -> None:
+    server.mailbox.close_at_mail = True
+    ids = queue(db, "anna@kund.example", "bo@kund.example")
+    report, seen = send(db, server.url())
+    # even a fresh connection is closed: the run stops after deferring the one it tried
+    assert (report.sent, report.deferred, report.failed) == (0, 1, 0)
+    assert report.stopped is not None and "closed the connection" in report.stopped
+    stored = by_id(db)
+    assert (stored[seen[0].id]["state"], stored[seen[0].id]["deferrals"]) == ("pending", 1)
+    [other] = [i for i in ids if i != seen[0].id]
+    assert (stored[other]["attempts"], stored[other]["deferrals"]) == (0, 0)
+    server.mailbox.close_at_mail = False
+    assert send(db, server.url(), all_due=True)[0].sent == 2
+
+
 def test_send_all_ignores_the_backoff(db: Database, server: SmtpServer) -> None:
     server.mailbox.rcpt_replies["anna@kund.example"] = ["451 4.7.1 greylisted"]
     queue(db, "anna@kund.example")
