@@ -19,7 +19,7 @@ from helpers import CLI, Run, Tty, db_url, invoke
 
 __all__ = ["CLI", "Run", "db_url"]
 
-pytest_plugins = ["pg_fixtures", "pytester"]
+pytest_plugins = ["pg_fixtures", "pgbouncer_fixtures", "pytester"]
 
 ENV_VARS = (
     "COLLABCTL_DATABASE_URL",
@@ -43,9 +43,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The database behind ``cli``: the embedded SQLite default, or a fresh PostgreSQL database."""
-    if request.param == "postgres":
-        url = request.getfixturevalue("pg_database_url")
+    """The database behind ``cli``: the embedded SQLite default, or a fresh PostgreSQL database
+    (``pgbouncer``, ``pgbouncer-session``: the same reached through PgBouncer in that
+    pooling mode, for the tests that ask for it, e.g. with ``ALL_BACKENDS``)."""
+    from pgbouncer_fixtures import URL_FIXTURES  # a plugin: imported once pytest loaded it
+
+    if request.param in URL_FIXTURES:
+        url = request.getfixturevalue(URL_FIXTURES[request.param])
         monkeypatch.setenv("COLLABCTL_DATABASE_URL", url)
     return str(request.param)
 

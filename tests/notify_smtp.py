@@ -1,8 +1,10 @@
 """A real SMTP server on 127.0.0.1 for the notification tests (aiosmtpd, in a thread).
 
 It records every message it accepted (parsed, with its envelope) and can be told
-to misbehave: refuse some recipients, ask for a login, accept a message and then
-drop the connection, or take its time over each message.
+to misbehave as real servers do: refuse some recipients for good (550) or for a
+while (451 greylisting), refuse the sender, ask for a login (530), close the
+connection after some messages (421, a per-connection limit), accept a message
+and then drop the connection, or take its time over each message.
 """
 
 from __future__ import annotations
@@ -51,6 +53,18 @@ class Mailbox:
     #: seconds to wait before answering each message's data
     delay: float = 0.0
     logins: list[tuple[str, str]] = field(default_factory=list)
+    #: replies given to RCPT TO for a recipient, one per attempt, before it is accepted
+    rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
+    #: the reply to every RCPT TO (e.g. 530 authentication required), None: as above
+    rcpt_reply: str | None = None
+    #: the reply to every MAIL FROM (e.g. 553 sender refused), None: 250
+    mail_reply: str | None = None
+    #: after this many messages on one connection, 421 and the connection closes
+    per_connection: int | None = None
+    #: close every connection at its first MAIL FROM (a server going down)
+    close_at_mail: bool = False
+    #: the 421s answered for the per-connection limit
+    closings: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def messages_to(self, address: str) -> list[Received]:
@@ -64,11 +78,21 @@ class Mailbox:
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
-        if getattr(server, "dropping", False):
+        if getattr(server, "dropping", False) or self.close_at_mail:
             # a message was accepted on this connection and the server is going away: the
             # next command never gets an answer, whichever of the two comes first
             server.transport.close()
             return "421 4.3.0 closing"
+        if (
+            self.per_connection is not None
+            and getattr(session, "accepted", 0) >= self.per_connection
+        ):
+            with self.lock:
+                self.closings += 1
+            asyncio.get_running_loop().call_later(0.05, server.transport.close)
+            return "421 4.7.0 too many messages on this connection"
+        if self.mail_reply is not None:
+            return self.mail_reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -78,6 +102,12 @@ class Mailbox:
     ) -> str:
         if address in self.reject:
             return "550 5.1.1 <" + address + ">: mailbox unavailable"
+        if self.rcpt_reply is not None:
+            return self.rcpt_reply
+        with self.lock:
+            scripted = self.rcpt_replies.get(address)
+            if scripted:
+                return scripted.pop(0)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -88,6 +118,7 @@ class Mailbox:
         assert isinstance(parsed, EmailMessage)
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        session.accepted = getattr(session, "accepted", 0) + 1
         if self.drop_after_accept:
             server.dropping = True
             # after the reply below has gone out
@@ -123,10 +154,12 @@ def smtp_server(
     password: str | None = None,
     tls: Any = None,
     implicit_tls: Any = None,
+    port: int | None = None,
 ) -> Iterator[SmtpServer]:
     """Run a server until the block ends. ``user``/``password``: logins are required
     (over a plain connection too); ``tls``: an SSLContext offered with STARTTLS;
-    ``implicit_tls``: an SSLContext for TLS from the first byte (smtps)."""
+    ``implicit_tls``: an SSLContext for TLS from the first byte (smtps); ``port``: the
+    port to listen on (default: a free one)."""
     mailbox = Mailbox()
     kwargs: dict[str, Any] = {}
     if user is not None:
@@ -135,6 +168,7 @@ def smtp_server(
             server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
         ) -> AuthResult:
             if not isinstance(auth_data, LoginPassword):
+                mailbox.logins.append((mechanism, "?"))
                 return AuthResult(success=False, handled=False)
             login = auth_data.login.decode()
             given = auth_data.password.decode()
@@ -146,7 +180,7 @@ def smtp_server(
         kwargs.update(tls_context=tls)
     if implicit_tls is not None:
         kwargs.update(ssl_context=implicit_tls)
-    port = free_port()
+    port = port or free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     try:

@@ -533,7 +533,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
-        on_postgres = callspec is not None and callspec.params.get("backend") == "postgres"
+        on_postgres = callspec is not None and callspec.params.get("backend") in (
+            "postgres",
+            "pgbouncer",
+            "pgbouncer-session",
+        )
         uses_server = any(name.startswith("pg_") for name in getattr(item, "fixturenames", ()))
         if on_postgres or uses_server:
             item.add_marker(pytest.mark.postgres)

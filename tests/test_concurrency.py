@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from helpers import CLI, COLLABCTL, db_url, killed_after, luhn_org_number
+from pgbouncer_fixtures import ALL_BACKENDS
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +36,7 @@ FORBIDDEN = (
     "Traceback",
     "error[internal]",
     "database-unavailable",
+    "prepared statement",
 )
 
 OFFICES = [
@@ -190,6 +192,7 @@ COMPANIES = 60
 PROCESSES = 4
 
 
+@pytest.mark.parametrize("backend", ALL_BACKENDS, indirect=True)
 def test_concurrent_bulk_ends_end_each_collaboration_exactly_once(
     cli: CLI, backend: str, tmp_path: Path
 ) -> None:

@@ -309,7 +309,7 @@ def test_notify_list_in_every_format(with_addresses: CLI, fmt: str) -> None:
     assert result.exit_code == 0, result.stderr
     keys = [
         "id", "created_at", "event", "customer_number", "service", "to", "subject", "state",
-        "attempts", "last_error", "sent_at",
+        "attempts", "deferrals", "next_attempt_at", "last_error", "sent_at",
     ]  # fmt: skip
     if fmt == "json":
         assert [list(m) for m in result.json()] == [keys, keys]
@@ -328,10 +328,10 @@ def test_notify_list_filters_by_state(with_addresses: CLI, server: SmtpServer) -
     end_1001(cli)
     assert cli("notify", "send", env=smtp_env(server)).exit_code == 4
     assert [m["to"] for m in outbox(cli, "sent")] == [MAIN]
-    [pending] = outbox(cli, "pending")
-    assert pending["to"] == OFFICE_MAIL and pending["attempts"] == 1
-    assert "550" in pending["last_error"]
-    assert outbox(cli, "failed") == []
+    [failed] = outbox(cli, "failed")
+    assert failed["to"] == OFFICE_MAIL and failed["attempts"] == 1
+    assert "550" in failed["last_error"]
+    assert outbox(cli, "pending") == []
     bad = cli("notify", "list", "--state", "waiting", "--format", "json")
     error_of(bad, "invalid-input", 2)
 
@@ -356,7 +356,9 @@ def test_notify_send_reports_failures_with_exit_4_and_no_password(
     result = cli("notify", "send", "--format", "json", env={"COLLABCTL_SMTP_URL": url,
                                                              "COLLABCTL_MAIL_FROM": SENDER})  # fmt: skip
     assert result.exit_code == 4
-    assert "notify send: 0 sent, 1 not sent (will be retried); 2 messages pending" in result.stderr
+    assert (
+        "notify send: 0 sent, 1 deferred (tried again later); 2 messages pending" in result.stderr
+    )
     assert "stopped: cannot connect to smtp://mailer@127.0.0.1" in result.stderr
     assert "topsecret" not in result.output
     assert result.json()["stopped"].startswith("cannot connect")
@@ -365,19 +367,22 @@ def test_notify_send_reports_failures_with_exit_4_and_no_password(
     assert all("topsecret" not in json.dumps(m) for m in rows)
 
 
-def test_a_wrong_password_through_the_command(with_addresses: CLI) -> None:
+def test_a_login_without_starttls_is_refused_before_auth(with_addresses: CLI) -> None:
+    """SPEC §8.1: a password never goes over an unencrypted connection."""
     cli = with_addresses
     end_1001(cli)
-    with smtp_server(user="mailer", password="right-pw") as server:
-        url = server.url(password="wrong-pw-123")
+    with smtp_server(user="mailer", password="right-pw") as server:  # offers no STARTTLS
+        url = server.url(password="right-pw")
         result = cli(
-            "notify", "send", env={"COLLABCTL_SMTP_URL": url, "COLLABCTL_MAIL_FROM": SENDER}
-        )
-        assert result.exit_code == 4
-        assert "refused the login of mailer: 535" in result.stderr
-        assert "wrong-pw-123" not in result.output
+            "notify", "send", "--format", "json",
+            env={"COLLABCTL_SMTP_URL": url, "COLLABCTL_MAIL_FROM": SENDER},
+        )  # fmt: skip
+        error_of(result, "smtp-insecure", 3)
+        assert "offers no STARTTLS" in result.stderr
+        assert "right-pw" not in result.output
+        assert server.mailbox.logins == []  # AUTH was never tried
         assert server.mailbox.received == []
-    assert all("wrong-pw" not in (m["last_error"] or "") for m in outbox(cli))
+    assert all(m["attempts"] == 0 and m["state"] == "pending" for m in outbox(cli))
 
 
 @pytest.mark.parametrize(
@@ -426,16 +431,20 @@ def test_doctor_shows_the_outbox_and_the_smtp_server_never_its_password(
         finding["detail"] == "2 pending, 0 failed; SMTP not configured: messages wait in the outbox"
     )
 
+    port = free_port()  # nothing listens there: the smtp finding says so
     env = {
-        "COLLABCTL_SMTP_URL": "smtp://mailer:pw-9x7@mail.example:587",
+        "COLLABCTL_SMTP_URL": f"smtp://mailer:pw-9x7@127.0.0.1:{port}",
         "COLLABCTL_MAIL_FROM": SENDER,
     }
     result = cli("doctor", "--format", "json", env=env)
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 3, result.stderr
     [finding] = [f for f in result.json() if f["check"] == "notifications"]
     assert finding["detail"] == (
-        f"2 pending, 0 failed; SMTP smtp://mailer@mail.example:587 (from environment), sender {SENDER}"
+        f"2 pending, 0 failed; SMTP smtp://mailer@127.0.0.1:{port} (from environment), "
+        f"sender {SENDER}"
     )
+    [smtp] = [f for f in result.json() if f["check"] == "smtp"]
+    assert smtp["ok"] is False and "cannot connect" in smtp["detail"]
     assert "pw-9x7" not in result.output
 
     bad = cli("doctor", "--format", "json", env={"COLLABCTL_SMTP_URL": "smtp://u:pw-9x7@h:x"})

@@ -35,6 +35,7 @@ EXIT_CODES: dict[str, int] = {
     "database-unavailable": EXIT_DATABASE,
     "schema-outdated": EXIT_DATABASE,
     "config-invalid": EXIT_DATABASE,
+    "smtp-insecure": EXIT_DATABASE,
 }
 
 
@@ -142,6 +143,12 @@ class ConfigInvalid(CollabError):
     """config.toml or the catalogue file it names cannot be used as it is."""
 
     code = "config-invalid"
+
+
+class SmtpInsecure(CollabError):
+    """collabctl would have to send a password over an unencrypted connection."""
+
+    code = "smtp-insecure"
 
 
 class UsageError(Exception):

@@ -45,6 +45,8 @@ MESSAGE_KEYS = (
     "subject",
     "state",
     "attempts",
+    "deferrals",
+    "next_attempt_at",
     "last_error",
     "sent_at",
 )

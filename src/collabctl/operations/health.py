@@ -3,7 +3,8 @@
 Each check gives one finding (its name, whether it passed, what was seen or how
 to fix it), in this order: config (config.toml and the catalogue file it names),
 database-url, database, permissions (SQLite only), schema, role (PostgreSQL
-only), write, notifications. A check that fails stops the ones that depend on
+only), write, notifications, smtp (when a server is configured: connect, EHLO,
+STARTTLS, AUTH, sending nothing). A check that fails stops the ones that depend on
 it. Doctor loads what every other command loads, so it fails on whatever they
 would fail on. It reports file modes and never changes them. Its reads never
 wait behind a writer, and its test write waits for the write lock a few seconds
@@ -84,6 +85,7 @@ def check_health(database_url: str | None, actor: str) -> list[Finding]:
         _check_schema(findings, db)
         _check_write(findings, db, actor)
         _check_notifications(findings, db, config)
+        _check_smtp(findings, config)
     except _Stop:
         pass
     finally:
@@ -263,3 +265,19 @@ def _check_notifications(findings: _Findings, db: Database, config: dict[str, An
         return
     findings.secrets = (*findings.secrets, *secrets)
     findings.add("notifications", ok, detail)
+
+
+def _check_smtp(findings: _Findings, config: dict[str, Any]) -> None:
+    """The configured SMTP server, reached as ``notify send`` would, sending nothing."""
+    from collabctl.operations.mailer import smtp_settings
+    from collabctl.operations.smtp_connection import probe
+
+    try:
+        settings = smtp_settings(config)
+    except CollabError:
+        return  # said by the notifications finding
+    if settings is None:
+        return
+    findings.secrets = (*findings.secrets, *settings.secrets)
+    ok, detail = probe(settings)
+    findings.add("smtp", ok, f"{settings.display_url}: {detail}")

@@ -8,20 +8,27 @@ ever given to the server: every message that could show it is scrubbed.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 import smtplib
-import socket
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from collabctl.config import redact
 from collabctl.domain import validation
 from collabctl.domain.errors import CollabError, InvalidInput
+from collabctl.operations.mail_form import Outgoing, build_message, sender_address
+from collabctl.operations.smtp_connection import (
+    DeliveryFailed,
+    describe,
+    open_connection,
+    quit_quietly,
+    refused,
+    reply_text,
+)
 
 SMTP_SCHEMES = {"smtp": 25, "smtps": 465}
 #: seconds smtplib waits for the server at each step
@@ -63,27 +70,39 @@ def config_error(message: str, hint: str) -> CollabError:
 def parse_smtp_url(
     url: str, source: str = "environment"
 ) -> tuple[str, str, int, str | None, str | None]:
-    """(scheme, host, port, user, password) from ``smtp[s]://[USER:PASSWORD@]HOST[:PORT]``."""
+    """(scheme, host, port, user, password) from ``smtp[s]://[USER:PASSWORD@]HOST[:PORT]``.
+
+    The password may hold any character, raw or percent-encoded: the user and password
+    end at the last ``@`` (a host never has one), the user at the first ``:``."""
     where = "COLLABCTL_SMTP_URL" if source == "environment" else "smtp_url in config.toml"
+    text = url.strip()
+    scheme_part, separator, rest = text.partition("://")
+    scheme = scheme_part.lower()
+    if not separator or scheme not in SMTP_SCHEMES:
+        # only a word is repeated: whatever else stands before "://" may hold the password
+        word = separator and scheme_part.isascii() and scheme_part.isalnum()
+        shown = scheme_part if word else "(none)"
+        raise config_error(
+            f"{where}: unknown scheme {shown!r}; collabctl sends mail over smtp:// or smtps://",
+            _SMTP_HINT,
+        )
+    userinfo, at, hostport = rest.rpartition("@")
+    user = password = None
+    if at:
+        raw_user, colon, raw_password = userinfo.partition(":")
+        user = unquote(raw_user) or None
+        password = unquote(raw_password) if colon else None
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(f"//{hostport}")
         port = parts.port
         host = parts.hostname
     except ValueError as exc:  # a port that is not a number, a broken [IPv6] host
         raise config_error(
-            f"{where} is not a valid SMTP URL ({redact(str(exc))})", _SMTP_HINT
-        ) from None
-    scheme = parts.scheme.lower()
-    if scheme not in SMTP_SCHEMES:
-        raise config_error(
-            f"{where}: unknown scheme {parts.scheme or '(none)'!r}; collabctl sends mail over "
-            "smtp:// or smtps://",
+            f"{where} is not a valid SMTP URL ({redact(str(exc), (password or '',))})",
             _SMTP_HINT,
-        )
+        ) from None
     if not host or parts.path not in ("", "/") or parts.query or parts.fragment:
         raise config_error(f"{where} is not a valid SMTP URL: it needs a host", _SMTP_HINT)
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password is not None else None
     return scheme, host, port or SMTP_SCHEMES[scheme], user, password
 
 
@@ -102,103 +121,44 @@ def smtp_settings(
     scheme, host, port, user, password = parse_smtp_url(url, source)
     mail_from = environ.get("COLLABCTL_MAIL_FROM") or config.get("mail_from") or None
     if mail_from is not None:
-        try:
-            mail_from = validation.email(mail_from, "mail_from")
-        except InvalidInput as exc:
-            raise config_error(
-                f"the sender address {exc.message.split(': ', 1)[-1]}",
-                'set COLLABCTL_MAIL_FROM or mail_from in config.toml, e.g. "collabctl@byran.se"',
-            ) from None
+        mail_from = _sender(mail_from)
     return SmtpSettings(scheme, host, port, user, password, mail_from, source)
 
 
+def _sender(value: object) -> str:
+    """``mail_from``: an address, or a display name and an address (``Support <s@x.se>``)."""
+    from email.utils import parseaddr
+
+    text = value.strip() if isinstance(value, str) else ""
+    name, address = parseaddr(text) if "<" in text else ("", text)
+    try:
+        if "<" in text and (not address or not name.isprintable()):
+            raise InvalidInput(f"{text!r} is not an e-mail address", "")
+        validation.email(address, "mail_from")
+    except InvalidInput as exc:
+        raise config_error(
+            f"the sender address {exc.message.split(': ', 1)[-1]}",
+            'set COLLABCTL_MAIL_FROM or mail_from in config.toml, e.g. "collabctl@byran.se" '
+            'or "Support <support@byran.se>"',
+        ) from None
+    return text
+
+
 # -- delivery -----------------------------------------------------------------------
+#
+# Each reply falls into one of four classes, as a mail server's queue sorts them:
+# accepted; a temporary failure (4xx, no answer, a dropped connection): the message is
+# deferred; a permanent refusal of the recipient or the message (5xx at RCPT or DATA):
+# the message fails; a refusal of collabctl itself (5xx at AUTH or MAIL FROM, 530
+# authentication required): the settings are wrong, the run stops, no message is charged.
+
+#: the server closes the connection (a per-connection limit, or going away)
+_CLOSING = 421
+_AUTH_REQUIRED = 530
 
 
-class DeliveryFailed(Exception):
-    """One message was not accepted. ``fatal``: no further message can go in this run."""
-
-    def __init__(self, message: str, *, fatal: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fatal = fatal
-
-
-_UNSAFE_HEADER = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One message to send: its outbox id and time (for the Message-ID), and its text."""
-
-    id: int
-    created_at: str  # stored timestamp, 2024-01-31T09:00:00.000000Z
-    recipient: str
-    language: str
-    subject: str
-    body: str
-
-
-def message_id(message: Outgoing, mail_from: str) -> str:
-    """Stable across attempts, so a receiver can drop a duplicate: the outbox id, the time
-    it was queued (ids restart in another database), the sender's domain."""
-    stamp = re.sub(r"\D", "", message.created_at)
-    domain = mail_from.rpartition("@")[2] or "collabctl.invalid"
-    return f"<collabctl.{message.id}.{stamp}@{domain}>"
-
-
-def build_message(message: Outgoing, mail_from: str) -> tuple[bytes, bool]:
-    """The message as sent (RFC 5322, plain text in UTF-8, quoted-printable), and whether
-    it needs SMTPUTF8 (an address that is not ASCII).
-
-    Written with the standard library's encoders rather than through ``EmailMessage``,
-    which takes about 2.5 ms a message: a bulk end's 20 000 messages would spend most of
-    ``notify send`` there.
-    """
-    from binascii import b2a_qp
-    from email.utils import formatdate
-
-    subject = _UNSAFE_HEADER.sub(" ", message.subject).strip()
-    if not subject.isascii():
-        subject = _encoded_words(subject)
-    created = datetime.strptime(message.created_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    headers = (
-        ("From", _UNSAFE_HEADER.sub("", mail_from)),
-        ("To", _UNSAFE_HEADER.sub("", message.recipient)),
-        ("Subject", subject),
-        ("Date", formatdate(created.timestamp(), usegmt=True)),
-        ("Message-ID", message_id(message, mail_from)),
-        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no auto-replies, please
-        ("Content-Language", _UNSAFE_HEADER.sub("", message.language)),
-        ("MIME-Version", "1.0"),
-        ("Content-Type", 'text/plain; charset="utf-8"'),
-        ("Content-Transfer-Encoding", "quoted-printable"),
-    )
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers) + "\r\n"
-    body = b2a_qp(message.body.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    international = not (mail_from + message.recipient).isascii()
-    return head.encode("utf-8") + body.replace(b"\n", b"\r\n"), international
-
-
-def _encoded_words(text: str) -> str:
-    """``text`` as RFC 2047 encoded words (base64 of UTF-8), folded, each at most 75
-    characters and never splitting a character."""
-    from base64 import b64encode
-
-    chunks: list[str] = []
-    chunk: list[str] = []
-    size = 0
-    for char in text:
-        width = len(char.encode("utf-8"))
-        if size + width > 39:  # 39 bytes: 52 in base64, 64 with the markers, "Subject: " too
-            chunks.append("".join(chunk))
-            chunk, size = [], 0
-        chunk.append(char)
-        size += width
-    chunks.append("".join(chunk))
-    return "\r\n ".join(
-        "=?utf-8?b?" + b64encode(c.encode("utf-8")).decode("ascii") + "?=" for c in chunks
-    )
+class _Closed(Exception):
+    """The server closed the connection or answered 421: reconnect and send again."""
 
 
 class Mailer:
@@ -208,151 +168,97 @@ class Mailer:
         self.settings = settings
         self.timeout = timeout
         self._smtp: smtplib.SMTP | None = None
+        self.reconnects = 0
 
     def _scrub(self, text: str) -> str:
         return redact(text, self.settings.secrets)
 
     def _connect(self) -> smtplib.SMTP:
-        s = self.settings
-        where = s.display_url
-        smtp: smtplib.SMTP | None = None
         try:
-            context = ssl.create_default_context()
-            if s.scheme == "smtps":
-                smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=self.timeout, context=context)
-            else:
-                smtp = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
-            smtp.ehlo()
-            if s.scheme == "smtp" and smtp.has_extn("starttls"):
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if s.user:
-                _login(smtp, s.user, s.password or "")
-        except smtplib.SMTPAuthenticationError as exc:
-            _quit(smtp)
-            raise DeliveryFailed(
-                self._scrub(f"{where} refused the login of {s.user}: {_reply(exc)}"), fatal=True
-            ) from None
-        except smtplib.SMTPNotSupportedError:
-            _quit(smtp)
-            raise DeliveryFailed(
-                f"{where} offers no login (AUTH); drop the user and password from the URL, "
-                "or use the server's submission port",
-                fatal=True,
-            ) from None
-        except smtplib.SMTPResponseException as exc:
-            _quit(smtp)
-            raise DeliveryFailed(
-                self._scrub(f"{where} refused the connection: {_reply(exc)}"), fatal=True
-            ) from None
-        except (OSError, smtplib.SMTPException) as exc:  # refused, unreachable, timeout, TLS
-            _quit(smtp)
-            raise DeliveryFailed(
-                self._scrub(f"cannot connect to {where}: {_describe(exc)}"), fatal=True
-            ) from None
-        return smtp
-
-    def send(self, message: Outgoing) -> None:
-        """Hand one message to the server; returns only once the server accepted it."""
-        mail_from = self.settings.mail_from or ""
-        data, international = build_message(message, mail_from)
-        fresh = self._smtp is None
-        if self._smtp is None:
-            self._smtp = self._connect()
-        smtp = self._smtp
-        options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
-        try:
-            if international and not smtp.has_extn("smtputf8"):
-                raise DeliveryFailed(
-                    f"the server cannot take the non-ASCII address {message.recipient} (no SMTPUTF8)"
-                )
-            try:
-                code, reply = smtp.mail(mail_from, options)
-            except smtplib.SMTPServerDisconnected:
-                if fresh:
-                    raise
-                # the server closed an idle connection (or after the last message): once more
-                self.close()
-                self._smtp = smtp = self._connect()
-                code, reply = smtp.mail(mail_from, options)
-            if code != 250:
-                smtp.rset()
-                raise DeliveryFailed(
-                    f"the server refused the sender {mail_from}: {code} {_text(reply)}", fatal=True
-                )
-            code, reply = smtp.rcpt(message.recipient)
-            if code not in (250, 251):
-                smtp.rset()
-                raise DeliveryFailed(
-                    f"the server refused the recipient {message.recipient}: {code} {_text(reply)}"
-                )
-            code, reply = smtp.data(data)
-            if code != 250:
-                smtp.rset()
-                raise DeliveryFailed(f"the server refused the message: {code} {_text(reply)}")
+            return open_connection(self.settings, self.timeout)
+        except CollabError as exc:
+            exc.message = self._scrub(exc.message)
+            raise
         except DeliveryFailed as exc:
             exc.message = self._scrub(exc.message)
             raise
-        except (OSError, smtplib.SMTPException) as exc:
-            # the connection broke mid-message: whether the server kept it is unknown, so it
-            # stays pending (a second delivery carries the same Message-ID)
-            self.close()
+
+    def send(self, message: Outgoing, now: datetime | None = None) -> None:
+        """Hand one message to the server; returns only once the server accepted it.
+        A closed connection or a 421 on a connection that carried messages (a limit per
+        connection) is opened again, once, and the message sent over the new one."""
+        data, international = build_message(message, self.settings.mail_from or "", now)
+        while True:
+            fresh = self._smtp is None
+            if self._smtp is None:
+                self._smtp = self._connect()
+            try:
+                self._transfer(self._smtp, message, data, international)
+                return
+            except _Closed as exc:
+                self.close()
+                if fresh:
+                    # even a new connection is closed at once: the server is unavailable
+                    raise DeliveryFailed(
+                        self._scrub(f"{self.settings.display_url} closed the connection: {exc}"),
+                        unreachable=True,
+                    ) from None
+                self.reconnects += 1
+            except DeliveryFailed as exc:
+                exc.message = self._scrub(exc.message)
+                raise
+            except CollabError as exc:
+                exc.message = self._scrub(exc.message)
+                raise
+
+    def _transfer(
+        self, smtp: smtplib.SMTP, message: Outgoing, data: bytes, international: bool
+    ) -> None:
+        sender = sender_address(self.settings.mail_from or "")
+        if international and not smtp.has_extn("smtputf8"):
             raise DeliveryFailed(
-                self._scrub(
-                    f"the connection to {self.settings.display_url} broke: {_describe(exc)}"
-                )
-            ) from None
+                f"the server cannot take the non-ASCII address {message.recipient} (no SMTPUTF8)",
+                permanent=True,
+            )
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
+        try:
+            code, reply = smtp.mail(sender, options)
+            if code != 250:
+                _reset(smtp)
+                _judge(code, reply, f"the server refused the sender {sender}", sender=True)
+            code, reply = smtp.rcpt(message.recipient)
+            if code not in (250, 251):
+                _reset(smtp)
+                _judge(code, reply, f"the server refused the recipient {message.recipient}")
+            data_reply: bytes | str
+            try:
+                code, data_reply = smtp.data(data)
+            except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
+                code, data_reply = exc.smtp_code, exc.smtp_error
+            if code != 250:
+                _reset(smtp)
+                _judge(code, data_reply, "the server refused the message")
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            # whether the server kept a message cut off mid-way is unknown: it goes again
+            # (over a new connection, with the same Message-ID)
+            raise _Closed(describe(exc)) from None
 
     def close(self) -> None:
-        _quit(self._smtp)
+        quit_quietly(self._smtp)
         self._smtp = None
 
 
-#: the login mechanisms tried, best first (smtplib's own order)
-_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
+def _judge(code: int, reply: bytes | str, what: str, *, sender: bool = False) -> None:
+    """Raise what a refusal means: see the classes above."""
+    text = f"{what}: {code} {reply_text(reply)}"
+    if code == _CLOSING:
+        raise _Closed(f"{code} {reply_text(reply)}")
+    if code == _AUTH_REQUIRED or (sender and code >= 500):
+        raise refused(text)
+    raise DeliveryFailed(text, permanent=code >= 500)
 
 
-def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
-    """Log in with one mechanism the server offers. Unlike ``SMTP.login``, a refusal is
-    final: the same credentials are not tried again over the other mechanisms."""
-    if not smtp.has_extn("auth"):
-        raise smtplib.SMTPNotSupportedError("the server offers no AUTH")
-    offered = smtp.esmtp_features["auth"].upper().split()
-    mechanism = next((m for m in _MECHANISMS if m in offered), None)
-    if mechanism is None:
-        raise smtplib.SMTPNotSupportedError("no login mechanism in common with the server")
-    smtp.user, smtp.password = user, password
-    authobject = getattr(smtp, "auth_" + mechanism.lower().replace("-", "_"))
-    smtp.auth(mechanism, authobject)
-
-
-def _quit(smtp: smtplib.SMTP | None) -> None:
-    if smtp is None:
-        return
-    try:
-        smtp.quit()
-    except (OSError, smtplib.SMTPException):
-        smtp.close()
-
-
-def _text(reply: bytes | str) -> str:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return " ".join(text.split())
-
-
-def _reply(exc: smtplib.SMTPResponseException) -> str:
-    return f"{exc.smtp_code} {_text(exc.smtp_error)}"
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return _reply(exc)
-    if isinstance(exc, socket.gaierror):
-        return f"unknown host ({exc.strerror})"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return "no answer (timed out)"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS failed ({exc.reason or exc})"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
+def _reset(smtp: smtplib.SMTP) -> None:
+    # the next command finds out whether the connection is still there
+    with contextlib.suppress(OSError, smtplib.SMTPException):
+        smtp.rset()

@@ -9,7 +9,9 @@ first use, and ``db upgrade`` creates the file it is pointed at.
 
 PostgreSQL (psycopg 3): READ COMMITTED with row locks (``SELECT ... FOR
 UPDATE``) taken by the operations; deadlocks and serialization failures are
-retried (``retry``).
+retried (``retry``). Nothing outlives a transaction on the server (no prepared
+statements, no session settings or locks), so PgBouncer in transaction pooling
+mode may sit in front of it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ __all__ = ["HEAD_REVISION", "Database", "SchemaStatus", "is_retryable", "normali
 
 #: The newest migration this code knows. A test keeps it equal to Alembic's head,
 #: so ordinary commands can check the schema without importing Alembic.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0005"
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _READ_ONLY = "collabctl_read_only"
@@ -177,11 +179,14 @@ class Database:
             return engine
         # defaults only: what the URL's query string says (?connect_timeout=20) wins
         defaults = {"connect_timeout": 5, "application_name": "collabctl"}
-        return create_engine(
-            self._url,
-            connect_args={k: v for k, v in defaults.items() if k not in self._url.query},
-            pool_pre_ping=False,
-        )
+        connect_args: dict[str, Any] = {
+            k: v for k, v in defaults.items() if k not in self._url.query
+        }
+        # Never a server-side prepared statement (psycopg prepares a query it has run
+        # five times): behind PgBouncer in transaction mode the next transaction may run
+        # on another server connection, which has never heard of "_pg3_0".
+        connect_args["prepare_threshold"] = None
+        return create_engine(self._url, connect_args=connect_args, pool_pre_ping=False)
 
     @cached_property
     def read_engine(self) -> Engine:

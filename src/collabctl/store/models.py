@@ -172,12 +172,18 @@ class OutboxMessage(SQLModel, table=True):
     #: what the message tells, as JSON (operations/mail_templates.py ``Notice``): it is
     #: rendered when sent, so a bulk end writes a few facts per message, not its text
     facts: str
-    #: pending | sent | failed | no-address
+    #: pending | sent | failed | no-address | cancelled
     state: str = Field(max_length=20)
     attempts: int = Field(default=0)
+    #: temporary failures so far (server down, 4xx); each one pushes next_attempt_at back
+    deferrals: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: when a deferred message is due again (None: now)
+    next_attempt_at: str | None = Field(default=None, max_length=32)
+    #: when `notify retry` put it back (None: created_at); expiry counts from here
+    queued_at: str | None = Field(default=None, max_length=32)
     last_error: str | None = None
     sent_at: str | None = Field(default=None, max_length=32)
-    #: who is sending it now (host:pid:token) and until when that claim holds
+    #: who is sending it now (the run's random token) and until when that claim holds
     claimed_by: str | None = Field(default=None, max_length=200)
     claimed_until: str | None = Field(default=None, max_length=32)
 

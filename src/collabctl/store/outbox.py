@@ -5,27 +5,11 @@ transaction of a change, through the same plain-SQL executor as the change
 (``store.statements.Statements``), so a change that rolls back leaves no
 message and a message never exists without its change.
 
-Sending works message by message in short transactions on one connection:
-
-1. **claim** a few pending messages: mark them ``claimed_by`` this sender until
-   a lease runs out (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so two senders
-   never wait for each other nor take the same row; SQLite: under the write
-   lock, which a writing transaction takes at its start);
-2. hand one to the SMTP server (outside any transaction);
-3. **mark** it ``sent`` (or count the failed attempt) and drop the claim.
-
-A sender killed between 1 and 3 leaves a claim behind. The next run releases
-it at once when it can tell the claimer is gone (its PostgreSQL backend no
-longer exists; on SQLite, its process on this host no longer exists), else when
-the lease runs out. Killed between the server's acceptance and the ``sent``
-mark, the message is sent again later with the same ``Message-ID``
-(at-least-once for that one message, exactly once otherwise).
+Claiming, marking, retrying and cancelling messages is store/outbox_claims.py.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,9 +22,7 @@ from collabctl.store.models import metadata
 
 #: the outbox table, for queries built with SQLAlchemy Core
 OUTBOX: Table = metadata.tables["outbox"]
-STATES = ("pending", "sent", "failed", "no-address")
-#: a message whose delivery failed this many times is given up (state failed)
-MAX_ATTEMPTS = 5
+STATES = ("pending", "sent", "failed", "no-address", "cancelled")
 
 
 class Executor(Protocol):
@@ -192,6 +174,8 @@ _LIST_KEYS = (
     "facts",
     "state",
     "attempts",
+    "deferrals",
+    "next_attempt_at",
     "last_error",
     "sent_at",
 )
@@ -227,135 +211,3 @@ def count_by_state(conn: Connection) -> dict[str, int]:
     counts = dict.fromkeys(STATES, 0)
     counts.update({state: int(count) for state, count in rows})
     return counts
-
-
-# -- claiming and marking -----------------------------------------------------------------
-
-_CLAIM_SQL = """
-UPDATE outbox SET claimed_by = :token, claimed_until = :until
-WHERE id IN (
-    SELECT id FROM outbox
-    WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until < :now)
-    ORDER BY attempts, id
-    LIMIT :limit{lock}
-)
-RETURNING id, created_at, event, customer_number, service, office_org_number, recipient_role,
-          recipient, language, facts, attempts
-"""
-_CLAIMERS_SQL = """
-SELECT DISTINCT claimed_by FROM outbox
-WHERE state = 'pending' AND claimed_by IS NOT NULL AND claimed_until >= :now
-"""
-_RELEASE_SQL = """
-UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
-WHERE state = 'pending' AND claimed_by = :token
-"""
-_SENT_SQL = """
-UPDATE outbox SET state = 'sent', sent_at = :now, attempts = attempts + 1, last_error = NULL,
-                  claimed_by = NULL, claimed_until = NULL
-WHERE id = :id AND state = 'pending'
-"""
-# The claim stays until the run ends (release), so one run tries a message once.
-_FAILED_SQL = """
-UPDATE outbox SET attempts = attempts + 1, last_error = :error,
-                  state = CASE WHEN attempts + 1 >= :max THEN 'failed' ELSE 'pending' END
-WHERE id = :id AND state = 'pending'
-RETURNING state, attempts
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    id: int
-    created_at: str
-    event: str
-    customer_number: str
-    service: str | None
-    office_org_number: str | None
-    recipient_role: str
-    recipient: str
-    language: str
-    facts: str
-    attempts: int
-
-
-def claimer_token(conn: Connection) -> str:
-    """Who is claiming, in a form a later run can check for life (see :func:`is_alive`)."""
-    host = socket.gethostname()
-    if conn.dialect.name == "postgresql":
-        pid, started = conn.execute(
-            text("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
-        ).one()
-        return f"pg|{pid}|{started.isoformat() if started else ''}|{host}"
-    return f"local|{host}|{os.getpid()}|{os.urandom(4).hex()}"
-
-
-def is_alive(conn: Connection, token: str) -> bool:
-    """Whether the sender that made ``token`` may still be running (when unsure: yes)."""
-    parts = token.split("|")
-    if parts[0] == "pg" and len(parts) == 4 and conn.dialect.name == "postgresql":
-        row = conn.execute(
-            text("SELECT backend_start FROM pg_stat_activity WHERE pid = :pid"),
-            {"pid": int(parts[1])},
-        ).first()
-        if row is None:
-            return False
-        # without the privilege to see other roles' sessions the start time is hidden
-        return row[0] is None or not parts[2] or row[0].isoformat() == parts[2]
-    if parts[0] == "local" and len(parts) == 4 and parts[1] == socket.gethostname():
-        try:
-            os.kill(int(parts[2]), 0)
-        except ProcessLookupError:
-            return False
-        except (PermissionError, ValueError, OverflowError):
-            return True
-        return True
-    return True
-
-
-def release_abandoned(conn: Connection, now: str) -> int:
-    """Free the claims of senders that are gone; in the caller's transaction."""
-    released = 0
-    for (token,) in conn.execute(text(_CLAIMERS_SQL), {"now": now}).all():
-        if not is_alive(conn, token):
-            released += conn.execute(text(_RELEASE_SQL), {"token": token}).rowcount
-    return released
-
-
-def claim(conn: Connection, token: str, *, now: str, until: str, limit: int) -> list[Claimed]:
-    """Claim up to ``limit`` pending messages, fewest attempts first; in the caller's transaction."""
-    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
-    rows = conn.execute(
-        text(_CLAIM_SQL.format(lock=lock)),
-        {"token": token, "until": until, "now": now, "limit": limit},
-    ).all()
-    claimed = [Claimed(*row) for row in rows]
-    claimed.sort(key=lambda m: (m.attempts, m.id))
-    return claimed
-
-
-def renew(conn: Connection, token: str, until: str) -> None:
-    """Extend this sender's claims (a run slow enough to come near the lease)."""
-    conn.execute(
-        text(
-            "UPDATE outbox SET claimed_until = :until "
-            "WHERE state = 'pending' AND claimed_by = :token"
-        ),
-        {"token": token, "until": until},
-    )
-
-
-def release(conn: Connection, token: str) -> int:
-    return conn.execute(text(_RELEASE_SQL), {"token": token}).rowcount
-
-
-def mark_sent(conn: Connection, message_id: int, now: str) -> None:
-    conn.execute(text(_SENT_SQL), {"id": message_id, "now": now})
-
-
-def mark_failed(conn: Connection, message_id: int, error: str) -> tuple[str, int] | None:
-    """Count a failed attempt; returns the new (state, attempts), None if no longer pending."""
-    row = conn.execute(
-        text(_FAILED_SQL), {"id": message_id, "error": error, "max": MAX_ATTEMPTS}
-    ).first()
-    return (row[0], int(row[1])) if row else None
