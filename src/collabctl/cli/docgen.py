@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import typer.main
 
 from collabctl.cli.app import app
+from collabctl.cli.global_options import GLOBAL_SECTION, GlobalOption
+from collabctl.cli.typer_internals import get_command
 
 #: click's own help width on any terminal at least 80 columns wide (80 - 2), so the
 #: reference reads exactly like ``collabctl COMMAND --help`` in a normal terminal.
@@ -76,17 +78,29 @@ def _walk(
 
 def commands() -> list[CommandHelp]:
     """Every command and subcommand with its rendered help, root first."""
-    root = typer.main.get_command(app)
+    root = get_command(app)
     found = []
     for command, ctx in _walk(root, "collabctl", None):
         found.append(
             CommandHelp(
                 path=tuple(ctx.command_path.split()),
                 summary=command.get_short_help_str(limit=200),
-                help=command.get_help(ctx).rstrip() + "\n",
+                help=_one_line_for_global_options(command, command.get_help(ctx)),
             )
         )
     return found
+
+
+def _one_line_for_global_options(command: Command, text: str) -> str:
+    """A command's help with its global options named in one line: the root's help
+    describes them, and the reference would repeat them for every command."""
+    taken = [p.opts[0] for p in command.params if isinstance(p, GlobalOption)]
+    if taken:
+        section = re.compile(rf"^{re.escape(GLOBAL_SECTION)}:\n(?:  .*\n|\n(?=  ))*", re.M)
+        text = section.sub(
+            f"{GLOBAL_SECTION}:\n  {', '.join(taken)} (see collabctl)\n", text + "\n"
+        )
+    return text.rstrip() + "\n"
 
 
 def render() -> str:

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import typer
-from typer.core import TyperGroup
 
 from collabctl.cli.env import Environment, silence_stdout
+from collabctl.cli.global_options import Group
 from collabctl.cli.output import Format, close_json_array, emit_error, message
 from collabctl.cli.state import current_state, last_state
 from collabctl.domain.errors import (
@@ -151,7 +151,7 @@ def closed_output_exits() -> Iterator[None]:
 # -- the parser's errors ---------------------------------------------------------------
 
 
-class ContractGroup(TyperGroup):
+class ContractGroup(Group):
     """The root command: the command line's conventions (``options.apply_conventions``)
     on every command, and Click's usage errors as ``error[invalid-input]`` + hint, exit 2."""
 
@@ -160,6 +160,9 @@ class ContractGroup(TyperGroup):
         from collabctl.cli.options import apply_conventions
 
         apply_conventions(self)
+        from collabctl.cli.global_options import inherit
+
+        inherit(self)
         self._argv: list[str] = []
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
@@ -178,7 +181,7 @@ class ContractGroup(TyperGroup):
 
 @contextlib.contextmanager
 def _usage_errors(argv: list[str], obj: object, ctx: Any) -> Iterator[None]:
-    from typer._click import exceptions as click_errors
+    from collabctl.cli import typer_internals as click_errors
 
     try:
         yield

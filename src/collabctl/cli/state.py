@@ -30,6 +30,8 @@ class State:
     database_url: str | None = None
     party: str | None = None
     actor: str = "unknown"
+    #: the login name: the actor when --actor is not given (or is refused)
+    login: str = "unknown"
     #: a global option that is wrong: the command reports it, in its own --format
     problem: UsageError | None = None
     _db: Database | None = field(default=None, repr=False)

@@ -44,7 +44,7 @@ Examples:
   collabctl user remove 1001 revisor@granskarna.se
 """
 
-user = typer.Typer(name="user", help=USER_HELP, no_args_is_help=True, rich_markup_mode=None)
+user = command_group(name="user", help=USER_HELP, no_args_is_help=True)
 commands.add_typer(user, name="user")
 
 #: the keys of a user in every machine format
