@@ -12,6 +12,7 @@ from collabctl.cli.output import (
     Format,
     close_json_array,
     dumps,
+    emit_error,
     emit_rows,
     error_lines,
     message,
@@ -19,7 +20,13 @@ from collabctl.cli.output import (
 from collabctl.cli.progress import ProgressDisplay, counted
 from collabctl.cli.runtime import prepare_long_run
 from collabctl.cli.safe_text import visible
-from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
+from collabctl.domain.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from collabctl.cli.state import State
@@ -124,6 +131,17 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
     finally:
         if stream is not env.stdin:
             stream.close()
+    if not sum(counts.values()):
+        # the rule of `import` too: no item at all is a mistake upstream, not a success
+        # (what went to stdout, an empty list, stays one document)
+        emit_error(
+            env,
+            "invalid-input",
+            "the input is empty",
+            "give one customer number or JSON object a line",
+            None,
+        )
+        return EXIT_USAGE
     message(env, _summary(counts, options.dry_run))
     if counts["failed"]:
         message(

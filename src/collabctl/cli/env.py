@@ -126,6 +126,13 @@ class Environment:
         return self.stdin_tty and self.stdout_tty and not self.no_input
 
     @property
+    def why_no_prompt(self) -> str:
+        """Why collabctl does not ask, in a few words: for a message that needs a flag instead."""
+        if self.no_input:
+            return "--no-input is set"
+        return "no terminal to ask in"
+
+    @property
     def prompt_streams(self) -> dict[str, Any]:
         """Keyword arguments for a question: where it reads and draws, when not the terminal."""
         streams = {"input": self.prompt_input, "output": self.prompt_output}

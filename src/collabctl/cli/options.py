@@ -115,6 +115,18 @@ FormatOption = Annotated[
 ]
 
 
+#: --dry-run on a command that changes something: ``state.transact(..., dry_run=dry_run)``
+#: runs the change and rolls it back.
+DryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Do everything, show the result, then change nothing."),
+]
+
+
+#: --yes/-y on a command that asks before it changes something (needed without a terminal).
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
 # -- the conventions ---------------------------------------------------------------------
 
 #: What a parameter completes, by the name it has on the command line.

@@ -9,6 +9,7 @@ from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import (
     CustomerArgument,
+    DryRunOption,
     FormatOption,
     OptionalCustomerArgument,
     OptionalServiceOption,
@@ -30,6 +31,7 @@ def start(
         str,
         typer.Option("--office", metavar="ORG_NUMBER", help="The accounting office's org number."),
     ],
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Start a collaboration between a company and an office for one service.
@@ -44,6 +46,7 @@ def start(
     Examples:
       collabctl start 0042 --service eekonomi --office 556677-8899
       collabctl start 1002 -s fakturering --office 559123-4561 --format json
+      collabctl start 0042 -s eekonomi --office 556677-8899 --dry-run
     """
     from collabctl.cli.render import render_collaboration
     from collabctl.domain import validation
@@ -52,7 +55,9 @@ def start(
     number = validation.customer_number(customer, "CUSTOMER")
     org = validation.org_number(office, "--office")
     state = current_state()
-    result = state.transact(lambda s, c: start_collaboration(s, c, number, service, org))
+    result = state.transact(
+        lambda s, c: start_collaboration(s, c, number, service, org), dry_run=dry_run
+    )
     emit_object(state.env, result, fmt, render_collaboration)
 
 
@@ -66,6 +71,7 @@ def set_main_contact_cmd(
             "--user", "-u", metavar="EMAIL", help="E-mail of the user to make main contact."
         ),
     ] = None,
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Make a user the company's main contact.
@@ -102,7 +108,7 @@ def set_main_contact_cmd(
             candidates = main_contact_candidates(session, ctx, number)
         user = pick_main_contact(state.env, candidates)
     email = user
-    result = state.transact(lambda s, c: set_main_contact(s, c, number, email))
+    result = state.transact(lambda s, c: set_main_contact(s, c, number, email), dry_run=dry_run)
     emit_object(state.env, result, fmt, render_user)
 
 
@@ -143,6 +149,7 @@ def add_user_cmd(
     main_contact: Annotated[
         bool, typer.Option("--main-contact", help="Make the user administrator and main contact.")
     ] = False,
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Create a user of a company; --main-contact makes them administrator and main contact.
@@ -166,7 +173,8 @@ def add_user_cmd(
     number = validation.customer_number(customer, "CUSTOMER")
     state = current_state()
     result = state.transact(
-        lambda s, c: add_user(s, c, number, email, name, role, services or [], main_contact)
+        lambda s, c: add_user(s, c, number, email, name, role, services or [], main_contact),
+        dry_run=dry_run,
     )
     emit_object(state.env, result, fmt, render_user)
 
@@ -205,7 +213,8 @@ With --from FILE|-, end many: one customer number or JSON object a line
 ({"customer_number", "service", "outcome", "by", "reason", "confirm", "force"});
 the flags fill in what a line leaves out. One result per line (--format jsonl:
 line, customer_number, service, status ended|already-ended|would-end|failed,
-outcome, error). Exit 0 when every line ended or had already ended, 4 otherwise.
+outcome, error). Exit 0 when every line ended or had already ended, 4 otherwise;
+an input without any item is invalid-input (exit 2), as for `collabctl import`.
 
 \b
 Examples:

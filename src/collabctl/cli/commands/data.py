@@ -7,7 +7,7 @@ import typer
 
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
-from collabctl.cli.options import CustomerArgument, FormatOption, ServiceFilter
+from collabctl.cli.options import CustomerArgument, DryRunOption, FormatOption, ServiceFilter
 from collabctl.cli.output import Format, dumps, emit_error, emit_object, error_lines, message
 from collabctl.cli.progress import ProgressDisplay, counted
 from collabctl.cli.runtime import prepare_long_run
@@ -95,10 +95,13 @@ Output: a summary on stderr, and a progress display when stderr is a terminal. K
 --format jsonl, one line per item: line, kind (office|company|service, null for input that
 cannot be read), key (the org number, customer number or service code, whenever it can be
 read), status (changed|unchanged|failed), changes, error; with json or csv: changed,
-unchanged, failed, items. An empty input is invalid (exit 2).
+unchanged, failed, items. An empty input (no item: nothing, or blank lines only) is
+invalid-input (exit 2), as for `end --from`. --dry-run imports everything as a real run
+would, reports the same results, and then changes nothing.
 
 \b
 Examples:
+  collabctl import companies.json --dry-run
   collabctl import companies.json
   collabctl import - --format jsonl < companies.jsonl > results.jsonl
   collabctl export 1001 -o - | collabctl import -
@@ -111,6 +114,7 @@ def import_(
     file: Annotated[
         str, typer.Argument(metavar="FILE|-", help="JSON or JSON Lines file, - for stdin.")
     ],
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     from collabctl.operations.importing import import_items
@@ -121,12 +125,13 @@ def import_(
     db = state.database()
     stream = env.open_input(file)
     reader = ItemReader(stream)
-    report = _ImportReport(env, fmt, reader)
+    report = _ImportReport(env, fmt, reader, dry_run=dry_run)
     prepare_long_run()
     try:
         with db.session() as session, report:
             try:
-                for result in import_items(session, state.context(session), reader):
+                ctx = state.context(session)
+                for result in import_items(session, ctx, reader, dry_run=dry_run):
                     report.item(result)
             except CollabError as exc:
                 # the input cannot be read any further: what was read before is committed
@@ -141,8 +146,9 @@ class _ImportReport:
     """What ``import`` says: one line per item with jsonl, errors and a summary on stderr,
     and a progress display while it runs when stderr is a terminal."""
 
-    def __init__(self, env: Any, fmt: Format, reader: Any) -> None:
+    def __init__(self, env: Any, fmt: Format, reader: Any, *, dry_run: bool = False) -> None:
         self.env = env
+        self.dry_run = dry_run
         self.fmt = fmt
         self.counts = {"changed": 0, "unchanged": 0, "failed": 0}
         self.first_error: CollabError | None = None
@@ -197,7 +203,8 @@ class _ImportReport:
                 done = f"{imported} of {done}"
             message(
                 self.env,
-                f"imported {done}: {counts['changed']} changed, "
+                ("dry run, nothing was changed: would have " if self.dry_run else "")
+                + f"imported {done}: {counts['changed']} changed, "
                 f"{counts['unchanged']} unchanged, {counts['failed']} failed"
                 + ("; the rest of the input could not be read" if self.stop else ""),
             )

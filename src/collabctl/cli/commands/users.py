@@ -14,7 +14,7 @@ import typer
 
 from collabctl.cli.commands import changes, command_group
 from collabctl.cli.errors import handles_errors
-from collabctl.cli.options import CustomerArgument, FormatOption
+from collabctl.cli.options import CustomerArgument, DryRunOption, FormatOption, YesOption
 from collabctl.cli.output import Format, emit_object, emit_rows
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import UsageError
@@ -131,6 +131,7 @@ def set_role_cmd(
             autocompletion=_complete_role,
         ),
     ] = None,
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Give a user another role: administrator, user or auditor.
@@ -159,7 +160,7 @@ def set_role_cmd(
             )
         role = _pick_role(state, number, picked)
     chosen = role
-    result = state.transact(lambda s, c: set_role(s, c, number, picked, chosen))
+    result = state.transact(lambda s, c: set_role(s, c, number, picked, chosen), dry_run=dry_run)
     emit_object(state.env, result.to_dict(), fmt, render_user_change)
 
 
@@ -179,6 +180,7 @@ def set_services_cmd(
         list[str] | None,
         typer.Option("--revoke", "-r", metavar="SERVICE", help="Take access away (repeatable)."),
     ] = None,
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Change which services a user has: --grant gives access, --revoke takes it away.
@@ -215,7 +217,9 @@ def set_services_cmd(
                 render_user_change,
             )
             return
-    result = state.transact(lambda s, c: set_services(s, c, number, picked, granted, revoked))
+    result = state.transact(
+        lambda s, c: set_services(s, c, number, picked, granted, revoked), dry_run=dry_run
+    )
     emit_object(state.env, result.to_dict(), fmt, render_user_change)
 
 
@@ -227,19 +231,25 @@ set_services_cmd.__doc__ = f"{set_services_cmd.__doc__}\n    {CHANGE_KEYS_HELP}\
 def remove_cmd(
     customer: CustomerArgument,
     email: EmailArgument = None,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Remove a user from a company. Their records (expense reports, outlays) stay.
 
     The main contact cannot be removed (main-contact-required): set another
     main contact first (`collabctl set-main-contact CUSTOMER --user OTHER`).
-    A user picked from the list in a terminal is removed only after you confirm.
+    In a terminal it asks before removing; otherwise --yes is required (not
+    for --dry-run).
 
     \b
     Examples:
-      collabctl user remove 1001 revisor@granskarna.se
+      collabctl user remove 1001 revisor@granskarna.se --dry-run
+      collabctl user remove 1001 revisor@granskarna.se --yes
       collabctl user remove 1001            (pick the user, in a terminal)
     """
+    import shlex
+
     from collabctl.domain import validation
     from collabctl.domain.errors import Cancelled
     from collabctl.operations.users import remove_user
@@ -249,12 +259,21 @@ def remove_cmd(
     picked = _pick_user(
         state, number, email, "which user?", f"collabctl user remove {number} EMAIL"
     )
-    if email is None:
+    if not yes and not dry_run:
+        # the rules first (the main contact stays), as `end` checks before it asks
+        state.transact(lambda s, c: remove_user(s, c, number, picked), dry_run=True, note=False)
+        if not state.env.can_prompt:
+            raise UsageError(
+                f"removing a user needs confirmation: pass --yes ({state.env.why_no_prompt})",
+                f"collabctl user remove {number} {shlex.quote(picked)} --yes "
+                "(or --dry-run to see what it would do)",
+            )
         from collabctl.cli.pickers import ask
 
-        if not ask(state.env, "confirm", f"Remove {picked} from customer {number}?", default=False):
+        question = f"Remove {picked} from customer {number}? Their records stay."
+        if not ask(state.env, "confirm", question, default=False):
             raise Cancelled(f"cancelled: {picked} was not removed; nothing changed")
-    result = state.transact(lambda s, c: remove_user(s, c, number, picked))
+    result = state.transact(lambda s, c: remove_user(s, c, number, picked), dry_run=dry_run)
     emit_object(state.env, result.to_dict(), fmt, render_user_change)
 
 
