@@ -83,6 +83,8 @@ class Environment:
     #: a JSON array begun on stdout and not yet closed: how many elements it has
     #: (an error that stops the stream closes it, so stdout stays one JSON document)
     open_json_array: int | None = None
+    #: ``--fields``: the keys (machine formats) or columns (tables) to print, in order
+    fields: tuple[str, ...] | None = None
 
     @classmethod
     def detect(cls, *, no_input: bool = False) -> Environment:

@@ -30,7 +30,7 @@ import typer
 
 from collabctl.cli.env import Environment, silence_stdout
 from collabctl.cli.global_options import Group
-from collabctl.cli.output import Format, close_json_array, emit_error, message
+from collabctl.cli.output import Format, close_json_array, emit_error, message, parse_fields
 from collabctl.cli.state import current_state, last_state
 from collabctl.domain.errors import (
     EXIT_INTERRUPTED,
@@ -75,6 +75,7 @@ def handles_errors(func: F) -> F:
         try:
             if state.problem is not None:
                 raise state.problem
+            env.fields = parse_fields(kwargs.get("fields"))
             return func(*args, **kwargs)
         except typer.Exit:
             raise

@@ -127,6 +127,19 @@ DryRunOption = Annotated[
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
+#: --fields on a command that prints records: ``handles_errors`` hands it to the output
+#: (``emit_rows``, ``emit_object``), which prints only those keys or columns.
+FieldsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fields",
+        metavar="F1,F2,...",
+        help="Print only these keys (json, jsonl, csv) or columns (table), in this order.",
+        show_default=False,
+    ),
+]
+
+
 # -- the conventions ---------------------------------------------------------------------
 
 #: What a parameter completes, by the name it has on the command line.

@@ -163,6 +163,11 @@ def emit_rows(
     ``tables.Column`` with a kind and a priority); ``page`` sends long output on
     a terminal through the pager.
     """
+    if env.fields is not None:
+        columns, table_columns = _selected(env.fields, columns, table_columns)
+        chosen = columns
+        if fmt in (Format.json, Format.jsonl):
+            rows = ({key: row.get(key) for key in chosen} for row in rows)
     count = -1  # still so when the pager was quit before the end: nothing more to say
     with _destination(env, page) as out:
         count = _write_rows(env, out, rows, fmt, columns, table_columns)
@@ -171,6 +176,40 @@ def emit_rows(
         message(env, empty)
     env.stdout.flush()
     return max(count, 0)
+
+
+def parse_fields(text: str | None) -> tuple[str, ...] | None:
+    """``--fields F1,F2,...`` as names (None when not given)."""
+    if text is None:
+        return None
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names:
+        from collabctl.domain.errors import UsageError
+
+        raise UsageError("--fields: no field named", "name fields, e.g. --fields id,name")
+    return names
+
+
+def check_fields(fields: Sequence[str], keys: Sequence[str]) -> None:
+    """Every field is one of ``keys``: otherwise invalid-input with a did-you-mean."""
+    from collabctl.domain import suggest
+    from collabctl.domain.errors import UsageError
+
+    for name in fields:
+        if name not in keys:
+            raise UsageError(
+                f"--fields: unknown field {name!r}",
+                suggest.did_you_mean(name, keys) + f"the fields: {','.join(keys)}",
+            )
+
+
+def _selected(
+    fields: Sequence[str], columns: Sequence[str], table_columns: Sequence[str | Column] | None
+) -> tuple[list[str], list[str | Column]]:
+    """The keys and the table's columns ``--fields`` chose, in its order."""
+    check_fields(fields, columns)
+    by_key = {(c if isinstance(c, str) else c.key): c for c in (table_columns or columns)}
+    return list(fields), [by_key.get(name, name) for name in fields]
 
 
 def _destination(env: Environment, page: bool) -> contextlib.AbstractContextManager[TextIO]:
@@ -241,7 +280,13 @@ def emit_object(
 
     Without ``render`` the table format prints nothing: the command tells people
     what happened in a message of its own. ``page``: through the pager when long.
+    With ``--fields``, the keys chosen (a table: one "key: value" line each).
     """
+    if env.fields is not None:
+        check_fields(env.fields, list(obj))
+        obj = {key: obj[key] for key in env.fields}
+        if render is not None:
+            render = _key_values
     if fmt is Format.json:
         out: TextIO = env.stdout
         out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
@@ -257,6 +302,12 @@ def emit_object(
             render(console(out, env, is_stdout=True, width=width), obj)
             out.flush()
     env.stdout.flush()
+
+
+def _key_values(console: Any, obj: dict[str, Any]) -> None:
+    for key, value in obj.items():
+        text = "" if value is None else value if isinstance(value, str) else dumps(value)
+        console.print(f"{key}: {text}", markup=False, soft_wrap=True)
 
 
 # -- messages and errors ----------------------------------------------------------------

@@ -14,7 +14,13 @@ import typer
 
 from collabctl.cli.commands import changes, command_group
 from collabctl.cli.errors import handles_errors
-from collabctl.cli.options import CustomerArgument, DryRunOption, FormatOption, YesOption
+from collabctl.cli.options import (
+    CustomerArgument,
+    DryRunOption,
+    FieldsOption,
+    FormatOption,
+    YesOption,
+)
 from collabctl.cli.output import Format, emit_object, emit_rows
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import UsageError
@@ -78,7 +84,9 @@ EmailArgument = Annotated[
 
 @user.command("list")
 @handles_errors
-def list_cmd(customer: CustomerArgument, fmt: FormatOption = Format.table) -> None:
+def list_cmd(
+    customer: CustomerArgument, fields: FieldsOption = None, fmt: FormatOption = Format.table
+) -> None:
     """List a company's users: e-mail, name, role, main contact, services.
 
     Keys (json, jsonl, csv): email, name, role, main_contact, services.
