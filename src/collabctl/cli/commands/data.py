@@ -7,12 +7,18 @@ import typer
 
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
-from collabctl.cli.options import CustomerArgument, DryRunOption, FormatOption, ServiceFilter
+from collabctl.cli.options import (
+    CustomerArgument,
+    DryRunOption,
+    FormatOption,
+    ServiceFilter,
+    YesOption,
+)
 from collabctl.cli.output import Format, dumps, emit_error, emit_object, error_lines, message
 from collabctl.cli.progress import ProgressDisplay, counted
 from collabctl.cli.runtime import prepare_long_run
 from collabctl.cli.state import current_state
-from collabctl.domain.errors import EXIT_PARTIAL, CollabError
+from collabctl.domain.errors import EXIT_PARTIAL, CollabError, UsageError
 
 commands = command_group()
 
@@ -38,24 +44,49 @@ def demo(
     force: Annotated[
         bool, typer.Option("--force", help="Load even if the database already has data.")
     ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Empty the database first (every row, the audit log's too), then load.",
+        ),
+    ] = False,
+    yes: YesOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Load a small, realistic demo data set and print what to try next.
 
-    Refuses a database that already has data unless --force. Keys (json):
-    offices, companies, database.
+    Refuses a database that already has data unless --force (loads the demo
+    over what is there) or --reset (empties the database first: everything in
+    it is deleted, the audit log too; asks in a terminal, needs --yes
+    otherwise). Keys (json): offices, companies, database.
 
     \b
     Examples:
       collabctl demo && collabctl list
+      collabctl demo --reset --yes                 (start over)
       COLLABCTL_HOME=/tmp/try collabctl demo      (a scratch database of its own)
     """
-    from collabctl.operations.demo import load_demo
+    from collabctl.operations.demo import load_demo, reset_demo
 
     state = current_state()
     db = state.database()
+    if reset and not yes:
+        if not state.env.can_prompt:
+            raise UsageError(
+                f"demo --reset deletes everything in the database: pass --yes "
+                f"({state.env.why_no_prompt})",
+                "collabctl demo --reset --yes",
+            )
+        from collabctl.cli.pickers import ask
+        from collabctl.domain.errors import Cancelled
+
+        question = f"Delete everything in {db.display_url} (the audit log too) and load the demo?"
+        if not ask(state.env, "confirm", question, default=False):
+            raise Cancelled("cancelled: nothing was deleted")
     with db.session() as session:
-        loaded = load_demo(session, state.context(session), force=force)
+        ctx = state.context(session)
+        loaded = reset_demo(session, ctx) if reset else load_demo(session, ctx, force=force)
     summary = {**loaded, "database": db.display_url}
     if fmt is Format.table:
         message(state.env, NEXT_STEPS.format(**summary).rstrip())
