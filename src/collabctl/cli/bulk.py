@@ -17,7 +17,7 @@ from collabctl.cli.output import (
     error_lines,
     message,
 )
-from collabctl.cli.progress import ProgressDisplay, counted
+from collabctl.cli.progress import ProgressDisplay
 from collabctl.cli.runtime import prepare_long_run
 from collabctl.cli.safe_text import visible
 from collabctl.domain.errors import (
@@ -27,6 +27,7 @@ from collabctl.domain.errors import (
     EXIT_USAGE,
     UsageError,
 )
+from collabctl.domain.wording import counted
 
 if TYPE_CHECKING:
     from collabctl.cli.state import State

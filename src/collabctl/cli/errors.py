@@ -54,13 +54,21 @@ INTERNAL_HINT = (
 
 
 def fail(
-    env: Environment, code: str, text: str, hint: str | None, fmt: Format | None, exit_code: int
+    env: Environment,
+    code: str,
+    text: str,
+    hint: str | None,
+    fmt: Format | None,
+    exit_code: int,
+    extra: dict[str, Any] | None = None,
 ) -> NoReturn:
     """Print ``error[CODE]: text`` and the hint (and the JSON twin with a machine format), exit."""
     from collabctl.config import redact
 
     secrets = current_state().secrets
-    emit_error(env, code, redact(text, secrets), redact(hint, secrets) if hint else None, fmt)
+    emit_error(
+        env, code, redact(text, secrets), redact(hint, secrets) if hint else None, fmt, extra
+    )
     raise typer.Exit(exit_code)
 
 
@@ -83,7 +91,7 @@ def handles_errors(func: F) -> F:
             hint = exc.hint
             if exc.code == "not-found" and isinstance(kwargs.get("customer"), str):
                 hint = _leading_zeros(state, kwargs["customer"]) or hint
-            fail(env, exc.code, exc.message, hint, fmt, exc.exit_code)
+            fail(env, exc.code, exc.message, hint, fmt, exc.exit_code, exc.shown_details())
         except UsageError as exc:
             fail(env, "invalid-input", exc.message, exc.hint, fmt, EXIT_USAGE)
         except Cancelled as exc:

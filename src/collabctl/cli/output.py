@@ -330,8 +330,15 @@ def error_lines(code: str, text: str, hint: str | None) -> str:
 
 
 def emit_error(
-    env: Environment, code: str, text: str, hint: str | None, fmt: Format | None
+    env: Environment,
+    code: str,
+    text: str,
+    hint: str | None,
+    fmt: Format | None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
+    """``error[CODE]: text`` and the hint on stderr; with a machine format also the JSON
+    error on stdout, with the ``extra`` keys (an error's details that scripts need)."""
     lines = error_lines(code, text, hint)
     if colour_system(env, is_stdout=False) is None:
         env.stderr.write(lines + "\n")
@@ -344,7 +351,7 @@ def emit_error(
             shown.print(Text(line, style=style), soft_wrap=True)
     env.stderr.flush()
     if fmt is not None and fmt is not Format.table:
-        error = dumps({"error": {"code": code, "message": text, "hint": hint}})
+        error = dumps({"error": {"code": code, "message": text, "hint": hint, **(extra or {})}})
         try:
             if env.open_json_array is not None:
                 # rows of a JSON array went out before the error stopped them: the error

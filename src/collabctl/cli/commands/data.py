@@ -15,10 +15,11 @@ from collabctl.cli.options import (
     YesOption,
 )
 from collabctl.cli.output import Format, dumps, emit_error, emit_object, error_lines, message
-from collabctl.cli.progress import ProgressDisplay, counted
+from collabctl.cli.progress import ProgressDisplay
 from collabctl.cli.runtime import prepare_long_run
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import EXIT_PARTIAL, CollabError, UsageError
+from collabctl.domain.wording import counted
 
 commands = command_group()
 
