@@ -18,10 +18,14 @@ from helpers import CLI, error_of
         (("notify", "list", "--state", "pendng"), "pending"),
         (("add-user", "1001", "--email", "ny@kund.se", "--role", "auditr"), "auditor"),
         (("user", "set-role", "1001", "erik@kund.se", "administrater"), "administrator"),
-        (("end", "1001", "-s", "eekonomi", "-o", "contnue", "--by", "customer", "--dry-run"),
-         "continue"),  # fmt: skip
-        (("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "custmer", "--dry-run"),
-         "customer"),  # fmt: skip
+        (
+            ("end", "1001", "-s", "eekonomi", "-o", "contnue", "--by", "customer", "--dry-run"),
+            "continue",
+        ),  # fmt: skip
+        (
+            ("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "custmer", "--dry-run"),
+            "customer",
+        ),  # fmt: skip
         (("list", "--service", "eekonmi"), "eekonomi"),
     ],
     ids=lambda v: v[-1] if isinstance(v, tuple) else v,

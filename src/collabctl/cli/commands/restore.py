@@ -84,14 +84,15 @@ def restore(
         from collabctl.cli.pickers import ask
         from collabctl.domain.errors import Cancelled
 
-        render_restore(console(state.env.stderr, state.env, is_stdout=False), plan)
+        render_restore(console(state.env.stderr, state.env, is_stdout=False), plan, asking=True)
         if not ask(state.env, "confirm", "Restore these records?", default=False):
             raise Cancelled("cancelled: nothing was restored")
     result = state.transact(lambda s, c: restore_backup(s, c, backup))
     emit_object(state.env, result, fmt, render_restore)
 
 
-def render_restore(console: Any, r: dict[str, Any]) -> None:
+def render_restore(console: Any, r: dict[str, Any], *, asking: bool = False) -> None:
+    """What a restore did, or would do (``asking``: the preview before the question)."""
     from collabctl.cli.safe_text import visible
 
     company = visible(f"{r['customer_number']} {r['company_name']}")
@@ -120,9 +121,10 @@ def render_restore(console: Any, r: dict[str, Any]) -> None:
             markup=False,
             soft_wrap=True,
         )
-        console.print(
-            "Nothing changed; run again with --yes to restore.", markup=False, soft_wrap=True
-        )
+        if not asking:
+            console.print(
+                "Nothing changed; run again with --yes to restore.", markup=False, soft_wrap=True
+            )
         return
     console.print(
         f"Restored {records} of {r['service']} for {company} from {visible(r['backup_path'])}.",
