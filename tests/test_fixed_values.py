@@ -21,11 +21,11 @@ from helpers import CLI, error_of
         (
             ("end", "1001", "-s", "eekonomi", "-o", "contnue", "--by", "customer", "--dry-run"),
             "continue",
-        ),  # fmt: skip
+        ),
         (
             ("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "custmer", "--dry-run"),
             "customer",
-        ),  # fmt: skip
+        ),
         (("list", "--service", "eekonmi"), "eekonomi"),
     ],
     ids=lambda v: v[-1] if isinstance(v, tuple) else v,
