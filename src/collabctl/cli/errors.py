@@ -29,8 +29,9 @@ from typing import Any, NoReturn, TypeVar
 import typer
 
 from collabctl.cli.env import Environment, silence_stdout
+from collabctl.cli.fields import parse_fields
 from collabctl.cli.global_options import Group
-from collabctl.cli.output import Format, close_json_array, emit_error, message, parse_fields
+from collabctl.cli.output import Format, close_json_array, emit_error, message
 from collabctl.cli.state import current_state, last_state
 from collabctl.domain.errors import (
     EXIT_INTERRUPTED,

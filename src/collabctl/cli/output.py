@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
 from collabctl.cli.env import Environment, silence_stdout
+from collabctl.cli.fields import check_fields, selected
 from collabctl.cli.safe_text import csv_cell, visible
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ def emit_rows(
     a terminal through the pager.
     """
     if env.fields is not None:
-        columns, table_columns = _selected(env.fields, columns, table_columns)
+        columns, table_columns = selected(env.fields, columns, table_columns)
         chosen = columns
         if fmt in (Format.json, Format.jsonl):
             rows = ({key: row.get(key) for key in chosen} for row in rows)
@@ -176,40 +177,6 @@ def emit_rows(
         message(env, empty)
     env.stdout.flush()
     return max(count, 0)
-
-
-def parse_fields(text: str | None) -> tuple[str, ...] | None:
-    """``--fields F1,F2,...`` as names (None when not given)."""
-    if text is None:
-        return None
-    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-    if not names:
-        from collabctl.domain.errors import UsageError
-
-        raise UsageError("--fields: no field named", "name fields, e.g. --fields id,name")
-    return names
-
-
-def check_fields(fields: Sequence[str], keys: Sequence[str]) -> None:
-    """Every field is one of ``keys``: otherwise invalid-input with a did-you-mean."""
-    from collabctl.domain import suggest
-    from collabctl.domain.errors import UsageError
-
-    for name in fields:
-        if name not in keys:
-            raise UsageError(
-                f"--fields: unknown field {name!r}",
-                suggest.did_you_mean(name, keys) + f"the fields: {','.join(keys)}",
-            )
-
-
-def _selected(
-    fields: Sequence[str], columns: Sequence[str], table_columns: Sequence[str | Column] | None
-) -> tuple[list[str], list[str | Column]]:
-    """The keys and the table's columns ``--fields`` chose, in its order."""
-    check_fields(fields, columns)
-    by_key = {(c if isinstance(c, str) else c.key): c for c in (table_columns or columns)}
-    return list(fields), [by_key.get(name, name) for name in fields]
 
 
 def _destination(env: Environment, page: bool) -> contextlib.AbstractContextManager[TextIO]:
@@ -314,9 +281,52 @@ def _key_values(console: Any, obj: dict[str, Any]) -> None:
 
 
 def message(env: Environment, text: str) -> None:
-    """A line for the person at the terminal, on stderr (made safe to show)."""
-    env.stderr.write(visible(text, layout=True) + "\n")
+    """A line for the person at the terminal, on stderr (made safe to show): wrapped at
+    word boundaries on a terminal, one line a line in a pipe."""
+    env.stderr.write(wrapped(env, visible(text, layout=True)) + "\n")
     env.stderr.flush()
+
+
+def wrapped(env: Environment, text: str) -> str:
+    """``text`` wrapped to the width of the terminal on stderr at word boundaries, each
+    line's continuation under its text (``hint: `` lines included); unchanged in a pipe,
+    where a reader or a program sees each line whole. A word longer than the width (a
+    path, a command) is never broken."""
+    width = _stderr_width(env)
+    if width is None:
+        return text
+    import textwrap
+
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        spaces = len(line) - len(line.lstrip(" "))
+        more = 6 if line.startswith("hint: ") else 2 if line.startswith("error[") else 0
+        indent = " " * min(spaces + more, width // 2)
+        lines.append(
+            textwrap.fill(
+                line,
+                width=width,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(lines)
+
+
+def _stderr_width(env: Environment) -> int | None:
+    if not env.stderr_tty:
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(env.stderr.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def error_lines(code: str, text: str, hint: str | None) -> str:
@@ -339,15 +349,17 @@ def emit_error(
 ) -> None:
     """``error[CODE]: text`` and the hint on stderr; with a machine format also the JSON
     error on stdout, with the ``extra`` keys (an error's details that scripts need)."""
-    lines = error_lines(code, text, hint)
+    lines = wrapped(env, error_lines(code, text, hint))
     if colour_system(env, is_stdout=False) is None:
         env.stderr.write(lines + "\n")
     else:
         from rich.text import Text
 
         shown = console(env.stderr, env, is_stdout=False)
+        style = "bold red"
         for line in lines.split("\n"):
-            style = "bold red" if line.startswith("error[") else "yellow"
+            if line.startswith("hint: "):
+                style = "yellow"
             shown.print(Text(line, style=style), soft_wrap=True)
     env.stderr.flush()
     if fmt is not None and fmt is not Format.table:
