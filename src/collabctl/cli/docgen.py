@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from typing import Any
 import typer
 
 from collabctl.cli.app import app
-from collabctl.cli.global_options import GLOBAL_SECTION, GlobalOption
 from collabctl.cli.typer_internals import get_command
 
 #: click's own help width on any terminal at least 80 columns wide (80 - 2), so the
@@ -85,22 +83,10 @@ def commands() -> list[CommandHelp]:
             CommandHelp(
                 path=tuple(ctx.command_path.split()),
                 summary=command.get_short_help_str(limit=200),
-                help=_one_line_for_global_options(command, command.get_help(ctx)),
+                help=command.get_help(ctx).rstrip() + "\n",
             )
         )
     return found
-
-
-def _one_line_for_global_options(command: Command, text: str) -> str:
-    """A command's help with its global options named in one line: the root's help
-    describes them, and the reference would repeat them for every command."""
-    taken = [p.opts[0] for p in command.params if isinstance(p, GlobalOption)]
-    if taken:
-        section = re.compile(rf"^{re.escape(GLOBAL_SECTION)}:\n(?:  .*\n|\n(?=  ))*", re.M)
-        text = section.sub(
-            f"{GLOBAL_SECTION}:\n  {', '.join(taken)} (see collabctl)\n", text + "\n"
-        )
-    return text.rstrip() + "\n"
 
 
 def render() -> str:
