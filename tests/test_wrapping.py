@@ -48,3 +48,11 @@ def test_in_a_pipe_lines_are_whole_whatever_the_width() -> None:
                           "--dry-run", env={"COLUMNS": "60"})  # fmt: skip
     would = next(line for line in verdict.stderr.splitlines() if line.startswith("would end"))
     assert would.endswith("run again with --yes") and len(would) > 150
+
+
+def test_the_pre_flight_in_a_pipe_keeps_each_check_on_one_line() -> None:
+    run = run_process("end", "1003", "-s", "utlagg", "-o", "delete", "--by", "office",
+                      "--dry-run")  # fmt: skip
+    failed = next(line for line in run.stdout.splitlines() if "FAIL checklist" in line)
+    assert failed.rstrip().endswith("(1 outlay is a draft: OL-3201)"), run.stdout
+    assert len(failed) > 160

@@ -120,6 +120,7 @@ def console(stream: TextIO, env: Environment, *, is_stdout: bool, width: int | N
         highlight=False,
         emoji=False,  # data is shown as it is: a name with :warning: in it stays text
         width=width if width is not None else (None if tty else PIPE_WIDTH),
+        soft_wrap=not tty,  # a pipe gets each line whole; a terminal, lines cut between words
     )
     if env.color == ColorMode.always and made.color_system is None:  # e.g. TERM=dumb
         made = Console(
@@ -130,6 +131,7 @@ def console(stream: TextIO, env: Environment, *, is_stdout: bool, width: int | N
             highlight=False,
             emoji=False,
             width=width if width is not None else (None if tty else PIPE_WIDTH),
+            soft_wrap=not tty,
         )
     return made
 
