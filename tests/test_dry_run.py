@@ -7,26 +7,35 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from helpers import invoke
+from helpers import db_url, invoke
 
 NOTE = "dry run: this is what would change; nothing was changed"
 
 
-def database() -> list[str]:
-    """Every row of the database, as SQL."""
-    path = Path(os.environ["COLLABCTL_HOME"]) / "collabctl.db"
-    with sqlite3.connect(path) as connection:
-        return list(connection.iterdump())
+def database() -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """Every row of every table of the database the runs use (the backend's), sorted."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db_url())
+    try:
+        with engine.connect() as connection:
+            tables = sorted(inspect(connection).get_table_names())
+            return [
+                (table, sorted(map(tuple, connection.execute(text(f'SELECT * FROM "{table}"'))),
+                               key=repr))
+                for table in tables
+            ]  # fmt: skip
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(autouse=True)
-def demo_data() -> None:
+def demo_data(backend: str) -> None:
     assert invoke("demo").exit_code == 0
 
 
