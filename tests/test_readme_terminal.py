@@ -55,3 +55,16 @@ def test_an_absolute_sqlite_path_has_four_slashes(demo: CLI, tmp_path: Path) -> 
     run = invoke("list", "--database-url", relative, "--format", "json")
     error = error_of(run, "database-unavailable", 3)
     assert f"sqlite:///{target}" in error["hint"] and "four slashes" in error["hint"]
+
+
+def test_the_readme_commands_in_its_text_run_as_written(demo: CLI) -> None:
+    import shlex
+
+    text = " ".join(README.split())
+    spans = set(re.findall(r"`(collabctl [^`]+)`", text))
+    runnable = [s for s in spans if not re.search(r"\b[A-Z]{2,}\b|install-completion|\.\.\.", s)]
+    assert "collabctl list --fields customer_number,service --format csv" in runnable
+    assert "collabctl list --as office:556677-8899" in runnable
+    for span in sorted(runnable):
+        run = demo(*shlex.split(span)[1:])
+        assert run.exit_code == 0, (span, run.output)
