@@ -131,7 +131,9 @@ def render_end_result(console: Any, r: dict[str, Any]) -> None:
     if r["forced"]:
         console.print(f"Forced checklist items (recorded): {', '.join(r['forced'])}", markup=False)
     if r["outcome"] == "delete":
-        console.print(f"Deleted {r['records_deleted']} records.", markup=False)
+        from collabctl.domain.wording import counted
+
+        console.print(f"Deleted {counted(r['records_deleted'], 'record')}.", markup=False)
         if r["backup_path"]:
             console.print(f"Backup: {r['backup_path']}", markup=False)
             import shlex  # a path with a space (macOS: Application Support) pastes as one word
