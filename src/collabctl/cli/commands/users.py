@@ -22,6 +22,7 @@ from collabctl.cli.options import (
     YesOption,
 )
 from collabctl.cli.output import Format, emit_object, emit_rows
+from collabctl.cli.render import render_user_change
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import UsageError
 
@@ -372,34 +373,3 @@ def _tick_services(state: "State", number: str, email: str) -> tuple[list[str], 
     granted = [s for s in ticked if s not in has]
     revoked = [s for s in offered if s in has and s not in ticked]
     return granted, revoked
-
-
-# -- rendering ------------------------------------------------------------------------
-
-
-def render_user_change(console: Any, change: dict[str, Any]) -> None:
-    from collabctl.cli.safe_text import visible
-
-    before, after = change["before"], change["after"]
-    who = visible(f"{before['email']} ({before['name']})")
-    if after is None:
-        console.print(
-            f"Removed {who}, {before['role']}, from customer {change['customer_number']}; "
-            "their records stay.",
-            markup=False,
-        )
-        return
-    if not change["changed"]:
-        console.print(f"{who}: nothing to change.", markup=False)
-        return
-    if before["role"] != after["role"]:
-        console.print(f"{who}: role {before['role']} -> {after['role']}", markup=False)
-    if before["services"] != after["services"]:
-        console.print(
-            f"{who}: services {_services(before)} -> {_services(after)}",
-            markup=False,
-        )
-
-
-def _services(user: dict[str, Any]) -> str:
-    return ", ".join(user["services"]) or "none"
