@@ -53,6 +53,7 @@ def test_reset_asks_at_a_terminal() -> None:
     assert invoke("demo").exit_code == 0
     assert invoke(*END_1001).exit_code == 0
     term = Terminal("demo", "--reset")
+    term.expect(r"database: sqlite:///")
     term.answer("(the audit log too) and load the demo?", "n")
     term.expect(r"error\[cancelled\]: nothing was deleted")
     assert term.finish() == 1

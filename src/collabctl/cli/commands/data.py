@@ -82,7 +82,9 @@ def demo(
         from collabctl.cli.pickers import ask
         from collabctl.domain.errors import Cancelled
 
-        question = f"Delete everything in {db.display_url} (the audit log too) and load the demo?"
+        # the URL on a line of its own: a long path would wrap the question
+        message(state.env, f"database: {db.display_url}")
+        question = "Delete everything in this database (the audit log too) and load the demo?"
         if not ask(state.env, "confirm", question, default=False):
             raise Cancelled("cancelled: nothing was deleted")
     with db.session() as session:
