@@ -43,6 +43,12 @@ Examples:
   collabctl end 1001 -s eekonomi -o continue --by customer --dry-run
   collabctl end                  (interactive, in a terminal)
 
+The options below, but --version, also work after the command, with the same result:
+
+\b
+  collabctl list --as office:556677-8899
+  collabctl --as office:556677-8899 list
+
 Run `collabctl COMMAND --help` for the details of a command.
 """
 
