@@ -71,3 +71,21 @@ def test_an_unknown_field_gets_a_did_you_mean(
 
 def test_no_field_at_all_is_invalid(demo: CLI) -> None:
     error_of(demo("list", "--fields", " , ", "--format", "json"), "invalid-input", 2)
+
+
+def test_fields_of_the_results_of_end_from(demo: CLI) -> None:
+    flags = ("end", "--from", "-", "-s", "fakturering", "-o", "continue", "--by", "office")
+    run = demo(*flags, "--dry-run", "--fields", "customer_number,status", "--format", "jsonl",
+               input="1001\n1002\n")  # fmt: skip
+    assert run.jsonl() == [
+        {"customer_number": "1001", "status": "would-end"},
+        {"customer_number": "1002", "status": "failed"},
+    ]
+    # an unknown field is refused before anything is ended
+    refused = demo(*flags, "--yes", "--fields", "stats", "--format", "json", input="1001\n")
+    error = error_of(refused, "invalid-input", 2)
+    assert "did you mean 'status'?" in error["hint"]
+    listed = demo("list", "--customer", "1001", "--service", "fakturering", "--format", "json")
+    assert [row["state"] for row in listed.json()] == ["active"]
+    single = demo("end", "1001", "--fields", "state", "--format", "json")
+    error_of(single, "invalid-input", 2)

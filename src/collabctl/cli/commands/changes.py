@@ -10,6 +10,7 @@ from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import (
     CustomerArgument,
     DryRunOption,
+    FieldsOption,
     FormatOption,
     OptionalCustomerArgument,
     OptionalServiceOption,
@@ -278,6 +279,7 @@ def end(
         str | None,
         typer.Option("--from", metavar="FILE|-", help="End many: one item a line, - for stdin."),
     ] = None,
+    fields: FieldsOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     from collabctl.cli import ending
@@ -295,6 +297,11 @@ def end(
         yes=yes,
         backup=not no_backup,
     )
+    if fields is not None and from_file is None:
+        raise UsageError(
+            "--fields chooses the keys of the results of --from",
+            "collabctl end --from FILE --fields line,customer_number,status ...",
+        )
     if from_file is not None:
         if customer is not None:
             raise UsageError(
