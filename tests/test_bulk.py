@@ -334,11 +334,16 @@ def test_yes_is_required(demo: CLI) -> None:
     assert active(demo, "1001") == {"eekonomi", "fakturering", "utlagg"}
 
 
-def test_empty_input_is_done(demo: CLI) -> None:
+def test_empty_input_is_invalid_as_for_import(demo: CLI) -> None:
+    # one rule for end --from and import: no item at all is invalid-input, exit 2
     run = demo(*END, "--service", "eekonomi", "--yes", input="\n# nothing to do\n")
-    assert run.exit_code == 0
+    assert run.exit_code == 2, run.output
     assert run.stdout == ""
-    assert "0 items" in run.stderr
+    assert "error[invalid-input]: the input is empty" in run.stderr
+    listed = demo(*END, "--service", "eekonomi", "--yes", "--format", "json", input="")
+    assert listed.exit_code == 2 and listed.json() == []
+    imported = demo("import", "-", input="\n")
+    assert imported.exit_code == 2 and "error[invalid-input]" in imported.stderr
 
 
 def test_from_a_file_and_a_missing_file(demo: CLI, tmp_path: Path) -> None:

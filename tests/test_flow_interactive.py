@@ -129,7 +129,7 @@ def test_the_final_confirmation_of_a_delete_names_the_forced_items() -> None:
     term.answer("End anyway?", "y")
     term.answer("Reason (optional", "drafts stay with the company", ENTER)
     term.answer("Write a backup file of the data before deleting it?", ENTER)
-    term.expect(r"Forced checklist items \(recorded\): reports-submitted, outlays-submitted\.")
+    term.expect(r"Forced checklist items \(recorded\):\s+reports-submitted,\s+outlays-submitted\.")
     term.answer("Type the customer number (1003) to confirm:", "1003", ENTER)
     term.expect(r"Ended the utlagg collaboration of 1003")
     assert term.finish() == 0

@@ -142,7 +142,7 @@ def test_end_1007_delete_with_backup_after_typing_the_customer_number(tmp_path: 
     term.answer("What happens to Visma Utlägg afterwards?", DOWN, ENTER)
     term.answer("Reason (optional", ENTER)
     term.answer("Write a backup file of the data before deleting it?", ENTER)
-    term.expect(r"This deletes ALL Visma Utlägg data of customer 1007 and cannot be undone")
+    term.expect(r"This deletes ALL Visma Utlägg data of customer 1007\. `collabctl restore` can")
     term.answer("Type the customer number (1007) to confirm:", "1007", ENTER)
     found = term.expect(r'"backup_path": "([^"]+)"')
     assert term.finish() == 0

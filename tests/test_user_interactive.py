@@ -125,3 +125,51 @@ def test_no_input_in_a_terminal_asks_nothing() -> None:
     term = Terminal("--no-input", "user", "set-role", "1001")
     term.expect(r"error\[invalid-input\]: whose role\? EMAIL is required")
     assert term.finish() == 2
+
+
+def test_remove_with_the_user_given_asks_at_a_terminal() -> None:
+    term = Terminal("user", "remove", "1001", "revisor@granskarna.se")
+    term.answer("Remove revisor@granskarna.se from customer 1001? Their records stay.", "n")
+    term.expect(r"error\[cancelled\]: revisor@granskarna\.se was not removed; nothing changed")
+    assert term.finish() == 1
+    assert "revisor@granskarna.se" in users("1001")
+
+    term = Terminal("user", "remove", "1001", "revisor@granskarna.se", "--yes")
+    term.expect(r"Removed revisor@granskarna\.se \(Greta Granskare\), auditor")
+    assert term.finish() == 0
+    assert "Remove revisor" not in term.text  # --yes: nothing asked
+    assert actions() == ["remove-user"]
+
+
+def test_removing_the_main_contact_is_refused_before_anything_is_asked() -> None:
+    term = Terminal("user", "remove", "1001", "anna@kund.se")
+    term.expect(r"error\[main-contact-required\]")
+    assert term.finish() == 1
+    assert "Remove anna" not in term.text
+    assert actions() == []
+
+
+def test_remove_without_a_terminal_needs_yes() -> None:
+    run = run_process("user", "remove", "1001", "revisor@granskarna.se")
+    assert run.exit_code == 2, run.output
+    assert "needs confirmation: pass --yes (no terminal to ask in)" in run.stderr
+    assert "hint: collabctl user remove 1001 revisor@granskarna.se --yes" in run.stderr
+    assert "revisor@granskarna.se" in users("1001") and actions() == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("user", "remove", "1001", "revisor@granskarna.se", "--no-input"),
+        ("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "office", "--no-input"),
+    ],
+    ids=["user remove", "end"],
+)
+def test_no_input_at_a_terminal_names_no_input_not_a_missing_terminal(
+    args: tuple[str, ...],
+) -> None:
+    term = Terminal(*args)
+    term.expect(r"pass --yes \(--no-input is set\)")
+    assert term.finish() == 2
+    assert "no terminal" not in term.text
+    assert actions() == []

@@ -544,7 +544,7 @@ def test_set_services_and_remove_through_the_command_line(demo: CLI) -> None:
     )
     assert run.exit_code == 0, run.stderr
     assert "services utlagg -> eekonomi, fakturering" in run.stdout
-    run = demo("user", "remove", "1001", "erik@kund.se", *JSON)
+    run = demo("user", "remove", "1001", "erik@kund.se", "--yes", *JSON)
     assert run.exit_code == 0, run.stderr
     assert run.json()["after"] is None
     assert [u["email"] for u in cli_users(demo, "1001")] == [

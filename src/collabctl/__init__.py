@@ -1,3 +1,3 @@
 """collabctl: end, start and audit collaborations between companies and their accounting offices."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -15,12 +15,12 @@ from typing import Annotated, Any
 import typer
 
 from collabctl import __version__
+from collabctl.cli import global_options
 from collabctl.cli.commands import admin, changes, data, notify, restore, users, views
 from collabctl.cli.env import Environment
 from collabctl.cli.errors import ContractGroup, closed_output_exits, guard_main
 from collabctl.cli.output import ColorMode
 from collabctl.cli.state import State, begin
-from collabctl.domain.errors import UsageError
 
 HELP = """\
 End, start and audit collaborations between companies and their accounting offices.
@@ -42,6 +42,12 @@ Examples:
   collabctl show 1001
   collabctl end 1001 -s eekonomi -o continue --by customer --dry-run
   collabctl end                  (interactive, in a terminal)
+
+The options below, but --version, also work after the command, with the same result:
+
+\b
+  collabctl list --as office:556677-8899
+  collabctl --as office:556677-8899 list
 
 Run `collabctl COMMAND --help` for the details of a command.
 """
@@ -178,46 +184,25 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    if isinstance(ctx.obj, Environment):  # given by the caller, e.g. a test
-        env = ctx.obj
-        env.no_input = env.no_input or no_input
-    else:
-        env = Environment.detect(no_input=no_input)
-    if color is not None:
-        env.color = color.value
-    env.pager = env.pager and not no_pager
-    state = ctx.obj = begin(
-        State(env=env, database_url=database_url, party=party, actor=_login_name())
-    )
-    if actor is not None:
-        state.actor, state.problem = _checked_actor(actor, state.actor)
+    # an Environment given by the caller (a test), or the detected one
+    env = ctx.obj if isinstance(ctx.obj, Environment) else Environment.detect()
+    login = _login_name()
+    state = ctx.obj = begin(State(env=env, actor=login, login=login))
+    # the same path as the options given after the command (global_options.inherit)
+    for name, value in (
+        ("database_url", database_url),
+        ("party", party),
+        ("actor", actor),
+        ("no_input", no_input),
+        ("color", color),
+        ("no_pager", no_pager),
+    ):
+        global_options.apply(state, name, value)
     ctx.call_on_close(state.close)
 
 
 #: The longest name ``--actor`` may record in the audit log.
-ACTOR_MAX_LENGTH = 200
-
-
-def _checked_actor(actor: str, login: str) -> tuple[str, UsageError | None]:
-    """The name to record, or the login name and the problem the command reports (in its
-    ``--format``): an actor is stored in every audit event, and PostgreSQL refuses a NUL
-    or a lone surrogate (bytes in COLLABCTL_ACTOR that are not UTF-8) in text."""
-    from collabctl.domain import validation
-    from collabctl.domain.errors import InvalidInput
-
-    if not actor.strip():
-        return login, UsageError(
-            "--actor (or COLLABCTL_ACTOR) is empty: the audit log needs a name",
-            "pass --actor NAME, or leave it out to record your login name",
-        )
-    try:
-        return validation.text(actor, max_length=ACTOR_MAX_LENGTH), None
-    except InvalidInput as exc:
-        return login, UsageError(
-            f"--actor (or COLLABCTL_ACTOR): {exc.message}",
-            f"pass a name of at most {ACTOR_MAX_LENGTH} characters in UTF-8 without NUL, "
-            "or leave it out to record your login name",
-        )
+ACTOR_MAX_LENGTH = global_options.ACTOR_MAX_LENGTH
 
 
 def _login_name() -> str:

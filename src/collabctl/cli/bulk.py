@@ -8,17 +8,26 @@ from typing import TYPE_CHECKING, Any
 from collabctl.cli.ending import EndOptions
 from collabctl.cli.env import silence_stdout
 from collabctl.cli.errors import EXIT_OUTPUT_CLOSED
+from collabctl.cli.fields import check_fields
 from collabctl.cli.output import (
     Format,
     close_json_array,
     dumps,
+    emit_error,
     emit_rows,
     error_lines,
     message,
 )
-from collabctl.cli.progress import ProgressDisplay, counted
+from collabctl.cli.progress import ProgressDisplay
 from collabctl.cli.safe_text import visible
-from collabctl.domain.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UsageError
+from collabctl.domain.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    UsageError,
+)
+from collabctl.domain.wording import counted
 
 if TYPE_CHECKING:
     from collabctl.cli.state import State
@@ -39,6 +48,10 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
     from collabctl.operations.bulk import STATUSES, LineReader, end_many
 
     env = state.env
+    if env.fields is not None:  # before anything is ended
+        check_fields(
+            env.fields, BULK_COLUMNS if fmt in (Format.json, Format.jsonl) else BULK_CSV_COLUMNS
+        )
     if not options.yes and not options.dry_run:
         raise UsageError(
             "ending many collaborations needs --yes (or --dry-run to check them first)",
@@ -122,6 +135,17 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
     finally:
         if stream is not env.stdin:
             stream.close()
+    if not sum(counts.values()):
+        # the rule of `import` too: no item at all is a mistake upstream, not a success
+        # (what went to stdout, an empty list, stays one document)
+        emit_error(
+            env,
+            "invalid-input",
+            "the input is empty",
+            "give one customer number or JSON object a line",
+            None,
+        )
+        return EXIT_USAGE
     message(env, _summary(counts, options.dry_run))
     if counts["failed"]:
         message(
@@ -164,7 +188,13 @@ BULK_CSV_COLUMNS = (
 
 def _emit_bulk(state: State, results: Any, fmt: Format) -> None:
     out = state.env.stdout
-    if fmt is Format.table:
+    if state.env.fields is not None:
+        # --fields: the columns chosen, through the generic writer (streamed as well)
+        if fmt in (Format.json, Format.jsonl):
+            emit_rows(state.env, (r.to_dict() for r in results), fmt, BULK_COLUMNS)
+        else:
+            emit_rows(state.env, (_flat(r) for r in results), fmt, BULK_CSV_COLUMNS)
+    elif fmt is Format.table:
         # one line per item as soon as it is done: readable while it runs, and streamed
         header = False
         for r in results:

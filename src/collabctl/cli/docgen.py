@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import typer.main
 
 from collabctl.cli.app import app
+from collabctl.cli.typer_internals import get_command
 
 #: click's own help width on any terminal at least 80 columns wide (80 - 2), so the
 #: reference reads exactly like ``collabctl COMMAND --help`` in a normal terminal.
@@ -76,7 +76,7 @@ def _walk(
 
 def commands() -> list[CommandHelp]:
     """Every command and subcommand with its rendered help, root first."""
-    root = typer.main.get_command(app)
+    root = get_command(app)
     found = []
     for command, ctx in _walk(root, "collabctl", None):
         found.append(

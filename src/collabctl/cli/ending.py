@@ -92,7 +92,7 @@ def end_one(state: State, options: EndOptions, fmt: Format) -> None:
     require_answers(pre)  # a missing answer or a failed check, in the order of the checks
     if not options.yes:
         raise UsageError(
-            "ending needs confirmation: pass --yes (no terminal to ask in)",
+            f"ending needs confirmation: pass --yes ({state.env.why_no_prompt})",
             "check first with --dry-run, then run again with --yes",
         )
     apply_end(state, replace(req, outcome=pre.outcome, by=pre.ended_by), fmt)

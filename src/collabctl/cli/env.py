@@ -83,6 +83,8 @@ class Environment:
     #: a JSON array begun on stdout and not yet closed: how many elements it has
     #: (an error that stops the stream closes it, so stdout stays one JSON document)
     open_json_array: int | None = None
+    #: ``--fields``: the keys (machine formats) or columns (tables) to print, in order
+    fields: tuple[str, ...] | None = None
 
     @classmethod
     def detect(cls, *, no_input: bool = False) -> Environment:
@@ -124,6 +126,13 @@ class Environment:
     def can_prompt(self) -> bool:
         """Prompt only when a person can answer: both ends are terminals and input is allowed."""
         return self.stdin_tty and self.stdout_tty and not self.no_input
+
+    @property
+    def why_no_prompt(self) -> str:
+        """Why collabctl does not ask, in a few words: for a message that needs a flag instead."""
+        if self.no_input:
+            return "--no-input is set"
+        return "no terminal to ask in"
 
     @property
     def prompt_streams(self) -> dict[str, Any]:

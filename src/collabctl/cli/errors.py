@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import typer
-from typer.core import TyperGroup
 
 from collabctl.cli.env import Environment, silence_stdout
+from collabctl.cli.fields import parse_fields
+from collabctl.cli.global_options import Group
 from collabctl.cli.output import Format, close_json_array, emit_error, message
 from collabctl.cli.state import current_state, last_state
 from collabctl.domain.errors import (
@@ -54,13 +55,21 @@ INTERNAL_HINT = (
 
 
 def fail(
-    env: Environment, code: str, text: str, hint: str | None, fmt: Format | None, exit_code: int
+    env: Environment,
+    code: str,
+    text: str,
+    hint: str | None,
+    fmt: Format | None,
+    exit_code: int,
+    extra: dict[str, Any] | None = None,
 ) -> NoReturn:
     """Print ``error[CODE]: text`` and the hint (and the JSON twin with a machine format), exit."""
     from collabctl.config import redact
 
     secrets = current_state().secrets
-    emit_error(env, code, redact(text, secrets), redact(hint, secrets) if hint else None, fmt)
+    emit_error(
+        env, code, redact(text, secrets), redact(hint, secrets) if hint else None, fmt, extra
+    )
     raise typer.Exit(exit_code)
 
 
@@ -75,6 +84,7 @@ def handles_errors(func: F) -> F:
         try:
             if state.problem is not None:
                 raise state.problem
+            env.fields = parse_fields(kwargs.get("fields"))
             return func(*args, **kwargs)
         except typer.Exit:
             raise
@@ -82,7 +92,7 @@ def handles_errors(func: F) -> F:
             hint = exc.hint
             if exc.code == "not-found" and isinstance(kwargs.get("customer"), str):
                 hint = _leading_zeros(state, kwargs["customer"]) or hint
-            fail(env, exc.code, exc.message, hint, fmt, exc.exit_code)
+            fail(env, exc.code, exc.message, hint, fmt, exc.exit_code, exc.shown_details())
         except UsageError as exc:
             fail(env, "invalid-input", exc.message, exc.hint, fmt, EXIT_USAGE)
         except Cancelled as exc:
@@ -151,7 +161,7 @@ def closed_output_exits() -> Iterator[None]:
 # -- the parser's errors ---------------------------------------------------------------
 
 
-class ContractGroup(TyperGroup):
+class ContractGroup(Group):
     """The root command: the command line's conventions (``options.apply_conventions``)
     on every command, and Click's usage errors as ``error[invalid-input]`` + hint, exit 2."""
 
@@ -160,6 +170,9 @@ class ContractGroup(TyperGroup):
         from collabctl.cli.options import apply_conventions
 
         apply_conventions(self)
+        from collabctl.cli.global_options import inherit
+
+        inherit(self)
         self._argv: list[str] = []
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
@@ -178,7 +191,7 @@ class ContractGroup(TyperGroup):
 
 @contextlib.contextmanager
 def _usage_errors(argv: list[str], obj: object, ctx: Any) -> Iterator[None]:
-    from typer._click import exceptions as click_errors
+    from collabctl.cli import typer_internals as click_errors
 
     try:
         yield

@@ -318,8 +318,12 @@ def _confirm(state: State, pre: Preflight, req: EndRequest, number: str) -> EndR
             req = replace(req, backup=bool(backup))
         message(
             env,
-            f"This deletes ALL {pre.service.name} data of customer {number} and cannot be undone."
-            + ("" if req.backup else " No backup will be written.")
+            f"This deletes ALL {pre.service.name} data of customer {number}."
+            + (
+                " `collabctl restore` can bring it back from the backup file."
+                if req.backup
+                else " No backup will be written: it cannot be brought back."
+            )
             + (f" Forced checklist items (recorded): {', '.join(forced)}." if forced else ""),
         )
 

@@ -23,13 +23,12 @@ calls it), so that a command declared anywhere gets them:
 
 import re
 from collections.abc import Callable
-from enum import Enum
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperArgument
 
 from collabctl.cli import completion
+from collabctl.cli import typer_internals as internals
 from collabctl.cli.output import Format
 
 CUSTOMER_HELP = "Customer number."
@@ -116,6 +115,31 @@ FormatOption = Annotated[
 ]
 
 
+#: --dry-run on a command that changes something: ``state.transact(..., dry_run=dry_run)``
+#: runs the change and rolls it back.
+DryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Do everything, show the result, then change nothing."),
+]
+
+
+#: --yes/-y on a command that asks before it changes something (needed without a terminal).
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+#: --fields on a command that prints records: ``handles_errors`` hands it to the output
+#: (``emit_rows``, ``emit_object``), which prints only those keys or columns.
+FieldsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fields",
+        metavar="F1,F2,...",
+        help="Print only these keys (json, jsonl, csv) or columns (table), in this order.",
+        show_default=False,
+    ),
+]
+
+
 # -- the conventions ---------------------------------------------------------------------
 
 #: What a parameter completes, by the name it has on the command line.
@@ -141,9 +165,7 @@ def apply_conventions(command: Any) -> None:
     if command.help and not command.short_help:
         command.short_help = summary(command.help)
     for param in command.params:
-        if isinstance(param, TyperArgument):
-            param.__class__ = _PlainArgument
-        elif param.metavar is None and not getattr(param, "is_flag", False):
+        if param.param_type_name == "option" and param.metavar is None and not param.is_flag:
             param.metavar = _metavar(param)
         _complete_and_check(param)
     for sub in getattr(command, "commands", {}).values():
@@ -157,26 +179,11 @@ def summary(help_text: str) -> str:
     return re.split(r"(?<=[.!?])\s+(?=[A-Z])", first, maxsplit=1)[0]
 
 
-class _PlainArgument(TyperArgument):
-    """An argument shown by its name alone: ``CUSTOMER``, not ``{CUSTOMER}`` or
-    ``CUSTOMER <str>``."""
-
-    def _usage_display_name(self) -> str:
-        name = self.display_name_raw
-        name = name if self.required else f"[{name}]"
-        return name + ("..." if self.nargs != 1 else "")
-
-    def display_type_rich(self, ctx: Any) -> str | None:
-        return None
-
-
 def _metavar(param: Any) -> str:
-    descriptor = getattr(param, "type_descriptor", None)
-    choices = getattr(descriptor, "choices", None)
+    choices = internals.choices(param)
     if choices:
-        return "|".join(str(c.value) if isinstance(c, Enum) else str(c) for c in choices)
-    annotation = getattr(descriptor, "annotation", None)
-    if annotation in (int, int | None):
+        return "|".join(choices)
+    if internals.is_integer(param):
         return "N"
     longs = [o for o in param.opts if o.startswith("--")] or param.opts
     return str(longs[0]).lstrip("-").replace("-", "_").upper()
@@ -185,24 +192,16 @@ def _metavar(param: Any) -> str:
 def _complete_and_check(param: Any) -> None:
     if param.metavar and _WORDS.fullmatch(param.metavar):
         words = tuple(param.metavar.split("|"))
-        if getattr(param, "type_descriptor", None) is None or not param.type_descriptor.choices:
+        if not internals.choices(param):
             _take_only(param, words)
-        if param._custom_shell_complete is None:
-            _set_completion(param, completion.words(*words))
-    if param._custom_shell_complete is not None:
+        if not internals.has_own_completion(param):
+            internals.set_completion(param, completion.words(*words))
+    if internals.has_own_completion(param):
         return
     names = [*getattr(param, "opts", ()), str(param.metavar or "")]
     found = next((COMPLETE_BY_NAME[n] for n in names if n in COMPLETE_BY_NAME), None)
     if found is not None:
-        _set_completion(param, found)
-
-
-def _set_completion(param: Any, complete: Callable[..., Any]) -> None:
-    """What Typer does with ``autocompletion=``, for a parameter declared without it."""
-    from typer.core import _typer_param_setup_autocompletion_compat
-    from typer.main import get_param_completion
-
-    _typer_param_setup_autocompletion_compat(param, autocompletion=get_param_completion(complete))
+        internals.set_completion(param, found)
 
 
 def _take_only(param: Any, words: tuple[str, ...]) -> None:

@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
 from collabctl.cli.env import Environment, silence_stdout
+from collabctl.cli.fields import check_fields, selected
 from collabctl.cli.safe_text import csv_cell, visible
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def console(stream: TextIO, env: Environment, *, is_stdout: bool, width: int | N
         highlight=False,
         emoji=False,  # data is shown as it is: a name with :warning: in it stays text
         width=width if width is not None else (None if tty else PIPE_WIDTH),
+        soft_wrap=not tty,  # a pipe gets each line whole; a terminal, lines cut between words
     )
     if env.color == ColorMode.always and made.color_system is None:  # e.g. TERM=dumb
         made = Console(
@@ -129,6 +131,7 @@ def console(stream: TextIO, env: Environment, *, is_stdout: bool, width: int | N
             highlight=False,
             emoji=False,
             width=width if width is not None else (None if tty else PIPE_WIDTH),
+            soft_wrap=not tty,
         )
     return made
 
@@ -163,6 +166,11 @@ def emit_rows(
     ``tables.Column`` with a kind and a priority); ``page`` sends long output on
     a terminal through the pager.
     """
+    if env.fields is not None:
+        columns, table_columns = selected(env.fields, columns, table_columns)
+        chosen = columns
+        if fmt in (Format.json, Format.jsonl):
+            rows = ({key: row.get(key) for key in chosen} for row in rows)
     count = -1  # still so when the pager was quit before the end: nothing more to say
     with _destination(env, page) as out:
         count = _write_rows(env, out, rows, fmt, columns, table_columns)
@@ -241,7 +249,13 @@ def emit_object(
 
     Without ``render`` the table format prints nothing: the command tells people
     what happened in a message of its own. ``page``: through the pager when long.
+    With ``--fields``, the keys chosen (a table: one "key: value" line each).
     """
+    if env.fields is not None:
+        check_fields(env.fields, list(obj))
+        obj = {key: obj[key] for key in env.fields}
+        if render is not None:
+            render = _key_values
     if fmt is Format.json:
         out: TextIO = env.stdout
         out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
@@ -259,13 +273,62 @@ def emit_object(
     env.stdout.flush()
 
 
+def _key_values(console: Any, obj: dict[str, Any]) -> None:
+    for key, value in obj.items():
+        text = "" if value is None else value if isinstance(value, str) else dumps(value)
+        console.print(f"{key}: {text}", markup=False, soft_wrap=True)
+
+
 # -- messages and errors ----------------------------------------------------------------
 
 
 def message(env: Environment, text: str) -> None:
-    """A line for the person at the terminal, on stderr (made safe to show)."""
-    env.stderr.write(visible(text, layout=True) + "\n")
+    """A line for the person at the terminal, on stderr (made safe to show): wrapped at
+    word boundaries on a terminal, one line a line in a pipe."""
+    env.stderr.write(wrapped(env, visible(text, layout=True)) + "\n")
     env.stderr.flush()
+
+
+def wrapped(env: Environment, text: str) -> str:
+    """``text`` wrapped to the width of the terminal on stderr at word boundaries, each
+    line's continuation under its text (``hint: `` lines included); unchanged in a pipe,
+    where a reader or a program sees each line whole. A word longer than the width (a
+    path, a command) is never broken."""
+    width = _stderr_width(env)
+    if width is None:
+        return text
+    import textwrap
+
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        spaces = len(line) - len(line.lstrip(" "))
+        more = 6 if line.startswith("hint: ") else 2 if line.startswith("error[") else 0
+        indent = " " * min(spaces + more, width // 2)
+        lines.append(
+            textwrap.fill(
+                line,
+                width=width,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(lines)
+
+
+def _stderr_width(env: Environment) -> int | None:
+    if not env.stderr_tty:
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(env.stderr.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def error_lines(code: str, text: str, hint: str | None) -> str:
@@ -279,21 +342,30 @@ def error_lines(code: str, text: str, hint: str | None) -> str:
 
 
 def emit_error(
-    env: Environment, code: str, text: str, hint: str | None, fmt: Format | None
+    env: Environment,
+    code: str,
+    text: str,
+    hint: str | None,
+    fmt: Format | None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    lines = error_lines(code, text, hint)
+    """``error[CODE]: text`` and the hint on stderr; with a machine format also the JSON
+    error on stdout, with the ``extra`` keys (an error's details that scripts need)."""
+    lines = wrapped(env, error_lines(code, text, hint))
     if colour_system(env, is_stdout=False) is None:
         env.stderr.write(lines + "\n")
     else:
         from rich.text import Text
 
         shown = console(env.stderr, env, is_stdout=False)
+        style = "bold red"
         for line in lines.split("\n"):
-            style = "bold red" if line.startswith("error[") else "yellow"
+            if line.startswith("hint: "):
+                style = "yellow"
             shown.print(Text(line, style=style), soft_wrap=True)
     env.stderr.flush()
     if fmt is not None and fmt is not Format.table:
-        error = dumps({"error": {"code": code, "message": text, "hint": hint}})
+        error = dumps({"error": {"code": code, "message": text, "hint": hint, **(extra or {})}})
         try:
             if env.open_json_array is not None:
                 # rows of a JSON array went out before the error stopped them: the error

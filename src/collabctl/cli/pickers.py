@@ -146,7 +146,8 @@ def pick_company(state: State, service: str | None) -> str:
         count = len(matches(text))
         if count == 0:
             return f"no company with an active collaboration matches {text.strip()!r}"
-        return f"{count} companies match: pick one with the arrow keys"
+        matching = "1 company matches" if count == 1 else f"{count} companies match"
+        return f"{matching}: pick one with the arrow keys"
 
     label_of = {number: label for label, number in by_label.items()}
     keys = KeyBindings()

@@ -61,8 +61,3 @@ class ProgressDisplay:
 
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
-
-
-def counted(count: int, word: str) -> str:
-    """``1 item``, ``2 items``."""
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"

@@ -131,7 +131,9 @@ def render_end_result(console: Any, r: dict[str, Any]) -> None:
     if r["forced"]:
         console.print(f"Forced checklist items (recorded): {', '.join(r['forced'])}", markup=False)
     if r["outcome"] == "delete":
-        console.print(f"Deleted {r['records_deleted']} records.", markup=False)
+        from collabctl.domain.wording import counted
+
+        console.print(f"Deleted {counted(r['records_deleted'], 'record')}.", markup=False)
         if r["backup_path"]:
             console.print(f"Backup: {r['backup_path']}", markup=False)
             import shlex  # a path with a space (macOS: Application Support) pastes as one word
@@ -226,3 +228,34 @@ def _value(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(_value(v) for v in value) if value else "(none)"
     return str(value)
+
+
+# -- a change of a user (the `user` group) ---------------------------------------------
+
+
+def render_user_change(console: Any, change: dict[str, Any]) -> None:
+    from collabctl.cli.safe_text import visible
+
+    before, after = change["before"], change["after"]
+    who = visible(f"{before['email']} ({before['name']})")
+    if after is None:
+        console.print(
+            f"Removed {who}, {before['role']}, from customer {change['customer_number']}; "
+            "their records stay.",
+            markup=False,
+        )
+        return
+    if not change["changed"]:
+        console.print(f"{who}: nothing to change.", markup=False)
+        return
+    if before["role"] != after["role"]:
+        console.print(f"{who}: role {before['role']} -> {after['role']}", markup=False)
+    if before["services"] != after["services"]:
+        console.print(
+            f"{who}: services {_services(before)} -> {_services(after)}",
+            markup=False,
+        )
+
+
+def _services(user: dict[str, Any]) -> str:
+    return ", ".join(user["services"]) or "none"

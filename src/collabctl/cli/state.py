@@ -24,12 +24,18 @@ if TYPE_CHECKING:
     from collabctl.operations.schema import Database
 
 
+#: What a dry run says on stderr, before what it shows.
+DRY_RUN_NOTE = "dry run: this is what would change; nothing was changed"
+
+
 @dataclass
 class State:
     env: Environment
     database_url: str | None = None
     party: str | None = None
     actor: str = "unknown"
+    #: the login name: the actor when --actor is not given (or is refused)
+    login: str = "unknown"
     #: a global option that is wrong: the command reports it, in its own --format
     problem: UsageError | None = None
     _db: Database | None = field(default=None, repr=False)
@@ -71,10 +77,22 @@ class State:
         with self.database().session(write=False) as session:
             yield session, self.context(session)
 
-    def transact(self, work: Callable[[Session, Context], Any]) -> Any:
-        """Run ``work`` in one writing transaction (retried on lock conflicts) and commit."""
+    def transact(
+        self, work: Callable[[Session, Context], Any], *, dry_run: bool = False, note: bool = True
+    ) -> Any:
+        """Run ``work`` in one writing transaction (retried on lock conflicts) and commit.
+
+        ``dry_run``: run it just the same (every rule, every row, the audit event) and roll
+        it back, so a dry run cannot differ from the real run; says so on stderr."""
         db = self.database()
-        return db.transact(lambda session: work(session, self.context(session)))
+        result = db.transact(
+            lambda session: work(session, self.context(session)), commit=not dry_run
+        )
+        if dry_run and note:
+            from collabctl.cli.output import message
+
+            message(self.env, DRY_RUN_NOTE)
+        return result
 
     def database_error(self, exc: BaseException) -> CollabError | None:
         """A failure of the database library as the error a user sees; None for others."""

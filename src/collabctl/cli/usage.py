@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from enum import Enum
 from typing import Any
 
 from collabctl.cli.output import Format
@@ -38,7 +37,7 @@ def bad_word(option: str, value: str, choices: Sequence[str], ctx: Any, param: A
 def describe(exc: Any, argv: list[str], where: str = "collabctl") -> tuple[str, str]:
     """``(message, hint)`` for one of Click's usage errors; ``where`` is the command that
     was being parsed, for an error that does not say (``collabctl list``)."""
-    from typer._click import exceptions as click_errors
+    from collabctl.cli import typer_internals as click_errors
 
     ctx = exc.ctx
     path = ctx.command_path if ctx is not None else where
@@ -62,23 +61,22 @@ def describe(exc: Any, argv: list[str], where: str = "collabctl") -> tuple[str, 
     if isinstance(exc, click_errors.BadParameter):
         return _bad_value(exc, argv, see)
     if isinstance(exc, click_errors.BadOptionUsage):
-        if "requires" in exc.message:
+        if click_errors.needs_value(exc.message):
             return f"{exc.option_name} needs a value", see
         return _plain(exc.message), see
     text = exc.message if isinstance(exc.message, str) else str(exc)
-    unknown_command = re.match(r"No such command '(.*?)'", text)
-    if unknown_command:
-        name = unknown_command.group(1)
+    command = click_errors.unknown_command(text)
+    if command is not None:
         commands = list(getattr(ctx.command, "commands", {}) if ctx is not None else ())
-        close = suggest.closest(name, commands)
+        close = suggest.closest(command, commands)
         return (
-            f"unknown command {name!r}",
+            f"unknown command {command!r}",
             (f"did you mean `{path} {close}`? " if close else "") + f"see `{path} --help`",
         )
-    extra = re.match(r"Got unexpected extra argument\(s\) \((.*)\)$", text, re.DOTALL)
-    if extra:
-        return f"unexpected argument: {extra.group(1)}", f"usage: {_usage(ctx)}; {see}"
-    if text.startswith("Missing command"):
+    extra = click_errors.extra_arguments(text)
+    if extra is not None:
+        return f"unexpected argument: {extra}", f"usage: {_usage(ctx)}; {see}"
+    if click_errors.missing_command(text):
         return "which command? a command is missing", see
     return _plain(text), see
 
@@ -139,11 +137,9 @@ def _option_names(ctx: Any) -> list[str]:
 
 
 def _choices(param: Any) -> list[str]:
-    descriptor = getattr(param, "type_descriptor", None)
-    found = getattr(descriptor, "choices", None) if descriptor is not None else None
-    if not found:
-        return []
-    return [str(c.value) if isinstance(c, Enum) else str(c) for c in found]
+    from collabctl.cli.typer_internals import choices
+
+    return choices(param)
 
 
 def _value_given(argv: list[str], param: Any) -> str | None:

@@ -43,6 +43,8 @@ class CollabError(Exception):
     """A failure with a stable code, a message and a hint that says how to fix it."""
 
     code = "invalid-input"
+    #: the keys of ``details`` that the JSON error (``--format json``) carries too
+    shown: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -67,6 +69,9 @@ class CollabError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "hint": self.hint}
+
+    def shown_details(self) -> dict[str, Any]:
+        return {key: self.details[key] for key in self.shown if key in self.details}
 
 
 class NotFound(CollabError):
@@ -129,6 +134,7 @@ class AuditTampered(CollabError):
     """The audit log does not match its hash chains, or an earlier digest of them."""
 
     code = "audit-tampered"
+    shown = ("problems", "problem_count")
 
 
 class DatabaseUnavailable(CollabError):

@@ -17,6 +17,7 @@ import re
 from datetime import UTC, datetime
 
 from collabctl.domain.errors import InvalidInput
+from collabctl.domain.suggest import did_you_mean
 
 _CUSTOMER_RE = re.compile(r"[0-9]{1,10}")
 _ORG_RE = re.compile(r"([0-9]{6})-?([0-9]{4})")
@@ -158,7 +159,11 @@ def email_key(value: str) -> str:
 
 def role(value: object, field: str = "role") -> str:
     if value not in ROLES:
-        raise problem(field, f"{show(value)} is not a role", f"use one of: {', '.join(ROLES)}")
+        raise problem(
+            field,
+            f"{show(value)} is not a role",
+            did_you_mean(value, ROLES) + f"use one of: {', '.join(ROLES)}",
+        )
     return str(value)
 
 

@@ -326,9 +326,30 @@ def load_demo(session: Session, ctx: Context, *, force: bool = False) -> dict[st
     if not force and not database_is_empty(session):
         raise UsageError(
             "the database already has data; demo only loads into an empty database",
-            "pass --force to load the demo data anyway (it is upserted over what is there)",
+            f"start over with `{RESET}` (deletes everything in it), or load the demo "
+            "over what is there with `collabctl demo --force`",
         )
     for result in import_items(session, ctx, demo_items()):
-        if result.error is not None:  # the demo data is ours: a failure here is a bug
+        if result.error is not None:
+            # the demo data is ours: only a change made since (an end) can refuse it
+            result.error.hint = (
+                f"the data changed since the demo was loaded; start over with `{RESET}`"
+            )
             raise result.error
     return {"offices": len(OFFICES), "companies": len(COMPANIES)}
+
+
+#: The command that empties the database and loads the demo again.
+RESET = "collabctl demo --reset --yes"
+
+
+def reset_demo(session: Session, ctx: Context) -> dict[str, int]:
+    """Empty the database (every row, the audit log's included) and load the demo data.
+
+    Emptying is committed before the demo is imported (the import commits as it goes).
+    """
+    from collabctl.store.emptying import empty_database
+
+    empty_database(session)
+    session.commit()
+    return load_demo(session, ctx)

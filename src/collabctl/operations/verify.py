@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from collabctl.domain.errors import AuditTampered, Conflict, InvalidInput
+from collabctl.domain.wording import counted
 from collabctl.store.chain import (
     FIELDS,
     NO_COMPANY,
@@ -101,7 +102,7 @@ class Verification:
         return self.problem_count == 0
 
     def summary(self) -> str:
-        return f"{self.events} events in {self.chains} chains, " + (
+        return f"{counted(self.events, 'event')} in {counted(self.chains, 'chain')}, " + (
             "intact" if self.intact else "NOT intact"
         )
 
@@ -159,7 +160,7 @@ def _settled_through(db: Database) -> int | None:
                 break
             if time.monotonic() > deadline:
                 raise Conflict(
-                    f"{still} writing transaction(s) open since before the check began have "
+                    f"{counted(still, 'writing transaction')} open since before the check began have "
                     f"not finished in {SETTLE_TIMEOUT_S:.0f} s, so the digest could not settle",
                     "run `collabctl log --verify` again later; PostgreSQL's pg_stat_activity "
                     "shows the open transactions (state 'idle in transaction')",
@@ -346,8 +347,9 @@ def _cut(checked: Anchor, again: Anchor, saw_through: bool) -> Problem:
     if again.events < checked.events:
         gone = checked.events - again.events
         message = (
-            f"{gone} event(s) with an id up to {checked.through} are gone {since}: "
-            "cut off the end of their chain(s)"
+            f"{counted(gone, 'event')} with an id up to {checked.through} "
+            f"{'is' if gone == 1 else 'are'} gone {since}: cut off the end of "
+            f"{'its chain' if gone == 1 else 'their chains'}"
         )
         if not saw_through:
             message = f"event {checked.through}, the newest the digest covers, is gone; " + message
@@ -358,7 +360,8 @@ def _cut(checked: Anchor, again: Anchor, saw_through: bool) -> Problem:
             None,
             NO_COMPANY,
             "cut",
-            f"{added} event(s) with an id up to {checked.through} were added {since}",
+            f"{counted(added, 'event')} with an id up to {checked.through} "
+            f"{'was' if added == 1 else 'were'} added {since}",
         )
     return Problem(
         None,
@@ -373,9 +376,9 @@ def _tampered(result: Verification) -> AuditTampered:
     more = result.problem_count - 1
     return AuditTampered(
         f"the audit log is not intact: {first.message}"
-        + (f" (and {more} more problem(s))" if more > 0 else ""),
+        + (f" (and {counted(more, 'more problem')})" if more > 0 else ""),
         "nobody can undo this through collabctl: keep the database as it is, compare it with "
         "a backup (pg_dump or a copy of the file) and `collabctl log --verify --format json` "
-        "lists the first bad event of each chain",
-        details=result.to_dict(),
+        f"lists the first bad event of each chain (of the first {MAX_PROBLEMS} chains)",
+        details={**result.to_dict(), "problem_count": result.problem_count},
     )

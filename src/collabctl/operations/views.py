@@ -11,7 +11,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from collabctl.domain import validation
+from collabctl.domain import suggest, validation
 from collabctl.domain.errors import InvalidInput, NotFound
 from collabctl.domain.keys import EVENT_KEYS
 from collabctl.operations import scope
@@ -256,6 +256,34 @@ def _offices(session: Session, org_numbers: set[str]) -> list[dict[str, Any]]:
 
 #: ``log --action``: what the audit log records
 ACTIONS_HINT = "e.g. start, end, import, export, add-user, set-main-contact, set-role, restore"
+#: The actions collabctl records, for a did-you-mean before any was recorded; the log's
+#: own actions count too, so an action added later is known once it happened.
+KNOWN_ACTIONS = (
+    "start",
+    "end",
+    "import",
+    "export",
+    "add-user",
+    "set-main-contact",
+    "set-role",
+    "set-services",
+    "remove-user",
+    "restore",
+    "doctor",
+)
+
+
+def _action(session: Session, value: str) -> str:
+    """An action ``log --action`` can find: one collabctl records, or one in the log;
+    otherwise invalid-input with a did-you-mean (a typo is not "no events match")."""
+    word = _word(value, "--action", ACTIONS_HINT)
+    if word in KNOWN_ACTIONS:
+        return word
+    event = metadata.tables["audit_event"]
+    recorded = session.scalars(select(event.c.action).distinct()).all()
+    if word in recorded:
+        return word
+    raise suggest.unknown("--action", "action", word, sorted({*KNOWN_ACTIONS, *recorded}))
 
 
 def audit_events(
@@ -288,7 +316,7 @@ def audit_events(
     if until is not None:
         stmt = stmt.where(event.c.at <= parse_timestamp(until, "--until"))
     if action is not None:
-        stmt = stmt.where(event.c.action == _word(action, "--action", ACTIONS_HINT))
+        stmt = stmt.where(event.c.action == _action(session, action))
     if actor is not None:
         stmt = stmt.where(event.c.actor == _word(actor, "--actor", "the name in the actor column"))
     if ctx.party is not None:

@@ -280,13 +280,24 @@ class Database:
         finally:
             session.close()
 
-    def transact(self, work: Callable[[Session], T], *, backoff: Backoff = DEFAULT_BACKOFF) -> T:
-        """Run ``work`` in one writing transaction and commit; run it again on lock conflicts."""
+    def transact(
+        self,
+        work: Callable[[Session], T],
+        *,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        commit: bool = True,
+    ) -> T:
+        """Run ``work`` in one writing transaction and commit (or, with ``commit=False``,
+        roll it back: a dry run that does everything a real run does but keep it); run it
+        again on lock conflicts."""
 
         def attempt() -> T:
             with self.session() as session:
                 result = work(session)
-                session.commit()
+                if commit:
+                    session.commit()
+                else:
+                    session.rollback()
                 return result
 
         return backoff.call(attempt)

@@ -34,11 +34,18 @@ def require_file(path: Path, where: str) -> None:
     try:
         mode = path.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
-        raise DatabaseUnavailable(
-            f"no database at {path}",
+        hint = (
             f"check the path in {where} (is it mistyped?); collabctl creates a database by "
-            "itself only at its default location",
-        ) from None
+            "itself only at its default location"
+        )
+        absolute = Path("/") / path
+        if not path.is_absolute() and absolute.is_file():
+            # sqlite:///tmp/x.db is tmp/x.db here; /tmp/x.db needs a fourth slash
+            hint = (
+                f"{path} is relative to the current directory; for the file {absolute}, "
+                f"write the URL with four slashes: sqlite:///{absolute}"
+            )
+        raise DatabaseUnavailable(f"no database at {path}", hint) from None
     except OSError as exc:
         raise access_error(path, exc) from None
     _require_regular(path, mode)

@@ -7,7 +7,7 @@ import typer
 from collabctl.cli import trust
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import fail, handles_errors
-from collabctl.cli.options import FormatOption
+from collabctl.cli.options import FieldsOption, FormatOption
 from collabctl.cli.output import Format, emit_object, emit_rows, message
 from collabctl.cli.safe_text import visible
 from collabctl.cli.state import current_state
@@ -24,7 +24,7 @@ commands.add_typer(db, name="db")
 
 @commands.command()
 @handles_errors
-def doctor(fmt: FormatOption = Format.table) -> None:
+def doctor(fields: FieldsOption = None, fmt: FormatOption = Format.table) -> None:
     """Smoke check: configuration, database reachable, schema current, a write (rolled back).
 
     Exit 0 when all is well, 3 otherwise. Safe to run from CI: it changes no

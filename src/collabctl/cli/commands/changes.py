@@ -9,6 +9,8 @@ from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import (
     CustomerArgument,
+    DryRunOption,
+    FieldsOption,
     FormatOption,
     OptionalCustomerArgument,
     OptionalServiceOption,
@@ -30,6 +32,7 @@ def start(
         str,
         typer.Option("--office", metavar="ORG_NUMBER", help="The accounting office's org number."),
     ],
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Start a collaboration between a company and an office for one service.
@@ -44,6 +47,7 @@ def start(
     Examples:
       collabctl start 0042 --service eekonomi --office 556677-8899
       collabctl start 1002 -s fakturering --office 559123-4561 --format json
+      collabctl start 0042 -s eekonomi --office 556677-8899 --dry-run
     """
     from collabctl.cli.render import render_collaboration
     from collabctl.domain import validation
@@ -52,7 +56,9 @@ def start(
     number = validation.customer_number(customer, "CUSTOMER")
     org = validation.org_number(office, "--office")
     state = current_state()
-    result = state.transact(lambda s, c: start_collaboration(s, c, number, service, org))
+    result = state.transact(
+        lambda s, c: start_collaboration(s, c, number, service, org), dry_run=dry_run
+    )
     emit_object(state.env, result, fmt, render_collaboration)
 
 
@@ -66,6 +72,7 @@ def set_main_contact_cmd(
             "--user", "-u", metavar="EMAIL", help="E-mail of the user to make main contact."
         ),
     ] = None,
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Make a user the company's main contact.
@@ -102,7 +109,7 @@ def set_main_contact_cmd(
             candidates = main_contact_candidates(session, ctx, number)
         user = pick_main_contact(state.env, candidates)
     email = user
-    result = state.transact(lambda s, c: set_main_contact(s, c, number, email))
+    result = state.transact(lambda s, c: set_main_contact(s, c, number, email), dry_run=dry_run)
     emit_object(state.env, result, fmt, render_user)
 
 
@@ -143,6 +150,7 @@ def add_user_cmd(
     main_contact: Annotated[
         bool, typer.Option("--main-contact", help="Make the user administrator and main contact.")
     ] = False,
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Create a user of a company; --main-contact makes them administrator and main contact.
@@ -166,7 +174,8 @@ def add_user_cmd(
     number = validation.customer_number(customer, "CUSTOMER")
     state = current_state()
     result = state.transact(
-        lambda s, c: add_user(s, c, number, email, name, role, services or [], main_contact)
+        lambda s, c: add_user(s, c, number, email, name, role, services or [], main_contact),
+        dry_run=dry_run,
     )
     emit_object(state.env, result, fmt, render_user)
 
@@ -205,7 +214,8 @@ With --from FILE|-, end many: one customer number or JSON object a line
 ({"customer_number", "service", "outcome", "by", "reason", "confirm", "force"});
 the flags fill in what a line leaves out. One result per line (--format jsonl:
 line, customer_number, service, status ended|already-ended|would-end|failed,
-outcome, error). Exit 0 when every line ended or had already ended, 4 otherwise.
+outcome, error). Exit 0 when every line ended or had already ended, 4 otherwise;
+an input without any item is invalid-input (exit 2), as for `collabctl import`.
 
 \b
 Examples:
@@ -269,6 +279,7 @@ def end(
         str | None,
         typer.Option("--from", metavar="FILE|-", help="End many: one item a line, - for stdin."),
     ] = None,
+    fields: FieldsOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     from collabctl.cli import ending
@@ -286,6 +297,11 @@ def end(
         yes=yes,
         backup=not no_backup,
     )
+    if fields is not None and from_file is None:
+        raise UsageError(
+            "--fields chooses the keys of the results of --from",
+            "collabctl end --from FILE --fields line,customer_number,status ...",
+        )
     if from_file is not None:
         if customer is not None:
             raise UsageError(

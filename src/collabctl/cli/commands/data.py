@@ -7,11 +7,18 @@ import typer
 
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
-from collabctl.cli.options import CustomerArgument, FormatOption, ServiceFilter
+from collabctl.cli.options import (
+    CustomerArgument,
+    DryRunOption,
+    FormatOption,
+    ServiceFilter,
+    YesOption,
+)
 from collabctl.cli.output import Format, dumps, emit_error, emit_object, error_lines, message
-from collabctl.cli.progress import ProgressDisplay, counted
+from collabctl.cli.progress import ProgressDisplay
 from collabctl.cli.state import current_state
-from collabctl.domain.errors import EXIT_PARTIAL, CollabError
+from collabctl.domain.errors import EXIT_PARTIAL, CollabError, UsageError
+from collabctl.domain.wording import counted
 
 commands = command_group()
 
@@ -37,24 +44,51 @@ def demo(
     force: Annotated[
         bool, typer.Option("--force", help="Load even if the database already has data.")
     ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Empty the database first (every row, the audit log's too), then load.",
+        ),
+    ] = False,
+    yes: YesOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Load a small, realistic demo data set and print what to try next.
 
-    Refuses a database that already has data unless --force. Keys (json):
-    offices, companies, database.
+    Refuses a database that already has data unless --force (loads the demo
+    over what is there) or --reset (empties the database first: everything in
+    it is deleted, the audit log too; asks in a terminal, needs --yes
+    otherwise). Keys (json): offices, companies, database.
 
     \b
     Examples:
       collabctl demo && collabctl list
+      collabctl demo --reset --yes                 (start over)
       COLLABCTL_HOME=/tmp/try collabctl demo      (a scratch database of its own)
     """
-    from collabctl.operations.demo import load_demo
+    from collabctl.operations.demo import load_demo, reset_demo
 
     state = current_state()
     db = state.database()
+    if reset and not yes:
+        if not state.env.can_prompt:
+            raise UsageError(
+                f"demo --reset deletes everything in the database: pass --yes "
+                f"({state.env.why_no_prompt})",
+                "collabctl demo --reset --yes",
+            )
+        from collabctl.cli.pickers import ask
+        from collabctl.domain.errors import Cancelled
+
+        # the URL on a line of its own: a long path would wrap the question
+        message(state.env, f"database: {db.display_url}")
+        question = "Delete everything in this database (the audit log too) and load the demo?"
+        if not ask(state.env, "confirm", question, default=False):
+            raise Cancelled("cancelled: nothing was deleted")
     with db.session() as session:
-        loaded = load_demo(session, state.context(session), force=force)
+        ctx = state.context(session)
+        loaded = reset_demo(session, ctx) if reset else load_demo(session, ctx, force=force)
     summary = {**loaded, "database": db.display_url}
     if fmt is Format.table:
         message(state.env, NEXT_STEPS.format(**summary).rstrip())
@@ -94,10 +128,13 @@ Output: a summary on stderr, and a progress display when stderr is a terminal. K
 --format jsonl, one line per item: line, kind (office|company|service, null for input that
 cannot be read), key (the org number, customer number or service code, whenever it can be
 read), status (changed|unchanged|failed), changes, error; with json or csv: changed,
-unchanged, failed, items. An empty input is invalid (exit 2).
+unchanged, failed, items. An empty input (no item: nothing, or blank lines only) is
+invalid-input (exit 2), as for `end --from`. --dry-run imports everything as a real run
+would, reports the same results, and then changes nothing.
 
 \b
 Examples:
+  collabctl import companies.json --dry-run
   collabctl import companies.json
   collabctl import - --format jsonl < companies.jsonl > results.jsonl
   collabctl export 1001 -o - | collabctl import -
@@ -110,6 +147,7 @@ def import_(
     file: Annotated[
         str, typer.Argument(metavar="FILE|-", help="JSON or JSON Lines file, - for stdin.")
     ],
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     from collabctl.operations.importing import import_items
@@ -120,11 +158,12 @@ def import_(
     db = state.database()
     stream = env.open_input(file)
     reader = ItemReader(stream)
-    report = _ImportReport(env, fmt, reader)
+    report = _ImportReport(env, fmt, reader, dry_run=dry_run)
     try:
         with db.session() as session, report:
             try:
-                for result in import_items(session, state.context(session), reader):
+                ctx = state.context(session)
+                for result in import_items(session, ctx, reader, dry_run=dry_run):
                     report.item(result)
             except CollabError as exc:
                 # the input cannot be read any further: what was read before is committed
@@ -139,8 +178,9 @@ class _ImportReport:
     """What ``import`` says: one line per item with jsonl, errors and a summary on stderr,
     and a progress display while it runs when stderr is a terminal."""
 
-    def __init__(self, env: Any, fmt: Format, reader: Any) -> None:
+    def __init__(self, env: Any, fmt: Format, reader: Any, *, dry_run: bool = False) -> None:
         self.env = env
+        self.dry_run = dry_run
         self.fmt = fmt
         self.counts = {"changed": 0, "unchanged": 0, "failed": 0}
         self.first_error: CollabError | None = None
@@ -195,7 +235,8 @@ class _ImportReport:
                 done = f"{imported} of {done}"
             message(
                 self.env,
-                f"imported {done}: {counts['changed']} changed, "
+                ("dry run, nothing was changed: would have " if self.dry_run else "")
+                + f"imported {done}: {counts['changed']} changed, "
                 f"{counts['unchanged']} unchanged, {counts['failed']} failed"
                 + ("; the rest of the input could not be read" if self.stop else ""),
             )

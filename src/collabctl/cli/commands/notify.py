@@ -6,7 +6,7 @@ import typer
 
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
-from collabctl.cli.options import CustomerFilter, FormatOption
+from collabctl.cli.options import CustomerFilter, FieldsOption, FormatOption
 from collabctl.cli.output import Format, emit_object, emit_rows, message
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import EXIT_PARTIAL, CollabError, UsageError
@@ -46,6 +46,7 @@ def notify_list(
         ),
     ] = "pending",
     customer: CustomerFilter = None,
+    fields: FieldsOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """List the notifications in the outbox, oldest first (pending ones unless --state says).

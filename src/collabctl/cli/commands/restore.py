@@ -17,7 +17,9 @@ RESTORE_HELP = """\
 Put back the records a delete removed, from the backup file it wrote.
 
 BACKUP_FILE is the file `end --outcome delete` wrote (its path is in the end's
-result, and in `collabctl log` as backup_path). Checked before anything
+result, and in `collabctl log` as backup_path). Given several backups of one
+company's service (backups/1007-utlagg-*.json after two deletes), it restores
+the newest: the one the latest delete wrote. Checked before anything
 changes: the file is a complete collabctl backup whose content matches the
 SHA-256 it carries (invalid-input otherwise: truncated, changed, or not a
 backup); the company and the service exist (not-found); the company is the
@@ -49,8 +51,14 @@ Examples:
 @commands.command(help=RESTORE_HELP)
 @handles_errors
 def restore(
-    backup_file: Annotated[
-        str, typer.Argument(metavar="BACKUP_FILE", help="The backup file a delete wrote.")
+    backup_files: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="BACKUP_FILE",
+            help="The backup file a delete wrote; of several (a pattern such as "
+            "backups/1007-utlagg-*.json), the newest.",
+            show_default=False,
+        ),
     ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check everything and show what would be restored.")
@@ -67,7 +75,15 @@ def restore(
     from collabctl.operations.restore import check_restore, read_backup, restore_backup
 
     state = current_state()
-    backup = read_backup(backup_file, force=force)
+    backup = _newest([read_backup(name, force=force) for name in backup_files])
+    if len(backup_files) > 1:
+        from collabctl.cli.output import message
+
+        message(
+            state.env,
+            f"{len(backup_files)} backups of {backup.service} for customer "
+            f"{backup.customer_number}: the newest is {backup.path}",
+        )
     if dry_run or not yes:
         with state.reading() as (session, ctx):
             plan = check_restore(session, ctx, backup)
@@ -84,14 +100,27 @@ def restore(
         from collabctl.cli.pickers import ask
         from collabctl.domain.errors import Cancelled
 
-        render_restore(console(state.env.stderr, state.env, is_stdout=False), plan)
+        render_restore(console(state.env.stderr, state.env, is_stdout=False), plan, asking=True)
         if not ask(state.env, "confirm", "Restore these records?", default=False):
             raise Cancelled("cancelled: nothing was restored")
     result = state.transact(lambda s, c: restore_backup(s, c, backup))
     emit_object(state.env, result, fmt, render_restore)
 
 
-def render_restore(console: Any, r: dict[str, Any]) -> None:
+def _newest(backups: list[Any]) -> Any:
+    """The newest of backups of one company's service: the one its latest delete wrote."""
+    kinds = {(b.customer_number, b.service) for b in backups}
+    if len(kinds) > 1:
+        shown = ", ".join(f"{number} {service}" for number, service in sorted(kinds))
+        raise UsageError(
+            f"the backups are of different services or companies ({shown})",
+            "give the backups of one company's service, e.g. backups/1007-utlagg-*.json",
+        )
+    return max(backups, key=lambda b: (b.written_at or "", b.path.name))
+
+
+def render_restore(console: Any, r: dict[str, Any], *, asking: bool = False) -> None:
+    """What a restore did, or would do (``asking``: the preview before the question)."""
     from collabctl.cli.safe_text import visible
 
     company = visible(f"{r['customer_number']} {r['company_name']}")
@@ -120,9 +149,10 @@ def render_restore(console: Any, r: dict[str, Any]) -> None:
             markup=False,
             soft_wrap=True,
         )
-        console.print(
-            "Nothing changed; run again with --yes to restore.", markup=False, soft_wrap=True
-        )
+        if not asking:
+            console.print(
+                "Nothing changed; run again with --yes to restore.", markup=False, soft_wrap=True
+            )
         return
     console.print(
         f"Restored {records} of {r['service']} for {company} from {visible(r['backup_path'])}.",

@@ -14,8 +14,15 @@ import typer
 
 from collabctl.cli.commands import changes, command_group
 from collabctl.cli.errors import handles_errors
-from collabctl.cli.options import CustomerArgument, FormatOption
+from collabctl.cli.options import (
+    CustomerArgument,
+    DryRunOption,
+    FieldsOption,
+    FormatOption,
+    YesOption,
+)
 from collabctl.cli.output import Format, emit_object, emit_rows
+from collabctl.cli.render import render_user_change
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import UsageError
 
@@ -44,7 +51,7 @@ Examples:
   collabctl user remove 1001 revisor@granskarna.se
 """
 
-user = typer.Typer(name="user", help=USER_HELP, no_args_is_help=True, rich_markup_mode=None)
+user = command_group(name="user", help=USER_HELP, no_args_is_help=True)
 commands.add_typer(user, name="user")
 
 #: the keys of a user in every machine format
@@ -78,7 +85,9 @@ EmailArgument = Annotated[
 
 @user.command("list")
 @handles_errors
-def list_cmd(customer: CustomerArgument, fmt: FormatOption = Format.table) -> None:
+def list_cmd(
+    customer: CustomerArgument, fields: FieldsOption = None, fmt: FormatOption = Format.table
+) -> None:
     """List a company's users: e-mail, name, role, main contact, services.
 
     Keys (json, jsonl, csv): email, name, role, main_contact, services.
@@ -131,6 +140,7 @@ def set_role_cmd(
             autocompletion=_complete_role,
         ),
     ] = None,
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Give a user another role: administrator, user or auditor.
@@ -159,7 +169,7 @@ def set_role_cmd(
             )
         role = _pick_role(state, number, picked)
     chosen = role
-    result = state.transact(lambda s, c: set_role(s, c, number, picked, chosen))
+    result = state.transact(lambda s, c: set_role(s, c, number, picked, chosen), dry_run=dry_run)
     emit_object(state.env, result.to_dict(), fmt, render_user_change)
 
 
@@ -179,6 +189,7 @@ def set_services_cmd(
         list[str] | None,
         typer.Option("--revoke", "-r", metavar="SERVICE", help="Take access away (repeatable)."),
     ] = None,
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Change which services a user has: --grant gives access, --revoke takes it away.
@@ -215,7 +226,9 @@ def set_services_cmd(
                 render_user_change,
             )
             return
-    result = state.transact(lambda s, c: set_services(s, c, number, picked, granted, revoked))
+    result = state.transact(
+        lambda s, c: set_services(s, c, number, picked, granted, revoked), dry_run=dry_run
+    )
     emit_object(state.env, result.to_dict(), fmt, render_user_change)
 
 
@@ -227,19 +240,25 @@ set_services_cmd.__doc__ = f"{set_services_cmd.__doc__}\n    {CHANGE_KEYS_HELP}\
 def remove_cmd(
     customer: CustomerArgument,
     email: EmailArgument = None,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Remove a user from a company. Their records (expense reports, outlays) stay.
 
     The main contact cannot be removed (main-contact-required): set another
     main contact first (`collabctl set-main-contact CUSTOMER --user OTHER`).
-    A user picked from the list in a terminal is removed only after you confirm.
+    In a terminal it asks before removing; otherwise --yes is required (not
+    for --dry-run).
 
     \b
     Examples:
-      collabctl user remove 1001 revisor@granskarna.se
+      collabctl user remove 1001 revisor@granskarna.se --dry-run
+      collabctl user remove 1001 revisor@granskarna.se --yes
       collabctl user remove 1001            (pick the user, in a terminal)
     """
+    import shlex
+
     from collabctl.domain import validation
     from collabctl.domain.errors import Cancelled
     from collabctl.operations.users import remove_user
@@ -249,12 +268,21 @@ def remove_cmd(
     picked = _pick_user(
         state, number, email, "which user?", f"collabctl user remove {number} EMAIL"
     )
-    if email is None:
+    if not yes and not dry_run:
+        # the rules first (the main contact stays), as `end` checks before it asks
+        state.transact(lambda s, c: remove_user(s, c, number, picked), dry_run=True, note=False)
+        if not state.env.can_prompt:
+            raise UsageError(
+                f"removing a user needs confirmation: pass --yes ({state.env.why_no_prompt})",
+                f"collabctl user remove {number} {shlex.quote(picked)} --yes "
+                "(or --dry-run to see what it would do)",
+            )
         from collabctl.cli.pickers import ask
 
-        if not ask(state.env, "confirm", f"Remove {picked} from customer {number}?", default=False):
+        question = f"Remove {picked} from customer {number}? Their records stay."
+        if not ask(state.env, "confirm", question, default=False):
             raise Cancelled(f"cancelled: {picked} was not removed; nothing changed")
-    result = state.transact(lambda s, c: remove_user(s, c, number, picked))
+    result = state.transact(lambda s, c: remove_user(s, c, number, picked), dry_run=dry_run)
     emit_object(state.env, result.to_dict(), fmt, render_user_change)
 
 
@@ -345,34 +373,3 @@ def _tick_services(state: "State", number: str, email: str) -> tuple[list[str], 
     granted = [s for s in ticked if s not in has]
     revoked = [s for s in offered if s in has and s not in ticked]
     return granted, revoked
-
-
-# -- rendering ------------------------------------------------------------------------
-
-
-def render_user_change(console: Any, change: dict[str, Any]) -> None:
-    from collabctl.cli.safe_text import visible
-
-    before, after = change["before"], change["after"]
-    who = visible(f"{before['email']} ({before['name']})")
-    if after is None:
-        console.print(
-            f"Removed {who}, {before['role']}, from customer {change['customer_number']}; "
-            "their records stay.",
-            markup=False,
-        )
-        return
-    if not change["changed"]:
-        console.print(f"{who}: nothing to change.", markup=False)
-        return
-    if before["role"] != after["role"]:
-        console.print(f"{who}: role {before['role']} -> {after['role']}", markup=False)
-    if before["services"] != after["services"]:
-        console.print(
-            f"{who}: services {_services(before)} -> {_services(after)}",
-            markup=False,
-        )
-
-
-def _services(user: dict[str, Any]) -> str:
-    return ", ".join(user["services"]) or "none"

@@ -10,6 +10,7 @@ from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import (
     CustomerFilter,
+    FieldsOption,
     FormatOption,
     ServiceFilter,
 )
@@ -76,6 +77,7 @@ def list_(
         ),
     ] = ListSort.customer,
     limit: LimitOption = None,
+    fields: FieldsOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """List collaborations (active ones unless --state says otherwise).
@@ -131,6 +133,7 @@ def show(
             help="Customer number, or the company's org number (NNNNNN-NNNN).",
         ),
     ],
+    fields: FieldsOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Show one company: users, subscriptions, collaborations, and who can read or write what now.
@@ -209,6 +212,7 @@ def log(
     anchor: Annotated[
         str | None, typer.Option("--anchor", metavar="DIGEST", help=trust.ANCHOR_HELP)
     ] = None,
+    fields: FieldsOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Show the audit log, newest first (as git log does).

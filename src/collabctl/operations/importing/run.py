@@ -106,6 +106,7 @@ def import_items(
     items: Iterable[Item | None],
     *,
     batch_size: int = BATCH_ITEMS,
+    dry_run: bool = False,
 ) -> Iterator[ItemResult]:
     """Import the items; one result per item, in input order, each after its commit.
 
@@ -113,6 +114,10 @@ def import_items(
     then written and reported before waiting for more. A :class:`CollabError` from
     ``items`` (input that cannot be read any further) is raised after the items
     read before it are written and reported. The session must be a writing session.
+
+    ``dry_run``: every batch is written as in a real run, each in a savepoint of one
+    transaction that is never committed (the caller's session rolls it back), so later
+    items see the earlier ones and the results are those a real run would have.
     """
     if ctx.party is not None:
         raise NotAParty(
@@ -122,13 +127,15 @@ def import_items(
     # An import allocates many short-lived objects (a few hundred an item) and keeps only a
     # batch of them: everything loaded before it is set aside from the collector.
     with collector_set_aside(_GC_THRESHOLD):
-        yield from _Importer(session, ctx).run(items, batch_size)
+        yield from _Importer(session, ctx, dry_run=dry_run).run(items, batch_size)
 
 
 class _Importer:
-    def __init__(self, session: Session, ctx: Context) -> None:
+    def __init__(self, session: Session, ctx: Context, *, dry_run: bool = False) -> None:
         self.session = session
         self.ctx = ctx
+        self.dry_run = dry_run
+        self._savepoint: Any = None
         self.catalogue: Catalogue = ctx.catalogue
 
     def run(self, items: Iterable[Item | None], batch_size: int) -> Iterator[ItemResult]:
@@ -216,7 +223,11 @@ class _Importer:
                 self._try(work)
                 return
             except DBAPIError as exc:
-                self.session.rollback()
+                if self._savepoint is not None:
+                    self._savepoint.rollback()
+                    self._savepoint = None
+                else:
+                    self.session.rollback()
                 if DEFAULT_BACKOFF.should_retry(exc, attempt):
                     DEFAULT_BACKOFF.wait(attempt)
                     attempt += 1
@@ -243,6 +254,8 @@ class _Importer:
         )
 
     def _try(self, work: list[_Entry]) -> None:
+        if self.dry_run:
+            self._savepoint = self.session.begin_nested()
         sql = BatchStatements(self.session)
         at = now_iso()
         companies = [e for e in work if e.result.kind == "company"]
@@ -292,7 +305,11 @@ class _Importer:
                     }
                 )
         write(sql, writes)
-        self.session.commit()
+        if self._savepoint is not None:
+            self._savepoint.commit()  # released; the transaction around it is never committed
+            self._savepoint = None
+        else:
+            self.session.commit()
         new_services: list[Service] = [
             e.model
             for e in work
