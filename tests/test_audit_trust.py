@@ -98,9 +98,15 @@ def test_a_client_cannot_forge_db_user_on_postgres(
     import psycopg
 
     with psycopg.connect(pg_database_url) as conn:  # the owner of the tables
+        with pytest.raises(psycopg.errors.CheckViolation, match="session_user"):
+            conn.execute(
+                "INSERT INTO audit_event (actor, scope, action, details, db_user, hash) "
+                "VALUES ('a', 'agent', 'x', '{}', 'mallory', 'h')"
+            )
+        conn.rollback()
         conn.execute(
-            "INSERT INTO audit_event (at, actor, scope, action, details, db_user, hash) "
-            "VALUES ('2024-01-01T00:00:00.000000Z', 'a', 'agent', 'x', '{}', 'mallory', 'h')"
+            "INSERT INTO audit_event (actor, scope, action, details, hash) "
+            "VALUES ('a', 'agent', 'x', '{}', 'h')"
         )
         row = conn.execute("SELECT db_user FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()
     assert row is not None and row[0] == "collab"

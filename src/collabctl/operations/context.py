@@ -103,10 +103,9 @@ def audit(
     at: str | None = None,
 ) -> str:
     """Write one audit event for a change made through ``session``; returns its time."""
-    moment = at or now_iso()
-    insert_audit_event(
+    return insert_audit_event(
         Statements(session),
-        at=moment,
+        at=at or now_iso(),
         actor=ctx.actor,
         scope=ctx.scope,
         action=action,
@@ -114,4 +113,3 @@ def audit(
         service=service,
         details=details,
     )
-    return moment
