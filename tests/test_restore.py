@@ -585,7 +585,7 @@ def test_restore_dry_run_as_a_table(demo: CLI) -> None:
     assert run.exit_code == 0, run.stderr
     assert "Would restore 2 records of utlagg for 1007 Trädgårdsdesign Syd AB" in run.stdout
     assert "ER-7001, OL-7002" in run.stdout
-    assert "The backup is intact: its content matches its SHA-256." in run.stdout
+    assert "The backup is intact: its content matches the SHA-256 its delete recorded." in run.stdout
     assert "Nothing changed; run again with --yes to restore." in run.stdout
 
 
@@ -631,7 +631,8 @@ def test_a_backup_without_a_hash_needs_force_on_the_command_line(demo: CLI) -> N
     assert "--force" in error["hint"]
     run = demo("restore", str(backup), "--yes", "--force")
     assert run.exit_code == 0, run.stderr
-    assert "has no SHA-256 of its own" in run.stdout
+    # its content is what the delete recorded: not forced after all
+    assert "its content matches the SHA-256 its delete recorded" in run.stdout
 
 
 def test_the_end_of_a_delete_says_how_to_undo_it_in_words_a_shell_keeps_together(

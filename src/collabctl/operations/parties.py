@@ -19,7 +19,7 @@ from collabctl.operations.companies import (
     get_company,
     get_office,
 )
-from collabctl.operations.context import Context, audit, now_iso
+from collabctl.operations.context import Context, audit, change_time
 from collabctl.operations.users import find_user, require_subscribed, user_dict
 from collabctl.store.models import Collaboration, CompanyUser, ServiceRecord, Subscription
 
@@ -60,7 +60,7 @@ def start_collaboration(
             )
             deleted = cast(CursorResult[Any], result).rowcount
         sub.state = "active"
-    at = now_iso()
+    at = change_time(session)
     collaboration = Collaboration(
         customer_number=number,
         service=service.code,

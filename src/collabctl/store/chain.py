@@ -181,9 +181,7 @@ class Link:
 #: An event's time on PostgreSQL: the start of the writing transaction by the server's
 #: clock, written as collabctl writes every time (the trigger of schema 0004 uses the
 #: same expression; one value for the whole transaction, so the client can read it first)
-PG_AT = (
-    "to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-)
+PG_AT = "to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 
 _HEAD_SQL = "SELECT hash FROM audit_event WHERE customer_number = :number ORDER BY id DESC LIMIT 1"
@@ -196,6 +194,15 @@ _PG_HEAD_NO_COMPANY_SQL = f"SELECT session_user, {PG_AT}, ({_HEAD_NO_COMPANY_SQL
 PG_WHO_SQL = f"SELECT session_user, {PG_AT}"
 _PG_LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
 _PG_ADVISORY_LOCK_SQL = "SELECT pg_advisory_xact_lock(:lock_class, :lock_key)"
+
+
+def transaction_time(sql: SQL) -> str | None:
+    """The time the database gives the events of this transaction (PostgreSQL), so that
+    the other times a change stores (``ended_at``, ``records_changed_at``) are the same
+    as its event's; None on SQLite, where the writer's clock stands."""
+    if not sql.postgres:
+        return None
+    return str(sql.execute(PG_WHO_SQL).fetchone()[1])
 
 
 def lock_key(key: str) -> int:
