@@ -75,7 +75,7 @@ def _users(session: Session, number: str) -> list[CompanyUser]:
 
 def require_may_change_company(session: Session, ctx: Context, number: str) -> None:
     """With ``--as``: the company itself, or an office with an active collaboration with it
-    (``not-a-party`` otherwise; the rule is :func:`collabctl.operations.scope.require_party`)."""
+    (``not-found`` otherwise; the rule is :func:`collabctl.operations.scope.require_party`)."""
     scope.require_party(session, ctx, number)
 
 
@@ -173,7 +173,16 @@ def list_users(session: Session, ctx: Context, number: str) -> list[dict[str, An
     _company(session, ctx, number, lock=False)
     # a party that may not see the company is told it is not found, nothing more
     scope.require_visible(session, ctx, number)
-    return [user_dict(u) for u in _users(session, number)]
+    return [_shown(session, ctx, number, user_dict(u)) for u in _users(session, number)]
+
+
+def _shown(session: Session, ctx: Context, number: str, user: dict[str, Any]) -> dict[str, Any]:
+    """A user as the party may see it: an office sees only the services of its own
+    collaborations with the company (as ``show`` does)."""
+    visible = scope.visible_services(session, ctx.party, number)
+    if visible is not None:
+        user["services"] = [s for s in user["services"] if s in visible]
+    return user
 
 
 def get_user(session: Session, ctx: Context, number: str, email: str) -> dict[str, Any]:
@@ -182,7 +191,9 @@ def get_user(session: Session, ctx: Context, number: str, email: str) -> dict[st
     email = validation.email(email, "EMAIL")
     _company(session, ctx, number, lock=False)
     require_may_change_company(session, ctx, number)
-    return user_dict(find_user(_users(session, number), number, email))
+    return _shown(
+        session, ctx, number, user_dict(find_user(_users(session, number), number, email))
+    )
 
 
 def subscribed_services(session: Session, ctx: Context, number: str) -> list[str]:
