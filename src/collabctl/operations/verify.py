@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from collabctl.domain.errors import AuditTampered, Conflict, InvalidInput
+from collabctl.operations.context import Party
 from collabctl.store.chain import (
     FIELDS,
     NO_COMPANY,
@@ -64,6 +65,14 @@ _PG_STILL_OPEN_SQL = (
     "WHERE pg_xact_status(x) = 'in progress'"
 )
 _BY_HASH_SQL = "SELECT id, customer_number FROM audit_event WHERE hash = :hash ORDER BY id LIMIT 1"
+
+
+_WORDS = {
+    "changed": "changed",
+    "missing": "preceded by missing events",
+    "reordered": "out of place",
+    "cut": "changed",
+}
 
 
 @dataclass
@@ -128,14 +137,34 @@ def parse_anchor(value: str | None) -> Anchor | None:
     return anchor
 
 
-def verify_log(db: Database, anchor: str | None = None) -> Verification:
-    """Walk every chain; raise :class:`AuditTampered` naming the first bad event, if any."""
+def verify_log(db: Database, anchor: str | None = None, party: Party | None = None) -> Verification:
+    """Walk every chain; raise :class:`AuditTampered` naming the first bad event, if any.
+
+    ``party`` (``--as``): the whole log is still verified, but a problem in the chain of
+    a company the party may not see is reported without naming it (as ``show`` would not).
+    """
     checked = parse_anchor(anchor)
     through = _settled_through(db)
     result = _walk(db, through, checked)
     if not result.intact:
+        if party is not None:
+            _redact(db, result, party)
         raise _tampered(result)
     return result
+
+
+def _redact(db: Database, result: Verification, party: Party) -> None:
+    from collabctl.operations.scope import sees_company
+
+    with db.session(write=False) as session:
+        for problem in result.problems:
+            if problem.chain == NO_COMPANY or sees_company(session, party, problem.chain):
+                continue
+            where = f"event {problem.event_id}" if problem.event_id is not None else "an event"
+            problem.chain = NO_COMPANY
+            problem.message = (
+                f"{where}, of a company this scope does not see, is {_WORDS[problem.kind]}"
+            )
 
 
 def _settled_through(db: Database) -> int | None:
