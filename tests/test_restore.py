@@ -325,8 +325,8 @@ def test_a_service_missing_from_the_catalogue_is_not_found(
 
 
 def test_a_party_that_may_not_change_the_company_is_refused(db: Ops, backup: Path) -> None:
-    db.refused("not-a-party", lambda: db.restore(backup, party=f"office:{NORRLON}"))
-    db.refused("not-a-party", lambda: db.restore(backup, party="customer:1001"))
+    db.refused("not-found", lambda: db.restore(backup, party=f"office:{NORRLON}"))
+    db.refused("not-found", lambda: db.restore(backup, party="customer:1001"))
 
 
 def test_the_company_itself_may_restore(db: Ops, backup: Path) -> None:
@@ -585,7 +585,9 @@ def test_restore_dry_run_as_a_table(demo: CLI) -> None:
     assert run.exit_code == 0, run.stderr
     assert "Would restore 2 records of utlagg for 1007 Trädgårdsdesign Syd AB" in run.stdout
     assert "ER-7001, OL-7002" in run.stdout
-    assert "The backup is intact: its content matches the SHA-256 its delete recorded." in run.stdout
+    assert (
+        "The backup is intact: its content matches the SHA-256 its delete recorded." in run.stdout
+    )
     assert "Nothing changed; run again with --yes to restore." in run.stdout
 
 
