@@ -91,6 +91,22 @@ def test_every_event_records_who_the_database_says_wrote_it(
     assert expected in demo("log").stdout
 
 
+def test_on_sqlite_db_user_is_the_account_of_the_real_uid_not_the_environment(
+    cli: CLI, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import pwd
+
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's db_user is the database's session_user")
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(name, "mallory")
+    assert cli("demo").exit_code == 0
+    account = pwd.getpwuid(os.getuid()).pw_name
+    assert account != "mallory"
+    assert {e["db_user"] for e in log_events(cli)} == {account}
+
+
 @pytest.mark.postgres
 def test_a_client_cannot_forge_db_user_on_postgres(
     pg_server: PostgresServer, pg_database_url: str
