@@ -12,7 +12,7 @@ the *latest* delete of that company and service recorded:
   delete backed up);
 - any other hash: ``invalid-input`` (the file was changed and resealed, or is
   not a backup of this deletion);
-- a latest delete that recorded no hash (collabctl before 0.4): only with
+- a latest delete that recorded no hash (an older collabctl), or none: only with
   ``--force``, and the restore's event says it was forced.
 
 Restore checks everything before it changes anything: the file; the company
