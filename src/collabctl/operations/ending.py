@@ -149,9 +149,9 @@ def _apply_end(
                 "confirmed": [c.item for c in pre.checklist if c.by == "attested"],
                 "forced": forced,
                 "backup_path": backup_path,
-                # what `restore` accepts: the backup of the latest delete, unchanged
-                "backup_sha256": backup_sha256,
                 "records_deleted": deleted,
+                # what `restore` accepts: the backup of the latest delete, unchanged
+                **({"backup_sha256": backup_sha256} if backup_sha256 else {}),
             },
             locked=True,  # run_preflight took the company's row lock
         )
