@@ -30,10 +30,10 @@ row); on SQLite the database's single write lock. Writers on different
 companies therefore never wait for each other.
 
 **On PostgreSQL the database owns an event's order and time** (schema 0004):
-a trigger on insert takes the chain's advisory lock (the same lock as below,
-also when the client holds the company's row lock), refuses an event whose
-``prev_hash`` is not the head of its chain (SQLSTATE 40001, so an honest
-writer that lost a race runs again), then sets ``id`` from the table's
+a trigger on insert takes an advisory lock of the chain (its own, taken also
+when the client holds the company's row lock or the lock below), refuses an
+event whose ``prev_hash`` is not the head of its chain (SQLSTATE 40001, so an
+honest writer that lost a race runs again), then sets ``id`` from the table's
 sequence (whatever the client sent: ids of a chain ascend in the order its
 events were committed), ``at`` to the transaction's start by the server's
 clock (:data:`PG_AT`) and ``db_user`` to ``session_user`` (the login, which

@@ -7,7 +7,7 @@ Create Date: 2026-12-07 05:00:00.000000
 PostgreSQL only (SQLite has no second writer to guard against): the trigger
 that set ``db_user`` is replaced by one that, for every new audit event,
 
-1. takes the advisory lock of the event's chain (collabctl.store.chain),
+1. takes an advisory lock of the event's chain (as long as the transaction),
 2. refuses the event unless its ``prev_hash`` is the hash of the chain's newest
    event (SQLSTATE 40001: an honest writer that lost a race runs again),
 3. refuses an ``at`` or ``db_user`` other than the database's own (SQLSTATE
@@ -24,7 +24,12 @@ verify as before, and new events link to their heads.
 The function runs with ``search_path`` set to ``pg_catalog, pg_temp`` and
 names the table and the sequence with their schema, so that no object a
 writer creates (a temporary table called ``audit_event``, a function called
-``pg_advisory_xact_lock`` in another schema) can stand in for them.
+``pg_advisory_xact_lock`` in another schema) can stand in for them. It also
+runs with ``enable_seqscan`` off: its lookup of the chain's head is planned
+once per connection, and statistics taken while the table was small (after a
+fresh import) would otherwise fix a sequential scan for the whole of a bulk
+end, one scan of the growing table per event; the index on
+``(customer_number, id)`` answers it in one step at any size.
 """
 
 from __future__ import annotations
@@ -36,19 +41,20 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-#: collabctl.store.chain: _LOCK_CLASS, lock_key and PG_AT, as SQL (copied: a migration
-#: stays as it was written)
+#: The chain's lock is an advisory transaction lock of its own ("aut" and the chain key's
+#: hashtext): cheap to compute for every row, and only ever taken here, where a writer
+#: that holds it holds nothing else of the chain's. The time is collabctl.store.chain's
+#: PG_AT (copied: a migration stays as it was written).
 _APPEND = """
 CREATE FUNCTION {schema}.audit_event_append() RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp AS $$
+SET search_path = pg_catalog, pg_temp SET enable_seqscan = off AS $$
 DECLARE
     chain text := coalesce(NEW.customer_number, '-');
     head text;
     now_at text := to_char(transaction_timestamp() AT TIME ZONE 'UTC',
                            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
 BEGIN
-    PERFORM pg_advisory_xact_lock(
-        6387044, ('x' || left(encode(sha256(convert_to(chain, 'UTF8')), 'hex'), 8))::bit(32)::int4);
+    PERFORM pg_advisory_xact_lock(6387060, hashtext(chain));
     IF NEW.customer_number IS NULL THEN
         SELECT e.hash INTO head FROM {schema}.audit_event e
         WHERE e.customer_number IS NULL ORDER BY e.id DESC LIMIT 1;
