@@ -91,6 +91,20 @@ def test_user_list_shows_an_office_only_its_own_services_as_show_does(demo: CLI)
     assert "fakturering" in json.dumps(demo("user", "list", "1001", *JSON).json())
 
 
+def test_user_changes_show_an_office_only_its_own_services(demo: CLI) -> None:
+    for args in (
+        ["user", "set-services", "1001", "anna@kund.se", "--grant", "eekonomi"],
+        ["user", "set-role", "1001", "erik@kund.se", "administrator"],
+        ["user", "set-role", "1001", "anna@kund.se", "administrator"],
+    ):
+        run = demo("--as", EXEMPEL, *args, *JSON)
+        assert run.exit_code == 0, run.stderr
+        assert "fakturering" not in run.stdout + run.stderr, args
+    # without a scope, the whole user
+    whole = demo("user", "set-role", "1001", "anna@kund.se", "administrator", *JSON)
+    assert "fakturering" in whole.stdout
+
+
 def tamper(backend: str, request: pytest.FixtureRequest, number: str) -> None:
     """Change one event of a company the way someone with the database in hand would."""
     statement = f"UPDATE audit_event SET actor = 'x' WHERE customer_number = '{number}'"

@@ -176,6 +176,15 @@ def list_users(session: Session, ctx: Context, number: str) -> list[dict[str, An
     return [_shown(session, ctx, number, user_dict(u)) for u in _users(session, number)]
 
 
+def _seen(session: Session, ctx: Context, change: UserChange) -> UserChange:
+    """A change as the party may see it (:func:`_shown`); the audit event keeps it whole."""
+    if ctx.party is None or ctx.party.kind == "customer":
+        return change
+    number = change.customer_number
+    after = None if change.after is None else _shown(session, ctx, number, dict(change.after))
+    return UserChange(number, _shown(session, ctx, number, dict(change.before)), after)
+
+
 def _shown(session: Session, ctx: Context, number: str, user: dict[str, Any]) -> dict[str, Any]:
     """A user as the party may see it: an office sees only the services of its own
     collaborations with the company (as ``show`` does)."""
@@ -247,7 +256,7 @@ def set_role(session: Session, ctx: Context, number: str, email: str, role: str)
     users, user = _change(session, ctx, number, email)
     before = user_dict(user)
     if user.role == role:
-        return UserChange(number, before, before)
+        return _seen(session, ctx, UserChange(number, before, before))
     if user.main_contact and role != "administrator":
         raise MainContactRequired(
             f"{user.email} is the main contact of customer {number} and must stay an "
@@ -258,7 +267,7 @@ def set_role(session: Session, ctx: Context, number: str, email: str, role: str)
     after = {**before, "role": role}
     _record(session, ctx, "set-role", number, before, after)
     session.expire(user)
-    return UserChange(number, before, after)
+    return _seen(session, ctx, UserChange(number, before, after))
 
 
 def set_services(
@@ -292,7 +301,7 @@ def set_services(
     services = [s for s in user.services if s not in revoked]
     services += [code for code in granted if code not in services]
     if services == before["services"]:
-        return UserChange(number, before, before)
+        return _seen(session, ctx, UserChange(number, before, before))
     session.execute(
         update(CompanyUser).where(col(CompanyUser.id) == user.id).values(services=services)
     )
@@ -308,7 +317,7 @@ def set_services(
         revoked=[s for s in before["services"] if s not in services],
     )
     session.expire(user)
-    return UserChange(number, before, after)
+    return _seen(session, ctx, UserChange(number, before, after))
 
 
 def _codes(ctx: Context, codes: list[str], option: str) -> list[str]:
@@ -334,7 +343,7 @@ def remove_user(session: Session, ctx: Context, number: str, email: str) -> User
     session.execute(delete(CompanyUser).where(col(CompanyUser.id) == user.id))
     _record(session, ctx, "remove-user", number, before, None)
     session.expunge(user)
-    return UserChange(number, before, None)
+    return _seen(session, ctx, UserChange(number, before, None))
 
 
 def promote_to_main_contact(
