@@ -100,6 +100,13 @@ def test_user_changes_show_an_office_only_its_own_services(demo: CLI) -> None:
         run = demo("--as", EXEMPEL, *args, *JSON)
         assert run.exit_code == 0, run.stderr
         assert "fakturering" not in run.stdout + run.stderr, args
+    # nor in the hint of a refusal
+    refused = demo(
+        "--as", EXEMPEL, "user", "set-services", "1001", "erik@kund.se", "--grant", "lon", *JSON
+    )
+    assert refused.json()["error"]["code"] == "not-found"
+    assert "fakturering" not in refused.stdout + refused.stderr
+    assert "eekonomi, utlagg" in refused.json()["error"]["hint"]
     # without a scope, the whole user
     whole = demo("user", "set-role", "1001", "anna@kund.se", "administrator", *JSON)
     assert "fakturering" in whole.stdout

@@ -179,7 +179,7 @@ def add_user(
     role = validation.role(role, "--role") if role is not None else None
     codes = [ctx.service(s, "--service").code for s in services]
     _company_for_change(session, ctx, number)
-    require_subscribed(session, number, codes)
+    require_subscribed(session, number, codes, ctx)
     if main_contact and role == "auditor":
         raise AuditorCannotBeMainContact(
             f"{email} cannot be an auditor and the main contact",

@@ -79,11 +79,15 @@ def require_may_change_company(session: Session, ctx: Context, number: str) -> N
     scope.require_party(session, ctx, number)
 
 
-def require_subscribed(session: Session, number: str, codes: list[str]) -> None:
+def require_subscribed(
+    session: Session, number: str, codes: list[str], ctx: Context | None = None
+) -> None:
     """A user can be given only services the company subscribes to (not deleted):
-    ``not-found`` naming the ones it has and how to start the missing one."""
+    ``not-found`` naming the ones it has (those the party ``ctx`` may see) and how to
+    start the missing one."""
     if not codes:
         return
+    visible = None if ctx is None else scope.visible_services(session, ctx.party, number)
     subscribed = {
         service: state
         for service, state in session.execute(
@@ -95,7 +99,11 @@ def require_subscribed(session: Session, number: str, codes: list[str]) -> None:
     for code in codes:
         state = subscribed.get(code)
         if state is None or state == "deleted":
-            has = ", ".join(s for s, st in sorted(subscribed.items()) if st != "deleted")
+            has = ", ".join(
+                s
+                for s, st in sorted(subscribed.items())
+                if st != "deleted" and (visible is None or s in visible)
+            )
             raise NotFound(
                 f"customer {number} does not subscribe to {code}"
                 + (" (it was deleted)" if state == "deleted" else ""),
@@ -296,7 +304,7 @@ def set_services(
             f"drop --grant {both[0]} or --revoke {both[0]}",
         )
     _, user = _change(session, ctx, number, email)
-    require_subscribed(session, number, granted)
+    require_subscribed(session, number, granted, ctx)
     before = user_dict(user)
     services = [s for s in user.services if s not in revoked]
     services += [code for code in granted if code not in services]
