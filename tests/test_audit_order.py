@@ -218,3 +218,35 @@ def test_a_log_written_by_schema_0003_still_verifies_and_grows_in_order(
     assert [e["details"].get("index") for e in events[:6]] == list(range(6))
     assert {e["db_user"] for e in events} == {"collab"}
     assert verify()["events"] == len(events)
+
+
+def test_the_triggers_head_lookup_uses_the_chain_index_whatever_the_statistics(
+    pg_database_url: str,
+) -> None:
+    """Statistics taken while the table was small would plan a sequential scan, which the
+    trigger then repeats for every event of a bulk end. Planned as the trigger plans it
+    (its own settings, one generic plan), the lookup is an index scan all the same."""
+    import psycopg
+
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        ok(invoke("--database-url", pg_database_url, "demo", "--format", "json"))
+        conn.execute("ANALYZE audit_event")
+        (config,) = conn.execute(
+            "SELECT proconfig FROM pg_proc WHERE proname = 'audit_event_append'"
+        ).fetchone()
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        plans = {}
+        for name, settings in (("without", []), ("trigger", config)):
+            conn.execute("RESET enable_seqscan")
+            for setting in settings:
+                key, _, value = setting.partition("=")
+                conn.execute(f"SELECT set_config('{key}', '{value}', false)")
+            conn.execute(
+                f"PREPARE head_{name}(varchar) AS SELECT e.hash FROM public.audit_event e "
+                "WHERE e.customer_number = $1 ORDER BY e.id DESC LIMIT 1"
+            )
+            rows = conn.execute(f"EXPLAIN EXECUTE head_{name}('1001')").fetchall()
+            plans[name] = "\n".join(row[0] for row in rows)
+    assert "Seq Scan" in plans["without"]  # what the statistics alone would choose
+    assert "Index Scan Backward using ix_audit_event_chain" in plans["trigger"]
+    assert "Seq Scan" not in plans["trigger"]
