@@ -8,8 +8,9 @@ the sqlite3 module on the file (after dropping the triggers), a PostgreSQL super
 
 from __future__ import annotations
 
-import getpass
 import json
+import os
+import pwd
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -79,7 +80,7 @@ def test_every_event_records_who_the_database_says_wrote_it(
 ) -> None:
     ok(demo("--actor", "someone-else", "end", "1001", *END, "--format", "json"))
     logged = log_events(demo)
-    expected = getpass.getuser() if backend == "sqlite" else "collab"
+    expected = pwd.getpwuid(os.getuid()).pw_name if backend == "sqlite" else "collab"
     assert {e["db_user"] for e in logged} == {expected}
     end = next(e for e in logged if e["action"] == "end")
     assert end["actor"] == "someone-else"
@@ -94,9 +95,6 @@ def test_every_event_records_who_the_database_says_wrote_it(
 def test_on_sqlite_db_user_is_the_account_of_the_real_uid_not_the_environment(
     cli: CLI, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
-    import pwd
-
     if backend != "sqlite":
         pytest.skip("PostgreSQL's db_user is the database's session_user")
     for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
