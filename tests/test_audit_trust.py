@@ -8,8 +8,9 @@ the sqlite3 module on the file (after dropping the triggers), a PostgreSQL super
 
 from __future__ import annotations
 
-import getpass
 import json
+import os
+import pwd
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -79,7 +80,7 @@ def test_every_event_records_who_the_database_says_wrote_it(
 ) -> None:
     ok(demo("--actor", "someone-else", "end", "1001", *END, "--format", "json"))
     logged = log_events(demo)
-    expected = getpass.getuser() if backend == "sqlite" else "collab"
+    expected = pwd.getpwuid(os.getuid()).pw_name if backend == "sqlite" else "collab"
     assert {e["db_user"] for e in logged} == {expected}
     end = next(e for e in logged if e["action"] == "end")
     assert end["actor"] == "someone-else"
@@ -91,6 +92,19 @@ def test_every_event_records_who_the_database_says_wrote_it(
     assert expected in demo("log").stdout
 
 
+def test_on_sqlite_db_user_is_the_account_of_the_real_uid_not_the_environment(
+    cli: CLI, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's db_user is the database's session_user")
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(name, "mallory")
+    assert cli("demo").exit_code == 0
+    account = pwd.getpwuid(os.getuid()).pw_name
+    assert account != "mallory"
+    assert {e["db_user"] for e in log_events(cli)} == {account}
+
+
 @pytest.mark.postgres
 def test_a_client_cannot_forge_db_user_on_postgres(
     pg_server: PostgresServer, pg_database_url: str
@@ -98,9 +112,15 @@ def test_a_client_cannot_forge_db_user_on_postgres(
     import psycopg
 
     with psycopg.connect(pg_database_url) as conn:  # the owner of the tables
+        with pytest.raises(psycopg.errors.CheckViolation, match="session_user"):
+            conn.execute(
+                "INSERT INTO audit_event (actor, scope, action, details, db_user, hash) "
+                "VALUES ('a', 'agent', 'x', '{}', 'mallory', 'h')"
+            )
+        conn.rollback()
         conn.execute(
-            "INSERT INTO audit_event (at, actor, scope, action, details, db_user, hash) "
-            "VALUES ('2024-01-01T00:00:00.000000Z', 'a', 'agent', 'x', '{}', 'mallory', 'h')"
+            "INSERT INTO audit_event (actor, scope, action, details, hash) "
+            "VALUES ('a', 'agent', 'x', '{}', 'h')"
         )
         row = conn.execute("SELECT db_user FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()
     assert row is not None and row[0] == "collab"

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from collabctl.cli.app import app
 from collabctl.cli.env import Environment
 from collabctl.cli.state import State
-from collabctl.domain.errors import NotAParty, NotFound
+from collabctl.domain.errors import NotFound
 from collabctl.operations.picking import (
     CompanyChoice,
     UserChoice,
@@ -110,7 +110,7 @@ def test_main_contact_candidates_leave_out_auditors(demo: CLI, reading: Any) -> 
 
 def test_main_contact_candidates_need_a_party_to_the_company(reading: Any) -> None:
     # Exempelbyrån has no collaboration with 1004
-    with reading(f"office:{EXEMPEL}") as (session, ctx), pytest.raises(NotAParty):
+    with reading(f"office:{EXEMPEL}") as (session, ctx), pytest.raises(NotFound):
         main_contact_candidates(session, ctx, "1004")
 
 

@@ -360,6 +360,8 @@ def test_concurrent_starts_for_one_service_one_succeeds(cli: CLI, tmp_path: Path
     item = company(0)
     item["collaborations"] = []
     item["subscriptions"] = []
+    for user in item["users"]:
+        user["services"] = []  # a user is given only services the company subscribes to
     load(cli, tmp_path, [item])
     number = customer(0)
     commands = [

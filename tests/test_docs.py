@@ -397,6 +397,8 @@ def test_guide_examples_print_what_the_guide_shows(
     # which is the guide's `cd DIR; export COLLABCTL_HOME=$PWD/home`
     assert home == tmp_path / "home"
     monkeypatch.setenv("LOGNAME", GUIDE_LOGIN)
+    # db_user on SQLite is the account of the real uid: the guide shows one on any machine
+    monkeypatch.setattr("collabctl.store.chain.os_login", lambda: GUIDE_LOGIN)
     text = _read(GUIDE)
     ran = 0
     problems = []
@@ -462,6 +464,9 @@ def update_guide() -> None:
             del os.environ[name]
         os.environ["COLLABCTL_HOME"] = str(workdir / "home")
         os.environ["LOGNAME"] = GUIDE_LOGIN
+        import collabctl.store.chain
+
+        collabctl.store.chain.os_login = lambda: GUIDE_LOGIN
         # output that differs only in its times is kept, so the diff shows what changed
         outputs = [
             example.output if normalise(printed) == normalise(example.output) else printed

@@ -272,10 +272,12 @@ def test_reimport_updates_only_what_changed_and_records_it(cli: CLI, tmp_path: P
 def test_reimport_keeps_the_main_contact_an_administrator(cli: CLI, tmp_path: Path) -> None:
     import_text(cli, tmp_path, json.dumps(DOCUMENT))
     changed = copy.deepcopy(DOCUMENT)
-    # Anna stays main contact (the flag is left out), so she cannot become a plain user
+    # Anna stays main contact (the flag is left out), so she cannot become a plain user:
+    # the item is refused, as `user set-role` would be, rather than changed otherwise
     changed["companies"][0]["users"] = [{"email": "anna@kund.se", "role": "user"}]
     result = import_text(cli, tmp_path, json.dumps(changed))
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 4, result.stderr
+    assert "error[main-contact-required]" in result.stderr
     shown = cli("show", "1001", "--format", "json").json()
     assert shown["main_contact"] == "anna@kund.se"
     users = {u["email"]: u for u in shown["users"]}

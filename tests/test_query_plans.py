@@ -163,7 +163,7 @@ def recording() -> Iterator[Recorded]:
 
 def _driver_sql(postgres: bool, sql: str) -> str:
     # as Statements sends it: psycopg's %(name)s for :name
-    return re.sub(r":(\w+)", r"%(\1)s", sql) if postgres else sql
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql) if postgres else sql
 
 
 _EXPLAINED = re.compile(r"^\s*(SELECT|WITH|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)

@@ -325,8 +325,8 @@ def test_a_service_missing_from_the_catalogue_is_not_found(
 
 
 def test_a_party_that_may_not_change_the_company_is_refused(db: Ops, backup: Path) -> None:
-    db.refused("not-a-party", lambda: db.restore(backup, party=f"office:{NORRLON}"))
-    db.refused("not-a-party", lambda: db.restore(backup, party="customer:1001"))
+    db.refused("not-found", lambda: db.restore(backup, party=f"office:{NORRLON}"))
+    db.refused("not-found", lambda: db.restore(backup, party="customer:1001"))
 
 
 def test_the_company_itself_may_restore(db: Ops, backup: Path) -> None:
@@ -585,7 +585,9 @@ def test_restore_dry_run_as_a_table(demo: CLI) -> None:
     assert run.exit_code == 0, run.stderr
     assert "Would restore 2 records of utlagg for 1007 Trädgårdsdesign Syd AB" in run.stdout
     assert "ER-7001, OL-7002" in run.stdout
-    assert "The backup is intact: its content matches its SHA-256." in run.stdout
+    assert (
+        "The backup is intact: its content matches the SHA-256 its delete recorded." in run.stdout
+    )
     assert "Nothing changed; run again with --yes to restore." in run.stdout
 
 
@@ -631,7 +633,8 @@ def test_a_backup_without_a_hash_needs_force_on_the_command_line(demo: CLI) -> N
     assert "--force" in error["hint"]
     run = demo("restore", str(backup), "--yes", "--force")
     assert run.exit_code == 0, run.stderr
-    assert "has no SHA-256 of its own" in run.stdout
+    # its content is what the delete recorded: not forced after all
+    assert "its content matches the SHA-256 its delete recorded" in run.stdout
 
 
 def test_the_end_of_a_delete_says_how_to_undo_it_in_words_a_shell_keeps_together(

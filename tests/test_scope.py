@@ -241,7 +241,7 @@ def test_a_former_office_may_not_show_the_company(demo: CLI) -> None:
     }
     # and may no longer change the company
     error_of(demo(*AS_EXEMPEL, "add-user", "1002", "--email", "x@snickerinorr.se", *JSON),
-             "not-a-party")  # fmt: skip
+             "not-found")  # fmt: skip
 
 
 # -- changes ---------------------------------------------------------------------------
@@ -258,11 +258,11 @@ def test_an_office_changes_only_companies_it_works_for(demo: CLI) -> None:
         ("set-main-contact", "1004", "--user", "karin@byggumea.se"),
     ):
         run = demo(*AS_EXEMPEL, *args, *JSON)
-        error = error_of(run, "not-a-party")
-        assert "no active collaboration" in error["message"], args
+        error = error_of(run, "not-found")
+        assert "not found (acting as office:" in error["message"], args
         assert_hides(run, "Fiskebolaget", "Bygg", NORRLON)
     error_of(demo(*AS_KUND, "add-user", "1002", "--email", "y@snickerinorr.se", *JSON),
-             "not-a-party")  # fmt: skip
+             "not-found")  # fmt: skip
     # import acts for everyone, so it refuses a scope
     run = demo(*AS_EXEMPEL, "import", "-", input='{"offices": []}')
     assert run.exit_code == 1
@@ -275,16 +275,16 @@ def test_an_office_cannot_make_itself_a_party_nor_replace_the_main_contact(demo:
     user as main contact."""
     before = state_of(demo)
     run = demo(*AS_NORRLON, "start", "1001", "-s", "lon", "--office", NORRLON, *JSON)
-    error_of(run, "not-a-party")
+    error_of(run, "not-found")
     assert_hides(run, "Kund AB", EXEMPEL, SIFFROR, "anna@")
     run = demo(*AS_NORRLON, "add-user", "1001", "--email", "evil@n.se", "--main-contact", *JSON)
-    error_of(run, "not-a-party")
+    error_of(run, "not-found")
     assert_hides(run, "Kund AB", "anna@")
     run = demo(*AS_NORRLON, "set-main-contact", "1001", "--user", "erik@kund.se", *JSON)
-    error_of(run, "not-a-party")
+    error_of(run, "not-found")
     # a company that does not exist gets the same answer
     error_of(demo(*AS_NORRLON, "start", "9999", "-s", "lon", "--office", NORRLON, *JSON),
-             "not-a-party")  # fmt: skip
+             "not-found")  # fmt: skip
     assert state_of(demo) == before
     assert ok(demo("show", "1001", *JSON))["main_contact"] == "anna@kund.se"
 
@@ -305,7 +305,7 @@ def test_start_as_an_office_only_for_itself_and_a_company_it_works_for(demo: CLI
                       EXEMPEL, *JSON))  # fmt: skip
     assert started["office_org_number"] == EXEMPEL
     error_of(demo("--as", "customer:1005", "start", "1004", "-s", "eekonomi", "--office",
-                  EXEMPEL, *JSON), "not-a-party")  # fmt: skip
+                  EXEMPEL, *JSON), "not-found")  # fmt: skip
 
 
 # -- export ----------------------------------------------------------------------------

@@ -383,7 +383,7 @@ def test_an_office_with_an_active_collaboration_may_change_users(db: Ops) -> Non
 def test_a_party_that_is_not_the_company_nor_works_for_it_may_not_change_users(
     db: Ops, work: Callable[..., Any], args: tuple[Any, ...], party: str
 ) -> None:
-    error = db.refused("not-a-party", work, "1001", *args, party=party)
+    error = db.refused("not-found", work, "1001", *args, party=party)
     # it learns nothing about the company's users
     assert "erik" not in error.message + str(error.hint)
 
@@ -407,7 +407,7 @@ def test_a_former_office_may_not_change_users(db: Ops, demo: CLI) -> None:
     run = demo("end", "0042", "-s", "fakturering", "-o", "continue", "--by", "office", "--yes")
     assert run.exit_code == 0, run.stderr
     db.refused(
-        "not-a-party",
+        "not-found",
         ops.set_role,
         "0042",
         "sara@cafehornet.se",
@@ -523,7 +523,7 @@ def test_command_line_refusals_change_nothing(demo: CLI) -> None:
         demo(
             "--as", f"office:{NORRLON}", "user", "set-role", "1001", "erik@kund.se", "user", *JSON
         ),
-        "not-a-party",
+        "not-found",
     )
     assert cli_users(demo, "1001") == before
     assert events(demo, "set-role", "set-services", "remove-user") == []

@@ -34,7 +34,9 @@ def verify(state: State, anchor: str | None, fmt: Format, *, filtered: list[str]
             f"--verify checks the whole log: {', '.join(filtered)} cannot narrow it",
             "collabctl log --verify [--anchor DIGEST]",
         )
-    result = verify_log(state.database(), anchor)
+    from collabctl.operations.context import Party
+
+    result = verify_log(state.database(), anchor, Party.parse(state.party) if state.party else None)
     body = result.to_dict()
     del body["problems"]  # none when it is intact; an error lists them otherwise
 

@@ -61,6 +61,21 @@ def show(value: object, limit: int = 40) -> str:
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
+#: the largest count a command takes (``--limit``): 2^31, so it fits every database's
+#: integers and never reaches a driver as an overflow
+MAX_COUNT = 2**31
+
+
+def count(value: int, option: str, example: str) -> int:
+    """A count from the command line: 1 to :data:`MAX_COUNT`, or ``invalid-input``."""
+    if not 1 <= value <= MAX_COUNT:
+        raise InvalidInput(
+            f"{option}: {value} is not a count from 1 to {MAX_COUNT}",
+            f"e.g. {option} {example}",
+        )
+    return value
+
+
 def luhn_valid(digits: str) -> bool:
     """The Luhn mod-10 check over a string of digits (Swedish org and personal numbers)."""
     total = sum(map(int, digits[-1::-2])) + sum(_DOUBLED[int(c)] for c in digits[-2::-2])

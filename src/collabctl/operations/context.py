@@ -13,6 +13,7 @@ from collabctl.domain import validation
 from collabctl.domain.catalogue import Catalogue, Service, service_from_mapping
 from collabctl.domain.errors import InvalidInput
 from collabctl.store.audit import insert_audit_event
+from collabctl.store.chain import transaction_time
 from collabctl.store.models import metadata
 from collabctl.store.statements import Statements
 
@@ -23,6 +24,13 @@ def now_iso() -> str:
     """Now, in the stored form (``2026-11-29T19:30:56.268364Z``): what format_timestamp
     writes, by the faster isoformat (the year now has four digits)."""
     return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def change_time(sql: Statements | Session) -> str:
+    """The time of a change made in this transaction, as its audit event will have it:
+    the database's on PostgreSQL (which sets the event's time), else :func:`now_iso`."""
+    statements = sql if isinstance(sql, Statements) else Statements(sql)
+    return transaction_time(statements) or now_iso()
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -103,10 +111,9 @@ def audit(
     at: str | None = None,
 ) -> str:
     """Write one audit event for a change made through ``session``; returns its time."""
-    moment = at or now_iso()
-    insert_audit_event(
+    return insert_audit_event(
         Statements(session),
-        at=moment,
+        at=at or now_iso(),
         actor=ctx.actor,
         scope=ctx.scope,
         action=action,
@@ -114,4 +121,3 @@ def audit(
         service=service,
         details=details,
     )
-    return moment

@@ -19,7 +19,7 @@ from collabctl.domain.catalogue import OUTCOMES
 from collabctl.domain.errors import CollabError, Conflict
 from collabctl.operations import files, notify
 from collabctl.operations.checklist import ChecklistState
-from collabctl.operations.context import Context, now_iso
+from collabctl.operations.context import Context, change_time
 from collabctl.operations.files import make_private_directory
 from collabctl.operations.preflight import (
     CHECK_NAMES,
@@ -103,8 +103,8 @@ def _apply_end(
     assert pre.collaboration is not None and pre.collaboration_id is not None
     assert pre.ended_by is not None and pre.outcome is not None
     number, service, outcome = req.customer_number, pre.service.code, pre.outcome
-    at = now_iso()
-    backup_path = None
+    at = change_time(sql)
+    backup_path = backup_sha256 = None
     if outcome == "delete" and req.backup:
         # The backup shows the collaboration ended (restoring it brings back the data, not
         # the collaboration), so it is written after the row changed; the savepoint makes
@@ -112,7 +112,8 @@ def _apply_end(
         q.savepoint(sql)
         try:
             _end_row(sql, ctx, req, pre, at)
-            backup_path = str(write_backup(sql.session, number, service, backup_dir, at))
+            written, backup_sha256 = write_backup(sql.session, number, service, backup_dir, at)
+            backup_path = str(written)
         except CollabError:
             q.rollback_to_savepoint(sql)
             raise
@@ -149,6 +150,8 @@ def _apply_end(
                 "forced": forced,
                 "backup_path": backup_path,
                 "records_deleted": deleted,
+                # what `restore` accepts: the backup of the latest delete, unchanged
+                **({"backup_sha256": backup_sha256} if backup_sha256 else {}),
             },
             locked=True,  # run_preflight took the company's row lock
         )
@@ -198,10 +201,13 @@ def _end_row(sql: Statements, ctx: Context, req: EndRequest, pre: Preflight, at:
         )
 
 
-def write_backup(session: Session, number: str, service: str, directory: Path, at: str) -> Path:
-    """Everything ``delete`` is about to remove, as a private JSON file (importable)."""
+def write_backup(
+    session: Session, number: str, service: str, directory: Path, at: str
+) -> tuple[Path, str]:
+    """Everything ``delete`` is about to remove, as a private JSON file (importable);
+    returns the file and the SHA-256 it is sealed with."""
+    from collabctl.operations.backup_file import HEADER, SHA256, seal_backup
     from collabctl.operations.exporting import company_document
-    from collabctl.operations.restore import seal_backup
 
     # sealed with the SHA-256 of its content, which `collabctl restore` checks
     document = seal_backup(company_document(session, number, [service], at))
@@ -212,4 +218,4 @@ def write_backup(session: Session, number: str, service: str, directory: Path, a
     )
     make_private_directory(directory, hint=hint)
     path = directory / f"{number}-{service}-{stamp}.json"
-    return files.write_private_json(path, document, hint=hint)
+    return files.write_private_json(path, document, hint=hint), document[HEADER][SHA256]

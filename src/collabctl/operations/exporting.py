@@ -14,7 +14,7 @@ from collabctl import __version__
 from collabctl.domain.errors import NotAParty, NotFound
 from collabctl.operations import scope
 from collabctl.operations.companies import company_users, get_company
-from collabctl.operations.context import Context, audit, now_iso
+from collabctl.operations.context import Context, audit, change_time
 from collabctl.operations.files import write_private_json
 from collabctl.store.models import Collaboration, Office, ServiceRecord, Subscription
 
@@ -167,7 +167,7 @@ def _export_document(
         )
     # "all" for an office is all of its own services, never another office's data
     services = [code] if code is not None else allowed
-    at = now_iso()
+    at = change_time(session)
     return company_document(session, number, services, at), at, code
 
 

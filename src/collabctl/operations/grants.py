@@ -108,6 +108,95 @@ WHERE c.oid = to_regclass('audit_event')
 """
 _ROLE_SQL = "SELECT rolsuper FROM pg_roles WHERE rolname = :role"
 
+# What could let a role undo the limits of a grant: superuser, the owner of the tables,
+# membership (direct or through other roles) in the owner's role, CREATEROLE (it can
+# grant itself that membership), BYPASSRLS, or owning any of collabctl's objects (an
+# owner may alter or drop it whatever it is granted; the schema's owner may drop
+# anything in it).
+_ATTRIBUTES_SQL = """
+SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolbypassrls, r.oid = c.relowner,
+       r.oid <> c.relowner AND pg_has_role(r.oid, c.relowner, 'MEMBER'),
+       ARRAY(
+           SELECT kind || ' ' || name FROM (
+               SELECT CASE o.relkind WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence'
+                          WHEN 'i' THEN 'index' WHEN 'v' THEN 'view' ELSE 'relation' END,
+                      o.relname
+               FROM pg_class o WHERE o.relnamespace = c.relnamespace AND o.relowner = r.oid
+               UNION ALL
+               SELECT 'function', p.proname FROM pg_proc p
+               WHERE p.pronamespace = c.relnamespace AND p.proowner = r.oid
+               UNION ALL
+               SELECT 'schema', n.nspname FROM pg_namespace n
+               WHERE n.oid = c.relnamespace AND n.nspowner = r.oid
+               UNION ALL
+               SELECT 'database', d.datname FROM pg_database d
+               WHERE d.datname = current_database() AND d.datdba = r.oid
+           ) AS owned(kind, name)
+           ORDER BY kind, name
+       )
+FROM pg_roles r, pg_class c
+WHERE r.rolname = {role} AND c.oid = to_regclass('audit_event')
+"""
+
+
+@dataclass(frozen=True)
+class RoleAttributes:
+    """What a role could use to undo the limits of a grant (see ``_ATTRIBUTES_SQL``)."""
+
+    role: str
+    superuser: bool
+    createrole: bool
+    bypassrls: bool
+    owner: bool
+    member_of_owner: bool
+    owns: tuple[str, ...]
+
+    def dangers(self, owner: str) -> list[str]:
+        """Each attribute that lets the role act beyond its grant, in words."""
+        found = []
+        if self.superuser:
+            found.append("is a superuser")
+        if self.owner:
+            found.append("owns collabctl's tables")
+        if self.member_of_owner:
+            found.append(f"is a member of {owner}, the owner of the tables (or of a role that is)")
+        if self.createrole:
+            found.append("has CREATEROLE (it can make itself a member of the owner's role)")
+        if self.bypassrls:
+            found.append("has BYPASSRLS")
+        if self.owns and not self.owner:
+            shown = ", ".join(self.owns[:3]) + (
+                f" and {len(self.owns) - 3} more" if len(self.owns) > 3 else ""
+            )
+            found.append(f"owns {shown}")
+        return found
+
+    def to_text(self) -> str:
+        def yes(flag: bool) -> str:
+            return "yes" if flag else "no"
+
+        return (
+            f"superuser {yes(self.superuser)}, owner {yes(self.owner)}, member of the owner's "
+            f"role {yes(self.member_of_owner)}, CREATEROLE {yes(self.createrole)}, BYPASSRLS "
+            f"{yes(self.bypassrls)}, owns "
+            + (", ".join(self.owns) if self.owns and not self.owner else "no other object")
+        )
+
+
+def role_attributes(session: Session, role: str | None = None) -> RoleAttributes:
+    """The attributes of ``role`` (the connected role when None) on collabctl's tables."""
+    sql = _ATTRIBUTES_SQL.format(role=":role" if role is not None else "current_user")
+    row = session.execute(text(sql), {"role": role} if role is not None else {}).one()
+    return RoleAttributes(
+        str(row[0]),
+        bool(row[1]),
+        bool(row[2]),
+        bool(row[3]),
+        bool(row[4]),
+        bool(row[5]),
+        tuple(row[6] or ()),
+    )
+
 
 @dataclass
 class GrantResult:
@@ -159,6 +248,15 @@ def grant(db: Database, role: str, kind: str, *, apply: bool) -> GrantResult:
             raise InvalidInput(
                 f"{role} is a superuser: no grant limits what it may do",
                 "use a role without SUPERUSER for agents and readers",
+            )
+        dangers = role_attributes(session, role).dangers(target.owner)
+        if dangers:
+            raise InvalidInput(
+                f"{role} {'; it '.join(dangers)}: no grant limits what it may do",
+                f"use a role of its own for agents and readers, or take that away first "
+                f"(as a superuser: ALTER ROLE {quote(role)} NOCREATEROLE NOBYPASSRLS; "
+                f"REVOKE {quote(target.owner)} FROM {quote(role)}; ALTER ... OWNER TO "
+                f"{quote(target.owner)}); see docs/deploy.md",
             )
         statements = grant_statements(role, kind, target)
         if apply:
@@ -236,4 +334,20 @@ def role_rights(session: Session) -> Rights:
         f"{role}: some changes will fail with permission-denied (missing "
         f"{', '.join(missing)}); the owner fixes it with "
         f"`collabctl db grant {role} --agent --apply` (or --read-only)",
+    )
+
+
+def attributes_check(session: Session, rights: Rights) -> tuple[bool, str]:
+    """``doctor``'s line on the connected role's attributes: all of them, and whether a
+    role that is not the owner could undo the limits of its grant with one of them."""
+    attributes = role_attributes(session)
+    text_ = f"{attributes.role}: {attributes.to_text()}"
+    if rights.kind == "owner":
+        return True, text_
+    dangers = attributes.dangers("the owner")
+    if not dangers:
+        return True, text_
+    return False, (
+        f"{text_}; it {'; it '.join(dangers)}, so it can act beyond its grant: a superuser "
+        "takes that away (docs/deploy.md)"
     )

@@ -215,7 +215,7 @@ def _check_write(findings: _Findings, db: Database, actor: str) -> None:
     from sqlalchemy import text
 
     from collabctl.operations.context import now_iso
-    from collabctl.operations.grants import role_rights
+    from collabctl.operations.grants import attributes_check, role_rights
     from collabctl.store.audit import insert_audit_event
     from collabctl.store.statements import Statements
 
@@ -223,7 +223,9 @@ def _check_write(findings: _Findings, db: Database, actor: str) -> None:
         if db.backend == "postgresql":
             with db.session(write=False) as session:
                 rights = role_rights(session)
+                attributes_ok, attributes = attributes_check(session, rights)
             findings.add("role", rights.kind != "limited", rights.detail)
+            findings.add("role-attributes", attributes_ok, attributes)
             if not rights.may_change:
                 findings.add("write", True, "no test write: this role may not change data")
                 return

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from collabctl.domain import validation
 from collabctl.domain.catalogue import Catalogue
-from collabctl.domain.errors import InvalidInput
+from collabctl.domain.errors import AuditorCannotBeMainContact, InvalidInput
 
 if TYPE_CHECKING:
     from collabctl.operations.import_models import CompanyIn
@@ -71,10 +71,8 @@ def _check_users(company: CompanyIn, where: str) -> None:
         if user.main_contact:
             main_contacts += 1
             if user.role == "auditor":
-                raise _problem(
-                    where,
-                    f"users[{index}].main_contact",
-                    "an auditor cannot be the main contact",
+                raise AuditorCannotBeMainContact(
+                    f"{where}.users[{index}].main_contact: an auditor cannot be the main contact",
                     "make an administrator or user the main contact",
                 )
     if main_contacts > 1:

@@ -19,7 +19,7 @@ from collabctl.operations.companies import (
     get_company,
     get_office,
 )
-from collabctl.operations.context import Context, audit, now_iso
+from collabctl.operations.context import Context, audit, change_time
 from collabctl.operations.users import find_user, require_subscribed, user_dict
 from collabctl.store.models import Collaboration, CompanyUser, ServiceRecord, Subscription
 
@@ -60,7 +60,7 @@ def start_collaboration(
             )
             deleted = cast(CursorResult[Any], result).rowcount
         sub.state = "active"
-    at = now_iso()
+    at = change_time(session)
     collaboration = Collaboration(
         customer_number=number,
         service=service.code,
@@ -179,7 +179,7 @@ def add_user(
     role = validation.role(role, "--role") if role is not None else None
     codes = [ctx.service(s, "--service").code for s in services]
     _company_for_change(session, ctx, number)
-    require_subscribed(session, number, codes)
+    require_subscribed(session, number, codes, ctx)
     if main_contact and role == "auditor":
         raise AuditorCannotBeMainContact(
             f"{email} cannot be an auditor and the main contact",

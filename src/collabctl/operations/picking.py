@@ -87,6 +87,6 @@ def users_of(session: Session, number: str) -> list[UserChoice]:
 def main_contact_candidates(session: Session, ctx: Context, number: str) -> list[UserChoice]:
     """The users of a company the party may change (``not-found``/``not-a-party`` otherwise),
     for picking the main contact; auditors are left out (they cannot be main contact)."""
+    scope.require_party(session, ctx, number)  # first: a party learns nothing of the rest
     get_company(session, number)
-    scope.require_party(session, ctx, number)
     return [u for u in users_of(session, number) if u.may_be_main_contact]

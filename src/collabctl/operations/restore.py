@@ -1,263 +1,73 @@
 """``collabctl restore``: undo the data loss of ``end --outcome delete`` from its backup.
 
-A backup is the company's document in the import format, limited to the deleted
-service, whose header (``collabctl_export``) carries a SHA-256 of the content:
+The backup file is read and checked first (collabctl.operations.backup_file):
+complete, a collabctl backup of one service, its content matching the SHA-256
+in its header. That hash anyone can recompute, so restore then holds it
+against the audit log: the ``delete``'s event records the backup's SHA-256
+(``backup_sha256``), and a backup is accepted only when its hash is the one
+the *latest* delete of that company and service recorded:
 
-    sha256 = SHA-256 of the canonical JSON of the whole document without the
-             header's "sha256" field: keys sorted, no whitespace, non-ASCII
-             characters as \\uXXXX escapes (so the bytes are ASCII).
+- another hash that an earlier delete recorded: ``conflict``, naming the
+  latest backup's file (restoring the earlier one would drop what the later
+  delete backed up);
+- any other hash: ``invalid-input`` (the file was changed and resealed, or is
+  not a backup of this deletion);
+- a latest delete that recorded no hash (an older collabctl), or none: only with
+  ``--force``, and the restore's event says it was forced.
 
-The hash is over the parsed content, not the file's bytes, so re-indenting the
-file keeps it valid while any change to a value (one digit of an amount, one
-letter of an id) does not. It guards against damage and mistakes, not against
-someone who recomputes it: the audit log is where the restore is accounted for.
-
-Restore checks everything before it changes anything: the file is a complete,
-unchanged collabctl backup of one service; the company and the service exist;
-the company is the one the backup was taken of (same organisation number); the
-subscription is ``deleted`` and holds no records (``conflict`` otherwise, which
-is also what a second restore of the same file gets). Then, in one transaction:
-the records back, the subscription ``active``, one audit event naming the file
-and its hash. The ended collaboration stays ended; ``start`` begins a new one.
+Restore checks everything before it changes anything: the file; the company
+and the service exist; the company is the one the backup was taken of (same
+organisation number); the subscription is ``deleted`` and holds no records
+(``conflict`` otherwise, which is also what a second restore of the same file
+gets); the backup is the latest delete's. Then, in one transaction: the
+records back, the subscription ``active``, one audit event naming the file and
+its hash. The ended collaboration stays ended; ``start`` begins a new one.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import os
 import shlex
-import stat
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from collabctl.domain import validation
 from collabctl.domain.errors import CollabError, Conflict, InvalidInput, NotAParty, NotFound
 from collabctl.operations import scope
-from collabctl.operations.context import Context, audit, now_iso
-from collabctl.store.models import Collaboration, Company, ServiceRecord, Subscription
-
-#: the header of an export or backup document, and the field of the header with the hash
-HEADER = "collabctl_export"
-SHA256 = "sha256"
-
-#: lengths the schema allows (PostgreSQL enforces them; checked first on both backends)
-_STATUS_MAX = 40
-
-
-# -- the hash -------------------------------------------------------------------------
-
-
-def canonical_content(document: dict[str, Any]) -> bytes:
-    """The bytes the SHA-256 of a backup is computed over (see the module's docstring)."""
-    header = {k: v for k, v in document.get(HEADER, {}).items() if k != SHA256}
-    content = {**document, HEADER: header}
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return text.encode("ascii")
-
-
-def content_digest(document: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_content(document)).hexdigest()
-
-
-def seal_backup(document: dict[str, Any]) -> dict[str, Any]:
-    """The document with the SHA-256 of its content in its header, ready to be written.
-
-    Hashed after a JSON round trip, so that what a reader parses from the file hashes
-    the same (tuples become lists, every key a string).
-    """
-    content = json.loads(json.dumps(document))
-    return {**content, HEADER: {**content[HEADER], SHA256: content_digest(content)}}
-
-
-# -- reading a backup file (no database) ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class Backup:
-    path: Path  # absolute, as given (a symlink is named, not resolved)
-    customer_number: str
-    org_number: str
-    company_name: str
-    service: str
-    written_at: str | None
-    records: list[dict[str, Any]]
-    sha256: str  # of the content as read
-    verified: bool  # the file carried this hash; False only for a file without one (--force)
-
-
-def _refuse(path: Path, problem: str, hint: str) -> InvalidInput:
-    return InvalidInput(f"{path}: {problem}", hint)
-
-
-_NOT_A_BACKUP_HINT = (
-    "give the file `end --outcome delete` wrote (its path is in the end's result and in "
-    "`collabctl log`, action end, detail backup_path)"
+from collabctl.operations.backup_file import (
+    HEADER,
+    MAX_BYTES,
+    SHA256,
+    Backup,
+    canonical_content,
+    content_digest,
+    read_backup,
+    seal_backup,
 )
+from collabctl.operations.context import Context, audit, change_time
+from collabctl.store.models import AuditEvent, Collaboration, Company, ServiceRecord, Subscription
 
-
-def read_backup(path: str | Path, *, force: bool = False) -> Backup:
-    """Read and check a backup file: complete, a collabctl backup of one service, unchanged.
-
-    Every problem is ``invalid-input`` naming the file; nothing is read from a database.
-    ``force`` accepts a file without a hash (written before backups carried one),
-    never a file whose hash does not match.
-    """
-    given = Path(path)
-    where = Path(os.path.abspath(given))
-    try:
-        info = os.stat(given)
-    except FileNotFoundError:
-        raise _refuse(where, "no such file", "check the path; " + _NOT_A_BACKUP_HINT) from None
-    except OSError as exc:
-        raise _refuse(
-            where, f"cannot read it: {exc.strerror or exc}", "check the path and its permissions"
-        ) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise _refuse(where, "not a regular file", _NOT_A_BACKUP_HINT)
-    try:
-        raw = given.read_bytes()
-    except OSError as exc:
-        raise _refuse(
-            where, f"cannot read it: {exc.strerror or exc}", "check the file's permissions"
-        ) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _refuse(
-            where, "not a collabctl backup (not UTF-8 text)", _NOT_A_BACKUP_HINT
-        ) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _refuse(
-            where,
-            f"not a complete JSON document ({exc.msg} at line {exc.lineno}, column {exc.colno}): "
-            "the file is truncated or damaged",
-            "restore from an undamaged copy of the backup",
-        ) from None
-    except (ValueError, RecursionError):
-        raise _refuse(
-            where, "not a collabctl backup (unreadable JSON)", _NOT_A_BACKUP_HINT
-        ) from None
-    return _check_backup(where, document, force=force)
-
-
-def _check_backup(where: Path, document: Any, *, force: bool) -> Backup:
-    header = document.get(HEADER) if isinstance(document, dict) else None
-    if not isinstance(header, dict):
-        raise _refuse(where, f"not a collabctl backup (no {HEADER!r} header)", _NOT_A_BACKUP_HINT)
-    number, services = header.get("customer_number"), header.get("services")
-    if not isinstance(number, str) or not isinstance(services, list) or len(services) != 1:
-        raise _refuse(
-            where,
-            "not a backup of one service (an export of a whole company cannot be restored)",
-            _NOT_A_BACKUP_HINT,
-        )
-    service = services[0]
-    digest = content_digest(document)
-    stored = header.get(SHA256)
-    if stored is None:
-        if not force:
-            raise _refuse(
-                where,
-                "has no SHA-256, so collabctl cannot tell whether it was changed "
-                "(a backup written before collabctl 0.2, or an export)",
-                f"if you are sure it is the unchanged backup, run again with --force: "
-                f"collabctl restore {shlex.quote(str(where))} --force",
-            )
-    elif stored != digest:
-        raise _refuse(
-            where,
-            "the content does not match its SHA-256: the file was changed or damaged "
-            "after it was written",
-            "restore from an unchanged copy of the backup (--force does not override this)",
-        )
-    companies = document.get("companies")
-    company = companies[0] if isinstance(companies, list) and len(companies) == 1 else None
-    if not isinstance(company, dict) or company.get("customer_number") != number:
-        raise _refuse(where, f"not a backup of customer {number!r}", _NOT_A_BACKUP_HINT)
-    try:
-        number = validation.customer_number(number, "customer_number")
-        org_number = validation.org_number(company.get("org_number"), "org_number")
-    except InvalidInput as exc:
-        raise _refuse(where, exc.message, _NOT_A_BACKUP_HINT) from None
-    records = company.get("records", [])
-    if not isinstance(records, list):
-        raise _refuse(where, "records: expected a list", _NOT_A_BACKUP_HINT)
-    checked = [_check_record(where, index, r, service) for index, r in enumerate(records)]
-    seen: set[str] = set()
-    for record in checked:
-        if record["id"] in seen:
-            raise _refuse(where, f"record {record['id']!r} appears twice", _NOT_A_BACKUP_HINT)
-        seen.add(record["id"])
-    written_at = header.get("exported_at")
-    return Backup(
-        path=where,
-        customer_number=number,
-        org_number=org_number,
-        company_name=str(company.get("name", "")),
-        service=str(service),
-        written_at=written_at if isinstance(written_at, str) else None,
-        records=checked,
-        sha256=digest,
-        verified=stored is not None,
-    )
-
-
-def _check_record(where: Path, index: int, record: Any, service: object) -> dict[str, Any]:
-    at = f"records[{index}]"
-    if not isinstance(record, dict):
-        raise _refuse(where, f"{at}: expected an object", _NOT_A_BACKUP_HINT)
-    if record.get("service") != service:
-        raise _refuse(
-            where,
-            f"{at}: belongs to {record.get('service')!r}, not {service!r}",
-            _NOT_A_BACKUP_HINT,
-        )
-    values: dict[str, Any] = {}
-    for key in ("id", "kind", "status"):
-        value = record.get(key)
-        if not isinstance(value, str) or not value.strip() or "\x00" in value:
-            raise _refuse(where, f"{at}.{key}: {value!r} is not allowed", _NOT_A_BACKUP_HINT)
-        values[key] = value
-    if len(values["status"]) > _STATUS_MAX:
-        raise _refuse(where, f"{at}.status: longer than {_STATUS_MAX}", _NOT_A_BACKUP_HINT)
-    owner = record.get("owner")
-    if owner is not None and (not isinstance(owner, str) or "\x00" in owner):
-        raise _refuse(where, f"{at}.owner: {owner!r} is not allowed", _NOT_A_BACKUP_HINT)
-    payload = record.get("payload", {})
-    if not isinstance(payload, dict) or not _finite(payload):
-        raise _refuse(
-            where, f"{at}.payload: expected an object of finite values", _NOT_A_BACKUP_HINT
-        )
-    return {**values, "owner": owner, "payload": payload}
-
-
-def _finite(value: Any) -> bool:
-    """No NaN or infinity anywhere: JSON has none, and PostgreSQL refuses them."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return False
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return True
+__all__ = [
+    "HEADER",
+    "MAX_BYTES",
+    "SHA256",
+    "Backup",
+    "canonical_content",
+    "check_restore",
+    "content_digest",
+    "read_backup",
+    "restore_backup",
+    "seal_backup",
+]
 
 
 # -- restoring ------------------------------------------------------------------------
 
 
-def _plan(session: Session, ctx: Context, backup: Backup, *, lock: bool) -> dict[str, Any]:
+def _plan(
+    session: Session, ctx: Context, backup: Backup, *, lock: bool, force: bool
+) -> dict[str, Any]:
     """Every database check, in order; the result a restore would have. Nothing changes."""
     number, code = backup.customer_number, backup.service
     stmt = select(Company).where(col(Company.customer_number) == number)
@@ -328,6 +138,7 @@ def _plan(session: Session, ctx: Context, backup: Backup, *, lock: bool) -> dict
             "records already: restoring would mix two sets of data",
             f"see them with: collabctl export {number} --service {service.code} -o -",
         )
+    forced = _check_bound_to_log(session, backup, number, service.code, force=force)
     return {
         "customer_number": number,
         "company_name": company.name,
@@ -335,6 +146,7 @@ def _plan(session: Session, ctx: Context, backup: Backup, *, lock: bool) -> dict
         "backup_path": str(backup.path),
         "sha256": backup.sha256,
         "verified": backup.verified,
+        "forced": forced,
         "backup_written_at": backup.written_at,
         "records": len(backup.records),
         "record_ids": [r["id"] for r in backup.records],
@@ -345,16 +157,82 @@ def _plan(session: Session, ctx: Context, backup: Backup, *, lock: bool) -> dict
     }
 
 
-def check_restore(session: Session, ctx: Context, backup: Backup) -> dict[str, Any]:
+def _check_bound_to_log(
+    session: Session, backup: Backup, number: str, code: str, *, force: bool
+) -> bool:
+    """Is ``backup`` the one the latest delete of this service recorded? Returns whether
+    it is accepted only because of ``force`` (a delete that recorded no hash)."""
+    deletes = [
+        details
+        for details in session.scalars(
+            select(col(AuditEvent.details))
+            .where(
+                col(AuditEvent.customer_number) == number,
+                col(AuditEvent.service) == code,
+                col(AuditEvent.action) == "end",
+            )
+            .order_by(col(AuditEvent.id).desc())
+        )
+        if isinstance(details, dict) and details.get("outcome") == "delete"
+    ]
+    latest = deletes[0] if deletes else {}
+    recorded = latest.get("backup_sha256")
+    if recorded == backup.sha256:
+        return False
+    latest_path = latest.get("backup_path")
+    if any(d.get("backup_sha256") == backup.sha256 for d in deletes[1:]):
+        where = (
+            f"the latest one backed up {latest_path}"
+            if latest_path
+            else "the latest one made no backup"
+        )
+        raise Conflict(
+            f"{backup.path} is the backup of an earlier deletion of {code} for customer "
+            f"{number}, and {where}: restoring it would drop what was recorded since",
+            f"restore the latest backup: collabctl restore {shlex.quote(latest_path)}"
+            if latest_path
+            else f"see what the log says: collabctl log --customer {number} --service {code}",
+        )
+    if recorded is not None or (deletes and latest_path is None):
+        raise InvalidInput(
+            f"{backup.path}: not the backup the latest delete of {code} for customer {number} "
+            "recorded (its SHA-256 is not the one in the audit log): the file was changed "
+            "and resealed, or is another file",
+            (
+                f"restore the file that delete wrote: {latest_path}"
+                if latest_path
+                else "that delete made no backup (--no-backup): there is nothing to restore"
+            )
+            + " (--force does not override this)",
+        )
+    if not force:
+        raise InvalidInput(
+            f"{backup.path}: the audit log holds no SHA-256 of the backup of the latest delete "
+            f"of {code} for customer {number} (a delete by an older collabctl, or none), so "
+            "collabctl cannot tell whether this file is that backup, unchanged",
+            f"if you are sure it is, run again with --force: "
+            f"collabctl restore {shlex.quote(str(backup.path))} --force",
+        )
+    return True
+
+
+def check_restore(
+    session: Session, ctx: Context, backup: Backup, *, force: bool = False
+) -> dict[str, Any]:
     """What ``restore --dry-run`` shows: the checks passed and what would be restored."""
-    return {**_plan(session, ctx, backup, lock=False), "status": "would-restore"}
+    return {**_plan(session, ctx, backup, lock=False, force=force), "status": "would-restore"}
 
 
-def restore_backup(session: Session, ctx: Context, backup: Backup) -> dict[str, Any]:
-    """Checks under the company's lock, then the restore, in the caller's transaction."""
-    plan = _plan(session, ctx, backup, lock=True)
+def restore_backup(
+    session: Session, ctx: Context, backup: Backup, *, force: bool = False
+) -> dict[str, Any]:
+    """Checks under the company's lock, then the restore, in the caller's transaction.
+
+    ``force``: accept a backup that the latest delete recorded no hash of (and a file
+    without a hash of its own, which :func:`read_backup` checks)."""
+    plan = _plan(session, ctx, backup, lock=True, force=force)
     number, code = plan["customer_number"], plan["service"]
-    at = now_iso()
+    at = change_time(session)
     if backup.records:
         session.execute(
             insert(ServiceRecord),
@@ -392,6 +270,7 @@ def restore_backup(session: Session, ctx: Context, backup: Backup) -> dict[str, 
             "backup_path": plan["backup_path"],
             "sha256": backup.sha256,
             "verified": backup.verified,
+            "forced": plan["forced"],
             "backup_written_at": backup.written_at,
             "subscription": {"before": plan["subscription_before"], "after": "active"},
             "records": {"before": 0, "after": len(backup.records)},

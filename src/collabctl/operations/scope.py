@@ -17,8 +17,9 @@ The rules:
   an active collaboration with it, and starts collaborations only for itself.
 
 What a party may not see is ``not-found``, worded the same as for a company that
-does not exist, so the answer tells nothing; what it may see but not change is
-``not-a-party``. Neither names a company, service or party the scope cannot see.
+does not exist, so the answer tells nothing (also for a change: ``user``,
+``restore``, ``start``); what it may see but not change (another office's
+collaboration) is ``not-a-party``. Neither names a company, service or party the scope cannot see.
 """
 
 from __future__ import annotations
@@ -169,18 +170,11 @@ def require_visible(session: Session, ctx: Context, number: str) -> None:
 
 
 def require_party(session: Session, ctx: Context, number: str) -> None:
-    """The party may change the company (``start``, users, main contact), or ``not-a-party``."""
-    party = ctx.party
-    if party is None or sees_company(session, party, number):
-        return
-    if party.kind == "office":
-        why = "the office has no active collaboration with it"
-    else:
-        why = "it is not the customer's own company"
-    raise NotAParty(
-        f"acting as {party}, collabctl cannot change customer {number}: {why}",
-        "a support agent can act without --as",
-    )
+    """The party may change the company (``start``, users, main contact, restore), or
+    ``not-found``: a party may change every company it sees, so one it may not change is
+    one it may not see, answered exactly as one that does not exist."""
+    if not sees_company(session, ctx.party, number):
+        raise not_found(ctx.party, number)
 
 
 def require_office(ctx: Context, office: str) -> None:

@@ -75,15 +75,19 @@ def _users(session: Session, number: str) -> list[CompanyUser]:
 
 def require_may_change_company(session: Session, ctx: Context, number: str) -> None:
     """With ``--as``: the company itself, or an office with an active collaboration with it
-    (``not-a-party`` otherwise; the rule is :func:`collabctl.operations.scope.require_party`)."""
+    (``not-found`` otherwise; the rule is :func:`collabctl.operations.scope.require_party`)."""
     scope.require_party(session, ctx, number)
 
 
-def require_subscribed(session: Session, number: str, codes: list[str]) -> None:
+def require_subscribed(
+    session: Session, number: str, codes: list[str], ctx: Context | None = None
+) -> None:
     """A user can be given only services the company subscribes to (not deleted):
-    ``not-found`` naming the ones it has and how to start the missing one."""
+    ``not-found`` naming the ones it has (those the party ``ctx`` may see) and how to
+    start the missing one."""
     if not codes:
         return
+    visible = None if ctx is None else scope.visible_services(session, ctx.party, number)
     subscribed = {
         service: state
         for service, state in session.execute(
@@ -95,7 +99,11 @@ def require_subscribed(session: Session, number: str, codes: list[str]) -> None:
     for code in codes:
         state = subscribed.get(code)
         if state is None or state == "deleted":
-            has = ", ".join(s for s, st in sorted(subscribed.items()) if st != "deleted")
+            has = ", ".join(
+                s
+                for s, st in sorted(subscribed.items())
+                if st != "deleted" and (visible is None or s in visible)
+            )
             raise NotFound(
                 f"customer {number} does not subscribe to {code}"
                 + (" (it was deleted)" if state == "deleted" else ""),
@@ -173,7 +181,25 @@ def list_users(session: Session, ctx: Context, number: str) -> list[dict[str, An
     _company(session, ctx, number, lock=False)
     # a party that may not see the company is told it is not found, nothing more
     scope.require_visible(session, ctx, number)
-    return [user_dict(u) for u in _users(session, number)]
+    return [_shown(session, ctx, number, user_dict(u)) for u in _users(session, number)]
+
+
+def _seen(session: Session, ctx: Context, change: UserChange) -> UserChange:
+    """A change as the party may see it (:func:`_shown`); the audit event keeps it whole."""
+    if ctx.party is None or ctx.party.kind == "customer":
+        return change
+    number = change.customer_number
+    after = None if change.after is None else _shown(session, ctx, number, dict(change.after))
+    return UserChange(number, _shown(session, ctx, number, dict(change.before)), after)
+
+
+def _shown(session: Session, ctx: Context, number: str, user: dict[str, Any]) -> dict[str, Any]:
+    """A user as the party may see it: an office sees only the services of its own
+    collaborations with the company (as ``show`` does)."""
+    visible = scope.visible_services(session, ctx.party, number)
+    if visible is not None:
+        user["services"] = [s for s in user["services"] if s in visible]
+    return user
 
 
 def get_user(session: Session, ctx: Context, number: str, email: str) -> dict[str, Any]:
@@ -182,7 +208,9 @@ def get_user(session: Session, ctx: Context, number: str, email: str) -> dict[st
     email = validation.email(email, "EMAIL")
     _company(session, ctx, number, lock=False)
     require_may_change_company(session, ctx, number)
-    return user_dict(find_user(_users(session, number), number, email))
+    return _shown(
+        session, ctx, number, user_dict(find_user(_users(session, number), number, email))
+    )
 
 
 def subscribed_services(session: Session, ctx: Context, number: str) -> list[str]:
@@ -236,7 +264,7 @@ def set_role(session: Session, ctx: Context, number: str, email: str, role: str)
     users, user = _change(session, ctx, number, email)
     before = user_dict(user)
     if user.role == role:
-        return UserChange(number, before, before)
+        return _seen(session, ctx, UserChange(number, before, before))
     if user.main_contact and role != "administrator":
         raise MainContactRequired(
             f"{user.email} is the main contact of customer {number} and must stay an "
@@ -247,7 +275,7 @@ def set_role(session: Session, ctx: Context, number: str, email: str, role: str)
     after = {**before, "role": role}
     _record(session, ctx, "set-role", number, before, after)
     session.expire(user)
-    return UserChange(number, before, after)
+    return _seen(session, ctx, UserChange(number, before, after))
 
 
 def set_services(
@@ -276,12 +304,12 @@ def set_services(
             f"drop --grant {both[0]} or --revoke {both[0]}",
         )
     _, user = _change(session, ctx, number, email)
-    require_subscribed(session, number, granted)
+    require_subscribed(session, number, granted, ctx)
     before = user_dict(user)
     services = [s for s in user.services if s not in revoked]
     services += [code for code in granted if code not in services]
     if services == before["services"]:
-        return UserChange(number, before, before)
+        return _seen(session, ctx, UserChange(number, before, before))
     session.execute(
         update(CompanyUser).where(col(CompanyUser.id) == user.id).values(services=services)
     )
@@ -297,7 +325,7 @@ def set_services(
         revoked=[s for s in before["services"] if s not in services],
     )
     session.expire(user)
-    return UserChange(number, before, after)
+    return _seen(session, ctx, UserChange(number, before, after))
 
 
 def _codes(ctx: Context, codes: list[str], option: str) -> list[str]:
@@ -323,7 +351,7 @@ def remove_user(session: Session, ctx: Context, number: str, email: str) -> User
     session.execute(delete(CompanyUser).where(col(CompanyUser.id) == user.id))
     _record(session, ctx, "remove-user", number, before, None)
     session.expunge(user)
-    return UserChange(number, before, None)
+    return _seen(session, ctx, UserChange(number, before, None))
 
 
 def promote_to_main_contact(

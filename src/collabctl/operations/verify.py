@@ -14,8 +14,10 @@ digest from the events it covers: any difference means events up to its
 
 On PostgreSQL the digest must be computed again the same way later, so it
 covers only events that can never be joined by one with a lower id: the walk
-first waits for the writing transactions that were open when it started
-(which may hold such an id), then reads everything in one snapshot.
+first waits for the transactions that were writing to the audit table of this
+database when it started (which may hold such an id: an INSERT takes its
+table lock before the trigger draws the id), then reads everything in one
+snapshot. Writers of other tables or other databases are not waited for.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from collabctl.domain.errors import AuditTampered, Conflict, InvalidInput
 from collabctl.domain.wording import counted
+from collabctl.operations.context import Party
 from collabctl.store.chain import (
     FIELDS,
     NO_COMPANY,
@@ -56,15 +59,31 @@ _COMPANIES_SQL = (
     "ORDER BY customer_number, id"
 )
 _MAX_ID_SQL = "SELECT max(id) FROM audit_event"
+#: the transactions (other than this one) that hold a lock on the audit table of this
+#: database in a mode that writes to it: every INSERT holds one until its transaction ends
+_PG_WRITERS = (
+    "SELECT l.virtualtransaction FROM pg_locks l"
+    " WHERE l.locktype = 'relation' AND l.relation = CAST('audit_event' AS regclass)"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND l.mode <> 'AccessShareLock' AND l.pid <> pg_backend_pid()"
+)
 _PG_OPEN_WRITERS_SQL = (
-    "SELECT (SELECT max(id) FROM audit_event), "
-    "ARRAY(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x)"
+    f"SELECT (SELECT max(id) FROM audit_event), ARRAY(SELECT DISTINCT w.virtualtransaction"
+    f" FROM ({_PG_WRITERS}) AS w(virtualtransaction))"
 )
 _PG_STILL_OPEN_SQL = (
-    "SELECT count(*) FROM unnest(CAST(:xids AS xid8[])) AS x "
-    "WHERE pg_xact_status(x) = 'in progress'"
+    f"SELECT count(DISTINCT w.virtualtransaction) FROM ({_PG_WRITERS}) AS w(virtualtransaction)"
+    " WHERE w.virtualtransaction = ANY(CAST(:xids AS text[]))"
 )
 _BY_HASH_SQL = "SELECT id, customer_number FROM audit_event WHERE hash = :hash ORDER BY id LIMIT 1"
+
+
+_WORDS = {
+    "changed": "changed",
+    "missing": "preceded by missing events",
+    "reordered": "out of place",
+    "cut": "changed",
+}
 
 
 @dataclass
@@ -129,21 +148,42 @@ def parse_anchor(value: str | None) -> Anchor | None:
     return anchor
 
 
-def verify_log(db: Database, anchor: str | None = None) -> Verification:
-    """Walk every chain; raise :class:`AuditTampered` naming the first bad event, if any."""
+def verify_log(db: Database, anchor: str | None = None, party: Party | None = None) -> Verification:
+    """Walk every chain; raise :class:`AuditTampered` naming the first bad event, if any.
+
+    ``party`` (``--as``): the whole log is still verified, but a problem in the chain of
+    a company the party may not see is reported without naming it (as ``show`` would not).
+    """
     checked = parse_anchor(anchor)
     through = _settled_through(db)
     result = _walk(db, through, checked)
     if not result.intact:
+        if party is not None:
+            _redact(db, result, party)
         raise _tampered(result)
     return result
+
+
+def _redact(db: Database, result: Verification, party: Party) -> None:
+    from collabctl.operations.scope import sees_company
+
+    with db.session(write=False) as session:
+        for problem in result.problems:
+            if problem.chain == NO_COMPANY or sees_company(session, party, problem.chain):
+                continue
+            where = f"event {problem.event_id}" if problem.event_id is not None else "an event"
+            problem.chain = NO_COMPANY
+            problem.message = (
+                f"{where}, of a company this scope does not see, is {_WORDS[problem.kind]}"
+            )
 
 
 def _settled_through(db: Database) -> int | None:
     """PostgreSQL: the newest event id no writer can still slip an event under.
 
-    A writer that was open when this started may hold a lower id than the newest
-    committed one and commit it afterwards; wait until every such writer is done.
+    A transaction that was writing to the audit table when this started may hold a
+    lower id than the newest committed one and commit it afterwards; wait until every
+    such writer is done (found in ``pg_locks``, which every role may read).
     Returns None on SQLite, where writers take turns and ids are committed in order.
     """
     if db.backend != "postgresql":
@@ -160,8 +200,9 @@ def _settled_through(db: Database) -> int | None:
                 break
             if time.monotonic() > deadline:
                 raise Conflict(
-                    f"{counted(still, 'writing transaction')} open since before the check began have "
-                    f"not finished in {SETTLE_TIMEOUT_S:.0f} s, so the digest could not settle",
+                    f"{counted(still, 'transaction')} writing to the audit log since before the "
+                    f"check began did not finish in {SETTLE_TIMEOUT_S:.0f} s, so the digest could "
+                    "not settle",
                     "run `collabctl log --verify` again later; PostgreSQL's pg_stat_activity "
                     "shows the open transactions (state 'idle in transaction')",
                 )

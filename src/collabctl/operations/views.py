@@ -54,8 +54,8 @@ def list_collaborations(
         raise InvalidInput(f"--state: {state!r} is not allowed", "use active, ended or all")
     if sort not in SORTS:
         raise InvalidInput(f"--sort: {sort!r} is not allowed", "use customer, started or ended")
-    if limit is not None and limit < 1:
-        raise InvalidInput(f"--limit: {limit} is not a positive number", "e.g. --limit 20")
+    if limit is not None:
+        validation.count(limit, "--limit", "20")
     stmt = collaboration_select()
     c = COLLABORATION.c  # table columns throughout, as in collaboration_select
     if customer is not None:
@@ -300,8 +300,8 @@ def audit_events(
     reverse: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Audit events, newest first (``reverse``: oldest first); ``limit``: the newest N."""
-    if limit is not None and limit < 1:
-        raise InvalidInput(f"--limit: {limit} is not a positive number", "e.g. --limit 20")
+    if limit is not None:
+        validation.count(limit, "--limit", "20")
     event = metadata.tables["audit_event"]
     columns = [event.c[k] for k in EVENT_KEYS]
     stmt = select(*columns)

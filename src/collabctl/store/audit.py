@@ -31,11 +31,13 @@ def insert_audit_event(
     service: str | None,
     details: dict[str, Any],
     locked: bool = False,
-) -> None:
+) -> str:
     """Append one event to the audit log, in the caller's transaction (never committed here).
 
     The event joins its company's hash chain (collabctl.store.chain): ``locked``
     says the caller already holds the company's row lock, as the end path does.
+    Returns the event's time: ``at``, or on PostgreSQL the database's (which the
+    database sets whatever the client sends).
     """
     fields: dict[str, Any] = {
         "at": at,
@@ -51,6 +53,7 @@ def insert_audit_event(
     chained = seal(sql, **fields, locked=locked, details_json=text)
     stored = sql.json(details) if sql.postgres else text
     sql.execute(_INSERT_SQL, {**fields, "details": stored, **chained})
+    return str(chained["at"])
 
 
 def insert_audit_events(
@@ -71,17 +74,19 @@ def insert_audit_events(
     for event in events:
         key = chain_key(event["customer_number"])
         link = links[key]
-        digest = event_hash({**event, "db_user": link.db_user}, link.prev_hash)
+        at = link.at or event["at"]
+        digest = event_hash({**event, "at": at, "db_user": link.db_user}, link.prev_hash)
         rows.append(
             (
-                *(event[column] for column in _EVENT_COLUMNS[:-1]),
+                at,
+                *(event[column] for column in _EVENT_COLUMNS[1:-1]),
                 sql.json(event["details"]),
                 link.db_user,
                 link.prev_hash,
                 digest,
             )
         )
-        links[key] = Link(link.db_user, digest)
+        links[key] = Link(link.db_user, digest, link.at)
     sql.insert_many("audit_event", (*_EVENT_COLUMNS, "db_user", "prev_hash", "hash"), rows)
 
 

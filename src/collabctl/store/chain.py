@@ -29,10 +29,20 @@ transaction lock for the chain without a company (and for a company without a
 row); on SQLite the database's single write lock. Writers on different
 companies therefore never wait for each other.
 
-``db_user`` is the database's ``session_user`` on PostgreSQL (a trigger sets
-it on insert, whatever the client sends) and the operating system login on
-SQLite. The hash is computed here, so the client reads ``session_user`` in the
-same statement as the chain head and hashes exactly what the trigger stores.
+**On PostgreSQL the database owns an event's order and time** (schema 0004):
+a trigger on insert takes an advisory lock of the chain (its own, taken also
+when the client holds the company's row lock or the lock below), refuses an
+event whose ``prev_hash`` is not the head of its chain (SQLSTATE 40001, so an
+honest writer that lost a race runs again), then sets ``id`` from the table's
+sequence (whatever the client sent: ids of a chain ascend in the order its
+events were committed), ``at`` to the transaction's start by the server's
+clock (:data:`PG_AT`) and ``db_user`` to ``session_user`` (the login, which
+``SET ROLE`` does not change). An ``at`` or ``db_user`` the client sends that
+differs from those is refused (SQLSTATE 23514), so an event never lands with a
+hash taken over other values. The hash is computed here, so the client reads
+``session_user`` and :data:`PG_AT` in the same statement as the chain head
+and hashes exactly what the trigger stores. On SQLite ``db_user`` is the
+operating system account of the process's real uid and ``at`` the client's.
 
 **The digest of the chain heads** (what ``log --verify`` prints, and takes
 back with ``--anchor``) is ``v1:THROUGH:EVENTS:SHA256`` where ``THROUGH`` is
@@ -52,10 +62,10 @@ an earlier digest proves that nothing was cut off the end of any chain since.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
+import pwd
 import re
 import struct
 from collections.abc import Iterable, Mapping
@@ -135,24 +145,21 @@ def event_hash(
 
 
 def os_login() -> str:
-    """The operating system login: who wrote an event to a SQLite database.
+    """The operating system account that writes an event to a SQLite database.
 
-    As ``getpass.getuser()``: the login from the environment, else from the
-    password database (looked up once per process).
+    The account of the process's real uid in the password database (looked up
+    once per process), never an environment variable such as ``LOGNAME`` or
+    ``USER``, which the process itself can set to any name.
     """
-    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
-        login = os.environ.get(name)
-        if login:
-            return login
-    return _account_name()
+    return _account_name(os.getuid())
 
 
 @cache
-def _account_name() -> str:
+def _account_name(uid: int) -> str:
     try:
-        return getpass.getuser()
-    except Exception:  # no login name in the environment nor in the password database
-        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # an account without an entry (a container's arbitrary uid)
+        return f"uid:{uid}"
 
 
 # -- linking a new event ------------------------------------------------------------
@@ -160,20 +167,42 @@ def _account_name() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """Where a new event joins its chain: who the database says is writing, and the head."""
+    """Where a new event joins its chain: who the database says is writing, and the head.
+
+    ``at``: the event's time as the database sets it (PostgreSQL), None when the
+    writer's own time stands (SQLite).
+    """
 
     db_user: str
     prev_hash: str | None
+    at: str | None = None
+
+
+#: An event's time on PostgreSQL: the start of the writing transaction by the server's
+#: clock, written as collabctl writes every time (the trigger of schema 0004 uses the
+#: same expression; one value for the whole transaction, so the client can read it first)
+PG_AT = "to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 
 _HEAD_SQL = "SELECT hash FROM audit_event WHERE customer_number = :number ORDER BY id DESC LIMIT 1"
 _HEAD_NO_COMPANY_SQL = (
     "SELECT hash FROM audit_event WHERE customer_number IS NULL ORDER BY id DESC LIMIT 1"
 )
-_PG_HEAD_SQL = f"SELECT session_user, ({_HEAD_SQL})"
-_PG_HEAD_NO_COMPANY_SQL = f"SELECT session_user, ({_HEAD_NO_COMPANY_SQL})"
+_PG_HEAD_SQL = f"SELECT session_user, {PG_AT}, ({_HEAD_SQL})"
+_PG_HEAD_NO_COMPANY_SQL = f"SELECT session_user, {PG_AT}, ({_HEAD_NO_COMPANY_SQL})"
+#: who is writing and when, as the trigger will set it (asked once per transaction)
+PG_WHO_SQL = f"SELECT session_user, {PG_AT}"
 _PG_LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
 _PG_ADVISORY_LOCK_SQL = "SELECT pg_advisory_xact_lock(:lock_class, :lock_key)"
+
+
+def transaction_time(sql: SQL) -> str | None:
+    """The time the database gives the events of this transaction (PostgreSQL), so that
+    the other times a change stores (``ended_at``, ``records_changed_at``) are the same
+    as its event's; None on SQLite, where the writer's clock stands."""
+    if not sql.postgres:
+        return None
+    return str(sql.execute(PG_WHO_SQL).fetchone()[1])
 
 
 def lock_key(key: str) -> int:
@@ -205,7 +234,7 @@ def next_link(sql: SQL, customer_number: str | None, *, locked: bool = False) ->
         # a statement of its own after the lock: under READ COMMITTED it sees the
         # head that whoever held the lock before committed
         row = sql.execute(_PG_HEAD_SQL, params).fetchone()
-    return Link(row[0], row[1])
+    return Link(row[0], row[2], row[1])
 
 
 _PG_HEADS_SQL = (
@@ -257,11 +286,11 @@ def next_links(
                 _advisory_lock(sql, number)
     if NO_COMPANY in keys:
         _advisory_lock(sql, NO_COMPANY)
-        user, head = sql.execute(_PG_HEAD_NO_COMPANY_SQL).fetchone()
-        links[NO_COMPANY] = Link(user, head)
-    user = sql.execute("SELECT session_user").fetchone()[0]
+        user, at, head = sql.execute(_PG_HEAD_NO_COMPANY_SQL).fetchone()
+        links[NO_COMPANY] = Link(user, head, at)
+    user, at = sql.execute(PG_WHO_SQL).fetchone()
     heads = dict(sql.execute(_PG_HEADS_SQL, {"numbers": numbers}).fetchall()) if numbers else {}
-    links.update((number, Link(user, heads.get(number))) for number in numbers)
+    links.update((number, Link(user, heads.get(number), at)) for number in numbers)
     return links
 
 
@@ -282,13 +311,15 @@ def seal(
     locked: bool = False,
     details_json: str | None = None,
 ) -> dict[str, Any]:
-    """The chain columns of a new event: ``db_user``, ``prev_hash``, ``hash``.
+    """The columns of a new event that its chain decides: ``at`` (the database's
+    time on PostgreSQL, else the given one), ``db_user``, ``prev_hash``, ``hash``.
 
     Call it right before inserting the event, in the same transaction; the
     values go into the INSERT beside the event's own fields. ``details_json``:
     the details as :func:`encode` writes them, when the caller has them already.
     """
     link = next_link(sql, customer_number, locked=locked)
+    at = link.at or at
     event = {
         "at": at,
         "actor": actor,
@@ -300,6 +331,7 @@ def seal(
         "details": details,
     }
     return {
+        "at": at,
         "db_user": link.db_user,
         "prev_hash": link.prev_hash,
         "hash": event_hash(event, link.prev_hash, details_json),

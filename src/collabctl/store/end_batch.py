@@ -183,7 +183,9 @@ class BatchStatements(Statements):
             assert params is not None
             if sql == _AUDIT and params["customer_number"] is not None:
                 # the chain's new head, for whatever links to it next
-                self._heads[params["customer_number"]] = Link(params["db_user"], params["hash"])
+                self._heads[params["customer_number"]] = Link(
+                    params["db_user"], params["hash"], params["at"]
+                )
             if not self._immediate:
                 self._held.setdefault(sql, []).append(params)
                 return _ONE_ROW
@@ -233,12 +235,13 @@ class BatchStatements(Statements):
 
     def _answer_pg_head(self, params: dict[str, Any]) -> _Answer | None:
         link = self._heads.get(params["number"])
-        return None if link is None else _Answer(((link.db_user, link.prev_hash),))
+        return None if link is None else _Answer(((link.db_user, link.at, link.prev_hash),))
 
     def _answer_session_user(self, params: dict[str, Any]) -> _Answer | None:
-        # who the connection is does not change: asked once, not once per segment
+        # who the connection is and when its transaction began (the events' time) do not
+        # change for the transaction this object serves: asked once, not once per segment
         if self._session_user is None:
-            self._session_user = super().execute(_SESSION_USER_SQL).fetchall()
+            self._session_user = super().execute(chain.PG_WHO_SQL).fetchall()
         return _Answer(self._session_user)
 
     # -- PostgreSQL: each held-back statement as one statement over arrays ----------
@@ -272,9 +275,8 @@ _ANSWERS = {
     # the head of a company's chain, as chain.next_link reads it
     chain._HEAD_SQL: BatchStatements._answer_head,
     chain._PG_HEAD_SQL: BatchStatements._answer_pg_head,
-    "SELECT session_user": BatchStatements._answer_session_user,
+    chain.PG_WHO_SQL: BatchStatements._answer_session_user,
 }
-_SESSION_USER_SQL = "SELECT session_user"
 
 # PostgreSQL: the held-back writes of a segment as one statement each, over a JSON
 # array of the parameters the single statements would have had. The same changes as

@@ -143,7 +143,7 @@ class AuditEvent(SQLModel, table=True):
     service: str | None = Field(default=None, max_length=40)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: who the database says wrote it: PostgreSQL's session_user (set by a trigger),
-    #: the OS login on SQLite; None for events recorded before schema 0003
+    #: the OS account of the real uid on SQLite; None for events recorded before 0003
     db_user: str | None = None
     #: the hash chain (collabctl.store.chain): the previous event's hash, this event's
     prev_hash: str | None = Field(default=None, max_length=64)

@@ -24,7 +24,9 @@ from typing import Any, ClassVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-_PARAM = re.compile(r":(\w+)")
+#: a bind parameter, as SQLAlchemy's text() finds them: not after a word character (the
+#: colons of a time format such as HH24:MI) nor in a cast (::)
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
 class Statements:

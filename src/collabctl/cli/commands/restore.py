@@ -22,22 +22,27 @@ company's service (backups/1007-utlagg-*.json after two deletes), it restores
 the newest: the one the latest delete wrote. Checked before anything
 changes: the file is a complete collabctl backup whose content matches the
 SHA-256 it carries (invalid-input otherwise: truncated, changed, or not a
-backup); the company and the service exist (not-found); the company is the
-one the backup was taken of (invalid-input); the service's subscription is
-deleted and holds no records (conflict otherwise, e.g. when it was restored
-already or started afresh).
+backup, of at most 256 MiB); the company and the service exist (not-found);
+the company is the one the backup was taken of (invalid-input); the service's
+subscription is deleted and holds no records (conflict otherwise, e.g. when it
+was restored already or started afresh); the file is the backup of the latest
+delete of that service: its SHA-256 is the one that delete recorded in the
+audit log (conflict for the backup of an earlier delete, naming the latest
+one's file; invalid-input for any other file, e.g. one changed and resealed).
 
 Then, in one transaction: the records are back, the subscription is active,
 and one audit event names the file and its hash. The ended collaboration
 stays ended; `collabctl start` begins a new one (the result says how).
 
-A backup written before backups carried a SHA-256 is restored only with
---force; a file whose content does not match its SHA-256 never is.
+A backup whose delete recorded no SHA-256 in the audit log (an older
+collabctl) is restored only with --force, and the restore's audit event says
+it was forced; a file whose content does not match its SHA-256, or another
+hash than the one recorded, never is.
 
 Without a terminal, --yes is required (not for --dry-run).
 
 Keys (json): customer_number, company_name, service, backup_path, sha256,
-verified, backup_written_at, records (how many), record_ids,
+verified, forced, backup_written_at, records (how many), record_ids,
 subscription_before, subscription_state, next (the command that starts a new
 collaboration), status (restored|would-restore).
 
@@ -66,7 +71,10 @@ def restore(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Accept a backup without a SHA-256 (older collabctl)."),
+        typer.Option(
+            "--force",
+            help="Accept a backup whose delete recorded no SHA-256 (older collabctl).",
+        ),
     ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -86,7 +94,7 @@ def restore(
         )
     if dry_run or not yes:
         with state.reading() as (session, ctx):
-            plan = check_restore(session, ctx, backup)
+            plan = check_restore(session, ctx, backup, force=force)
         if dry_run:
             emit_object(state.env, plan, fmt, render_restore)
             return
@@ -103,7 +111,7 @@ def restore(
         render_restore(console(state.env.stderr, state.env, is_stdout=False), plan, asking=True)
         if not ask(state.env, "confirm", "Restore these records?", default=False):
             raise Cancelled("cancelled: nothing was restored")
-    result = state.transact(lambda s, c: restore_backup(s, c, backup))
+    result = state.transact(lambda s, c: restore_backup(s, c, backup, force=force))
     emit_object(state.env, result, fmt, render_restore)
 
 
@@ -128,7 +136,9 @@ def render_restore(console: Any, r: dict[str, Any], *, asking: bool = False) -> 
     records = f"{count} record{'' if count == 1 else 's'}"
     # the hash itself is in the machine formats and the audit event
     intact = (
-        "The backup is intact: its content matches its SHA-256."
+        "The backup is intact: its content matches the SHA-256 its delete recorded."
+        if not r["forced"]
+        else "The backup's delete recorded no SHA-256 (accepted with --force)."
         if r["verified"]
         else "The backup has no SHA-256 of its own (accepted with --force)."
     )

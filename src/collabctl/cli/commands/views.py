@@ -224,7 +224,8 @@ def log(
 
     Keys: id, at, actor, db_user, scope, action, customer_number, service,
     details. db_user is who the database says wrote the event: the PostgreSQL
-    role, or the OS login on SQLite; actor is what collabctl was told.
+    role (set by the database, as are id and at), or on SQLite the OS account
+    of the process's user id; actor is what collabctl was told.
 
     --verify checks the hash chains instead (keys: events, chains, intact,
     digest, anchor); keep the digest it prints and give it back with --anchor.

@@ -7,19 +7,22 @@ item that changes nothing writes nothing (no audit event either). The parts of
 a company per service (subscriptions, collaborations, records) are compared in
 ``per_service``.
 
-Import obeys the rules of the commands: the main contact is an administrator
-and never an auditor, and (``per_service``) what only ``start``, ``end`` and
+Import obeys the rules of the commands (SPEC 7.2), each refusal with the code
+the command would give: the main contact is an administrator and never an
+auditor (``auditor-cannot-be-main-contact``), and is never demoted below
+administrator (``main-contact-required``); a user is given only services the
+company subscribes to (``not-found``); and (``per_service``) what only ``start``, ``end`` and
 ``restore`` may change is refused. An item that would break a rule is refused
 whole, before anything of it is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from collabctl.domain.catalogue import Service
-from collabctl.domain.errors import AuditorCannotBeMainContact, InvalidInput
+from collabctl.domain.errors import AuditorCannotBeMainContact, MainContactRequired, NotFound
 from collabctl.operations.import_models import CompanyIn, OfficeIn
 from collabctl.operations.importing.per_service import (
     plan_collaborations,
@@ -90,7 +93,26 @@ def plan_company(
     subscriptions = plan_subscriptions(company, stored, where, writes, changes)
     plan_collaborations(company, stored, subscriptions, office_exists, where, writes, changes)
     plan_records(company, stored, subscriptions, at, where, writes, changes)
+    _check_user_services(company, subscriptions, where)
     return changes
+
+
+def _check_user_services(company: CompanyIn, subscriptions: Mapping[str, Any], where: str) -> None:
+    """As ``user add`` and ``user set-services``: a user is given only services the company
+    subscribes to (stored, or in this item), and not deleted ones: ``not-found``."""
+    subscribed = sorted(s for s, sub in subscriptions.items() if sub.state != "deleted")
+    number = company.customer_number
+    for index, entry in enumerate(company.users):
+        for position, code in enumerate(entry.services or ()):
+            if code in subscribed:
+                continue
+            deleted = code in subscriptions
+            raise NotFound(
+                f"{where}.users[{index}].services[{position}]: customer {number} does not "
+                f"subscribe to {code}" + (" (it was deleted)" if deleted else ""),
+                f"grant one of the services it has: {', '.join(subscribed) or 'none'}; or add "
+                f'{{"service": "{code}", "state": "active"}} to the item\'s subscriptions',
+            )
 
 
 # -- users ------------------------------------------------------------------------------
@@ -145,12 +167,14 @@ def _plan_users(
                 'give the user the role "administrator" in the same item, '
                 "or make someone else the main contact",
             )
-        if role == "user" and stays_main:
-            role = "administrator"  # stays main contact, so stays an administrator
-        if role == "auditor" and stays_main:
-            raise InvalidInput(
-                f"{at}.role: {user.email} is the main contact and cannot become an auditor",
-                "make someone else the main contact first (collabctl set-main-contact)",
+        if entry.role is not None and entry.role != "administrator" and stays_main:
+            # as `user set-role`: the main contact is never demoted below administrator
+            raise MainContactRequired(
+                f"{at}.role: {user.email} is the main contact of customer {number} and must "
+                f"stay an administrator; making them {entry.role} would leave the company "
+                "without a main contact",
+                "make someone else the main contact in the same item (main_contact: true), "
+                f"or first: collabctl set-main-contact {number} --user OTHER",
             )
         wanted = {
             k: v

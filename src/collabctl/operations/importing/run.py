@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from collabctl.domain.catalogue import Catalogue, Service
 from collabctl.domain.errors import CollabError, InvalidInput, NotAParty
-from collabctl.operations.context import Context, now_iso
+from collabctl.operations.context import Context, change_time
 from collabctl.operations.import_models import (
     readable_key,
     validate_company,
@@ -257,7 +257,7 @@ class _Importer:
         if self.dry_run:
             self._savepoint = self.session.begin_nested()
         sql = BatchStatements(self.session)
-        at = now_iso()
+        at = change_time(sql)
         companies = [e for e in work if e.result.kind == "company"]
         wanted_offices = {e.model.org_number for e in work if e.result.kind == "office"}
         for entry in companies:
