@@ -40,12 +40,14 @@ from collabctl.operations.importing.results import Changes, ItemResult
 from collabctl.operations.importing.rows import (
     BatchStatements,
     Writes,
+    count_written,
     read_companies,
     read_offices,
     read_service,
     write,
 )
 from collabctl.operations.jsonstream import KINDS, Item
+from collabctl.store.analyze import refresh_statistics
 from collabctl.store.retry import DEFAULT_BACKOFF
 
 #: Items per transaction: larger batches commit less often, smaller ones report sooner
@@ -138,6 +140,8 @@ class _Importer:
         self.session = session
         self.ctx = ctx
         self.catalogue: Catalogue = ctx.catalogue
+        #: rows written and committed, by table
+        self.written: dict[str, int] = {}
 
     def run(self, items: Iterable[Item | None], batch_size: int) -> Iterator[ItemResult]:
         batch = _Batch()
@@ -149,6 +153,7 @@ class _Importer:
                 break
             except CollabError:
                 yield from self._flush(batch)  # what was read before is kept and reported
+                self._refresh_statistics()
                 raise
             if item is None:
                 yield from self._flush(batch)
@@ -163,6 +168,21 @@ class _Importer:
             if is_service or batch.full(batch_size):
                 yield from self._flush(batch)
         yield from self._flush(batch)
+        self._refresh_statistics()
+
+    def _refresh_statistics(self) -> None:
+        """What the import wrote, described to the planner at once: a command run right
+        after it (``import && end --from -``) is planned for the tables as they are now,
+        not as they were before (store.analyze)."""
+        if not self.written:
+            return
+        written, self.written = self.written, {}
+        try:
+            refresh_statistics(BatchStatements(self.session), written)
+            self.session.commit()
+        except DBAPIError:
+            # everything is imported and committed; the statistics are autovacuum's then
+            self.session.rollback()
 
     # -- one item, before the database ---------------------------------------------
 
@@ -301,6 +321,7 @@ class _Importer:
                 )
         write(sql, writes)
         self.session.commit()
+        count_written(writes, self.written)
         new_services: list[Service] = [
             e.model
             for e in work
