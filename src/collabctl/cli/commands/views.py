@@ -98,7 +98,7 @@ def list_(
     from collabctl.operations.views import list_collaborations
 
     state = current_state()
-    with state.reading() as (session, ctx):
+    with state.querying() as (session, ctx):
         rows = list_collaborations(
             session,
             ctx,
@@ -157,7 +157,7 @@ def show(
     from collabctl.operations.views import show_company
 
     state = current_state()
-    with state.reading() as (session, ctx):
+    with state.querying() as (session, ctx):
         company = show_company(session, ctx, customer)
     emit_object(state.env, company, fmt, render_company, page=True)
 
@@ -249,7 +249,7 @@ def log(
         return
     if anchor is not None:
         raise trust.anchor_without_verify()
-    with state.reading() as (session, ctx):
+    with state.querying() as (session, ctx):
         events = audit_events(
             session,
             ctx,
