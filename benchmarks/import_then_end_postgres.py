@@ -16,7 +16,9 @@ tables filled (``autovacuum_naptime``), later than the end starts: whatever
 statistics the end's plans get, collabctl left them.
 
 Each time runs from starting the process until it exits, start-up included; the
-server's CPU time is read from ``/proc`` beside the client's. The statistics the
+server's CPU time is read from ``/proc`` beside the client's. Client and server
+take turns, so on a quiet machine the wall time is about their CPU time together:
+items per CPU second is the rate the work allows when the machine is shared. The statistics the
 import left are shown (``pg_stat_user_tables``): whether it analysed the tables an
 end reads.
 
@@ -151,6 +153,7 @@ def main() -> None:
                 f"{med(analyze, 'end', 'cpu_seconds'):.2f}",
                 f"{med(analyze, 'server'):.2f}",
                 f"{args.n / wall:,.0f}",
+                f"{args.n / (med(analyze, 'end', 'cpu_seconds') + med(analyze, 'server')):,.0f}",
             )
         )
     print(
@@ -163,6 +166,7 @@ def main() -> None:
                 "end client CPU s",
                 "end server CPU s",
                 "end items/s",
+                "end items per CPU s",
             ),
             rows,
         )
