@@ -13,6 +13,10 @@ reported as written what was rolled back.
 When the database refuses a batch (a value it will not store, a key another
 import stored a moment ago), the batch is done again item by item, so only the
 item it refuses fails and the good items of the batch are kept.
+
+After the last batch, the planner statistics of the tables the import wrote
+are refreshed (``store.analyze``), so that a command run right after it is
+planned for the data as it is now.
 """
 
 from __future__ import annotations
