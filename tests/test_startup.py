@@ -98,3 +98,46 @@ def test_a_command_on_sqlite_loads_no_postgresql_dialect() -> None:
     }
     assert "sqlalchemy.dialects.sqlite" in modules  # the check would notice a dialect
     assert not {m for m in modules if m.startswith("sqlalchemy.dialects.postgresql")}
+
+
+def _importer_of(importtime: str, module: str) -> str | None:
+    """The module whose import first pulled ``module`` in (``-X importtime`` lists a
+    module's imports before it, indented deeper), or None when nothing imported it."""
+    rows = [
+        line.rsplit("|", 1)[1]
+        for line in importtime.splitlines()
+        if line.startswith("import time:") and "|" in line
+    ]
+    names = [row.strip() for row in rows]
+    if module not in names:
+        return None
+    index = names.index(module)
+    depth = len(rows[index]) - len(rows[index].lstrip())
+    for row in rows[index + 1 :]:
+        if len(row) - len(row.lstrip()) < depth:
+            return row.strip()
+    return "__main__"
+
+
+@pytest.mark.slow  # four fresh interpreters
+def test_reads_import_neither_sqlmodel_nor_the_orm_nor_alembic() -> None:
+    """SPEC 8.5: ``list``, ``show`` and ``log`` run Core queries on a plain connection and
+    check the schema by reading ``alembic_version``: SQLModel (with pydantic), SQLAlchemy's
+    ORM and Alembic are for the paths that write or migrate."""
+    demo, _ = imported("demo")
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    for args in (("list",), ("show", "1001"), ("log", "--format", "jsonl")):
+        result, packages = imported(*args)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert not packages & {"sqlmodel", "alembic", "psycopg"}, (args, sorted(packages))
+        modules = {
+            line.rsplit("|", 1)[1].strip()
+            for line in result.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line
+        }
+        assert "sqlalchemy.engine" in modules  # the check would notice SQLAlchemy
+        assert not {m for m in modules if m.startswith("sqlalchemy.orm")}, args
+        # Typer itself may coerce option values with pydantic (0.29 does); nothing of collabctl's
+        # own imports it on a read
+        importer = _importer_of(result.stderr, "pydantic")
+        assert importer is None or importer.startswith("typer"), (args, importer)

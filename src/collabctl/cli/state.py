@@ -16,6 +16,7 @@ from collabctl.cli.env import Environment
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
     from collabctl.domain.catalogue import Catalogue
@@ -63,12 +64,17 @@ class State:
 
         return load_catalogue(self.config)
 
-    def context(self, session: Session) -> Context:
+    def context(self, session: Session | Connection, *, writing: bool = True) -> Context:
+        """The acting context; a read (``writing`` false) queues no message, so it leaves
+        the language of notifications at its default and the mail templates unloaded."""
         from collabctl.operations.context import Context, Party, load_catalogue
-        from collabctl.operations.mail_templates import language_setting
 
         party = Party.parse(self.party) if self.party else None
         catalogue = load_catalogue(session, self.base_catalogue())
+        if not writing:
+            return Context(self.actor, party, catalogue)
+        from collabctl.operations.mail_templates import language_setting
+
         return Context(self.actor, party, catalogue, mail_language=language_setting(self.config))
 
     @contextmanager
@@ -76,6 +82,13 @@ class State:
         """A read-only session and the acting context, for a command that only reads."""
         with self.database().session(write=False) as session:
             yield session, self.context(session)
+
+    @contextmanager
+    def querying(self) -> Iterator[tuple[Connection, Context]]:
+        """A read-only connection for Core queries and the acting context: what ``list``,
+        ``show`` and ``log`` read with, without importing the ORM or SQLModel."""
+        with self.database().reading() as connection:
+            yield connection, self.context(connection, writing=False)
 
     def transact(
         self, work: Callable[[Session, Context], Any], *, dry_run: bool = False, note: bool = True

@@ -3,30 +3,27 @@ collaborations with the names beside the numbers, record counts, the writable ch
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from collabctl.domain.errors import NotFound, ReadOnly
 from collabctl.domain.keys import COLLABORATION_KEYS
 from collabctl.operations import scope
 from collabctl.operations.context import Party
-from collabctl.store.models import (
-    Company,
-    CompanyUser,
-    Office,
-    ServiceRecord,
-    Subscription,
-    metadata,
-)
+from collabctl.store import tables
 
-# Tables, not ORM classes: a statement made only of table columns runs without the ORM
-# first setting up every mapper, which `list` would pay for at each start.
-COLLABORATION: Table = metadata.tables["collaboration"]
-_COMPANY: Table = metadata.tables["company"]
-_OFFICE: Table = metadata.tables["office"]
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from collabctl.store.database import Reader
+    from collabctl.store.models import Company, CompanyUser, Office, Subscription
+
+# Core tables, not ORM classes: `list` and `show` read without importing the ORM (the
+# ORM classes are imported by the functions that return them, for the writes).
+COLLABORATION: Table = tables.collaboration
+_COMPANY: Table = tables.company
+_OFFICE: Table = tables.office
 
 COLLABORATION_COLUMNS: tuple[Any, ...] = (
     COLLABORATION.c.customer_number,
@@ -58,7 +55,9 @@ def collaboration_dict(row: Any) -> dict[str, Any]:
 
 def get_company(session: Session, customer_number: str, *, lock: bool = False) -> Company:
     """The company, locked against concurrent changes when ``lock`` (PostgreSQL row lock)."""
-    stmt = select(Company).where(col(Company.customer_number) == customer_number)
+    from collabctl.store.models import Company
+
+    stmt = select(Company).where(_COMPANY.c.customer_number == customer_number)
     if lock:
         stmt = stmt.with_for_update()
     company = session.scalars(stmt).first()
@@ -71,7 +70,7 @@ def get_company(session: Session, customer_number: str, *, lock: bool = False) -
 
 
 def similar_customers(
-    session: Session, party: Party | None, number: str, limit: int = 3
+    session: Reader, party: Party | None, number: str, limit: int = 3
 ) -> list[tuple[str, str]]:
     """``(customer_number, name)`` of the companies the party sees whose number is
     ``number`` with leading zeros added or taken away (``0042`` for ``42``), when no
@@ -94,7 +93,7 @@ def similar_customers(
 
 
 def customers_starting_with(
-    session: Session, party: Party | None, prefix: str, limit: int
+    session: Reader, party: Party | None, prefix: str, limit: int
 ) -> list[tuple[str, str]]:
     """``(customer_number, name)`` of the first ``limit`` companies the party sees whose
     number starts with ``prefix``, by number: for completing CUSTOMER in a shell."""
@@ -110,6 +109,8 @@ def customers_starting_with(
 
 
 def get_office(session: Session, org_number: str) -> Office:
+    from collabctl.store.models import Office
+
     office = session.get(Office, org_number)
     if office is None:
         raise NotFound(
@@ -120,20 +121,22 @@ def get_office(session: Session, org_number: str) -> Office:
 
 
 def company_users(session: Session, customer_number: str) -> list[CompanyUser]:
+    from collabctl.store.models import CompanyUser
+
+    users = tables.company_user.c
     return list(
         session.scalars(
-            select(CompanyUser)
-            .where(col(CompanyUser.customer_number) == customer_number)
-            .order_by(col(CompanyUser.id))
+            select(CompanyUser).where(users.customer_number == customer_number).order_by(users.id)
         )
     )
 
 
-def record_counts(session: Session, customer_number: str) -> dict[str, int]:
+def record_counts(session: Reader, customer_number: str) -> dict[str, int]:
+    records = tables.service_record.c
     rows = session.execute(
-        select(col(ServiceRecord.service), func.count())
-        .where(col(ServiceRecord.customer_number) == customer_number)
-        .group_by(col(ServiceRecord.service))
+        select(records.service, func.count())
+        .where(records.customer_number == customer_number)
+        .group_by(records.service)
     )
     return {service: count for service, count in rows}
 

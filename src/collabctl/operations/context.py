@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from collabctl.domain import validation
 from collabctl.domain.catalogue import Catalogue, Service, service_from_mapping
 from collabctl.domain.errors import InvalidInput
-from collabctl.store.audit import insert_audit_event
-from collabctl.store.chain import transaction_time
-from collabctl.store.models import metadata
-from collabctl.store.statements import Statements
+from collabctl.store.tables import service_definition
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from collabctl.store.database import Reader
+    from collabctl.store.statements import Statements
 
 PARTY_KINDS = ("office", "customer")
 
@@ -29,6 +31,9 @@ def now_iso() -> str:
 def change_time(sql: Statements | Session) -> str:
     """The time of a change made in this transaction, as its audit event will have it:
     the database's on PostgreSQL (which sets the event's time), else :func:`now_iso`."""
+    from collabctl.store.chain import transaction_time
+    from collabctl.store.statements import Statements
+
     statements = sql if isinstance(sql, Statements) else Statements(sql)
     return transaction_time(statements) or now_iso()
 
@@ -84,10 +89,10 @@ class Context:
         return self.catalogue.get(code, field)
 
 
-def load_catalogue(session: Session, base: Catalogue) -> Catalogue:
+def load_catalogue(session: Reader, base: Catalogue) -> Catalogue:
     # the table's columns, not ORM objects: every command runs this, and an ORM query
     # would first set up every mapper
-    table = metadata.tables["service_definition"]
+    table = service_definition
     rows = session.execute(
         select(table.c.code, table.c.name, table.c.outcomes, table.c.checklist)
     ).all()
@@ -111,6 +116,10 @@ def audit(
     at: str | None = None,
 ) -> str:
     """Write one audit event for a change made through ``session``; returns its time."""
+    # here, not at the top: a read builds a Context too, and never writes an event
+    from collabctl.store.audit import insert_audit_event
+    from collabctl.store.statements import Statements
+
     return insert_audit_event(
         Statements(session),
         at=at or now_iso(),

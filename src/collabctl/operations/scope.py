@@ -25,17 +25,19 @@ collaboration) is ``not-a-party``. Neither names a company, service or party the
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Table, and_, or_, select, true
-from sqlalchemy.orm import Session
 
 from collabctl.domain.errors import NotAParty, NotFound
 from collabctl.operations.context import Context, Party
-from collabctl.store.models import metadata
+from collabctl.store import tables
 
-_COLLABORATION: Table = metadata.tables["collaboration"]
-_AUDIT_EVENT: Table = metadata.tables["audit_event"]
+if TYPE_CHECKING:
+    from collabctl.store.database import Reader
+
+_COLLABORATION: Table = tables.collaboration
+_AUDIT_EVENT: Table = tables.audit_event
 
 #: audit actions that concern one collaboration and name its office in details.office_org_number
 COLLABORATION_ACTIONS = ("start", "end")
@@ -91,7 +93,7 @@ def event_filter(party: Party | None, table: Table = _AUDIT_EVENT) -> ColumnElem
 # -- facts ----------------------------------------------------------------------------
 
 
-def works_for(session: Session, office: str, number: str) -> bool:
+def works_for(session: Reader, office: str, number: str) -> bool:
     """Whether the office has an active collaboration with the company now."""
     c = _COLLABORATION.c
     found = session.execute(
@@ -102,7 +104,7 @@ def works_for(session: Session, office: str, number: str) -> bool:
     return found is not None
 
 
-def office_services(session: Session, office: str, number: str, *, active_only: bool) -> list[str]:
+def office_services(session: Reader, office: str, number: str, *, active_only: bool) -> list[str]:
     """The services of the office's own collaborations with the company, sorted."""
     c = _COLLABORATION.c
     stmt = select(c.service).where(c.customer_number == number, c.office_org_number == office)
@@ -111,7 +113,7 @@ def office_services(session: Session, office: str, number: str, *, active_only: 
     return sorted(set(session.scalars(stmt.distinct())))
 
 
-def sees_company(session: Session, party: Party | None, number: str) -> bool:
+def sees_company(session: Reader, party: Party | None, number: str) -> bool:
     """Whether the party may see the company's facts (``show``, ``export``, its users)."""
     if party is None:
         return True
@@ -131,7 +133,7 @@ def is_party_to(party: Party | None, number: str, office: str | None) -> bool:
 
 
 def collaboration_view(
-    session: Session, party: Party | None, number: str, office: str | None
+    session: Reader, party: Party | None, number: str, office: str | None
 ) -> View:
     """How much the party may see of company ``number``'s collaboration with ``office``
     (``office`` None: the company has none for the service)."""
@@ -163,13 +165,13 @@ def not_found(party: Party | None, number: str) -> NotFound:
     )
 
 
-def require_visible(session: Session, ctx: Context, number: str) -> None:
+def require_visible(session: Reader, ctx: Context, number: str) -> None:
     """The party may see the company, or ``not-found`` (before anything else is read)."""
     if not sees_company(session, ctx.party, number):
         raise not_found(ctx.party, number)
 
 
-def require_party(session: Session, ctx: Context, number: str) -> None:
+def require_party(session: Reader, ctx: Context, number: str) -> None:
     """The party may change the company (``start``, users, main contact, restore), or
     ``not-found``: a party may change every company it sees, so one it may not change is
     one it may not see, answered exactly as one that does not exist."""
@@ -187,14 +189,14 @@ def require_office(ctx: Context, office: str) -> None:
         )
 
 
-def visible_services(session: Session, party: Party | None, number: str) -> list[str] | None:
+def visible_services(session: Reader, party: Party | None, number: str) -> list[str] | None:
     """The services of a visible company whose facts the party sees; None: all of them."""
     if party is None or party.kind == "customer":
         return None
     return office_services(session, party.key, number, active_only=False)
 
 
-def exportable_services(session: Session, party: Party | None, number: str) -> list[str] | None:
+def exportable_services(session: Reader, party: Party | None, number: str) -> list[str] | None:
     """The services the party may export of a visible company; None: all of them.
 
     An office exports only the services it has an active collaboration for.

@@ -5,11 +5,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterator
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from collabctl.domain import suggest, validation
 from collabctl.domain.errors import InvalidInput, NotFound
@@ -19,22 +17,26 @@ from collabctl.operations.companies import (
     COLLABORATION,
     collaboration_dict,
     collaboration_select,
-    company_users,
-    get_company,
     record_counts,
 )
 from collabctl.operations.context import Context, parse_timestamp
-from collabctl.store.models import Office, Subscription, metadata
+from collabctl.store import tables
+
+if TYPE_CHECKING:
+    from collabctl.store.database import Reader
+
+# Reads only, on Core tables: `list`, `show` and `log` import neither SQLModel nor
+# SQLAlchemy's ORM (tests/test_startup.py).
 
 STATES = ("active", "ended", "all")
 #: ``list --sort``: the order of the rows (ties in customer number and service order)
 SORTS = ("customer", "started", "ended")
 
-_COMPANY: Table = metadata.tables["company"]
+_COMPANY: Table = tables.company
 
 
 def list_collaborations(
-    session: Session,
+    session: Reader,
     ctx: Context,
     *,
     customer: str | None = None,
@@ -122,7 +124,7 @@ def _access(
     return "none"  # no-access, deleted
 
 
-def company_key(session: Session, ctx: Context, key: str) -> str:
+def company_key(session: Reader, ctx: Context, key: str) -> str:
     """The customer number meant by ``show KEY``: a customer number, or the org number of
     one company the party sees (``NNNNNN-NNNN``; ten digits that are no customer number)."""
     text = key.strip()
@@ -156,22 +158,25 @@ def company_key(session: Session, ctx: Context, key: str) -> str:
     return str(seen[0])
 
 
-def _exists(session: Session, number: str) -> bool:
+def _exists(session: Reader, number: str) -> bool:
     found = session.execute(
         select(_COMPANY.c.customer_number).where(_COMPANY.c.customer_number == number)
     ).first()
     return found is not None
 
 
-def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
+def show_company(session: Reader, ctx: Context, number: str) -> dict[str, Any]:
     """One company in full, by customer number or org number (``company_key``)."""
-    # here, not at the top: `list` imports this module and needs none of parties
-    from collabctl.operations.parties import user_dict
-
     number = company_key(session, ctx, number)
     party = ctx.party
     scope.require_visible(session, ctx, number)
-    company = get_company(session, number)
+    company = session.execute(
+        select(_COMPANY.c.customer_number, _COMPANY.c.org_number, _COMPANY.c.name).where(
+            _COMPANY.c.customer_number == number
+        )
+    ).first()
+    if company is None:
+        raise scope.not_found(None, number)
     columns = COLLABORATION.c
     collaborations = [
         collaboration_dict(row)
@@ -183,17 +188,18 @@ def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
     ]
     # an office sees the facts of its own collaborations' services only
     visible = scope.visible_services(session, party, number)
-    users = [user_dict(u) for u in company_users(session, number)]
+    users = _users(session, number)
     if visible is not None:
         for user in users:
             user["services"] = [s for s in user["services"] if s in visible]
     counts = record_counts(session, number)
+    subs = tables.subscription.c
     subscriptions = [
         sub
-        for sub in session.scalars(
-            select(Subscription)
-            .where(col(Subscription.customer_number) == number)
-            .order_by(col(Subscription.service))
+        for sub in session.execute(
+            select(subs.service, subs.state)
+            .where(subs.customer_number == number)
+            .order_by(subs.service)
         )
         if visible is None or sub.service in visible
     ]
@@ -242,16 +248,37 @@ def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
     }
 
 
-def _offices(session: Session, org_numbers: set[str]) -> list[dict[str, Any]]:
+def _offices(session: Reader, org_numbers: set[str]) -> list[dict[str, Any]]:
     """The offices named in ``show``, with the address their notifications go to."""
     if not org_numbers:
         return []
+    office = tables.office.c
     rows = session.execute(
-        select(col(Office.org_number), col(Office.name), col(Office.email))
-        .where(col(Office.org_number).in_(org_numbers))
-        .order_by(col(Office.org_number))
+        select(office.org_number, office.name, office.email)
+        .where(office.org_number.in_(org_numbers))
+        .order_by(office.org_number)
     )
     return [{"org_number": org, "name": name, "email": email} for org, name, email in rows]
+
+
+def _users(session: Reader, number: str) -> list[dict[str, Any]]:
+    """The company's users, as ``users.user_dict`` gives them, oldest first."""
+    user = tables.company_user.c
+    rows = session.execute(
+        select(user.email, user.name, user.role, user.main_contact, user.services)
+        .where(user.customer_number == number)
+        .order_by(user.id)
+    )
+    return [
+        {
+            "email": email,
+            "name": name,
+            "role": role,
+            "main_contact": bool(main),
+            "services": list(services),
+        }
+        for email, name, role, main, services in rows
+    ]
 
 
 #: ``log --action``: what the audit log records
@@ -273,13 +300,13 @@ KNOWN_ACTIONS = (
 )
 
 
-def _action(session: Session, value: str) -> str:
+def _action(session: Reader, value: str) -> str:
     """An action ``log --action`` can find: one collabctl records, or one in the log;
     otherwise invalid-input with a did-you-mean (a typo is not "no events match")."""
     word = _word(value, "--action", ACTIONS_HINT)
     if word in KNOWN_ACTIONS:
         return word
-    event = metadata.tables["audit_event"]
+    event = tables.audit_event
     recorded = session.scalars(select(event.c.action).distinct()).all()
     if word in recorded:
         return word
@@ -287,7 +314,7 @@ def _action(session: Session, value: str) -> str:
 
 
 def audit_events(
-    session: Session,
+    session: Reader,
     ctx: Context,
     *,
     customer: str | None = None,
@@ -302,7 +329,7 @@ def audit_events(
     """Audit events, newest first (``reverse``: oldest first); ``limit``: the newest N."""
     if limit is not None:
         validation.count(limit, "--limit", "20")
-    event = metadata.tables["audit_event"]
+    event = tables.audit_event
     columns = [event.c[k] for k in EVENT_KEYS]
     stmt = select(*columns)
     if customer is not None:

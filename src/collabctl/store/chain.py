@@ -237,10 +237,15 @@ def next_link(sql: SQL, customer_number: str | None, *, locked: bool = False) ->
     return Link(row[0], row[2], row[1])
 
 
-_PG_HEADS_SQL = (
-    "SELECT DISTINCT ON (customer_number) customer_number, hash FROM audit_event"
-    " WHERE customer_number = ANY(:numbers) ORDER BY customer_number, id DESC"
-)
+# one backward probe of ix_audit_event_chain per company, whatever the statistics say
+# (a table just filled by an import may have none: see store/end_queries.py)
+_PG_HEADS_SQL = """
+SELECT k.number, h.hash
+FROM unnest(CAST(:numbers AS text[])) AS k(number)
+CROSS JOIN LATERAL (
+    SELECT hash FROM audit_event WHERE customer_number = k.number ORDER BY id DESC LIMIT 1
+) AS h
+"""
 _PG_LOCK_COMPANIES_SQL = (
     "SELECT customer_number FROM company WHERE customer_number = ANY(:numbers)"
     " ORDER BY customer_number FOR UPDATE"

@@ -22,18 +22,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import Session
-from sqlmodel import create_engine
 
 from collabctl.config import config_file, parse_url, redact
 from collabctl.domain.errors import CollabError, ConfigInvalid, InvalidInput, SchemaOutdated
 from collabctl.store import failures, sqlitefile
 from collabctl.store.retry import DEFAULT_BACKOFF, Backoff, is_retryable
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from sqlalchemy.orm import Session
+
+    #: what a read runs its Core queries on: a read connection (``Database.reading``),
+    #: or the session of a writing transaction
+    Reader: TypeAlias = Session | Connection
 
 __all__ = ["HEAD_REVISION", "Database", "SchemaStatus", "is_retryable", "normalize_url"]
 
@@ -266,8 +273,20 @@ class Database:
     # -- sessions ------------------------------------------------------------
 
     @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only transaction on a plain connection, for Core queries: no ORM session,
+        so a command that only reads never imports SQLAlchemy's ORM (nor SQLModel)."""
+        try:
+            with self.read_engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self.translate(exc) from exc
+
+    @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
         """A session whose transaction the caller commits; errors become domain errors."""
+        from sqlalchemy.orm import Session
+
         session = Session(self.engine if write else self.read_engine, expire_on_commit=False)
         try:
             yield session

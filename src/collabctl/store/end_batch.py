@@ -284,7 +284,11 @@ _ANSWERS = {
 # what single ends write. Each finds its rows through an index whatever the table's
 # size: the rows to change by ``= ANY(ARRAY(...))`` (an index scan; a join with the
 # parameters alone may be planned as a hash join over the whole table), the addresses
-# by a lookup per row (LATERAL).
+# by a lookup per row (LATERAL). The collaborations' state is checked as a filter on
+# the rows found by id (`IS TRUE`: the same test for a NOT NULL column): written as
+# `state = 'active'` it matches the predicate of the partial index
+# uq_collaboration_active, and a planner without statistics (tables just filled) then
+# reads that whole index for every batch to AND it with the ids.
 _PG_ROWS = "json_to_recordset(CAST(:rows AS json))"
 _PG_END_MANY_SQL = f"""
 UPDATE collaboration c
@@ -292,7 +296,7 @@ SET state = 'ended', ended_at = v.at, ended_by = v.ended_by, ended_actor = v.act
     outcome = v.outcome, reason = v.reason
 FROM {_PG_ROWS} AS v(id bigint, at text, ended_by text, actor text, outcome text, reason text)
 WHERE c.id = ANY(ARRAY(SELECT id FROM {_PG_ROWS} AS k(id bigint)))
-  AND c.id = v.id AND c.state = 'active'
+  AND c.id = v.id AND (c.state = 'active') IS TRUE
 """
 _PG_SUBSCRIPTIONS_SQL = f"""
 UPDATE subscription s SET state = v.state

@@ -74,10 +74,34 @@ _END_TARGET_COLUMNS = """co.name, c.id, c.office_org_number, o.name, c.state, c.
          WHERE u.customer_number = co.customer_number AND u.main_contact)"""
 #: one company's end target (BatchStatements answers it from end_targets for a bulk end)
 END_TARGET_SQL = f"SELECT {_END_TARGET_COLUMNS}{_END_TARGET_FROM}WHERE co.customer_number = :number"
-_PG_END_TARGETS_SQL = (
-    f"SELECT co.customer_number, {_END_TARGET_COLUMNS}{_END_TARGET_FROM}"
-    "WHERE co.customer_number = ANY(:numbers)"
-)
+# PostgreSQL, many companies: a lookup per company by its full key, driven by the list of
+# numbers, whatever the statistics say. Joined the plain way (company = ANY(...), then
+# the collaboration by customer and service), a planner without statistics (a table
+# just filled by an import, not analysed yet) may read every active collaboration of
+# the service for each batch and join them by a filter: quadratic in a bulk end. A
+# LATERAL subquery with a LIMIT is not flattened into a join, so it runs once per
+# number, and one index probe is always cheaper than reading the table.
+_PG_END_TARGETS_SQL = """
+SELECT k.number, co.name, c.id, c.office_org_number, o.name, c.state, c.started_at,
+       c.ended_at, c.ended_by, c.outcome, c.reason, s.state, s.records_changed_at,
+       (SELECT u.email FROM company_user u WHERE u.customer_number = k.number AND u.main_contact)
+FROM unnest(CAST(:numbers AS text[])) AS k(number)
+CROSS JOIN LATERAL (
+    SELECT name FROM company WHERE customer_number = k.number LIMIT 1
+) AS co
+LEFT JOIN LATERAL (
+    SELECT id, office_org_number, state, started_at, ended_at, ended_by, outcome, reason
+    FROM collaboration
+    WHERE customer_number = k.number AND service = :service AND state = 'active'
+    LIMIT 1
+) AS c ON true
+LEFT JOIN office o ON o.org_number = c.office_org_number
+LEFT JOIN LATERAL (
+    SELECT state, records_changed_at FROM subscription
+    WHERE customer_number = k.number AND service = :service
+    LIMIT 1
+) AS s ON true
+"""
 _SQLITE_END_TARGETS_SQL = (
     f"SELECT co.customer_number, {_END_TARGET_COLUMNS}{_END_TARGET_FROM}"
     "WHERE co.customer_number IN ({numbers})"
@@ -91,10 +115,17 @@ ORDER BY c.started_at DESC, c.id DESC
 LIMIT 1
 """
 LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
-_LOCK_COMPANIES_SQL = (
-    "SELECT customer_number FROM company WHERE customer_number = ANY(:numbers)"
-    " ORDER BY customer_number FOR UPDATE"
-)
+# each company locked by its key, in the order of the list (sorted by the caller), for
+# the same reason as _PG_END_TARGETS_SQL: `= ANY(...)` on a table without statistics
+# may be planned as a scan of all of it
+_LOCK_COMPANIES_SQL = """
+SELECT co.customer_number
+FROM unnest(CAST(:numbers AS text[])) WITH ORDINALITY AS k(number, n)
+CROSS JOIN LATERAL (
+    SELECT customer_number FROM company WHERE customer_number = k.number FOR UPDATE
+) AS co
+ORDER BY k.n
+"""
 _ACTIVE_SERVICES_SQL = (
     "SELECT service FROM collaboration WHERE customer_number = :number AND state = 'active' "
     "ORDER BY service"
@@ -137,7 +168,8 @@ def end_target(sql: Statements, number: str, service: str) -> EndTarget | None:
 def lock_companies(sql: Statements, numbers: list[str]) -> list[str]:
     """PostgreSQL: take the row locks of many companies in one statement, in
     customer-number order; returns the numbers of those that exist."""
-    return [number for (number,) in sql.execute(_LOCK_COMPANIES_SQL, {"numbers": numbers})]
+    ordered = sorted(set(numbers))
+    return [number for (number,) in sql.execute(_LOCK_COMPANIES_SQL, {"numbers": ordered})]
 
 
 def end_targets(sql: Statements, numbers: list[str], service: str) -> dict[str, tuple[Any, ...]]:

@@ -1,12 +1,10 @@
-"""The tables. Timestamps are stored as fixed-width ISO-8601 UTC strings
-(``2024-01-31T09:00:00.000000Z``), which sort and compare the same on SQLite
-and PostgreSQL and print as they are stored.
+"""The ORM classes (SQLModel) the writing operations use, mapped onto the Core tables of
+:mod:`collabctl.store.tables`, where the columns, keys and indexes are defined once.
 
-Every command imports this module, so what it costs at import is start-up time
-(docs/performance.md): the two partial unique indexes are declared apart from
-the classes (see :func:`schema_metadata`), and pydantic builds a table's
-validation schema only if something asks for it (the tables are read and
-written through SQLAlchemy, which never does).
+Only writes and migrations import this module: reads run Core queries on the
+tables, without SQLModel, pydantic or SQLAlchemy's ORM (docs/performance.md).
+pydantic builds a class's validation schema only if something asks for it (the
+tables are read and written through SQLAlchemy, which never does).
 """
 
 # No `from __future__ import annotations`: pydantic and SQLAlchemy would compile and
@@ -14,20 +12,34 @@ written through SQLAlchemy, which never does).
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, MetaData, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from collabctl.store import tables
+from collabctl.store.tables import (
+    NAMING_CONVENTION,
+    PARTIAL_UNIQUE_INDEXES,
+    metadata,
+    schema_metadata,
+)
 
-SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
-metadata = SQLModel.metadata
+__all__ = [
+    "NAMING_CONVENTION",
+    "PARTIAL_UNIQUE_INDEXES",
+    "AuditEvent",
+    "Collaboration",
+    "Company",
+    "CompanyUser",
+    "Office",
+    "OutboxMessage",
+    "ServiceDefinition",
+    "ServiceRecord",
+    "Subscription",
+    "metadata",
+    "schema_metadata",
+]
+
+SQLModel.metadata = metadata
 
 #: Table classes are never validated by pydantic (SQLModel does not validate a table
 #: class's constructor, and rows come from SQLAlchemy), so the schema is built on demand.
@@ -36,203 +48,138 @@ TABLE_CONFIG = SQLModelConfig(defer_build=True)
 
 class Office(SQLModel, table=True):
     model_config = TABLE_CONFIG
-    __tablename__ = "office"
+    __table__ = tables.office
 
-    org_number: str = Field(primary_key=True, max_length=11)
-    name: str
-    #: where notifications to the office go (optional: without it they are recorded unsent)
-    email: str | None = None
+    org_number: str = Field(sa_column=tables.office.c.org_number)
+    name: str = Field(sa_column=tables.office.c.name)
+    email: str | None = Field(default=None, sa_column=tables.office.c.email)
 
 
 class Company(SQLModel, table=True):
     model_config = TABLE_CONFIG
-    __tablename__ = "company"
+    __table__ = tables.company
 
-    customer_number: str = Field(primary_key=True, max_length=10)
-    org_number: str = Field(max_length=11, index=True)
-    name: str
+    customer_number: str = Field(sa_column=tables.company.c.customer_number)
+    org_number: str = Field(sa_column=tables.company.c.org_number)
+    name: str = Field(sa_column=tables.company.c.name)
 
 
 class CompanyUser(SQLModel, table=True):
     model_config = TABLE_CONFIG
-    __tablename__ = "company_user"
-    __table_args__ = (
-        UniqueConstraint("customer_number", "email_key", name="uq_company_user_email"),
-        # at most one main contact per company: PARTIAL_UNIQUE_INDEXES
-    )
+    __table__ = tables.company_user
 
-    id: int | None = Field(default=None, primary_key=True)
-    customer_number: str = Field(foreign_key="company.customer_number", max_length=10, index=True)
-    email: str
-    email_key: str
-    name: str
-    role: str = Field(max_length=20)
-    main_contact: bool = Field(default=False)
-    services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    id: int | None = Field(default=None, sa_column=tables.company_user.c.id)
+    customer_number: str = Field(sa_column=tables.company_user.c.customer_number)
+    email: str = Field(sa_column=tables.company_user.c.email)
+    email_key: str = Field(sa_column=tables.company_user.c.email_key)
+    name: str = Field(sa_column=tables.company_user.c.name)
+    role: str = Field(sa_column=tables.company_user.c.role)
+    main_contact: bool = Field(default=False, sa_column=tables.company_user.c.main_contact)
+    services: list[str] = Field(default_factory=list, sa_column=tables.company_user.c.services)
 
 
 class Subscription(SQLModel, table=True):
     model_config = TABLE_CONFIG
-    __tablename__ = "subscription"
+    __table__ = tables.subscription
 
-    customer_number: str = Field(
-        foreign_key="company.customer_number", primary_key=True, max_length=10
+    customer_number: str = Field(sa_column=tables.subscription.c.customer_number)
+    service: str = Field(sa_column=tables.subscription.c.service)
+    state: str = Field(sa_column=tables.subscription.c.state)
+    records_changed_at: str | None = Field(
+        default=None, sa_column=tables.subscription.c.records_changed_at
     )
-    service: str = Field(primary_key=True, max_length=40)
-    state: str = Field(max_length=20)
-    #: when the records of this subscription last changed (for backup-handed-over)
-    records_changed_at: str | None = Field(default=None, max_length=32)
 
 
 class Collaboration(SQLModel, table=True):
     model_config = TABLE_CONFIG
-    __tablename__ = "collaboration"
-    __table_args__ = (
-        # at most one active collaboration per company and service: PARTIAL_UNIQUE_INDEXES
-        Index("ix_collaboration_customer_service", "customer_number", "service"),
-    )
+    __table__ = tables.collaboration
 
-    id: int | None = Field(default=None, primary_key=True)
-    customer_number: str = Field(foreign_key="company.customer_number", max_length=10)
-    service: str = Field(max_length=40)
-    office_org_number: str = Field(foreign_key="office.org_number", max_length=11, index=True)
-    state: str = Field(max_length=10)
-    started_at: str = Field(max_length=32)
-    ended_at: str | None = Field(default=None, max_length=32)
-    ended_by: str | None = Field(default=None, max_length=10)
-    ended_actor: str | None = None
-    outcome: str | None = Field(default=None, max_length=20)
-    reason: str | None = None
+    id: int | None = Field(default=None, sa_column=tables.collaboration.c.id)
+    customer_number: str = Field(sa_column=tables.collaboration.c.customer_number)
+    service: str = Field(sa_column=tables.collaboration.c.service)
+    office_org_number: str = Field(sa_column=tables.collaboration.c.office_org_number)
+    state: str = Field(sa_column=tables.collaboration.c.state)
+    started_at: str = Field(sa_column=tables.collaboration.c.started_at)
+    ended_at: str | None = Field(default=None, sa_column=tables.collaboration.c.ended_at)
+    ended_by: str | None = Field(default=None, sa_column=tables.collaboration.c.ended_by)
+    ended_actor: str | None = Field(default=None, sa_column=tables.collaboration.c.ended_actor)
+    outcome: str | None = Field(default=None, sa_column=tables.collaboration.c.outcome)
+    reason: str | None = Field(default=None, sa_column=tables.collaboration.c.reason)
 
 
 class ServiceRecord(SQLModel, table=True):
     model_config = TABLE_CONFIG
-    __tablename__ = "service_record"
-    __table_args__ = (
-        UniqueConstraint("customer_number", "service", "record_id", name="uq_service_record_key"),
-        Index("ix_service_record_status", "customer_number", "service", "kind", "status"),
-    )
+    __table__ = tables.service_record
 
-    id: int | None = Field(default=None, primary_key=True)
-    customer_number: str = Field(foreign_key="company.customer_number", max_length=10)
-    service: str = Field(max_length=40)
-    record_id: str
-    kind: str
-    owner: str | None = None
-    status: str = Field(max_length=40)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    id: int | None = Field(default=None, sa_column=tables.service_record.c.id)
+    customer_number: str = Field(sa_column=tables.service_record.c.customer_number)
+    service: str = Field(sa_column=tables.service_record.c.service)
+    record_id: str = Field(sa_column=tables.service_record.c.record_id)
+    kind: str = Field(sa_column=tables.service_record.c.kind)
+    owner: str | None = Field(default=None, sa_column=tables.service_record.c.owner)
+    status: str = Field(sa_column=tables.service_record.c.status)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=tables.service_record.c.payload)
 
 
 class AuditEvent(SQLModel, table=True):
     """Append-only: rows are inserted, never updated or deleted (triggers refuse both)."""
 
     model_config = TABLE_CONFIG
-    __tablename__ = "audit_event"
-    __table_args__ = (
-        Index("ix_audit_event_customer", "customer_number", "service"),
-        # the head of a chain: its newest event (collabctl.store.chain)
-        Index("ix_audit_event_chain", "customer_number", "id"),
-    )
+    __table__ = tables.audit_event
 
-    id: int | None = Field(default=None, primary_key=True)
-    at: str = Field(max_length=32, index=True)
-    actor: str
-    scope: str
-    action: str = Field(max_length=40)
-    customer_number: str | None = Field(default=None, max_length=10)
-    service: str | None = Field(default=None, max_length=40)
-    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    #: who the database says wrote it: PostgreSQL's session_user (set by a trigger),
-    #: the OS account of the real uid on SQLite; None for events recorded before 0003
-    db_user: str | None = None
-    #: the hash chain (collabctl.store.chain): the previous event's hash, this event's
-    prev_hash: str | None = Field(default=None, max_length=64)
-    hash: str = Field(max_length=64)
+    id: int | None = Field(default=None, sa_column=tables.audit_event.c.id)
+    at: str = Field(sa_column=tables.audit_event.c.at)
+    actor: str = Field(sa_column=tables.audit_event.c.actor)
+    scope: str = Field(sa_column=tables.audit_event.c.scope)
+    action: str = Field(sa_column=tables.audit_event.c.action)
+    customer_number: str | None = Field(
+        default=None, sa_column=tables.audit_event.c.customer_number
+    )
+    service: str | None = Field(default=None, sa_column=tables.audit_event.c.service)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=tables.audit_event.c.details)
+    db_user: str | None = Field(default=None, sa_column=tables.audit_event.c.db_user)
+    prev_hash: str | None = Field(default=None, sa_column=tables.audit_event.c.prev_hash)
+    hash: str = Field(sa_column=tables.audit_event.c.hash)
 
 
 class OutboxMessage(SQLModel, table=True):
-    """A notification waiting to be sent, written in the transaction of the change it
-    reports (see operations/notify.py). ``recipient`` is None when the party has no
-    address: the message is then kept with state ``no-address`` and never sent."""
+    """A notification waiting to be sent (``tables.outbox``)."""
 
     model_config = TABLE_CONFIG
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state", "state", "attempts", "id"),)
+    __table__ = tables.outbox
 
-    id: int | None = Field(default=None, primary_key=True)
-    created_at: str = Field(max_length=32)
-    event: str = Field(max_length=40)
-    customer_number: str = Field(max_length=10)
-    service: str | None = Field(default=None, max_length=40)
-    office_org_number: str | None = Field(default=None, max_length=11)
-    #: main-contact | office
-    recipient_role: str = Field(max_length=20)
-    recipient: str | None = None
-    language: str = Field(max_length=5)
-    #: what the message tells, as JSON (operations/mail_templates.py ``Notice``): it is
-    #: rendered when sent, so a bulk end writes a few facts per message, not its text
-    facts: str
-    #: pending | sent | failed | no-address | cancelled
-    state: str = Field(max_length=20)
-    attempts: int = Field(default=0)
-    #: temporary failures so far (server down, 4xx); each one pushes next_attempt_at back
-    deferrals: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    #: when a deferred message is due again (None: now)
-    next_attempt_at: str | None = Field(default=None, max_length=32)
-    #: when `notify retry` put it back (None: created_at); expiry counts from here
-    queued_at: str | None = Field(default=None, max_length=32)
-    last_error: str | None = None
-    sent_at: str | None = Field(default=None, max_length=32)
-    #: who is sending it now (the run's random token) and until when that claim holds
-    claimed_by: str | None = Field(default=None, max_length=200)
-    claimed_until: str | None = Field(default=None, max_length=32)
+    id: int | None = Field(default=None, sa_column=tables.outbox.c.id)
+    created_at: str = Field(sa_column=tables.outbox.c.created_at)
+    event: str = Field(sa_column=tables.outbox.c.event)
+    customer_number: str = Field(sa_column=tables.outbox.c.customer_number)
+    service: str | None = Field(default=None, sa_column=tables.outbox.c.service)
+    office_org_number: str | None = Field(default=None, sa_column=tables.outbox.c.office_org_number)
+    recipient_role: str = Field(sa_column=tables.outbox.c.recipient_role)
+    recipient: str | None = Field(default=None, sa_column=tables.outbox.c.recipient)
+    language: str = Field(sa_column=tables.outbox.c.language)
+    facts: str = Field(sa_column=tables.outbox.c.facts)
+    state: str = Field(sa_column=tables.outbox.c.state)
+    attempts: int = Field(default=0, sa_column=tables.outbox.c.attempts)
+    deferrals: int = Field(default=0, sa_column=tables.outbox.c.deferrals)
+    next_attempt_at: str | None = Field(default=None, sa_column=tables.outbox.c.next_attempt_at)
+    queued_at: str | None = Field(default=None, sa_column=tables.outbox.c.queued_at)
+    last_error: str | None = Field(default=None, sa_column=tables.outbox.c.last_error)
+    sent_at: str | None = Field(default=None, sa_column=tables.outbox.c.sent_at)
+    claimed_by: str | None = Field(default=None, sa_column=tables.outbox.c.claimed_by)
+    claimed_until: str | None = Field(default=None, sa_column=tables.outbox.c.claimed_until)
 
 
 class ServiceDefinition(SQLModel, table=True):
     """Services added to the catalogue by import (the defaults live in code)."""
 
     model_config = TABLE_CONFIG
-    __tablename__ = "service_definition"
+    __table__ = tables.service_definition
 
-    code: str = Field(primary_key=True, max_length=40)
-    name: str
-    outcomes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    checklist: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-
-
-#: Partial unique indexes: (table, name, columns, WHERE clause). The database enforces
-#: them, so that two agents racing cannot leave two main contacts behind, nor two
-#: active collaborations of one company and service.
-PARTIAL_UNIQUE_INDEXES = (
-    ("company_user", "uq_company_user_main_contact", ("customer_number",), "main_contact"),
-    (
-        "collaboration",
-        "uq_collaboration_active",
-        ("customer_number", "service"),
-        "state = 'active'",
-    ),
-)
-
-
-def schema_metadata() -> MetaData:
-    """The whole schema the migrations build: the tables plus the partial unique indexes.
-
-    The partial indexes matter only to DDL: the migrations create them on both
-    backends, and Alembic compares the models with a database through this
-    metadata. They are not declared on the classes because checking a
-    ``postgresql_where`` option makes SQLAlchemy import its PostgreSQL dialect,
-    which every command would pay for on SQLite too. Adds them once; the ORM
-    behaves the same with or without them.
-    """
-    for table_name, name, columns, where in PARTIAL_UNIQUE_INDEXES:
-        table = metadata.tables[table_name]
-        if any(index.name == name for index in table.indexes):
-            continue
-        Index(
-            name,
-            *(table.c[column] for column in columns),
-            unique=True,
-            sqlite_where=text(where),
-            postgresql_where=text(where),
-        )
-    return metadata
+    code: str = Field(sa_column=tables.service_definition.c.code)
+    name: str = Field(sa_column=tables.service_definition.c.name)
+    outcomes: list[str] = Field(
+        default_factory=list, sa_column=tables.service_definition.c.outcomes
+    )
+    checklist: list[str] = Field(
+        default_factory=list, sa_column=tables.service_definition.c.checklist
+    )

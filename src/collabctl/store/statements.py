@@ -19,10 +19,12 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 #: a bind parameter, as SQLAlchemy's text() finds them: not after a word character (the
 #: colons of a time format such as HH24:MI) nor in a cast (::)

@@ -100,7 +100,7 @@ def list_(
     from collabctl.operations.views import list_collaborations
 
     state = current_state()
-    with state.reading() as (session, ctx):
+    with state.querying() as (session, ctx):
         rows = list_collaborations(
             session,
             ctx,
@@ -160,7 +160,7 @@ def show(
     from collabctl.operations.views import show_company
 
     state = current_state()
-    with state.reading() as (session, ctx):
+    with state.querying() as (session, ctx):
         company = show_company(session, ctx, customer)
     emit_object(state.env, company, fmt, render_company, page=True)
 
@@ -254,7 +254,7 @@ def log(
         return
     if anchor is not None:
         raise trust.anchor_without_verify()
-    with state.reading() as (session, ctx):
+    with state.querying() as (session, ctx):
         events = audit_events(
             session,
             ctx,

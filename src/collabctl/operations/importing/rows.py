@@ -340,3 +340,32 @@ def write(sql: BatchStatements, writes: Writes) -> None:
             values = itemgetter(*(key for _, key in columns))
             sql.insert_many(table, [column for column, _ in columns], list(map(values, rows)))
     insert_audit_events(sql, writes.events, locked=True)
+
+
+#: The table each list of Writes goes to (its statistics are refreshed after an import).
+TABLE_OF_WRITES = {
+    "offices_new": "office",
+    "offices_changed": "office",
+    "services_new": "service_definition",
+    "services_changed": "service_definition",
+    "companies_new": "company",
+    "companies_changed": "company",
+    "users_not_main": "company_user",
+    "users_changed": "company_user",
+    "users_new": "company_user",
+    "subscriptions_new": "subscription",
+    "subscriptions_touched": "subscription",
+    "collaborations_new": "collaboration",
+    "collaborations_changed": "collaboration",
+    "records_new": "service_record",
+    "records_changed": "service_record",
+    "events": "audit_event",
+}
+
+
+def count_written(writes: Writes, counts: dict[str, int]) -> None:
+    """Add the rows ``writes`` holds to ``counts``, by table."""
+    for name, table in TABLE_OF_WRITES.items():
+        rows = len(getattr(writes, name))
+        if rows:
+            counts[table] = counts.get(table, 0) + rows

@@ -13,6 +13,10 @@ reported as written what was rolled back.
 When the database refuses a batch (a value it will not store, a key another
 import stored a moment ago), the batch is done again item by item, so only the
 item it refuses fails and the good items of the batch are kept.
+
+After the last batch, the planner statistics of the tables the import wrote
+are refreshed (``store.analyze``), so that a command run right after it is
+planned for the data as it is now.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from collabctl.operations.importing.results import Changes, ItemResult
 from collabctl.operations.importing.rows import (
     BatchStatements,
     Writes,
+    count_written,
     read_companies,
     read_offices,
     read_service,
@@ -46,6 +51,7 @@ from collabctl.operations.importing.rows import (
 )
 from collabctl.operations.jsonstream import KINDS, Item
 from collabctl.operations.long_run import collector_set_aside
+from collabctl.store.analyze import refresh_statistics
 from collabctl.store.retry import DEFAULT_BACKOFF
 
 #: Items per transaction: larger batches commit less often, smaller ones report sooner
@@ -137,6 +143,8 @@ class _Importer:
         self.dry_run = dry_run
         self._savepoint: Any = None
         self.catalogue: Catalogue = ctx.catalogue
+        #: rows written and committed, by table
+        self.written: dict[str, int] = {}
 
     def run(self, items: Iterable[Item | None], batch_size: int) -> Iterator[ItemResult]:
         batch = _Batch()
@@ -148,6 +156,7 @@ class _Importer:
                 break
             except CollabError:
                 yield from self._flush(batch)  # what was read before is kept and reported
+                self._refresh_statistics()
                 raise
             if item is None:
                 yield from self._flush(batch)
@@ -162,6 +171,21 @@ class _Importer:
             if is_service or batch.full(batch_size):
                 yield from self._flush(batch)
         yield from self._flush(batch)
+        self._refresh_statistics()
+
+    def _refresh_statistics(self) -> None:
+        """What the import wrote, described to the planner at once: a command run right
+        after it (``import && end --from -``) is planned for the tables as they are now,
+        not as they were before (store.analyze)."""
+        if not self.written:
+            return
+        written, self.written = self.written, {}
+        try:
+            refresh_statistics(BatchStatements(self.session), written)
+            self.session.commit()
+        except DBAPIError:
+            # everything is imported and committed; the statistics are autovacuum's then
+            self.session.rollback()
 
     # -- one item, before the database ---------------------------------------------
 
@@ -310,6 +334,7 @@ class _Importer:
             self._savepoint = None
         else:
             self.session.commit()
+            count_written(writes, self.written)
         new_services: list[Service] = [
             e.model
             for e in work
