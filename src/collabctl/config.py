@@ -33,6 +33,7 @@ CONFIG_KEYS: dict[str, str] = {
     "smtp_url": "the SMTP server notifications go through (after COLLABCTL_SMTP_URL)",
     "mail_from": "the sender address of notifications (after COLLABCTL_MAIL_FROM)",
     "mail_language": "the language of notifications: en (the default) or sv",
+    "timezone": "the time zone of the days end --at names (default Europe/Stockholm)",
 }
 
 

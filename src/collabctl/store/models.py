@@ -182,6 +182,47 @@ class OutboxMessage(SQLModel, table=True):
     claimed_until: str | None = Field(default=None, max_length=32)
 
 
+class ScheduledEnd(SQLModel, table=True):
+    """An end to perform later (``end --at``), performed by ``schedule run``.
+
+    ``state``: scheduled | done | failed | cancelled. At most one ``scheduled`` row
+    per collaboration (PARTIAL_UNIQUE_INDEXES). A run claims a row and performs its
+    end in one transaction (operations/schedule_run.py), so a row is ``done`` exactly
+    when its end was committed; ``claimed_by`` and ``claimed_at`` say which run that was.
+    """
+
+    model_config = TABLE_CONFIG
+    __tablename__ = "scheduled_end"
+    __table_args__ = (Index("ix_scheduled_end_due", "state", "due_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    collaboration_id: int = Field(foreign_key="collaboration.id")
+    customer_number: str = Field(foreign_key="company.customer_number", max_length=10, index=True)
+    service: str = Field(max_length=40)
+    office_org_number: str = Field(max_length=11)
+    outcome: str = Field(max_length=20)
+    ended_by: str = Field(max_length=10)
+    #: checklist items attested when it was scheduled, and whether unmet ones are forced
+    confirm: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    force: bool = Field(default=False)
+    reason: str | None = None
+    #: the last day of the collaboration, in the configured time zone (YYYY-MM-DD)
+    ends_on: str = Field(max_length=10)
+    #: 00:00 the next local day, in UTC (stored form)
+    due_at: str = Field(max_length=32)
+    state: str = Field(max_length=10)
+    scheduled_by: str
+    #: the scope it was scheduled in: agent, office:ORG or customer:NUMBER
+    scope: str = Field(max_length=40)
+    created_at: str = Field(max_length=32)
+    #: why the run could not end it: {"code", "message", "hint"} as JSON text
+    error: str | None = None
+    #: the run that performed it (host:pid:token) and when: the end's audit event has
+    #: this time and names the schedule id in its details
+    claimed_by: str | None = Field(default=None, max_length=200)
+    claimed_at: str | None = Field(default=None, max_length=32)
+
+
 class ServiceDefinition(SQLModel, table=True):
     """Services added to the catalogue by import (the defaults live in code)."""
 
@@ -204,6 +245,12 @@ PARTIAL_UNIQUE_INDEXES = (
         "uq_collaboration_active",
         ("customer_number", "service"),
         "state = 'active'",
+    ),
+    (
+        "scheduled_end",
+        "uq_scheduled_end_collaboration",
+        ("collaboration_id",),
+        "state = 'scheduled'",
     ),
 )
 
