@@ -48,3 +48,17 @@ MESSAGE_KEYS = (
     "last_error",
     "sent_at",
 )
+
+#: a scheduled end, in `schedule list` (and `end --at`, with a few more)
+SCHEDULE_KEYS = (
+    "id",
+    "customer_number",
+    "service",
+    "office_org_number",
+    "outcome",
+    "by",
+    "due_at",
+    "state",
+    "scheduled_by",
+    "error",
+)

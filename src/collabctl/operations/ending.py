@@ -149,6 +149,7 @@ def _apply_end(
                 "forced": forced,
                 "backup_path": backup_path,
                 "records_deleted": deleted,
+                **({} if req.schedule_id is None else {"schedule_id": req.schedule_id}),
             },
             locked=True,  # run_preflight took the company's row lock
         )
