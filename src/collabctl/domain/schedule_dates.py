@@ -44,7 +44,9 @@ class EndDay:
 def zone(name: object, where: str = "timezone in config.toml") -> ZoneInfo:
     """The time zone a setting names; an unknown one is ``config-invalid``."""
     if not isinstance(name, str) or not name.strip():
-        raise ConfigInvalid(f"{where}: expected a time zone name", f'e.g. timezone = "{DEFAULT_TIMEZONE}"')
+        raise ConfigInvalid(
+            f"{where}: expected a time zone name", f'e.g. timezone = "{DEFAULT_TIMEZONE}"'
+        )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -297,3 +297,30 @@ def list_schedules(
         party=None if ctx.party is None else (ctx.party.kind, ctx.party.key),
     )
     return [schedule_dict(row) for row in rows]
+
+
+def schedule_item(day: EndDay, replace_existing: bool) -> Any:
+    """What each item of ``end --from --at`` does in the batch runner
+    (:class:`collabctl.operations.bulk.Act`): schedule its end for the end of ``day``."""
+
+    def act(
+        sql: Statements,
+        ctx: Context,
+        request: EndRequest,
+        dry_run: bool,
+        backup_dir: Any,
+        result: Any,
+    ) -> None:
+        scheduled = schedule_end(
+            sql.session,
+            ctx,
+            request,
+            day,
+            replace_existing=replace_existing,
+            dry_run=dry_run,
+            statements=sql,
+        )
+        result.status = "would-schedule" if dry_run else "scheduled"
+        result.outcome = scheduled["outcome"]
+
+    return act

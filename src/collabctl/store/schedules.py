@@ -177,7 +177,11 @@ def claim(sql: Statements, ids: Sequence[int], now: str) -> set[int]:
 
 
 def settle(
-    sql: Statements, outcomes: Iterable[tuple[int, str, dict[str, Any] | None]], *, run: str, at: str
+    sql: Statements,
+    outcomes: Iterable[tuple[int, str, dict[str, Any] | None]],
+    *,
+    run: str,
+    at: str,
 ) -> None:
     """Mark claimed rows ``done`` or ``failed`` (with the error), in the claiming
     transaction. ``outcomes``: (id, state, error)."""
@@ -225,7 +229,9 @@ def listed(
         params["due_by"] = due_by
     if party is not None:
         kind, key = party
-        where.append("customer_number = :party" if kind == "customer" else "office_org_number = :party")
+        where.append(
+            "customer_number = :party" if kind == "customer" else "office_org_number = :party"
+        )
         params["party"] = key
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     query = f"SELECT {_COLUMNS} FROM scheduled_end{clause} ORDER BY due_at, id"
