@@ -6,7 +6,6 @@ libfaketime for whole processes; never by sleeping."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
