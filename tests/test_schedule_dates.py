@@ -34,7 +34,10 @@ def test_a_day_in_winter_is_due_at_2300_utc_and_in_summer_at_2200() -> None:
 def test_month_end_and_year_end() -> None:
     assert at("month-end", "2027-02-10T12:00:00+00:00")[0] == "2027-02-28"
     assert at("month-end", "2028-02-10T12:00:00+00:00")[0] == "2028-02-29"
-    assert at("year-end", "2027-02-10T12:00:00+00:00") == ("2027-12-31", "2027-12-31T23:00:00.000000Z")
+    assert at("year-end", "2027-02-10T12:00:00+00:00") == (
+        "2027-12-31",
+        "2027-12-31T23:00:00.000000Z",
+    )
 
 
 def test_on_the_last_day_month_end_means_next_month_and_year_end_next_year() -> None:

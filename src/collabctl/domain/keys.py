@@ -19,6 +19,8 @@ COLLABORATION_KEYS = (
     "ended_by",
     "outcome",
     "reason",
+    # when its scheduled end is due (end --at); None when none is scheduled
+    "ends_at",
 )
 
 #: an audit event, in `log`

@@ -24,6 +24,7 @@ from collabctl.operations.companies import (
     record_counts,
 )
 from collabctl.operations.context import Context, parse_timestamp
+from collabctl.operations.ends_at import scheduled_ends, with_ends_at
 from collabctl.store.models import Office, Subscription, metadata
 
 STATES = ("active", "ended", "all")
@@ -79,12 +80,16 @@ def list_collaborations(
         if limit is not None:
             stmt = stmt.limit(limit)
         # Not a generator function: bad filters must fail before any output is written.
+        ends = scheduled_ends(session, customer and validation.customer_number(customer))
         rows = session.execute(stmt.execution_options(yield_per=1000))
-        return (collaboration_dict(row) for row in rows)
+        return with_ends_at((collaboration_dict(row) for row in rows), ends)
     matches = _search(search)
+    ends = scheduled_ends(session)
     stmt = stmt.add_columns(_COMPANY.c.org_number)
     rows = session.execute(stmt.execution_options(yield_per=1000))
-    found = (collaboration_dict(row[:-1]) for row in rows if matches(row[0], row[-1], row[1]))
+    found = with_ends_at(
+        (collaboration_dict(row[:-1]) for row in rows if matches(row[0], row[-1], row[1])), ends
+    )
     return islice(found, limit) if limit is not None else found
 
 
@@ -173,14 +178,19 @@ def show_company(session: Session, ctx: Context, number: str) -> dict[str, Any]:
     scope.require_visible(session, ctx, number)
     company = get_company(session, number)
     columns = COLLABORATION.c
-    collaborations = [
-        collaboration_dict(row)
-        for row in session.execute(
-            collaboration_select()
-            .where(columns.customer_number == number, scope.collaboration_filter(party))
-            .order_by(columns.service, columns.started_at)
+    collaborations = list(
+        with_ends_at(
+            (
+                collaboration_dict(row)
+                for row in session.execute(
+                    collaboration_select()
+                    .where(columns.customer_number == number, scope.collaboration_filter(party))
+                    .order_by(columns.service, columns.started_at)
+                )
+            ),
+            scheduled_ends(session, number),
         )
-    ]
+    )
     # an office sees the facts of its own collaborations' services only
     visible = scope.visible_services(session, party, number)
     users = [user_dict(u) for u in company_users(session, number)]
