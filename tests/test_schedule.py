@@ -262,3 +262,20 @@ def test_bulk_schedules_one_end_per_line(demo: CLI) -> None:
     )  # fmt: skip
     assert [r["status"] for r in dry.jsonl()] == ["would-schedule"]
     assert len(listed(demo)) == 2
+
+
+def test_list_and_show_carry_ends_at_of_active_collaborations(demo: CLI) -> None:
+    rows = listed_collaborations(demo, "1001")
+    assert all("ends_at" in r and r["ends_at"] is None for r in rows)
+    scheduled = schedule(demo, *END_1001)
+    by_service = {r["service"]: r["ends_at"] for r in listed_collaborations(demo, "1001")}
+    assert by_service == {"eekonomi": scheduled["due_at"], "fakturering": None, "utlagg": None}
+    everyone = ok(demo("list", "--state", "all", "--format", "json"))
+    assert [r["ends_at"] for r in everyone if r["ends_at"]] == [scheduled["due_at"]]
+    company = ok(demo("show", "1001", "--format", "json"))
+    assert {c["service"]: c["ends_at"] for c in company["collaborations"]}["eekonomi"] == (
+        scheduled["due_at"]
+    )
+    assert DAY in demo("show", "1001").stdout  # the table shows the day it ends
+    ok(demo("schedule", "cancel", str(scheduled["id"]), "--format", "json"))
+    assert all(r["ends_at"] is None for r in listed_collaborations(demo, "1001"))
