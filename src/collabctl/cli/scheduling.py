@@ -118,3 +118,66 @@ def schedule_bulk(
     check_schedule_flags(options)
     day = end_day_of(state, at)
     return end_bulk(state, options, source, fmt, act=schedule_item(day, replace))
+
+
+# -- the interactive flow: now, at the end of this month, or on a date ----------------------
+
+
+def ask_when(state: State) -> str | None:
+    """Ask when the collaboration ends: None for now, else what ``--at`` would say."""
+    from datetime import UTC, datetime
+
+    from collabctl.cli.pickers import ask, select
+    from collabctl.domain.errors import InvalidInput
+    from collabctl.domain.schedule_dates import DEFAULT_TIMEZONE, end_day, zone
+
+    tz = zone(state.config.get("timezone", DEFAULT_TIMEZONE))
+    now = datetime.now(UTC)
+    month_end = end_day("month-end", now=now, tz=tz).ends_on.isoformat()
+    choice = select(
+        state.env,
+        "When does the collaboration end?",
+        [
+            ("now", "now"),
+            (f"at the end of this month ({month_end})", "month-end"),
+            ("at the end of another day", "date"),
+        ],
+    )
+    if choice == "now":
+        return None
+    if choice == "month-end":
+        return "month-end"
+
+    def valid_day(text: str) -> bool | str:
+        try:
+            end_day(text, now=now, tz=tz)
+        except InvalidInput as exc:
+            return exc.message
+        return True
+
+    return str(
+        ask(
+            state.env,
+            "text",
+            "The collaboration's last day (YYYY-MM-DD):",
+            validate=valid_day,
+            validate_while_typing=False,
+        )
+    ).strip()
+
+
+def schedule_chosen(state: State, req: Any, options: EndOptions, fmt: Format) -> None:
+    """The end of the interactive flow when the end is scheduled: confirm, then schedule."""
+    from collabctl.domain.errors import Cancelled
+    from collabctl.operations.scheduling import schedule_end
+
+    assert options.at is not None
+    check_schedule_flags(options)
+    day = end_day_of(state, options.at)
+    if not options.yes and not confirmed(state, req.customer_number, req.service or "", day):
+        raise Cancelled("cancelled: nothing was scheduled")
+    result = state.transact(
+        lambda s, c: schedule_end(s, c, req, day, replace_existing=options.replace)
+    )
+    emit_object(state.env, result, fmt, render_scheduled)
+    message(state.env, verdict(result, False))
