@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -183,9 +184,7 @@ def test_list_filters_and_every_format_has_the_keys(demo: CLI) -> None:
     assert listed(demo, "--state", "done") == []
     assert listed(demo, "--due") == []  # none is due yet
     jsonl = demo("schedule", "list", "--format", "jsonl")
-    assert [list(__import__("json").loads(line)) for line in jsonl.stdout.splitlines()] == [
-        SCHEDULE_KEYS
-    ] * 3
+    assert [list(json.loads(line)) for line in jsonl.stdout.splitlines()] == [SCHEDULE_KEYS] * 3
     table = list(csv.reader(io.StringIO(demo("schedule", "list", "--format", "csv").stdout)))
     assert table[0] == SCHEDULE_KEYS and len(table) == 4
     people = demo("schedule", "list")
@@ -279,3 +278,64 @@ def test_list_and_show_carry_ends_at_of_active_collaborations(demo: CLI) -> None
     assert DAY in demo("show", "1001").stdout  # the table shows the day it ends
     ok(demo("schedule", "cancel", str(scheduled["id"]), "--format", "json"))
     assert all(r["ends_at"] is None for r in listed_collaborations(demo, "1001"))
+
+
+def test_the_office_sees_the_schedule_events_of_its_own_collaborations(demo: CLI) -> None:
+    mine = schedule(demo, *END_1001)
+    schedule(demo, "end", "1003", "-s", "eekonomi", "-o", "continue", "--by", "office")
+    ok(demo("schedule", "cancel", str(mine["id"]), "--format", "json"))
+    seen = ok(demo("--as", "office:556677-8899", "log", "--format", "json"))
+    scheduled = [(e["action"], e["customer_number"]) for e in seen if "schedule" in e["action"]]
+    assert sorted(scheduled) == [("schedule", "1001"), ("schedule-cancel", "1001")]
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "sentence"),
+    [
+        ("en", f"will end on {DAY}", f"will end on {DAY}, at the end of the day"),
+        ("sv", f"avslutas {DAY}", f"avslutas {DAY}, vid dagens slut"),
+    ],
+)
+def test_the_messages_name_the_day_in_english_and_swedish(
+    demo: CLI, home: Any, language: str, subject: str, sentence: str
+) -> None:
+    from collabctl.operations.mail_templates import from_facts, render
+
+    home.mkdir(exist_ok=True)
+    (home / "config.toml").write_text(f'mail_language = "{language}"\n')
+    scheduled = schedule(demo, *END_1001)
+    messages = ok(demo("notify", "list", "--format", "json"))
+    assert all(subject in m["subject"] for m in messages if m["event"] == "schedule")
+    notice = from_facts(
+        json.dumps(
+            {
+                "company_name": "Kund AB",
+                "office_name": "Exempelbyrån AB",
+                "actor": "tester",
+                "behalf": "office",
+                "service_name": "Visma eEkonomi",
+                "outcome": "continue",
+                "ends_on": DAY,
+            }
+        ),
+        event="schedule",
+        at="2026-12-07T10:00:00.000000Z",
+        customer_number="1001",
+        office_org_number="556677-8899",
+        service="eekonomi",
+    )
+    for role in ("main-contact", "office"):
+        title, body = render(notice, role, language)
+        assert DAY in title and sentence in body
+    cancel_notice = from_facts(
+        '{"company_name":"Kund AB","office_name":"Exempelbyrån AB","actor":"tester",'
+        f'"behalf":"office","service_name":"Visma eEkonomi","ends_on":"{DAY}"}}',
+        event="schedule-cancel",
+        at="2026-12-07T10:00:00.000000Z",
+        customer_number="1001",
+        office_org_number="556677-8899",
+        service="eekonomi",
+    )
+    title, body = render(cancel_notice, "office", language)
+    assert DAY in title and DAY in body
+    ok(demo("schedule", "cancel", str(scheduled["id"]), "--format", "json"))
