@@ -339,3 +339,15 @@ def test_the_messages_name_the_day_in_english_and_swedish(
     title, body = render(cancel_notice, "office", language)
     assert DAY in title and DAY in body
     ok(demo("schedule", "cancel", str(scheduled["id"]), "--format", "json"))
+
+
+def test_flags_that_do_not_fit_a_scheduled_end_are_usage_errors(demo: CLI) -> None:
+    replace_alone = demo(*END_1001, "--replace", "--yes")
+    assert replace_alone.exit_code == 2 and "--replace" in replace_alone.stderr
+    no_backup = demo("end", "1007", "-s", "utlagg", "-o", "delete", "--by", "customer",
+                     "--no-backup", "--at", DAY, "--yes")  # fmt: skip
+    assert no_backup.exit_code == 2 and "always writes its backup" in no_backup.stderr
+    bulk_bad_day = demo("end", "--from", "-", "-s", "eekonomi", "-o", "continue", "--by",
+                        "office", "--at", "2027-02-30", "--yes", input="1001\n")  # fmt: skip
+    assert bulk_bad_day.exit_code == 2 and "no such day" in bulk_bad_day.stderr
+    assert listed(demo, "--state", "all") == []
