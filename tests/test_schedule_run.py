@@ -236,3 +236,47 @@ def test_the_clock_of_the_run_decides_not_the_database(demo: CLI) -> None:
     # the database's clock (now) is two months before the day: the run's clock decides
     assert instant(kept["due_at"]) > datetime.now(UTC)
     assert [r["id"] for r in run(instant(kept["due_at"]) + timedelta(seconds=1))] == [kept["id"]]
+
+
+def test_runs_in_small_batches_at_once_share_the_work_and_each_end_happens_once(
+    cli: CLI,
+) -> None:
+    """Four runs in threads, started together, ten ends a batch: their claims may interleave
+    at any point, and still each end is performed once."""
+    import threading
+
+    ok(cli("list", "--format", "json"))
+    numbers = _bulk_load(db_url(), 120)
+    scheduled = cli(
+        "end", "--from", "-", "-s", "eekonomi", "-o", "deactivate", "--by", "office",
+        "--at", DAY, "--yes", "--format", "jsonl", input="\n".join(numbers) + "\n",
+    )  # fmt: skip
+    assert scheduled.exit_code == 0, scheduled.stderr
+    due = instant(ok(cli("schedule", "list", "--format", "json"))[0]["due_at"])
+    performed: list[list[str]] = [[] for _ in range(4)]
+    failures: list[BaseException] = []
+    together = threading.Barrier(4)
+
+    def runner(index: int) -> None:
+        db = Database(db_url())
+        try:
+            together.wait(timeout=60)
+            for batch in run_due(
+                db, Context(actor=f"runner{index}"), now=due, backup_dir=backup_dir(),
+                batch_items=10,
+            ):  # fmt: skip
+                performed[index] += [r.customer_number for r in batch if r.status == "done"]
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=runner, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not failures, failures
+    everything = [n for share in performed for n in share]
+    assert sorted(everything) == sorted(numbers), "each end performed once, none left"
+    assert set(_item_states(db_url()).values()) == {("ended", "read-only", 1)}

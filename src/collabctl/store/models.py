@@ -217,8 +217,8 @@ class ScheduledEnd(SQLModel, table=True):
     created_at: str = Field(max_length=32)
     #: why the run could not end it: {"code", "message", "hint"} as JSON text
     error: str | None = None
-    #: the run that performed it (host:pid:token) and when: the end's audit event has
-    #: this time and names the schedule id in its details
+    #: the run that performed it (host:pid:token) and when it marked it done or failed;
+    #: the end's audit event names the schedule id in its details
     claimed_by: str | None = Field(default=None, max_length=200)
     claimed_at: str | None = Field(default=None, max_length=32)
 
