@@ -132,13 +132,13 @@ def run_due(
     """
     moment = format_timestamp(now)
     token = token or run_token()
-    after = 0
+    after = ("", 0)
     while True:
         with db.session(write=False) as session:
             rows = schedules.due(Statements(session), moment, after=after, limit=batch_items)
         if not rows:
             return
-        after = rows[-1].id
+        after = (rows[-1].due_at, rows[-1].id)
         by_id = {row.id: row for row in rows}
         items: list[tuple[int, EndRequest | None, BulkResult | None]] = [
             (row.id, _request(row), None) for row in rows

@@ -79,19 +79,22 @@ SET outcome = :outcome, ended_by = :by, confirm = :confirm, force = :force, reas
 WHERE id = :id AND state = 'scheduled'
 """
 _CANCEL_SQL = "UPDATE scheduled_end SET state = 'cancelled' WHERE id = :id AND state = 'scheduled'"
-#: the due rows after a given id, for a run to try to claim
+#: the due rows after a given one, in (due_at, id) order: a range of ix_scheduled_end_due
+#: read in index order, so a batch costs the same however many rows are still due
 _DUE_SQL = f"""
 SELECT {_COLUMNS} FROM scheduled_end
-WHERE state = 'scheduled' AND due_at <= :now AND id > :after
-ORDER BY id LIMIT :limit
+WHERE state = 'scheduled' AND due_at <= :now AND (due_at, id) > (:after_due, :after_id)
+ORDER BY due_at, id LIMIT :limit
 """
 _PG_CLAIM_SQL = """
 SELECT id FROM scheduled_end
 WHERE id = ANY(:ids) AND state = 'scheduled' AND due_at <= :now
 FOR UPDATE SKIP LOCKED
 """
+#: by primary key: the unary + keeps SQLite from scanning ix_scheduled_end_due instead
 _SQLITE_CLAIM_SQL = (
-    "SELECT id FROM scheduled_end WHERE id IN ({ids}) AND state = 'scheduled' AND due_at <= :now"
+    "SELECT id FROM scheduled_end "
+    "WHERE id IN ({ids}) AND +state = 'scheduled' AND +due_at <= :now"
 )
 _SETTLE_SQL = """
 UPDATE scheduled_end SET state = :state, error = :error, claimed_by = :run, claimed_at = :at
@@ -156,10 +159,13 @@ def cancel(sql: Statements, schedule_id: int) -> bool:
     return bool(sql.execute(_CANCEL_SQL, {"id": schedule_id}).rowcount == 1)
 
 
-def due(sql: Statements, now: str, *, after: int, limit: int) -> list[ScheduleRow]:
-    """Up to ``limit`` rows due at ``now`` with an id above ``after``, in id order."""
-    rows = sql.execute(_DUE_SQL, {"now": now, "after": after, "limit": limit})
-    return [ScheduleRow._make(row) for row in rows]
+def due(
+    sql: Statements, now: str, *, after: tuple[str, int] = ("", 0), limit: int
+) -> list[ScheduleRow]:
+    """Up to ``limit`` rows due at ``now`` that come after ``after`` (due_at, id), in that
+    order."""
+    params = {"now": now, "after_due": after[0], "after_id": after[1], "limit": limit}
+    return [ScheduleRow._make(row) for row in sql.execute(_DUE_SQL, params)]
 
 
 def claim(sql: Statements, ids: Sequence[int], now: str) -> set[int]:
