@@ -177,6 +177,7 @@ def schedule_run(fmt: FormatOption = Format.table) -> None:
     """
     from datetime import UTC, datetime
 
+    from collabctl.cli.runtime import prepare_long_run
     from collabctl.config import backup_dir
     from collabctl.operations.schedule_run import run_due
 
@@ -191,6 +192,7 @@ def schedule_run(fmt: FormatOption = Format.table) -> None:
     with db.session(write=False) as session:
         ctx = state.context(session)
     counts = {"done": 0, "failed": 0}
+    prepare_long_run()  # as a bulk end does: a run over many items
 
     def rows() -> Any:
         for batch in run_due(db, ctx, now=datetime.now(UTC), backup_dir=backup_dir()):
