@@ -280,3 +280,18 @@ def test_runs_in_small_batches_at_once_share_the_work_and_each_end_happens_once(
     everything = [n for share in performed for n in share]
     assert sorted(everything) == sorted(numbers), "each end performed once, none left"
     assert set(_item_states(db_url()).values()) == {("ended", "read-only", 1)}
+
+
+def test_a_result_line_from_the_template_is_the_same_as_the_generic_one() -> None:
+    from collabctl.cli.commands.schedule import _jsonl_line
+    from collabctl.cli.output import dumps
+    from collabctl.operations.schedule_run import RunResult
+
+    for result in (
+        RunResult(7, "0042", "eekonomi", "done", "continue", None),
+        RunResult(8, 'a"b\\ä\u2028', "utlägg", "done", "delete", None),
+        RunResult(
+            9, "1002", "eekonomi", "failed", None, {"code": "x", "message": "m", "hint": None}
+        ),
+    ):
+        assert _jsonl_line(result) == dumps(result.to_dict()) + "\n"

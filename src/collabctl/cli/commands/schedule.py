@@ -194,13 +194,25 @@ def schedule_run(fmt: FormatOption = Format.table) -> None:
     counts = {"done": 0, "failed": 0}
     prepare_long_run()  # as a bulk end does: a run over many items
 
-    def rows() -> Any:
-        for batch in run_due(db, ctx, now=datetime.now(UTC), backup_dir=backup_dir()):
+    batches = run_due(db, ctx, now=datetime.now(UTC), backup_dir=backup_dir())
+    if fmt is Format.jsonl:  # streamed, each batch once it is committed
+        out = state.env.stdout
+        for batch in batches:
             for result in batch:
                 counts[result.status] += 1
-                yield result.to_dict()
+                out.write(_jsonl_line(result))
+            out.flush()
+        if not any(counts.values()):
+            message(state.env, "no scheduled end is due")
+    else:
 
-    emit_rows(state.env, rows(), fmt, RUN_KEYS, empty="no scheduled end is due")
+        def rows() -> Any:
+            for batch in batches:
+                for result in batch:
+                    counts[result.status] += 1
+                    yield result.to_dict()
+
+        emit_rows(state.env, rows(), fmt, RUN_KEYS, empty="no scheduled end is due")
     total = counts["done"] + counts["failed"]
     message(
         state.env,
@@ -215,3 +227,19 @@ def schedule_run(fmt: FormatOption = Format.table) -> None:
         )
         raise typer.Exit(EXIT_PARTIAL)
     raise typer.Exit(EXIT_OK)
+
+
+def _jsonl_line(result: Any) -> str:
+    """A run's result as its line of JSON Lines: ``dumps(result.to_dict())`` and a newline,
+    from a template when it went through (the same text; a run may have thousands)."""
+    from json.encoder import encode_basestring as string
+
+    from collabctl.cli.output import dumps
+
+    if result.error is not None or result.outcome is None:
+        return dumps(result.to_dict()) + "\n"
+    return (
+        f'{{"id":{result.id},"customer_number":{string(result.customer_number)},'
+        f'"service":{string(result.service)},"status":{string(result.status)},'
+        f'"outcome":{string(result.outcome)},"error":null}}\n'
+    )
