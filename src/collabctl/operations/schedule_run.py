@@ -32,7 +32,7 @@ from collabctl.operations.context import Context, format_timestamp, now_iso
 from collabctl.operations.preflight import EndRequest
 from collabctl.store import schedules
 from collabctl.store.database import Database
-from collabctl.store.schedules import ScheduleRow
+from collabctl.store.schedules import DueRow
 from collabctl.store.statements import Statements
 
 #: a run's result per scheduled end: done | failed
@@ -83,7 +83,7 @@ def _error_of(result: BulkResult) -> dict[str, Any] | None:
 class _Claims:
     """The batch runner's claims for a run (:class:`collabctl.operations.bulk.Claims`)."""
 
-    def __init__(self, rows: dict[int, ScheduleRow], now: str, token: str) -> None:
+    def __init__(self, rows: dict[int, DueRow], now: str, token: str) -> None:
         self.rows = rows
         self.now = now
         self.token = token
@@ -100,7 +100,7 @@ class _Claims:
         )
 
 
-def _request(row: ScheduleRow) -> EndRequest:
+def _request(row: DueRow) -> EndRequest:
     return EndRequest(
         customer_number=row.customer_number,
         service=row.service,

@@ -46,9 +46,7 @@ class ScheduleRow(NamedTuple):
 
     @property
     def confirmed(self) -> tuple[str, ...]:
-        if self.confirm in ("[]", b"[]"):  # the common case, without a JSON parser
-            return ()
-        return tuple(Statements.from_json(self.confirm) or ())
+        return _items(self.confirm)
 
     @property
     def error_dict(self) -> dict[str, Any] | None:
@@ -83,8 +81,10 @@ WHERE id = :id AND state = 'scheduled'
 _CANCEL_SQL = "UPDATE scheduled_end SET state = 'cancelled' WHERE id = :id AND state = 'scheduled'"
 #: the due rows after a given one, in (due_at, id) order: a range of ix_scheduled_end_due
 #: read in index order, so a batch costs the same however many rows are still due
-_DUE_SQL = f"""
-SELECT {_COLUMNS} FROM scheduled_end
+_DUE_SQL = """
+SELECT id, collaboration_id, customer_number, service, outcome, ended_by, confirm, force,
+       reason, due_at
+FROM scheduled_end
 WHERE state = 'scheduled' AND due_at <= :now AND (due_at, id) > (:after_due, :after_id)
 ORDER BY due_at, id LIMIT :limit
 """
@@ -169,13 +169,37 @@ def cancel(sql: Statements, schedule_id: int) -> bool:
     return bool(sql.execute(_CANCEL_SQL, {"id": schedule_id}).rowcount == 1)
 
 
-def due(
-    sql: Statements, now: str, *, after: tuple[str, int] = ("", 0), limit: int
-) -> list[ScheduleRow]:
+class DueRow(NamedTuple):
+    """What performing a scheduled end needs of its row."""
+
+    id: int
+    collaboration_id: int
+    customer_number: str
+    service: str
+    outcome: str
+    ended_by: str
+    confirm: Any
+    force: bool
+    reason: str | None
+    due_at: str
+
+    @property
+    def confirmed(self) -> tuple[str, ...]:
+        return _items(self.confirm)
+
+
+def _items(confirm: Any) -> tuple[str, ...]:
+    """The JSON list of attested checklist items as a tuple."""
+    if confirm in ("[]", b"[]"):  # the common case, without a JSON parser
+        return ()
+    return tuple(Statements.from_json(confirm) or ())
+
+
+def due(sql: Statements, now: str, *, after: tuple[str, int] = ("", 0), limit: int) -> list[DueRow]:
     """Up to ``limit`` rows due at ``now`` that come after ``after`` (due_at, id), in that
     order."""
     params = {"now": now, "after_due": after[0], "after_id": after[1], "limit": limit}
-    return [ScheduleRow._make(row) for row in sql.execute(_DUE_SQL, params)]
+    return [DueRow._make(row) for row in sql.execute(_DUE_SQL, params)]
 
 
 def claim(sql: Statements, ids: Sequence[int], now: str) -> set[int]:
