@@ -351,3 +351,15 @@ def test_flags_that_do_not_fit_a_scheduled_end_are_usage_errors(demo: CLI) -> No
                         "office", "--at", "2027-02-30", "--yes", input="1001\n")  # fmt: skip
     assert bulk_bad_day.exit_code == 2 and "no such day" in bulk_bad_day.stderr
     assert listed(demo, "--state", "all") == []
+
+
+def test_an_attested_item_is_kept_for_the_run_and_a_foreign_one_refused(demo: CLI) -> None:
+    lon = ("end", "1005", "-s", "lon", "--by", "office")
+    foreign = demo(*lon, "-c", "reports-submitted", "--at", DAY, "--yes", "--format", "json")
+    assert (
+        "no checklist item 'reports-submitted'" in error_of(foreign, "invalid-input", 2)["message"]
+    )
+    kept = schedule(demo, *lon, "-c", "data-synchronised")
+    [event] = [e for e in log_events(demo, "--customer", "1005") if e["action"] == "schedule"]
+    assert event["details"]["confirmed"] == ["data-synchronised"]
+    assert "data-synchronised" not in str(kept["to_do"])

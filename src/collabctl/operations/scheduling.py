@@ -67,6 +67,14 @@ def schedule_end(
     sql = statements or Statements(session)
     pre = run_preflight(sql, ctx, req, lock=not dry_run, continue_after=_LATER)
     to_do = _refuse_now(pre)
+    foreign = [item for item in req.confirm if item not in pre.service.checklist]
+    if foreign:  # as for an end now: a flag that does nothing is not silently ignored
+        raise InvalidInput(
+            f"--confirm {foreign[0]}: {pre.service.code} has no checklist item {foreign[0]!r}",
+            f"{pre.service.code}'s checklist: {', '.join(pre.service.checklist)}"
+            if pre.service.checklist
+            else f"{pre.service.code} has no checklist: drop --confirm",
+        )
     assert pre.collaboration_id is not None and pre.collaboration is not None
     assert pre.outcome is not None and pre.ended_by is not None
     number, code = req.customer_number, pre.service.code
