@@ -21,6 +21,11 @@ from collabctl.store.database import Database
 from helpers import CLI, COLLABCTL, db_url, killed_after, log_events, ok
 from test_concurrency import _assert_whole, _bulk_load, _item_states, run_together
 
+try:  # PgBouncer in transaction mode too, where the suite has it (pgbouncer_fixtures)
+    from pgbouncer_fixtures import ALL_BACKENDS as PROCESS_BACKENDS
+except ImportError:
+    PROCESS_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
 DAY = (date.today() + timedelta(days=60)).isoformat()
 
 
@@ -159,6 +164,7 @@ DUE_ENDS = 300
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", PROCESS_BACKENDS, indirect=True)
 def test_concurrent_runs_perform_each_due_end_exactly_once(
     cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -188,6 +194,7 @@ KILL_ENDS = 1500
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", PROCESS_BACKENDS, indirect=True)
 def test_a_run_killed_midway_leaves_each_end_done_or_due_and_a_rerun_completes_it(
     cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
