@@ -191,6 +191,8 @@ def test_list_filters_and_every_format_has_the_keys(demo: CLI) -> None:
     assert people.exit_code == 0 and "1007" in people.stdout
     bad = demo("schedule", "list", "--state", "sent", "--format", "json")
     error_of(bad, "invalid-input", 2)
+    both = demo("schedule", "list", "--due", "--state", "done", "--format", "json")
+    error_of(both, "invalid-input", 2)
 
 
 def test_a_party_lists_and_cancels_only_its_own(demo: CLI) -> None:

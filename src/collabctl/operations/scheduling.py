@@ -296,6 +296,11 @@ def list_schedules(
             f"--state: {state!r} is not a state of a scheduled end",
             f"use one of: {', '.join(LIST_STATES)}",
         )
+    if due and state != "scheduled":
+        raise InvalidInput(
+            f"--due lists the scheduled ends that are due; --state {state} contradicts it",
+            "drop --state, or drop --due",
+        )
     rows = schedules.listed(
         Statements(session),
         customer=None if customer is None else validation.customer_number(customer, "--customer"),
