@@ -1,7 +1,8 @@
-"""``schedule run`` of N due ends against a bulk ``end --from -`` of the same N, on SQLite.
+"""``schedule run`` of N due ends against a bulk ``end --from -`` of the same N.
 
-    python benchmarks/schedule_run.py             # N = 20 000
+    python benchmarks/schedule_run.py             # N = 20 000, SQLite
     python benchmarks/schedule_run.py --n 2000    # a quicker run
+    python benchmarks/schedule_run.py --postgres  # on a throwaway PostgreSQL server
 
 A database with N companies ready to end (benchmarks/common.py), then:
 
@@ -25,6 +26,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the throwaway server of the tests (--postgres)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import common
 
@@ -81,29 +84,67 @@ def measure(n: int, repeat: int) -> list[object]:
                 common.run([*common.COLLABCTL, *common.BULK_END_ARGS], env=late, stdin=numbers)
             )
             check_all_ended(db, n)
+    return _row(n, scheduling.seconds, runs)
+
+
+def measure_postgres(n: int, repeat: int) -> list[object]:
+    """The same on PostgreSQL: a fresh database per run (loaded, then the N ends
+    scheduled), one for ``schedule run`` and one for the bulk end."""
+    import subprocess
+
+    import bulk_postgres
+
+    from pg_fixtures import PostgresServer
+
+    day = (date.today() + timedelta(days=30)).isoformat()
+    server = PostgresServer(settings=bulk_postgres.DURABLE).start()
+    runs: dict[str, list[common.Measured]] = {"run": [], "end": []}
+    scheduling: list[common.Measured] = []
+    try:
+        for attempt in range(repeat):
+            for kind in ("run", "end"):
+                name = f"bench_schedule_{kind}_{attempt}"
+                url = server.create_database(name)
+                try:
+                    with common.temp_home() as home:
+                        env = {**common.env_for(home), "COLLABCTL_DATABASE_URL": url}
+                        subprocess.run([*common.COLLABCTL, "db", "upgrade"], env=env, check=True,
+                                       capture_output=True)  # fmt: skip
+                        numbers = bulk_postgres.load(url, n)
+                        path = home / "numbers.txt"
+                        path.write_text("\n".join(numbers) + "\n")
+                        args = [*common.COLLABCTL, *common.BULK_END_ARGS]
+                        scheduling.append(common.run([*args, "--at", day], env=env, stdin=path))
+                        late = faked(env, day)
+                        if kind == "run":
+                            command = [*common.COLLABCTL, "schedule", "run", "--format", "jsonl"]
+                            runs[kind].append(common.run(command, env=late))
+                        else:
+                            runs[kind].append(common.run(args, env=late, stdin=path))
+                        bulk_postgres.check_database(url, n)
+                finally:
+                    server.drop_database(name)
+    finally:
+        server.stop()
+    return _row(n, common.median([m.seconds for m in scheduling]), runs)
+
+
+def _row(n: int, scheduling: float, runs: dict[str, list[common.Measured]]) -> list[object]:
     run_s = common.median([m.seconds for m in runs["run"]])
     end_s = common.median([m.seconds for m in runs["end"]])
     run_cpu = common.median([m.cpu_seconds for m in runs["run"]])
     end_cpu = common.median([m.cpu_seconds for m in runs["end"]])
-    return [
-        n,
-        scheduling.seconds,
-        end_s,
-        run_s,
-        run_s / end_s,
-        end_cpu,
-        run_cpu,
-        run_cpu / end_cpu,
-    ]
+    return [n, scheduling, end_s, run_s, run_s / end_s, end_cpu, run_cpu, run_cpu / end_cpu]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL")
     args = parser.parse_args()
     os.environ.pop("COLLABCTL_DATABASE_URL", None)
-    row = measure(args.n, args.repeat)
+    row = (measure_postgres if args.postgres else measure)(args.n, args.repeat)
     print(common.machine())
     print()
     print(
