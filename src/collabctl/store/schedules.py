@@ -88,9 +88,11 @@ FROM scheduled_end
 WHERE state = 'scheduled' AND due_at <= :now AND (due_at, id) > (:after_due, :after_id)
 ORDER BY due_at, id LIMIT :limit
 """
+#: by primary key: ``|| ''`` keeps the planner off ix_scheduled_end_due, which right after
+#: many ends were scheduled (no statistics yet) it takes for one row and scans per batch
 _PG_CLAIM_SQL = """
 SELECT id FROM scheduled_end
-WHERE id = ANY(:ids) AND state = 'scheduled' AND due_at <= :now
+WHERE id = ANY(:ids) AND state || '' = 'scheduled' AND due_at || '' <= :now
 FOR UPDATE SKIP LOCKED
 """
 #: by primary key: the unary + keeps SQLite from scanning ix_scheduled_end_due instead
@@ -108,7 +110,7 @@ _SETTLE_DONE_SQL = (
 )
 _PG_SETTLE_DONE_SQL = (
     "UPDATE scheduled_end SET state = 'done', claimed_by = :run, claimed_at = :at "
-    "WHERE id = ANY(:ids) AND state = 'scheduled'"
+    "WHERE id = ANY(:ids) AND state || '' = 'scheduled'"
 )
 _ENDS_AT_SQL = (
     "SELECT customer_number, service, due_at FROM scheduled_end "
