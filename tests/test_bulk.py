@@ -251,6 +251,8 @@ def test_a_line_carries_over_every_field_of_the_flags() -> None:
         force=True,
         reason="why",
         backup=False,
+        collaboration_id=7,
+        schedule_id=9,
     )
     for field in dataclasses.fields(EndRequest):
         if field.name != "customer_number":

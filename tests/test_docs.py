@@ -425,6 +425,7 @@ TRANSCRIPT_KEYS = [
     ("Fix it now?", ENTER),
     ("afterwards?", DOWN),
     ("» deactivate", ENTER),
+    ("When does the collaboration end?", ENTER),
     ("Reason (optional", ENTER),
     ("(y/N)", "y"),
 ]

@@ -41,6 +41,7 @@ def demo_data() -> None:
 
 def test_the_reason_is_asked_and_recorded() -> None:
     term = Terminal("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "customer")
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional, recorded with the collaboration; Enter to skip):",
                 "moving to another office", ENTER)  # fmt: skip
     term.answer("outcome continue?", "y")
@@ -52,6 +53,7 @@ def test_the_reason_is_asked_and_recorded() -> None:
 
 def test_the_reason_may_be_left_out() -> None:
     term = Terminal("end", "1001", "-s", "fakturering", "-o", "deactivate", "--by", "office")
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", ENTER)
     term.answer("outcome deactivate?", "y")
     assert term.finish() == 0
@@ -61,6 +63,7 @@ def test_the_reason_may_be_left_out() -> None:
 
 def test_a_mistyped_customer_number_is_asked_again() -> None:
     term = Terminal("end", "1007", "-s", "utlagg", "-o", "delete", "--by", "customer")
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", ENTER)
     term.answer("Write a backup file of the data before deleting it?", ENTER)
     term.answer("Type the customer number (1007) to confirm:", "1070", ENTER)
@@ -88,6 +91,7 @@ def test_no_after_fixing_the_main_contact_says_the_fix_stays() -> None:
     term = Terminal("end", "1002", "--format", "json")
     fix_the_main_contact_of_1002(term)
     term.answer("What happens to Visma eEkonomi afterwards?", DOWN, ENTER)
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", ENTER)
     term.answer("outcome deactivate?", "n")
     term.expect(r"error\[cancelled\]: the collaboration was not ended; " + KEPT)
@@ -127,6 +131,7 @@ def test_the_final_confirmation_of_a_delete_names_the_forced_items() -> None:
     term = Terminal("end", "1003", "-s", "utlagg", "-o", "delete", "--by", "office")
     term.expect(r"still to do: reports-submitted")
     term.answer("End anyway?", "y")
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", "drafts stay with the company", ENTER)
     term.answer("Write a backup file of the data before deleting it?", ENTER)
     term.expect(r"Forced checklist items \(recorded\):\s+reports-submitted,\s+outlays-submitted\.")

@@ -25,6 +25,7 @@ COLLABORATION_KEYS = [
     "ended_by",
     "outcome",
     "reason",
+    "ends_at",
 ]
 SHOW_KEYS = [
     "customer_number",

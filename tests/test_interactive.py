@@ -72,6 +72,7 @@ def test_end_1002_fixing_the_main_contact_on_the_spot() -> None:
     term.expect(r"lars@snickerinorr\.se is now the main contact \(promoted to administrator\)")
     term.expect(r"ok\s+main-contact\s+main contact lars@snickerinorr\.se")
     term.answer("What happens to Visma eEkonomi afterwards?", DOWN, ENTER)
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", ENTER)
     term.answer("outcome deactivate?", "y")
     term.expect(r"Ended the eekonomi collaboration of 1002 Snickeri Norr AB")
@@ -115,6 +116,7 @@ def test_end_1002_creating_a_new_main_contact() -> None:
     term.answer("Full name:", "Karin Berg", ENTER)
     term.expect(r"Created karin@snickerinorr\.se \(Karin Berg\) as administrator and main contact")
     term.answer("What happens to Visma eEkonomi afterwards?", ENTER)
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("outcome continue?", "y")
     term.expect(r"the subscription is now active\. Ended by customer")
     assert term.finish() == 0
@@ -140,6 +142,7 @@ def test_end_1007_delete_with_backup_after_typing_the_customer_number(tmp_path: 
     term.answer("Who is ending the collaboration?", ENTER)
     term.expect(r"ok\s+checklist\s+reports-submitted \(data\), outlays-submitted \(data\)")
     term.answer("What happens to Visma Utlägg afterwards?", DOWN, ENTER)
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", ENTER)
     term.answer("Write a backup file of the data before deleting it?", ENTER)
     term.expect(r"This deletes ALL Visma Utlägg data of customer 1007\. `collabctl restore` can")
@@ -175,6 +178,7 @@ def test_end_1007_a_wrong_customer_number_asks_again_and_ctrl_c_deletes_nothing(
     term = Terminal("end", "1007", "--service", "utlagg")
     term.answer("Who is ending the collaboration?", DOWN, ENTER)
     term.answer("What happens to Visma Utlägg afterwards?", DOWN, ENTER)
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", ENTER)
     term.answer("Write a backup file of the data before deleting it?", ENTER)
     term.answer("Type the customer number (1007) to confirm:", "1070", ENTER)
@@ -197,6 +201,7 @@ def test_end_1005_ticking_the_checklist_and_forcing_the_rest() -> None:
     term.expect(r"still to do: backup-handed-over: collabctl export 1005 --service lon")
     term.answer("End anyway?", "y")
     term.expect(r"Outcome: handover")
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", ENTER)
     # the final confirmation names what is forced (the terminal may wrap the long question)
     term.expect(r"outcome handover, forcing backup-h\s*anded-over \(recorded\)\?")
@@ -246,6 +251,7 @@ def test_ctrl_c_at_a_prompt_exits_130_and_changes_nothing(where: str) -> None:
         term.answer("Which collaboration?", ENTER)
         term.answer("Who is ending the collaboration?", ENTER)
         term.answer("What happens to Visma eEkonomi afterwards?", DOWN, ENTER)
+        term.answer("When does the collaboration end?", ENTER)  # now
         term.answer("Reason (optional", ENTER)
         term.answer("outcome deactivate?", CTRL_C)
     term.expect(r"interrupted")
@@ -260,6 +266,7 @@ def test_a_declined_confirmation_ends_nothing() -> None:
     term.expect(r"Collaboration: fakturering")  # eekonomi ended already: only one is offered
     term.answer("Who is ending the collaboration?", ENTER)
     term.answer("What happens to Visma eEkonomi Fakturering afterwards?", ENTER)
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", ENTER)
     term.answer("outcome continue?", "n")
     term.expect(r"error\[cancelled\]: the collaboration was not ended; nothing was changed")
@@ -310,6 +317,7 @@ def test_the_result_goes_to_stdout_and_the_progress_to_stderr(tmp_path: Path) ->
     term = Terminal("end", "1001", "--service", "fakturering", "--format", "json", stderr=stderr)
     term.answer("Who is ending the collaboration?", DOWN, ENTER)
     term.answer("What happens to Visma eEkonomi Fakturering afterwards?", DOWN, ENTER)
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", ENTER)
     term.answer("outcome deactivate?", "y")
     term.expect(r"\n\}")

@@ -27,6 +27,7 @@ def test_the_interactive_end_and_its_main_contact_fix_queue_their_messages() -> 
     term.answer("The company has no main contact. Fix it now?", ENTER)
     term.expect(r"lars@snickerinorr\.se is now the main contact")
     term.answer("What happens to Visma eEkonomi afterwards?", DOWN, ENTER)
+    term.answer("When does the collaboration end?", ENTER)  # now
     term.answer("Reason (optional", ENTER)
     term.answer("outcome deactivate?", "y")
     term.expect(r"Ended the eekonomi collaboration of 1002 Snickeri Norr AB")

@@ -34,6 +34,7 @@ CONFIG_KEYS: dict[str, str] = {
     "mail_from": "the sender address of notifications (after COLLABCTL_MAIL_FROM)",
     "mail_language": "the language of notifications: en (the default) or sv",
     "notify_expire_hours": "hours a notification may wait undelivered before it fails (72)",
+    "timezone": "the time zone of the days end --at names (default Europe/Stockholm)",
 }
 
 

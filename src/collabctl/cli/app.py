@@ -16,7 +16,16 @@ import typer
 
 from collabctl import __version__
 from collabctl.cli import global_options
-from collabctl.cli.commands import admin, changes, data, notify, restore, users, views
+from collabctl.cli.commands import (
+    admin,
+    changes,
+    data,
+    notify,
+    restore,
+    schedule,
+    users,
+    views,
+)
 from collabctl.cli.env import Environment
 from collabctl.cli.errors import ContractGroup, closed_output_exits, guard_main
 from collabctl.cli.output import ColorMode
@@ -53,7 +62,7 @@ Run `collabctl COMMAND --help` for the details of a command.
 """
 
 #: The command groups, merged into the root app.
-GROUPS = (data, views, changes, users, restore, notify, admin)
+GROUPS = (data, views, changes, users, restore, notify, schedule, admin)
 
 #: The order of the commands in ``collabctl --help``: first what a new user tries,
 #: then the changes, then the setup. Commands not named here follow, in the order
@@ -71,6 +80,7 @@ HELP_ORDER = (
     "log",
     "end",
     "restore",
+    "schedule",
     "notify",
     "doctor",
     "db",

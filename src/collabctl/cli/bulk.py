@@ -37,7 +37,9 @@ BULK_COLUMNS = ("line", "customer_number", "service", "status", "outcome", "erro
 ERROR_INDENT = " " * 8
 
 
-def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int:
+def end_bulk(
+    state: State, options: EndOptions, source: str, fmt: Format, *, act: Any = None
+) -> int:
     """End one collaboration per input line; returns the exit code (0 or 4).
 
     Results stream out batch by batch, each after its batch is committed; the
@@ -45,7 +47,7 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
     terminal and the results go elsewhere (at a terminal, they are the progress).
     """
     from collabctl.config import backup_dir
-    from collabctl.operations.bulk import STATUSES, LineReader, end_many
+    from collabctl.operations.bulk import STATUSES, LineReader, end_item, end_many
 
     env = state.env
     if env.fields is not None:  # before anything is ended
@@ -74,9 +76,10 @@ def end_bulk(state: State, options: EndOptions, source: str, fmt: Format) -> int
         options.request(""),
         dry_run=options.dry_run,
         backup_dir=backup_dir(),
+        act=act or end_item,
     )
     counts = dict.fromkeys(STATUSES, 0)
-    label = "checking" if options.dry_run else "ending"
+    label = "checking" if options.dry_run else "ending" if act is None else "scheduling"
     progress = (
         ProgressDisplay(env, reader, label) if env.stderr_tty and not env.stdout_tty else None
     )

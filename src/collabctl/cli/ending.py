@@ -29,6 +29,10 @@ class EndOptions:
     dry_run: bool
     yes: bool
     backup: bool
+    #: --at: schedule the end for the end of this day instead (DATE, month-end, year-end)
+    at: str | None = None
+    #: --replace: move the collaboration's scheduled end
+    replace: bool = False
 
     def request(self, customer: str) -> EndRequest:
         from collabctl.operations.ending import EndRequest

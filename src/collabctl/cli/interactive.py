@@ -175,6 +175,11 @@ def end_interactively(state: State, options: EndOptions, fmt: Format) -> None:
     # the end itself, one transaction: a refusal under the lock (another agent was first)
     # still leaves what the flow saved before
     try:
+        if options.at is not None:  # or its schedule, when it ends later
+            from collabctl.cli.scheduling import schedule_chosen
+
+            schedule_chosen(state, req, options, fmt)
+            return
         apply_end(state, req, fmt)
     except (CollabError, UsageError):
         _say_kept(state, saved)
@@ -271,6 +276,12 @@ def _end_flow(
     outcome = pre.outcome
     req = replace(req, outcome=outcome, by=pre.ended_by)
 
+    if options.at is None and not options.yes:  # now, or at the end of a day (schedule run)
+        from collabctl.cli.scheduling import ask_when
+
+        options.at = ask_when(state)
+    if options.at is not None:
+        return req  # the schedule's own confirmation follows
     if not options.yes:
         req = _confirm(state, pre, req, number)
     return req

@@ -33,6 +33,7 @@ _COLLABORATIONS = (
     Column("ended_at", "ended", KEY, 2, day),
     Column("ended_by", "by", KEY, 4),
     Column("outcome", priority=2),
+    Column("ends_at", "ends", KEY, 3, day),
 )
 _OFFICES = (
     Column("org_number", "org number", KEY, 1),

@@ -19,6 +19,8 @@ COLLABORATION_KEYS = (
     "ended_by",
     "outcome",
     "reason",
+    # when its scheduled end is due (end --at); None when none is scheduled
+    "ends_at",
 )
 
 #: an audit event, in `log`
@@ -49,4 +51,18 @@ MESSAGE_KEYS = (
     "next_attempt_at",
     "last_error",
     "sent_at",
+)
+
+#: a scheduled end, in `schedule list` (and `end --at`, with a few more)
+SCHEDULE_KEYS = (
+    "id",
+    "customer_number",
+    "service",
+    "office_org_number",
+    "outcome",
+    "by",
+    "due_at",
+    "state",
+    "scheduled_by",
+    "error",
 )

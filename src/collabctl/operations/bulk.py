@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from collabctl.domain.errors import AlreadyEnded, CollabError, InvalidInput
 from collabctl.operations.bulk_input import (
@@ -67,7 +67,7 @@ __all__ = [
     "parse_line",
 ]
 
-STATUSES = ("ended", "already-ended", "would-end", "failed")
+STATUSES = ("ended", "already-ended", "would-end", "scheduled", "would-schedule", "failed")
 #: Items per transaction. Larger batches commit less often; smaller ones report
 #: sooner and hold the write lock for less time.
 BATCH_ITEMS = 500
@@ -101,6 +101,54 @@ class BulkResult:
 _Item = tuple[int, EndRequest | None, BulkResult | None]
 
 
+class Act(Protocol):
+    """What each item does, in the batch's transaction: end it (the default), or schedule
+    its end (``end --from --at``). Sets the item's status and outcome in ``result``; a
+    refusal is a :class:`CollabError`, which leaves nothing changed."""
+
+    def __call__(
+        self,
+        sql: Statements,
+        ctx: Context,
+        request: EndRequest,
+        dry_run: bool,
+        backup_dir: Path,
+        result: BulkResult,
+    ) -> None: ...
+
+
+class Claims(Protocol):
+    """Items that must be claimed in the transaction that performs them (``schedule run``):
+    :meth:`claim` says which of the batch's items this transaction may perform, before
+    any of them runs; :meth:`settle` records their results before the commit."""
+
+    def claim(self, sql: Statements, lines: list[int]) -> set[int]: ...
+
+    def settle(self, sql: Statements, results: list[BulkResult]) -> None: ...
+
+
+def end_item(
+    sql: Statements,
+    ctx: Context,
+    request: EndRequest,
+    dry_run: bool,
+    backup_dir: Path,
+    result: BulkResult,
+) -> None:
+    """The end of one item (:class:`Act`), or its pre-flight in a dry run."""
+    if dry_run:
+        pre = run_preflight(sql, ctx, request, lock=False)
+        result.outcome = pre.outcome or request.outcome
+        require_answers(pre)
+        result.status = "would-end"
+        return
+    # No savepoint needed: a refusal leaves nothing changed, and any other
+    # failure ends this whole uncommitted batch (see end_collaboration).
+    ended = end_collaboration(sql.session, ctx, request, backup_dir, statements=sql)
+    result.status = "ended"
+    result.outcome = ended.collaboration["outcome"]
+
+
 def end_many(
     db: Database,
     ctx: Context,
@@ -109,6 +157,7 @@ def end_many(
     *,
     dry_run: bool,
     backup_dir: Path,
+    act: Act = end_item,
 ) -> Iterator[list[BulkResult]]:
     """Batches of results, one result per item, in input order; each after its commit.
 
@@ -116,7 +165,9 @@ def end_many(
     items read so far are then finished before waiting for more.
     """
     with collector_set_aside():
-        yield from _end_batches(db, ctx, lines, defaults, dry_run=dry_run, backup_dir=backup_dir)
+        yield from _end_batches(
+            db, ctx, lines, defaults, dry_run=dry_run, backup_dir=backup_dir, act=act
+        )
 
 
 def _end_batches(
@@ -127,6 +178,7 @@ def _end_batches(
     *,
     dry_run: bool,
     backup_dir: Path,
+    act: Act,
 ) -> Iterator[list[BulkResult]]:
     batch: list[_Item] = []
     started = 0.0
@@ -134,7 +186,7 @@ def _end_batches(
     for line in lines:
         if line is None:
             if batch:
-                yield _run_batch(db, ctx, batch, dry_run, backup_dir)
+                yield run_batch(db, ctx, batch, dry_run, backup_dir, act)
                 batch = []
             continue
         number += 1
@@ -151,14 +203,20 @@ def _end_batches(
             started = time.monotonic()
         batch.append(item)
         if len(batch) >= BATCH_ITEMS or time.monotonic() - started >= BATCH_SECONDS:
-            yield _run_batch(db, ctx, batch, dry_run, backup_dir)
+            yield run_batch(db, ctx, batch, dry_run, backup_dir, act)
             batch = []
     if batch:
-        yield _run_batch(db, ctx, batch, dry_run, backup_dir)
+        yield run_batch(db, ctx, batch, dry_run, backup_dir, act)
 
 
-def _run_batch(
-    db: Database, ctx: Context, batch: list[_Item], dry_run: bool, backup_dir: Path
+def run_batch(
+    db: Database,
+    ctx: Context,
+    batch: list[_Item],
+    dry_run: bool,
+    backup_dir: Path,
+    act: Act = end_item,
+    claims: Claims | None = None,
 ) -> list[BulkResult]:
     """One transaction for the batch; lock conflicts roll it back and run it again, and an
     item the database refuses is taken out of it (its result: failed) before it runs again.
@@ -174,7 +232,9 @@ def _run_batch(
     batched = True
     while True:
         try:
-            work = partial(_try_batch, db, ctx, remaining, dry_run, backup_dir, batched)
+            work = partial(
+                _try_batch, db, ctx, remaining, dry_run, backup_dir, batched, act, claims, refused
+            )
             done = DEFAULT_BACKOFF.call(work)
         except _ItemRefused as exc:
             refused[exc.result.line] = exc.result
@@ -185,7 +245,7 @@ def _run_batch(
             continue
         except DBAPIError as exc:
             raise db.translate(exc) from exc
-        if not refused:
+        if not refused or claims is not None:  # claimed: done has the refused it owns
             return done
         results = {result.line: result for result in done} | refused
         return [results[number] for number, _, _ in batch]
@@ -221,10 +281,18 @@ def _try_batch(
     dry_run: bool,
     backup_dir: Path,
     batched: bool,
+    act: Act = end_item,
+    claims: Claims | None = None,
+    refused: dict[int, BulkResult] | None = None,
 ) -> list[BulkResult]:
     results: dict[int, BulkResult] = {}
     with db.session(write=not dry_run) as session:
         sql = BatchStatements(session, write=not dry_run) if batched else Statements(session)
+        if claims is not None:
+            # what this transaction performs: the items no other run has, claimed before
+            # any of them runs, settled before the commit
+            owned = claims.claim(sql, [n for n, _, _ in batch] + list(refused or ()))
+            batch = [item for item in batch if item[0] in owned]
         # Every run locks the companies of a batch in customer-number order, so runs over
         # the same customers in different orders queue for each other instead of deadlocking.
         for segment in _segments(sorted(batch, key=_lock_order)):
@@ -235,7 +303,7 @@ def _try_batch(
                     assert failed is not None
                     results[number] = failed
                     continue
-                results[number] = _end_one(sql, ctx, number, request, dry_run, backup_dir)
+                results[number] = _end_one(sql, ctx, number, request, dry_run, backup_dir, act)
             if isinstance(sql, BatchStatements):
                 try:
                     sql.flush()
@@ -245,8 +313,16 @@ def _try_batch(
                     if not _refused_by_database(exc):
                         raise
                     raise _BatchRefused() from exc
+        if claims is not None:
+            for number, result in (refused or {}).items():
+                if number in owned:
+                    results[number] = result
+            done = sorted(results.values(), key=lambda result: result.line)
+            claims.settle(sql, done)
         if not dry_run:
             session.commit()
+    if claims is not None:
+        return done
     return [results[number] for number, _, _ in batch]
 
 
@@ -257,20 +333,11 @@ def _end_one(
     request: EndRequest,
     dry_run: bool,
     backup_dir: Path,
+    act: Act = end_item,
 ) -> BulkResult:
     result = BulkResult(number, request.customer_number, request.service, "failed", request.outcome)
     try:
-        if dry_run:
-            pre = run_preflight(sql, ctx, request, lock=False)
-            result.outcome = pre.outcome or request.outcome
-            require_answers(pre)
-            result.status = "would-end"
-        else:
-            # No savepoint needed: a refusal leaves nothing changed, and any other
-            # failure ends this whole uncommitted batch (see end_collaboration).
-            ended = end_collaboration(sql.session, ctx, request, backup_dir, statements=sql)
-            result.status = "ended"
-            result.outcome = ended.collaboration["outcome"]
+        act(sql, ctx, request, dry_run, backup_dir, result)
     except AlreadyEnded as exc:
         result.status = "already-ended"
         # what the collaboration ended with, which a re-run may not have repeated

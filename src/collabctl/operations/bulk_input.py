@@ -176,6 +176,8 @@ def parse_line(line: Line, defaults: EndRequest) -> EndRequest | None:
                 force=defaults.force,
                 reason=defaults.reason,
                 backup=defaults.backup,
+                collaboration_id=defaults.collaboration_id,
+                schedule_id=defaults.schedule_id,
             )
         data = _load(text)
         if not isinstance(data, dict):

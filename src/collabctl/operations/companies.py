@@ -49,8 +49,16 @@ def collaboration_select() -> Any:
     )
 
 
+#: the keys a collaboration's row holds; ``ends_at`` comes from its scheduled end
+_ROW_KEYS = COLLABORATION_KEYS[:-1]
+
+
 def collaboration_dict(row: Any) -> dict[str, Any]:
-    return dict(zip(COLLABORATION_KEYS, row, strict=True))
+    """A collaboration's row as its keys; ``ends_at`` None until filled in
+    (:mod:`collabctl.operations.ends_at`)."""
+    values = dict(zip(_ROW_KEYS, row, strict=True))
+    values["ends_at"] = None
+    return values
 
 
 def get_company(session: Session, customer_number: str, *, lock: bool = False) -> Company:

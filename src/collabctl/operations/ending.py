@@ -152,6 +152,7 @@ def _apply_end(
                 "records_deleted": deleted,
                 # what `restore` accepts: the backup of the latest delete, unchanged
                 **({"backup_sha256": backup_sha256} if backup_sha256 else {}),
+                **({} if req.schedule_id is None else {"schedule_id": req.schedule_id}),
             },
             locked=True,  # run_preflight took the company's row lock
         )

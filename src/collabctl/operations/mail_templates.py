@@ -25,7 +25,7 @@ LANGUAGES = ("en", "sv")
 DEFAULT_LANGUAGE = "en"
 #: who a message is for: the company's main contact, or the accounting office
 ROLES = ("main-contact", "office")
-EVENTS = ("start", "end", "main-contact")
+EVENTS = ("start", "end", "main-contact", "schedule", "schedule-cancel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,8 @@ class Notice:
     contact_name: str | None = None
     previous_contact: str | None = None
     promoted: bool = False
+    # schedule, schedule-cancel: the collaboration's last day, YYYY-MM-DD
+    ends_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,10 @@ def subject(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> str:
         return t.end_subject[role].format_map(fields)
     if notice.event == "main-contact":
         return t.contact_subject.format_map(fields)
+    if notice.event in ("schedule", "schedule-cancel"):
+        from collabctl.operations import schedule_mail
+
+        return schedule_mail.subject(notice, role, lang, fields)
     raise ValueError(f"unknown event {notice.event!r}")
 
 
@@ -331,6 +337,11 @@ def render(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str
         if notice.promoted:
             second += " " + t.contact_promoted.format_map(fields)
         paragraphs = [first, second]
+    elif notice.event in ("schedule", "schedule-cancel"):
+        from collabctl.operations import schedule_mail
+
+        meaning = t.outcomes.get(notice.outcome or "", "").format_map(fields)
+        paragraphs = schedule_mail.paragraphs(notice, lang, fields, meaning)
     else:
         raise ValueError(f"unknown event {notice.event!r}")
     if notice.event == "end":

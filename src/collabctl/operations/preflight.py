@@ -54,6 +54,10 @@ class EndRequest:
     force: bool = False
     reason: str | None = None
     backup: bool = True
+    #: a scheduled end: the collaboration it was scheduled for (a newer one is not
+    #: ended in its stead) and its id, which the end's audit event names
+    collaboration_id: int | None = None
+    schedule_id: int | None = None
 
 
 @dataclass
@@ -153,7 +157,16 @@ class _Facts:
     result: Preflight
 
 
-def run_preflight(sql: Statements, ctx: Context, req: EndRequest, *, lock: bool) -> Preflight:
+def run_preflight(
+    sql: Statements,
+    ctx: Context,
+    req: EndRequest,
+    *,
+    lock: bool,
+    continue_after: frozenset[str] = frozenset(),
+) -> Preflight:
+    """Checks 1-5; the first that fails stops the rest, unless it is named in
+    ``continue_after`` (scheduling an end reports what must be done by then)."""
     service = _validate(ctx, req)
     number = req.customer_number
     if lock and sql.postgres:  # SQLite writers hold the database's write lock already
@@ -175,7 +188,7 @@ def run_preflight(sql: Statements, ctx: Context, req: EndRequest, *, lock: bool)
     for index, check in enumerate(CHECKS):
         outcome = check(facts)
         facts.result.checks.append(outcome)
-        if outcome.error is not None:
+        if outcome.error is not None and CHECK_NAMES[index] not in continue_after:
             for name in CHECK_NAMES[index + 1 :]:
                 facts.result.checks.append(
                     Check(name, None, "not checked: an earlier check failed")
@@ -188,6 +201,15 @@ def run_preflight(sql: Statements, ctx: Context, req: EndRequest, *, lock: bool)
 def check_collaboration(f: _Facts) -> Check:
     """1. An active collaboration exists (already-ended when the latest one ended)."""
     number, code, target, full = f.number, f.service.code, f.target, f.view is scope.View.FULL
+    scheduled = f.req.collaboration_id
+    if scheduled is not None and target.collaboration_id not in (None, scheduled):
+        moved_on = AlreadyEnded(
+            f"the {code} collaboration of customer {number} that this end was scheduled for "
+            "already ended; the active one started after it",
+            f"schedule the end of the new collaboration if it should end: "
+            f"collabctl end {number} --service {code} --at DATE",
+        )
+        return Check("collaboration", False, moved_on.message, moved_on)
     if target.collaboration_id is not None:
         f.result.collaboration_id = target.collaboration_id
         if not full:

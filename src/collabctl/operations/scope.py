@@ -40,7 +40,7 @@ _COLLABORATION: Table = tables.collaboration
 _AUDIT_EVENT: Table = tables.audit_event
 
 #: audit actions that concern one collaboration and name its office in details.office_org_number
-COLLABORATION_ACTIONS = ("start", "end")
+COLLABORATION_ACTIONS = ("start", "end", "schedule", "schedule-cancel")
 
 
 class View(Enum):

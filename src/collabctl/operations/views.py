@@ -20,6 +20,7 @@ from collabctl.operations.companies import (
     record_counts,
 )
 from collabctl.operations.context import Context, parse_timestamp
+from collabctl.operations.ends_at import scheduled_ends, with_ends_at
 from collabctl.store import tables
 
 if TYPE_CHECKING:
@@ -81,12 +82,16 @@ def list_collaborations(
         if limit is not None:
             stmt = stmt.limit(limit)
         # Not a generator function: bad filters must fail before any output is written.
+        ends = scheduled_ends(session, customer and validation.customer_number(customer))
         rows = session.execute(stmt.execution_options(yield_per=1000))
-        return (collaboration_dict(row) for row in rows)
+        return with_ends_at((collaboration_dict(row) for row in rows), ends)
     matches = _search(search)
+    ends = scheduled_ends(session)
     stmt = stmt.add_columns(_COMPANY.c.org_number)
     rows = session.execute(stmt.execution_options(yield_per=1000))
-    found = (collaboration_dict(row[:-1]) for row in rows if matches(row[0], row[-1], row[1]))
+    found = with_ends_at(
+        (collaboration_dict(row[:-1]) for row in rows if matches(row[0], row[-1], row[1])), ends
+    )
     return islice(found, limit) if limit is not None else found
 
 
@@ -178,14 +183,19 @@ def show_company(session: Reader, ctx: Context, number: str) -> dict[str, Any]:
     if company is None:
         raise scope.not_found(None, number)
     columns = COLLABORATION.c
-    collaborations = [
-        collaboration_dict(row)
-        for row in session.execute(
-            collaboration_select()
-            .where(columns.customer_number == number, scope.collaboration_filter(party))
-            .order_by(columns.service, columns.started_at)
+    collaborations = list(
+        with_ends_at(
+            (
+                collaboration_dict(row)
+                for row in session.execute(
+                    collaboration_select()
+                    .where(columns.customer_number == number, scope.collaboration_filter(party))
+                    .order_by(columns.service, columns.started_at)
+                )
+            ),
+            scheduled_ends(session, number),
         )
-    ]
+    )
     # an office sees the facts of its own collaborations' services only
     visible = scope.visible_services(session, party, number)
     users = _users(session, number)

@@ -46,7 +46,7 @@ __all__ = ["HEAD_REVISION", "Database", "SchemaStatus", "is_retryable", "normali
 
 #: The newest migration this code knows. A test keeps it equal to Alembic's head,
 #: so ordinary commands can check the schema without importing Alembic.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _READ_ONLY = "collabctl_read_only"

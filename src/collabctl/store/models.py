@@ -183,3 +183,30 @@ class ServiceDefinition(SQLModel, table=True):
     checklist: list[str] = Field(
         default_factory=list, sa_column=tables.service_definition.c.checklist
     )
+
+
+class ScheduledEnd(SQLModel, table=True):
+    """An end to perform later (``tables.scheduled_end``)."""
+
+    model_config = TABLE_CONFIG
+    __table__ = tables.scheduled_end
+
+    id: int | None = Field(default=None, sa_column=tables.scheduled_end.c.id)
+    collaboration_id: int = Field(sa_column=tables.scheduled_end.c.collaboration_id)
+    customer_number: str = Field(sa_column=tables.scheduled_end.c.customer_number)
+    service: str = Field(sa_column=tables.scheduled_end.c.service)
+    office_org_number: str = Field(sa_column=tables.scheduled_end.c.office_org_number)
+    outcome: str = Field(sa_column=tables.scheduled_end.c.outcome)
+    ended_by: str = Field(sa_column=tables.scheduled_end.c.ended_by)
+    confirm: list[str] = Field(default_factory=list, sa_column=tables.scheduled_end.c.confirm)
+    force: bool = Field(default=False, sa_column=tables.scheduled_end.c.force)
+    reason: str | None = Field(default=None, sa_column=tables.scheduled_end.c.reason)
+    ends_on: str = Field(sa_column=tables.scheduled_end.c.ends_on)
+    due_at: str = Field(sa_column=tables.scheduled_end.c.due_at)
+    state: str = Field(sa_column=tables.scheduled_end.c.state)
+    scheduled_by: str = Field(sa_column=tables.scheduled_end.c.scheduled_by)
+    scope: str = Field(sa_column=tables.scheduled_end.c.scope)
+    created_at: str = Field(sa_column=tables.scheduled_end.c.created_at)
+    error: str | None = Field(default=None, sa_column=tables.scheduled_end.c.error)
+    claimed_by: str | None = Field(default=None, sa_column=tables.scheduled_end.c.claimed_by)
+    claimed_at: str | None = Field(default=None, sa_column=tables.scheduled_end.c.claimed_at)

@@ -185,6 +185,49 @@ outbox = Table(
     Index("ix_outbox_state", "state", "attempts", "id"),
 )
 
+#: An end to perform later (``end --at``), performed by ``schedule run``. ``state``:
+#: scheduled | done | failed | cancelled; at most one ``scheduled`` row per
+#: collaboration (PARTIAL_UNIQUE_INDEXES). A run claims a row and performs its end in
+#: one transaction (operations/schedule_run.py), so a row is ``done`` exactly when its
+#: end was committed.
+scheduled_end = Table(
+    "scheduled_end",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("collaboration_id", Integer, ForeignKey("collaboration.id"), nullable=False),
+    Column(
+        "customer_number",
+        String(10),
+        ForeignKey("company.customer_number"),
+        nullable=False,
+        index=True,
+    ),
+    Column("service", String(40), nullable=False),
+    Column("office_org_number", String(11), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("ended_by", String(10), nullable=False),
+    #: checklist items attested when it was scheduled, and whether unmet ones are forced
+    Column("confirm", JSON, nullable=False),
+    Column("force", Boolean, nullable=False, default=False),
+    Column("reason", String),
+    #: the last day of the collaboration, in the configured time zone (YYYY-MM-DD)
+    Column("ends_on", String(10), nullable=False),
+    #: 00:00 the next local day, in UTC (stored form)
+    Column("due_at", String(32), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("scheduled_by", String, nullable=False),
+    #: the scope it was scheduled in: agent, office:ORG or customer:NUMBER
+    Column("scope", String(40), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    #: why the run could not end it: {"code", "message", "hint"} as JSON text
+    Column("error", String),
+    #: the run that performed it and when it marked it done or failed; the end's audit
+    #: event names the schedule id in its details
+    Column("claimed_by", String(200)),
+    Column("claimed_at", String(32)),
+    Index("ix_scheduled_end_due", "state", "due_at", "id"),
+)
+
 #: Services added to the catalogue by import (the defaults live in code).
 service_definition = Table(
     "service_definition",
@@ -206,6 +249,12 @@ PARTIAL_UNIQUE_INDEXES = (
         "uq_collaboration_active",
         ("customer_number", "service"),
         "state = 'active'",
+    ),
+    (
+        "scheduled_end",
+        "uq_scheduled_end_collaboration",
+        ("collaboration_id",),
+        "state = 'scheduled'",
     ),
 )
 

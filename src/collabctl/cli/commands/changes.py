@@ -210,6 +210,16 @@ subscription_state, forced, backup_path, records_deleted. With --dry-run:
 customer_number, service, office_org_number, ended_by, outcome, ok, checks
 (check, ok, message, error) and checklist (item, met, by, detail).
 
+With --at DATE|month-end|year-end, schedule the end instead: it takes effect at
+the end of that day in the configured time zone (timezone in config.toml,
+default Europe/Stockholm; due at 00:00 the next day) when `collabctl schedule
+run` performs it, with the same checks then. What cannot change by then refuses
+now (not-found, already-ended, not-a-party, outcome-not-allowed); a missing main
+contact or an unmet checklist item is shown as what must be done by then. One
+scheduled end per collaboration (duplicate); --replace moves it. Keys (json):
+the scheduled end (as in `collabctl schedule list`) plus ends_on, replaced and
+to_do (check, message, hint).
+
 With --from FILE|-, end many: one customer number or JSON object a line
 ({"customer_number", "service", "outcome", "by", "reason", "confirm", "force"});
 the flags fill in what a line leaves out. One result per line (--format jsonl:
@@ -223,6 +233,8 @@ Examples:
   collabctl end 1001 -s eekonomi -o continue --by customer --yes
   collabctl end 1005 -s lon -o handover --by office -c data-synchronised -y
   collabctl end --from customers.txt -s utlagg -o continue --by office --yes
+  collabctl end 1001 -s eekonomi -o continue --by office --at 2027-01-31 --yes
+  collabctl end --from customers.txt -s eekonomi -o continue --by office --at year-end --yes
   collabctl end                  (interactive: asks for what is missing)
 """
 
@@ -279,6 +291,18 @@ def end(
         str | None,
         typer.Option("--from", metavar="FILE|-", help="End many: one item a line, - for stdin."),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="DATE|month-end|year-end",
+            help="Schedule the end for the end of this day (YYYY-MM-DD, from tomorrow on); "
+            "`collabctl schedule run` performs it.",
+        ),
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="With --at: move the scheduled end to the new day.")
+    ] = False,
     fields: FieldsOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -296,21 +320,36 @@ def end(
         dry_run=dry_run,
         yes=yes,
         backup=not no_backup,
+        at=at,
+        replace=replace,
     )
     if fields is not None and from_file is None:
         raise UsageError(
             "--fields chooses the keys of the results of --from",
             "collabctl end --from FILE --fields line,customer_number,status ...",
         )
+    if replace and at is None:
+        raise UsageError(
+            "--replace moves a scheduled end: it needs --at",
+            "collabctl end ... --at DATE --replace",
+        )
     if from_file is not None:
         if customer is not None:
             raise UsageError(
                 "give either CUSTOMER or --from, not both", "collabctl end --from FILE|- [flags]"
             )
+        if at is not None:
+            from collabctl.cli.scheduling import schedule_bulk
+
+            raise typer.Exit(schedule_bulk(state, options, from_file, at, replace, fmt))
         from collabctl.cli.bulk import end_bulk
 
         raise typer.Exit(end_bulk(state, options, from_file, fmt))
-    if ending.asks(state, options):
+    if at is not None and customer is not None and service is not None:
+        from collabctl.cli.scheduling import schedule_one
+
+        schedule_one(state, options, at, replace, fmt)
+    elif ending.asks(state, options):
         from collabctl.cli.interactive import end_interactively
 
         end_interactively(state, options, fmt)

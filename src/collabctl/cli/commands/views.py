@@ -33,6 +33,8 @@ LIST_TABLE_COLUMNS = (
     Column("started_at", "started", KEY, 5, day),
     Column("ended_at", "ended", KEY, 4, day),
     Column("outcome", "outcome", KEY, 3),
+    # a scheduled end (end --at): the day it is due, in UTC
+    Column("ends_at", "ends", KEY, 4, day),
 )
 
 #: ``limit`` of ``list`` and ``log``.
