@@ -76,7 +76,10 @@ def demo_data() -> None:
         ("collabctl list --state ", ["active", "ended", "all"]),
         ("collabctl list -f ", ["table", "json", "jsonl", "csv"]),
         ("collabctl show 1001 --format j", ["json", "jsonl"]),
-        ("collabctl notify list --state ", ["pending", "sent", "failed", "no-address", "all"]),
+        (
+            "collabctl notify list --state ",
+            ["pending", "sent", "failed", "no-address", "cancelled", "all"],
+        ),
         ("collabctl add-user 1001 --role ", ["administrator", "user", "auditor"]),
         ("collabctl user set-role 1001 erik@kund.se ", ["administrator", "user", "auditor"]),
         (

@@ -364,6 +364,6 @@ def test_set_main_contact_offers_no_users_of_a_company_the_scope_may_not_change(
     # Exempelbyrån has no collaboration with 1004 (its payroll office is Norrlands Lönebyrå)
     term = Terminal("--as", "office:556677-8899", "set-main-contact", "1004")
     assert term.finish() == 1
-    assert "error[not-a-party]" in term.text
+    assert "error[not-found]" in term.text
     assert "karin@byggumea.se" not in term.text
     assert "Who becomes the main contact?" not in term.text

@@ -14,11 +14,13 @@ import pytest
 
 from collabctl.cli.env import Environment
 from collabctl.cli.output import Format, emit_error, emit_object, emit_rows, message
-from helpers import CLI, Run, Tty, import_doc, ok
+from helpers import CLI, Run, Tty, db_url, import_doc, ok
 
 #: The name from the report: clears the screen and draws a hidden link.
 EVIL = "\x1b[2J\x1b]8;;http://evil\x1b\\click\x1b]8;;\x1b\\"
 EVIL_SHOWN = "\\x1b[2J\\x1b]8;;http://evil\\x1b\\click\\x1b]8;;\\x1b\\"
+#: refused by `import` and `user add` since addresses are checked (SPEC 8.2), but a database
+#: written before that, or by hand, may hold one: the fixture writes it directly
 EVIL_EMAIL = "anna\x1b[31m@evil.se"
 EVIL_ACTOR = "agent\x1b]0;owned\x07"
 EVIL_REASON = "moving\x1b]8;;http://evil\x1b\\ on\u202e"
@@ -34,7 +36,7 @@ def hostile_company() -> dict[str, Any]:
         "name": f"Evil {EVIL} AB",
         "users": [
             {
-                "email": EVIL_EMAIL,
+                "email": "anna@evil.se",
                 "name": f"Anna {EVIL}",
                 "role": "administrator",
                 "main_contact": True,
@@ -85,8 +87,22 @@ def formula_company() -> dict[str, Any]:
 
 @pytest.fixture
 def hostile(demo: CLI) -> CLI:
+    from sqlalchemy import create_engine, text
+
+    from collabctl.store.database import normalize_url
+
     result = import_doc(demo, {"companies": [hostile_company(), formula_company()]})
     assert result.exit_code == 0, result.output
+    engine = create_engine(normalize_url(db_url()))
+    try:
+        with engine.begin() as conn:
+            changed = conn.execute(
+                text("UPDATE company_user SET email = :evil WHERE email = 'anna@evil.se'"),
+                {"evil": EVIL_EMAIL},
+            ).rowcount
+    finally:
+        engine.dispose()
+    assert changed == 1
     return demo
 
 

@@ -146,7 +146,17 @@ def test_role_accepts_the_three_roles(value: str) -> None:
 def test_role_rejects_anything_else_and_lists_the_roles(value: object) -> None:
     with pytest.raises(InvalidInput) as info:
         validation.role(value)
-    assert info.value.hint == "use one of: administrator, user, auditor"
+    assert info.value.hint.endswith("use one of: administrator, user, auditor")
+
+
+@pytest.mark.parametrize(
+    ("value", "meant"),
+    [("admin", "administrator"), ("Administrator", "administrator"), ("usr", "user")],
+)
+def test_a_role_typo_gets_a_did_you_mean(value: str, meant: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        validation.role(value)
+    assert info.value.hint == f"did you mean '{meant}'? use one of: administrator, user, auditor"
 
 
 # -- lookalike digits ---------------------------------------------------------------------

@@ -102,7 +102,7 @@ def notify_send(
     smtp://[USER:PASSWORD@]HOST:PORT (STARTTLS when the server offers it; a
     user and password only over an encrypted connection) or
     smtps://[USER:PASSWORD@]HOST:PORT (TLS from the start); the sender:
-    COLLABCTL_MAIL_FROM or mail_from (an address, or "Name <address>").
+    COLLABCTL_MAIL_FROM or mail_from (an address, or "Support <support@example.se>").
 
     A message is marked sent once the server accepted it. A temporary failure
     (server unreachable, connection dropped, a 4xx reply such as greylisting)
