@@ -159,6 +159,25 @@ def test_schedule_run_as_a_process_exits_4_when_one_failed(demo: CLI, at_due_tim
     assert scoped.returncode == 2 and "without --as" in scoped.stderr
 
 
+def test_a_table_says_why_a_scheduled_end_failed(demo: CLI, at_due_time: None) -> None:
+    """The run's hint sends people to `schedule list --state failed`: its table, and the
+    run's own, show the failed end's code and message (the machine formats the object)."""
+    schedule(demo, "1002", "eekonomi", "continue", by="customer")  # 1002 has no main contact
+    ran = subprocess.run(
+        [*COLLABCTL, "schedule", "run"],
+        capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert ran.returncode == 4, ran.stderr
+    reason = "main-contact-missing: customer 1002 (Snickeri Norr AB) has no main contact"
+    assert reason in ran.stdout
+    assert "collabctl schedule list --state failed" in ran.stderr
+    listed = demo("schedule", "list", "--state", "failed")
+    assert listed.exit_code == 0, listed.output
+    assert reason in listed.stdout
+    as_json = json.loads(demo("schedule", "list", "--state", "failed", "--format", "json").stdout)
+    assert [row["error"]["code"] for row in as_json] == ["main-contact-missing"]
+
+
 RUNNERS = 4
 DUE_ENDS = 300
 

@@ -25,7 +25,16 @@ schedule = command_group(
 )
 commands.add_typer(schedule, name="schedule")
 
-LIST_TABLE_COLUMNS = ("id", "customer_number", "service", "outcome", "by", "due_at", "state")
+LIST_TABLE_COLUMNS = (
+    "id",
+    "customer_number",
+    "service",
+    "outcome",
+    "by",
+    "due_at",
+    "state",
+    "error",
+)
 RUN_KEYS = ("id", "customer_number", "service", "status", "outcome", "error")
 
 
@@ -78,6 +87,8 @@ def schedule_list(
             due=due,
             now=datetime.now(UTC),
         )
+    if fmt is Format.table:
+        rows = [{**row, "error": _reason(row["error"])} for row in rows]
     emit_rows(
         state.env,
         rows,
@@ -209,7 +220,10 @@ def schedule_run(fmt: FormatOption = Format.table) -> None:
             for batch in batches:
                 for result in batch:
                     counts[result.status] += 1
-                    yield result.to_dict()
+                    row = result.to_dict()
+                    if fmt is Format.table:
+                        row["error"] = _reason(row["error"])
+                    yield row
 
         emit_rows(state.env, rows(), fmt, RUN_KEYS, empty="no scheduled end is due")
     total = counts["done"] + counts["failed"]
@@ -225,6 +239,12 @@ def schedule_run(fmt: FormatOption = Format.table) -> None:
         )
         raise typer.Exit(EXIT_PARTIAL)
     raise typer.Exit(EXIT_OK)
+
+
+def _reason(error: dict[str, Any] | None) -> str | None:
+    """A failed end's error as people read it in a table: its code and message (the hint
+    and the whole object are in the machine formats)."""
+    return None if error is None else f"{error['code']}: {error['message']}"
 
 
 def _jsonl_line(result: Any) -> str:
