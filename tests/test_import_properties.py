@@ -62,6 +62,10 @@ def good_company(draw: st.DrawFn) -> dict[str, Any]:
                     "email": f"{local}@bolag.se",
                     "role": role,
                     "name": name,
+                    # said outright: an item that names a user without it keeps that user
+                    # the main contact, and then a role below administrator is refused
+                    # (SPEC 7.2), which an earlier example in the same database may set up
+                    "main_contact": False,
                 },
                 st.from_regex(r"[a-z]{1,8}", fullmatch=True),
                 st.sampled_from(["administrator", "user", "auditor"]),
@@ -71,7 +75,8 @@ def good_company(draw: st.DrawFn) -> dict[str, Any]:
             unique_by=lambda u: u["email"],
         )
     )
-    admins = [u for u in users if u["role"] != "auditor"]
+    # the main contact is an administrator (SPEC 7.2: never an auditor, never demoted)
+    admins = [u for u in users if u["role"] == "administrator"]
     if admins and draw(st.booleans()):
         admins[0]["main_contact"] = True
     return {
