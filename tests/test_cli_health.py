@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from collabctl.operations.database_schema import HEAD_REVISION
 from collabctl.operations.health import Finding, check_health
-from collabctl.operations.schema import HEAD_REVISION
 
 PASSWORD = "s3cretpw"
 UNREACHABLE = f"postgresql://doc:{PASSWORD}@127.0.0.1:1/db"
@@ -38,7 +38,7 @@ def test_a_fresh_home_passes_every_check(home: Path) -> None:
 def test_the_test_write_leaves_nothing(home: Path) -> None:
     from sqlalchemy import func, select
 
-    from collabctl.operations.schema import open_database
+    from collabctl.operations.database_schema import open_database
     from collabctl.store.models import AuditEvent
 
     assert all(f.ok for f in check_health(None, "tester"))

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from collabctl.cli.app import app
-from collabctl.operations import jsonstream
-from collabctl.operations.jsonstream import iter_items
+from collabctl.operations.importing import reader as item_reader
+from collabctl.operations.importing.reader import iter_items
 from conftest import CLI, Run
 
 OFFICE_A = "556677-8899"
@@ -641,7 +641,7 @@ def big_document(count: int) -> tuple[str, list[dict[str, Any]]]:
 def test_iter_items_streams_a_document_across_chunk_boundaries(
     monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    monkeypatch.setattr(jsonstream, "_CHUNK", chunk)
+    monkeypatch.setattr(item_reader, "_CHUNK", chunk)
     text, companies = big_document(300 if chunk == 1 else 2000)
     items = list(iter_items(io.StringIO(text)))
     assert [item.kind for item in items] == ["company"] * len(companies)
@@ -705,7 +705,7 @@ def test_iter_items_reports_where_a_document_is_broken(text: str, message: str) 
 def test_import_of_a_thousand_companies_through_small_chunks(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(jsonstream, "_CHUNK", 61)
+    monkeypatch.setattr(item_reader, "_CHUNK", 61)
     count = 1000
     companies = [
         {"customer_number": f"{i:05d}", "org_number": GOOD_ORG, "name": f"Bolag {i}"}
@@ -733,7 +733,7 @@ def test_results_are_reported_only_once_their_batch_is_committed(home: Path) -> 
     from collabctl.config import default_database_url
     from collabctl.operations.context import Context
     from collabctl.operations.importing import import_items
-    from collabctl.operations.jsonstream import Item
+    from collabctl.operations.importing.reader import Item
     from collabctl.store.database import Database
 
     db = Database(default_database_url(), embedded=True)

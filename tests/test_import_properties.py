@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collabctl.operations.jsonstream import SECTIONS
+from collabctl.operations.importing.reader import SECTIONS
 from conftest import CLI
 from helpers import luhn_org_number
 

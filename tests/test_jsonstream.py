@@ -1,4 +1,4 @@
-"""The import reader (``operations.jsonstream``): linear in an item's size, items with
+"""The import reader (``operations.importing.reader``): linear in an item's size, items with
 their lines, a pause when a pipe has nothing more yet, every bad entry on its own."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from collabctl.domain.errors import InvalidInput
-from collabctl.operations import jsonstream
-from collabctl.operations.jsonstream import ItemReader, iter_items
+from collabctl.operations.importing import reader as item_reader
+from collabctl.operations.importing.reader import ItemReader, iter_items
 
 
 def big_company(size: int) -> dict[str, Any]:
@@ -75,8 +75,8 @@ def test_json_lines_whose_first_line_is_very_long_are_still_read(
 ) -> None:
     """A first line longer than the limit is streamed as a document; the lines after it
     are read as the objects that follow it."""
-    monkeypatch.setattr(jsonstream, "_FIRST_LINE_LIMIT", 1000)
-    monkeypatch.setattr(jsonstream, "_CHUNK", 256)
+    monkeypatch.setattr(item_reader, "_FIRST_LINE_LIMIT", 1000)
+    monkeypatch.setattr(item_reader, "_CHUNK", 256)
     company = big_company(5000)
     lines = [
         json.dumps({"company": company}),
@@ -97,7 +97,7 @@ def test_json_lines_whose_first_line_is_very_long_are_still_read(
 def test_multibyte_characters_split_across_blocks(
     monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    monkeypatch.setattr(jsonstream, "_CHUNK", chunk)
+    monkeypatch.setattr(item_reader, "_CHUNK", chunk)
     names = ["Åsa Öberg", "Ærø 😀", 'Δ \\"quoted\\" ]}', "x" * 50]
     text = '{\n"companies": [' + ", ".join(f'{{"name": "{n}"}}' for n in names) + "]}"
     reader = ItemReader(io.BytesIO(text.encode()))

@@ -52,7 +52,7 @@ def test_an_import_and_a_bulk_end_restore_the_settings(home: Path) -> None:
     from collabctl.operations.context import Context
     from collabctl.operations.ending import EndRequest
     from collabctl.operations.importing import import_items
-    from collabctl.operations.jsonstream import Item
+    from collabctl.operations.importing.reader import Item
     from collabctl.store.database import Database
 
     before = gc.get_threshold()

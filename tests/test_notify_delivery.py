@@ -15,7 +15,8 @@ from collabctl.domain.errors import CollabError
 from collabctl.operations.context import Context, Party, now_iso
 from collabctl.operations.delivery import Delivery, send_pending
 from collabctl.operations.mail_templates import Notice, render, to_facts
-from collabctl.operations.mailer import Mailer, SmtpSettings, parse_smtp_url, smtp_settings
+from collabctl.operations.mailer import Mailer, parse_smtp_url, smtp_settings
+from collabctl.operations.smtp_connection import SmtpSettings
 from collabctl.store import outbox
 from collabctl.store.database import Database
 from helpers import db_url

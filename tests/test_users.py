@@ -17,6 +17,7 @@ from collabctl.domain.errors import CollabError
 from collabctl.operations import users as ops
 from collabctl.operations.context import Context, Party
 from collabctl.operations.demo import EXEMPEL, NORRLON, SIFFROR
+from collabctl.operations.parties import promote_to_main_contact
 from collabctl.store.database import Database
 from conftest import CLI, db_url
 from helpers import error_of
@@ -190,7 +191,7 @@ def test_an_unknown_email_is_not_found(db: Ops) -> None:
         (ops.set_role, ("administrator",)),
         (ops.set_services, (["eekonomi"], [])),
         (ops.remove_user, ()),
-        (ops.promote_to_main_contact, ()),
+        (promote_to_main_contact, ()),
     ):
         error = db.refused("not-found", work, "1001", "nobody@kund.se", *args)
         assert "customer 1001 has no user nobody@kund.se" in error.message
@@ -307,7 +308,7 @@ def test_a_removed_email_can_be_added_again(db: Ops) -> None:
 
 
 def test_promote_a_user_to_main_contact_writes_both_changes(db: Ops) -> None:
-    result = db.run(ops.promote_to_main_contact, "1002", "LARS@snickerinorr.se")
+    result = db.run(promote_to_main_contact, "1002", "LARS@snickerinorr.se")
     assert result["promoted"] is True
     assert result["main_contact"] is True
     users = db.users("1002")
@@ -322,7 +323,7 @@ def test_promote_a_user_to_main_contact_writes_both_changes(db: Ops) -> None:
 
 def test_promote_an_administrator_only_sets_the_main_contact(db: Ops) -> None:
     db.run(ops.set_role, "1002", "lars@snickerinorr.se", "administrator")
-    result = db.run(ops.promote_to_main_contact, "1002", "lars@snickerinorr.se")
+    result = db.run(promote_to_main_contact, "1002", "lars@snickerinorr.se")
     assert result["promoted"] is False
     assert [e["action"] for e in db.events("set-role", "set-main-contact")] == [
         "set-role",
@@ -333,7 +334,7 @@ def test_promote_an_administrator_only_sets_the_main_contact(db: Ops) -> None:
 def test_an_auditor_is_not_promoted(db: Ops) -> None:
     error = db.refused(
         "auditor-cannot-be-main-contact",
-        ops.promote_to_main_contact,
+        promote_to_main_contact,
         "1002",
         "revision@norrrevision.se",
     )
@@ -354,7 +355,7 @@ def test_a_failed_promotion_leaves_the_role_as_it_was(
         raise CollabError("the main contact step failed", "try again", code="conflict")
 
     monkeypatch.setattr(parties, "set_main_contact", fails_after_running)
-    db.refused("conflict", ops.promote_to_main_contact, "1002", "lars@snickerinorr.se")
+    db.refused("conflict", promote_to_main_contact, "1002", "lars@snickerinorr.se")
 
 
 # -- scope ----------------------------------------------------------------------------
@@ -376,7 +377,7 @@ def test_an_office_with_an_active_collaboration_may_change_users(db: Ops) -> Non
         (ops.set_role, ("erik@kund.se", "administrator")),
         (ops.set_services, ("erik@kund.se", ["eekonomi"], [])),
         (ops.remove_user, ("erik@kund.se",)),
-        (ops.promote_to_main_contact, ("erik@kund.se",)),
+        (promote_to_main_contact, ("erik@kund.se",)),
     ],
 )
 @pytest.mark.parametrize("party", [f"office:{NORRLON}", "customer:1002"])

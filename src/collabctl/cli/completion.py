@@ -80,7 +80,7 @@ class _reading:
 
     def __enter__(self) -> Any:
         from collabctl.config import load_config_file
-        from collabctl.operations.schema import open_database
+        from collabctl.operations.database_schema import open_database
 
         config = self.config if self.config is not None else load_config_file()
         self.db = open_database(_root_params(self.ctx).get("database_url"), config)

@@ -150,3 +150,11 @@ class Environment:
             raise UsageError(
                 f"cannot read {name}: {exc.strerror}", "check the path, or use - for stdin"
             ) from None
+
+
+def terminal_size(env: Environment) -> tuple[int, int]:
+    """Columns and lines of the terminal (COLUMNS and LINES win, as Rich has it)."""
+    from rich.console import Console
+
+    size = Console(file=env.stdout, force_terminal=True).size
+    return size.width, size.height

@@ -198,7 +198,7 @@ def _usage_errors(argv: list[str], obj: object, ctx: Any) -> Iterator[None]:
     except click_errors.NoArgsIsHelpError:
         raise  # `collabctl` or `collabctl db` alone: the help, as Click prints it
     except click_errors.UsageError as exc:
-        from collabctl.cli.usage import describe, machine_format, secrets_in
+        from collabctl.cli.usage_errors import describe, machine_format, secrets_in
 
         where = "collabctl"
         if ctx is not None:  # the command being parsed, when the error does not say

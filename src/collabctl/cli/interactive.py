@@ -57,9 +57,8 @@ def fix_main_contact(state: State, number: str) -> str:
     """Set a main contact on the spot: promote an existing user, or create one. Returns
     what was saved, in words, for when the flow is cancelled later."""
     from collabctl.domain import validation
-    from collabctl.operations.parties import add_user
+    from collabctl.operations.parties import add_user, promote_to_main_contact
     from collabctl.operations.picking import users_of
-    from collabctl.operations.users import promote_to_main_contact
 
     env = state.env
     with state.reading() as (session, _ctx):

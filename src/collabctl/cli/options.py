@@ -212,7 +212,7 @@ def _take_only(param: Any, words: tuple[str, ...]) -> None:
         values = value if isinstance(value, list | tuple) else (value,)
         for one in values:
             if one is not None and one not in words and not ctx.resilient_parsing:
-                from collabctl.cli.usage import bad_word
+                from collabctl.cli.usage_errors import bad_word
 
                 raise bad_word(_long(checked), str(one), words, ctx, checked)
         return previous(ctx, checked, value) if previous is not None else value

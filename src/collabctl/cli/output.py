@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from collabctl.cli.env import Environment, silence_stdout
+from collabctl.cli.env import Environment, silence_stdout, terminal_size
 from collabctl.cli.fields import check_fields, selected
 from collabctl.cli.safe_text import csv_cell, visible
 
@@ -138,13 +138,6 @@ def console(stream: TextIO, env: Environment, *, is_stdout: bool, width: int | N
 
 #: Width of what Rich renders for a file or pipe (never tables: those are not cut).
 PIPE_WIDTH = 160
-
-
-def terminal_size(env: Environment) -> tuple[int, int]:
-    """Columns and lines of the terminal (COLUMNS and LINES win, as Rich has it)."""
-    Console = _console_class()
-    size = Console(file=env.stdout, force_terminal=True).size
-    return size.width, size.height
 
 
 # -- data -------------------------------------------------------------------------------

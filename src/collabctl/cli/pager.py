@@ -23,6 +23,8 @@ import subprocess
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, TextIO, cast
 
+from collabctl.cli.env import terminal_size
+
 if TYPE_CHECKING:
     from collabctl.cli.env import Environment
 
@@ -146,8 +148,6 @@ def paged(env: Environment, enabled: bool = True) -> Iterator[TextIO]:
     if argv is None:
         yield env.stdout
         return
-    from collabctl.cli.output import terminal_size
-
     stream = Paged(env.stdout, argv, terminal_size(env)[1])
     try:
         yield cast(TextIO, stream)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collabctl.domain.catalogue import Catalogue
     from collabctl.domain.errors import CollabError, UsageError
     from collabctl.operations.context import Context
-    from collabctl.operations.schema import Database
+    from collabctl.operations.database_schema import Database
 
 
 #: What a dry run says on stderr, before what it shows.
@@ -52,7 +52,7 @@ class State:
 
     def database(self, *, ensure_schema: bool = True) -> Database:
         if self._db is None:
-            from collabctl.operations.schema import open_database
+            from collabctl.operations.database_schema import open_database
 
             self._db = open_database(self.database_url, self.config)
         if ensure_schema:
@@ -111,7 +111,7 @@ class State:
         """A failure of the database library as the error a user sees; None for others."""
         if self._db is None:
             return None
-        from collabctl.operations.schema import database_error
+        from collabctl.operations.database_schema import database_error
 
         return database_error(self._db, exc)
 

@@ -38,7 +38,8 @@ from collabctl.store.outbox_claims import Claimed
 
 if TYPE_CHECKING:
     # the SMTP side is imported only to send
-    from collabctl.operations.mailer import Mailer, SmtpSettings
+    from collabctl.operations.mailer import Mailer
+    from collabctl.operations.smtp_connection import SmtpSettings
 
 LIST_STATES = ("pending", "sent", "failed", "no-address", "cancelled", "all")
 #: messages claimed per transaction: fewer claim transactions, short enough a lease

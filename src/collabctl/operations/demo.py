@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from collabctl.domain.errors import UsageError
 from collabctl.operations.context import Context
-from collabctl.operations.jsonstream import Item
+from collabctl.operations.importing.reader import Item
 from collabctl.store.models import Company, Office
 
 EXEMPEL = "556677-8899"

@@ -28,8 +28,8 @@ from collabctl.config import (
     url_secrets,
 )
 from collabctl.domain.errors import CollabError
+from collabctl.operations.database_schema import Database, open_database
 from collabctl.operations.files import readable_by_others
-from collabctl.operations.schema import Database, open_database
 from collabctl.store import failures
 from collabctl.store.sqlitefile import explain_access
 

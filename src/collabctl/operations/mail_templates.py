@@ -281,7 +281,7 @@ def subject(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> str:
     if notice.event in ("schedule", "schedule-cancel"):
         from collabctl.operations import schedule_mail
 
-        return schedule_mail.subject(notice, role, lang, fields)
+        return schedule_mail.subject(notice.event, notice.ends_on, role, lang, fields)
     raise ValueError(f"unknown event {notice.event!r}")
 
 
@@ -341,7 +341,7 @@ def render(notice: Notice, role: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str
         from collabctl.operations import schedule_mail
 
         meaning = t.outcomes.get(notice.outcome or "", "").format_map(fields)
-        paragraphs = schedule_mail.paragraphs(notice, lang, fields, meaning)
+        paragraphs = schedule_mail.paragraphs(notice.event, notice.ends_on, lang, fields, meaning)
     else:
         raise ValueError(f"unknown event {notice.event!r}")
     if notice.event == "end":

@@ -12,7 +12,6 @@ import contextlib
 import os
 import smtplib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,6 +22,7 @@ from collabctl.domain.errors import CollabError, InvalidInput
 from collabctl.operations.mail_form import Outgoing, build_message, sender_address
 from collabctl.operations.smtp_connection import (
     DeliveryFailed,
+    SmtpSettings,
     describe,
     open_connection,
     quit_quietly,
@@ -38,29 +38,6 @@ _SMTP_HINT = (
     "smtps://[USER:PASSWORD@]HOST:PORT (TLS from the start), in COLLABCTL_SMTP_URL or "
     "smtp_url in config.toml"
 )
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    scheme: str  # smtp | smtps
-    host: str
-    port: int
-    user: str | None
-    password: str | None = field(repr=False)
-    mail_from: str | None
-    #: where the URL came from: environment | config
-    source: str
-
-    @property
-    def display_url(self) -> str:
-        """The URL as it may be shown: never the password."""
-        user = f"{self.user}@" if self.user else ""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{user}{host}:{self.port}"
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return (self.password,) if self.password else ()
 
 
 def config_error(message: str, hint: str) -> CollabError:

@@ -20,7 +20,13 @@ from collabctl.operations.companies import (
     get_office,
 )
 from collabctl.operations.context import Context, audit, change_time
-from collabctl.operations.users import find_user, require_subscribed, user_dict
+from collabctl.operations.users import (
+    find_user,
+    require_subscribed,
+    set_role,
+    user_dict,
+    user_for_change,
+)
 from collabctl.store.models import Collaboration, CompanyUser, ServiceRecord, Subscription
 
 
@@ -245,3 +251,22 @@ def add_user(
         "promoted": bool(main_contact and role not in (None, "administrator")),
         "previous_main_contact": previous.email if previous else None,
     }
+
+
+def promote_to_main_contact(
+    session: Session, ctx: Context, number: str, email: str
+) -> dict[str, Any]:
+    """Make a user main contact the way an agent would by hand: ``set-role administrator``
+    (when needed), then ``set-main-contact``, in the caller's transaction: both or neither."""
+    number = validation.customer_number(number, "CUSTOMER")
+    email = validation.email(email, "EMAIL")
+    _, user = user_for_change(session, ctx, number, email)
+    if user.role == "auditor":
+        raise AuditorCannotBeMainContact(
+            f"{user.email} is an auditor and cannot be the main contact",
+            f"pick an administrator or user (collabctl user list {number}), or add the person "
+            f"as a new user: collabctl user add {number} --email EMAIL --main-contact",
+        )
+    promoted = set_role(session, ctx, number, email, "administrator").changed
+    result = set_main_contact(session, ctx, number, email)
+    return {**result, "promoted": promoted or bool(result.get("promoted"))}

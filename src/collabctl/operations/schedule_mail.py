@@ -7,11 +7,6 @@ when a run performs it, is told by the same message as any end.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collabctl.operations.mail_templates import Notice
-
 EVENTS = ("schedule", "schedule-cancel")
 
 _TEXTS: dict[str, dict[str, dict[str, str] | str]] = {
@@ -66,18 +61,22 @@ _TEXTS: dict[str, dict[str, dict[str, str] | str]] = {
 }
 
 
-def subject(notice: Notice, role: str, lang: str, fields: dict[str, str]) -> str:
-    key = "schedule_subject" if notice.event == "schedule" else "cancel_subject"
+def subject(event: str, ends_on: str | None, role: str, lang: str, fields: dict[str, str]) -> str:
+    """The subject of a ``schedule`` or ``schedule-cancel`` message (the notice's ``event``)
+    ending on ``ends_on``."""
+    key = "schedule_subject" if event == "schedule" else "cancel_subject"
     texts = _TEXTS[lang][key]
     assert isinstance(texts, dict)
-    return texts[role].format_map(_with_day(notice, fields))
+    return texts[role].format_map(_with_day(ends_on, fields))
 
 
-def paragraphs(notice: Notice, lang: str, fields: dict[str, str], outcome: str) -> list[str]:
+def paragraphs(
+    event: str, ends_on: str | None, lang: str, fields: dict[str, str], outcome: str
+) -> list[str]:
     """The body's paragraphs; ``outcome``: the sentence that says what the outcome means."""
     texts = _TEXTS[lang]
-    values = _with_day(notice, fields)
-    if notice.event == "schedule-cancel":
+    values = _with_day(ends_on, fields)
+    if event == "schedule-cancel":
         return [str(texts["cancel_body"]).format_map(values)]
     return [
         str(texts["schedule_body"]).format_map(values),
@@ -86,7 +85,7 @@ def paragraphs(notice: Notice, lang: str, fields: dict[str, str], outcome: str) 
     ]
 
 
-def _with_day(notice: Notice, fields: dict[str, str]) -> dict[str, str]:
-    values = {**fields, "ends_on": notice.ends_on or ""}
+def _with_day(ends_on: str | None, fields: dict[str, str]) -> dict[str, str]:
+    values = {**fields, "ends_on": ends_on or ""}
     values.setdefault("party", fields.get("party") or values["company"])
     return values

@@ -11,18 +11,40 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from collabctl.domain.errors import CollabError, SmtpInsecure
-
-if TYPE_CHECKING:
-    from collabctl.operations.mailer import SmtpSettings
 
 _SETTINGS_HINT = (
     "check the SMTP settings (COLLABCTL_SMTP_URL or smtp_url: host, port, user and "
     "password; COLLABCTL_MAIL_FROM or mail_from) with `collabctl doctor`; the messages "
     "stay in the outbox"
 )
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send: an SMTP URL taken apart (``mailer.smtp_settings``)."""
+
+    scheme: str  # smtp | smtps
+    host: str
+    port: int
+    user: str | None
+    password: str | None = field(repr=False)
+    mail_from: str | None
+    #: where the URL came from: environment | config
+    source: str
+
+    @property
+    def display_url(self) -> str:
+        """The URL as it may be shown: never the password."""
+        user = f"{self.user}@" if self.user else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{user}{host}:{self.port}"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.password,) if self.password else ()
 
 
 class DeliveryFailed(Exception):

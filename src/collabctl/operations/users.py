@@ -27,7 +27,6 @@ from sqlmodel import col
 
 from collabctl.domain import validation
 from collabctl.domain.errors import (
-    AuditorCannotBeMainContact,
     InvalidInput,
     MainContactRequired,
     NotFound,
@@ -146,10 +145,11 @@ def _main_contact_hint(number: str, users: list[CompanyUser], leaving: CompanyUs
     )
 
 
-def _change(
+def user_for_change(
     session: Session, ctx: Context, number: str, email: str
 ) -> tuple[list[CompanyUser], CompanyUser]:
-    """Lock the company, check the scope, and find the user: the start of every change."""
+    """Lock the company, check the scope, and find the user: the start of every change of
+    a user. Returns the company's users and the one named by ``email``."""
     _company(session, ctx, number, lock=True)
     require_may_change_company(session, ctx, number)
     users = _users(session, number)
@@ -261,7 +261,7 @@ def set_role(session: Session, ctx: Context, number: str, email: str, role: str)
     number = validation.customer_number(number, "CUSTOMER")
     email = validation.email(email, "EMAIL")
     role = validation.role(role, "ROLE")
-    users, user = _change(session, ctx, number, email)
+    users, user = user_for_change(session, ctx, number, email)
     before = user_dict(user)
     if user.role == role:
         return _seen(session, ctx, UserChange(number, before, before))
@@ -303,7 +303,7 @@ def set_services(
             f"{both[0]} is both granted and revoked: say one of them",
             f"drop --grant {both[0]} or --revoke {both[0]}",
         )
-    _, user = _change(session, ctx, number, email)
+    _, user = user_for_change(session, ctx, number, email)
     require_subscribed(session, number, granted, ctx)
     before = user_dict(user)
     services = [s for s in user.services if s not in revoked]
@@ -341,7 +341,7 @@ def remove_user(session: Session, ctx: Context, number: str, email: str) -> User
     """Remove a user from the company; never the main contact. Their records stay."""
     number = validation.customer_number(number, "CUSTOMER")
     email = validation.email(email, "EMAIL")
-    users, user = _change(session, ctx, number, email)
+    users, user = user_for_change(session, ctx, number, email)
     if user.main_contact:
         raise MainContactRequired(
             f"{user.email} is the main contact of customer {number} and cannot be removed",
@@ -354,32 +354,10 @@ def remove_user(session: Session, ctx: Context, number: str, email: str) -> User
     return _seen(session, ctx, UserChange(number, before, None))
 
 
-def promote_to_main_contact(
-    session: Session, ctx: Context, number: str, email: str
-) -> dict[str, Any]:
-    """Make a user main contact the way an agent would by hand: ``set-role administrator``
-    (when needed), then ``set-main-contact``, in the caller's transaction: both or neither."""
-    from collabctl.operations.parties import set_main_contact
-
-    number = validation.customer_number(number, "CUSTOMER")
-    email = validation.email(email, "EMAIL")
-    _, user = _change(session, ctx, number, email)
-    if user.role == "auditor":
-        raise AuditorCannotBeMainContact(
-            f"{user.email} is an auditor and cannot be the main contact",
-            f"pick an administrator or user (collabctl user list {number}), or add the person "
-            f"as a new user: collabctl user add {number} --email EMAIL --main-contact",
-        )
-    promoted = set_role(session, ctx, number, email, "administrator").changed
-    result = set_main_contact(session, ctx, number, email)
-    return {**result, "promoted": promoted or bool(result.get("promoted"))}
-
-
 __all__ = [
     "USER_KEYS",
     "UserChange",
     "list_users",
-    "promote_to_main_contact",
     "remove_user",
     "set_role",
     "set_services",

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import errno
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from collabctl.domain.errors import CollabError, DatabaseUnavailable, PermissionDenied
 from collabctl.store.sqlitefile import explain_access
 
-if TYPE_CHECKING:
-    from collabctl.store.database import Database
+
+class Database(Protocol):
+    """What a failure's message and hint name of the database (``database.Database`` has it):
+    this module is what ``Database.translate`` calls, so it does not import it back."""
+
+    display_url: str
+    sqlite_path: Path | None
+    busy_timeout: float
+
+    def scrub(self, message: str) -> str: ...
+
 
 CONNECTION, LOCKED, CORRUPT, FULL, READ_ONLY, ACCESS, DISK, PRIVILEGE, OTHER = (
     "connection",

@@ -1,9 +1,13 @@
 """The commands, grouped by what they do; each module is one group.
 
-    data.py     demo, import, export      data in and out
-    views.py    list, show, log           reading
-    changes.py  start, set-main-contact, add-user, end
-    admin.py    doctor, db                the setup
+    data.py      demo, import, export      data in and out
+    views.py     list, show, log           reading
+    changes.py   start, set-main-contact, add-user, end
+    users.py     user list|add|set-role|set-services|remove
+    restore.py   restore                   a deleted company's records back
+    notify.py    notify list|send|retry|cancel
+    schedule.py  schedule list|cancel|run
+    admin.py     doctor, db upgrade|grant|current   the setup
 
 A new command goes into the module of its kind, or into a new module built the
 same way: a ``commands = command_group()`` at the top, one function per command

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from collabctl.cli import trust
+from collabctl.cli import verify_and_grant
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import fail, handles_errors
 from collabctl.cli.options import FieldsOption, FormatOption
@@ -62,7 +62,7 @@ def db_upgrade(fmt: FormatOption = Format.table) -> None:
       collabctl db upgrade
       collabctl --database-url postgresql://admin@db.example/collab db upgrade
     """
-    from collabctl.operations.schema import upgrade
+    from collabctl.operations.database_schema import upgrade
 
     state = current_state()
     result = upgrade(state.database(ensure_schema=False))
@@ -106,7 +106,7 @@ def db_grant(
       collabctl db grant collabctl_agent --agent --apply
       collabctl db grant collabctl_reader --read-only --apply
     """
-    trust.grant(current_state(), role, agent, read_only, apply, fmt)
+    verify_and_grant.grant(current_state(), role, agent, read_only, apply, fmt)
 
 
 @db.command("current")
@@ -127,7 +127,7 @@ def db_current(fmt: FormatOption = Format.table) -> None:
       collabctl db current
       collabctl db current --format json
     """
-    from collabctl.operations.schema import status
+    from collabctl.operations.database_schema import status
 
     state = current_state()
     report = status(state.database(ensure_schema=False))

@@ -151,7 +151,7 @@ def import_(
     fmt: FormatOption = Format.table,
 ) -> None:
     from collabctl.operations.importing import import_items
-    from collabctl.operations.jsonstream import ItemReader
+    from collabctl.operations.importing.reader import ItemReader
 
     state = current_state()
     env = state.env

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from collabctl.cli import trust
+from collabctl.cli import verify_and_grant
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
 from collabctl.cli.options import (
@@ -210,9 +210,9 @@ def log(
         bool,
         typer.Option("--reverse", help="Oldest first (with --limit: the newest N, oldest first)."),
     ] = False,
-    verify: Annotated[bool, typer.Option("--verify", help=trust.VERIFY_HELP)] = False,
+    verify: Annotated[bool, typer.Option("--verify", help=verify_and_grant.VERIFY_HELP)] = False,
     anchor: Annotated[
-        str | None, typer.Option("--anchor", metavar="DIGEST", help=trust.ANCHOR_HELP)
+        str | None, typer.Option("--anchor", metavar="DIGEST", help=verify_and_grant.ANCHOR_HELP)
     ] = None,
     fields: FieldsOption = None,
     fmt: FormatOption = Format.table,
@@ -252,10 +252,12 @@ def log(
             "--limit": limit,
             "--reverse": reverse or None,
         }
-        trust.verify(state, anchor, fmt, filtered=[k for k, v in given.items() if v is not None])
+        verify_and_grant.verify(
+            state, anchor, fmt, filtered=[k for k, v in given.items() if v is not None]
+        )
         return
     if anchor is not None:
-        raise trust.anchor_without_verify()
+        raise verify_and_grant.anchor_without_verify()
     with state.querying() as (session, ctx):
         events = audit_events(
             session,

@@ -1,7 +1,8 @@
 """``collabctl import``: upsert offices, companies and catalogue entries from a stream.
 
-- ``jsonstream`` reads the input into items, one at a time, each on its own;
-- ``import_models`` validates an item (input models calling ``domain.validation``);
+- ``importing.reader`` reads the input into items, one at a time, each on its own;
+- ``importing.models`` validates an item (input models calling ``domain.validation``),
+  ``importing.rules`` checks what no single field can;
 - ``importing.plan`` compares an item with what is stored and notes its rows;
 - ``importing.rows`` reads a batch's stored rows and writes its rows;
 - ``importing.run`` ties them together in batches, one transaction each.

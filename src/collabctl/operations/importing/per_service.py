@@ -25,10 +25,10 @@ from collabctl.domain.errors import (
     NotFound,
     ReadOnly,
 )
-from collabctl.operations.import_models import CollaborationIn, CompanyIn
-from collabctl.operations.import_rules import same_json
+from collabctl.operations.importing.models import CollaborationIn, CompanyIn
 from collabctl.operations.importing.results import Changes
 from collabctl.operations.importing.rows import StoredCollaboration, StoredCompany, Writes
+from collabctl.operations.importing.rules import same_json
 
 #: how to bring back a deleted service; one place, so the wording follows the commands
 RESTORE_HINT = (

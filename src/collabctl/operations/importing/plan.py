@@ -23,7 +23,7 @@ from typing import Any
 
 from collabctl.domain.catalogue import Service
 from collabctl.domain.errors import AuditorCannotBeMainContact, MainContactRequired, NotFound
-from collabctl.operations.import_models import CompanyIn, OfficeIn
+from collabctl.operations.importing.models import CompanyIn, OfficeIn
 from collabctl.operations.importing.per_service import (
     plan_collaborations,
     plan_records,

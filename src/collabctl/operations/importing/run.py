@@ -1,6 +1,6 @@
 """The import loop: read, validate, batch, compare, write, commit, report.
 
-Each item is parsed (``jsonstream``) and validated (``import_models``) on its
+Each item is parsed (``reader``) and validated (``models``, ``rules``) on its
 own, before the database is touched: whatever is wrong with one item is that
 item's error. Valid items are gathered into batches; for a batch, what is
 stored is read in one query per table, each item is compared with it
@@ -32,13 +32,9 @@ from sqlalchemy.orm import Session
 from collabctl.domain.catalogue import Catalogue, Service
 from collabctl.domain.errors import CollabError, InvalidInput, NotAParty
 from collabctl.operations.context import Context, change_time
-from collabctl.operations.import_models import (
-    readable_key,
-    validate_company,
-    validate_office,
-    validate_service,
-)
+from collabctl.operations.importing.models import readable_key, validate_office, validate_service
 from collabctl.operations.importing.plan import plan_company, plan_office, plan_service
+from collabctl.operations.importing.reader import KINDS, Item
 from collabctl.operations.importing.results import Changes, ItemResult
 from collabctl.operations.importing.rows import (
     BatchStatements,
@@ -49,7 +45,7 @@ from collabctl.operations.importing.rows import (
     read_service,
     write,
 )
-from collabctl.operations.jsonstream import KINDS, Item
+from collabctl.operations.importing.rules import validate_company
 from collabctl.operations.long_run import collector_set_aside
 from collabctl.store.analyze import refresh_statistics
 from collabctl.store.retry import DEFAULT_BACKOFF

@@ -15,7 +15,7 @@ skipped to its end and reported the same way; only broken JSON syntax, after
 which no item boundary can be trusted, stops the reading. A leading byte-order
 mark is ignored.
 
-A document is read by ``jsondocument.Document``, linear in the size of its items.
+A document is read by ``json_document.Document``, linear in the size of its items.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from collabctl.domain.errors import InvalidInput
-from collabctl.operations.jsondocument import (
+from collabctl.operations.importing.json_document import (
     DECODER,
     KINDS,
     LINE_HINT,

@@ -5,7 +5,7 @@ is checked by the same ``domain.validation`` function the commands use, so a
 customer number, an e-mail or a time means the same everywhere. The rules that
 span fields (one main contact, one active collaboration per service, an ended
 collaboration's outcome, services from the catalogue) follow in
-``import_rules.check_company``.
+``rules.check_company``.
 
 Errors name the item and the path of the field, e.g.
 ``line 3: company.users[1].email: 'x' is not an e-mail address``; the first
@@ -22,7 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidat
 from pydantic_core import PydanticCustomError
 
 from collabctl.domain import validation
-from collabctl.domain.catalogue import SUBSCRIPTION_STATES, Catalogue, Service, service_from_mapping
+from collabctl.domain.catalogue import SUBSCRIPTION_STATES, Service, service_from_mapping
 from collabctl.domain.errors import InvalidInput
 
 #: column lengths the schema enforces (PostgreSQL refuses longer values): checked first
@@ -230,24 +230,17 @@ _NESTED: dict[type[BaseModel], dict[str, type[BaseModel]]] = {
 
 
 def validate_office(data: Any, where: str) -> OfficeIn:
-    return _validate(OfficeIn, data, where)
-
-
-def validate_company(data: Any, where: str, catalogue: Catalogue) -> CompanyIn:
-    from collabctl.operations.import_rules import check_company
-
-    company = _validate(CompanyIn, data, where)
-    check_company(company, where, catalogue)
-    return company
+    return validate_model(OfficeIn, data, where)
 
 
 def validate_service(data: Any, where: str) -> Service:
-    model = _validate(ServiceIn, data, where)
+    model = validate_model(ServiceIn, data, where)
     # the catalogue's own rules for outcomes and checklist items, on the checked text
     return service_from_mapping(model.model_dump(), where)
 
 
-def _validate(model: type[Any], data: Any, where: str) -> Any:
+def validate_model(model: type[Any], data: Any, where: str) -> Any:
+    """``data`` as an instance of ``model``, or the first field error, named by its path."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -4,24 +4,29 @@ One main contact, and never an auditor; each e-mail, subscription, collaboration
 and record once; at most one active collaboration per service; an ended
 collaboration with its time, party and an outcome its service allows; every
 service from the catalogue. Errors name the path, like the field errors of
-``import_models``.
+``models``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from collabctl.domain import validation
 from collabctl.domain.catalogue import Catalogue
 from collabctl.domain.errors import AuditorCannotBeMainContact, InvalidInput
-
-if TYPE_CHECKING:
-    from collabctl.operations.import_models import CompanyIn
+from collabctl.operations.importing.models import CompanyIn, validate_model
 
 
 def _problem(where: str, path: str, text: str, hint: str | None = None) -> InvalidInput:
     return InvalidInput(f"{where}.{path}: {text}", hint)
+
+
+def validate_company(data: Any, where: str, catalogue: Catalogue) -> CompanyIn:
+    """One company item: its fields (``models``), then the rules that span them."""
+    company = validate_model(CompanyIn, data, where)
+    check_company(company, where, catalogue)
+    return company
 
 
 def check_company(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
