@@ -1,4 +1,4 @@
-"""``log --verify``: walk every hash chain of the audit log (collabctl.store.chain).
+"""``log --verify``: walk every hash chain of the audit log (collabctl.domain.audit_chain).
 
 Each chain is read in id order, streaming (the memory used does not grow with
 the log). An event is bad when its stored hash is not the hash of its content
@@ -30,10 +30,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from collabctl.domain.errors import AuditTampered, Conflict, InvalidInput
-from collabctl.domain.wording import counted
-from collabctl.operations.context import Party
-from collabctl.store.chain import (
+from collabctl.domain.audit_chain import (
     FIELDS,
     NO_COMPANY,
     Anchor,
@@ -42,6 +39,9 @@ from collabctl.store.chain import (
     chain_name,
     event_hash,
 )
+from collabctl.domain.errors import AuditTampered, Conflict, InvalidInput
+from collabctl.domain.wording import counted
+from collabctl.operations.context import Party
 from collabctl.store.database import Database
 
 #: How long the walk waits for writers that were open when it started (PostgreSQL).
