@@ -8,7 +8,8 @@ every writer of the chain takes.
 The next link of a chain is read under a lock that every writer of the chain
 takes, in the transaction that inserts the event, so two writers never link to
 the same predecessor: on PostgreSQL the company's row lock (``SELECT ... FOR
-UPDATE``, which every change of a company already takes), and an advisory
+UPDATE``, :func:`collabctl.store.locks.lock_companies`, which every change of a
+company already takes), and an advisory
 transaction lock for the chain without a company (and for a company without a
 row); on SQLite the database's single write lock. Writers on different
 companies therefore never wait for each other.
@@ -41,6 +42,7 @@ from functools import cache
 from typing import Any, Protocol
 
 from collabctl.domain.audit_chain import NO_COMPANY, chain_key, event_hash
+from collabctl.store.locks import lock_companies
 
 #: First key of PostgreSQL's two-key advisory locks (pg_advisory_xact_lock(int, int))
 #: that serialise a chain without a company row: "aud" in ASCII.
@@ -108,7 +110,6 @@ _PG_HEAD_SQL = f"SELECT session_user, {PG_AT}, ({_HEAD_SQL})"
 _PG_HEAD_NO_COMPANY_SQL = f"SELECT session_user, {PG_AT}, ({_HEAD_NO_COMPANY_SQL})"
 #: who is writing and when, as the trigger will set it (asked once per transaction)
 PG_WHO_SQL = f"SELECT session_user, {PG_AT}"
-_PG_LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
 _PG_ADVISORY_LOCK_SQL = "SELECT pg_advisory_xact_lock(:lock_class, :lock_key)"
 
 
@@ -145,7 +146,7 @@ def next_link(sql: SQL, customer_number: str | None, *, locked: bool = False) ->
         row = sql.execute(_PG_HEAD_NO_COMPANY_SQL).fetchone()
     else:
         params = {"number": customer_number}
-        if not locked and sql.execute(_PG_LOCK_COMPANY_SQL, params).fetchone() is None:
+        if not locked and not lock_companies(sql, [customer_number]):
             _advisory_lock(sql, customer_number)
         # a statement of its own after the lock: under READ COMMITTED it sees the
         # head that whoever held the lock before committed
@@ -162,10 +163,6 @@ CROSS JOIN LATERAL (
     SELECT hash FROM audit_event WHERE customer_number = k.number ORDER BY id DESC LIMIT 1
 ) AS h
 """
-_PG_LOCK_COMPANIES_SQL = (
-    "SELECT customer_number FROM company WHERE customer_number = ANY(:numbers)"
-    " ORDER BY customer_number FOR UPDATE"
-)
 _SQLITE_HEADS_SQL = (
     "SELECT customer_number, hash FROM audit_event WHERE id IN (SELECT max(id) FROM audit_event"
     " WHERE customer_number IN ({numbers}) GROUP BY customer_number)"
@@ -201,7 +198,7 @@ def next_links(
         links.update((number, Link(user, heads.get(number))) for number in numbers)
         return links
     if numbers and not locked:
-        with_row = {row[0] for row in sql.execute(_PG_LOCK_COMPANIES_SQL, {"numbers": numbers})}
+        with_row = set(lock_companies(sql, numbers))
         for number in numbers:
             if number not in with_row:
                 _advisory_lock(sql, number)

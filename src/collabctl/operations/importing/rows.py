@@ -3,9 +3,8 @@ that writes a batch, one ``executemany`` per statement.
 
 Plain SQL on the session's connection (``store.statements``), like the end path:
 building SQLAlchemy statements and ORM objects would cost more than the work.
-On PostgreSQL the batch's existing companies are locked (``FOR UPDATE``) in
-customer-number order, as every writer of a company does, so that concurrent
-imports queue for each other instead of deadlocking.
+On PostgreSQL the batch's existing companies are locked first, as every writer of a
+company locks them (``store.locks.lock_companies``).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from typing import Any
 
+from collabctl.store.locks import lock_companies
 from collabctl.store.statements import Statements
 
 #: keys per ``IN (...)`` list (SQLite's oldest limit is 999 parameters a statement)
@@ -96,14 +96,12 @@ def read_companies(
 ) -> dict[str, StoredCompany]:
     """The stored companies among ``numbers`` with their rows; records only for
     ``with_records`` (the companies whose items list records)."""
-    lock = " ORDER BY customer_number FOR UPDATE" if sql.postgres else ""
+    numbers = list(numbers)
+    lock_companies(sql, numbers)
     companies = {
         number: StoredCompany(org, name)
         for number, org, name in sql.select_in(
-            "SELECT customer_number, org_number, name FROM company",
-            "customer_number",
-            numbers,
-            lock,
+            "SELECT customer_number, org_number, name FROM company", "customer_number", numbers
         )
     }
     if not companies:
@@ -320,7 +318,7 @@ def write(sql: BatchStatements, writes: Writes) -> None:
 
     New rows go in with ``Statements.insert_many`` (COPY on PostgreSQL).
 
-    The events' companies are locked already: read with ``FOR UPDATE`` or inserted
+    The events' companies are locked already: by :func:`read_companies` or inserted
     by this transaction.
     """
     from collabctl.store.audit import insert_audit_events
