@@ -56,6 +56,8 @@ class SQL(Protocol):
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
 
+    def execute_in(self, sql: str, params: dict[str, Any], *, keys: str) -> Any: ...
+
     @property
     def os_login(self) -> str:
         """:func:`os_login`, read once for the statements of a transaction."""
@@ -165,7 +167,7 @@ CROSS JOIN LATERAL (
 """
 _SQLITE_HEADS_SQL = (
     "SELECT customer_number, hash FROM audit_event WHERE id IN (SELECT max(id) FROM audit_event"
-    " WHERE customer_number IN ({numbers}) GROUP BY customer_number)"
+    " WHERE customer_number IN :numbers GROUP BY customer_number)"
 )
 #: customer numbers per query (SQLite's oldest limit is 999 parameters a statement)
 _HEADS_CHUNK = 500
@@ -192,9 +194,8 @@ def next_links(
         heads: dict[str, str] = {}
         for start in range(0, len(numbers), _HEADS_CHUNK):
             chunk = numbers[start : start + _HEADS_CHUNK]
-            names = {f"n{i}": number for i, number in enumerate(chunk)}
-            query = _SQLITE_HEADS_SQL.format(numbers=", ".join(f":{name}" for name in names))
-            heads.update(sql.execute(query, names).fetchall())
+            rows = sql.execute_in(_SQLITE_HEADS_SQL, {"numbers": chunk}, keys="numbers")
+            heads.update((number, head) for number, head in rows)
         links.update((number, Link(user, heads.get(number))) for number in numbers)
         return links
     if numbers and not locked:

@@ -104,7 +104,7 @@ LEFT JOIN LATERAL (
 """
 _SQLITE_END_TARGETS_SQL = (
     f"SELECT co.customer_number, {_END_TARGET_COLUMNS}{_END_TARGET_FROM}"
-    "WHERE co.customer_number IN ({numbers})"
+    "WHERE co.customer_number IN :numbers"
 )
 _LATEST_COLLABORATION_SQL = """
 SELECT c.id, c.office_org_number, o.name, c.state, c.started_at, c.ended_at, c.ended_by,
@@ -149,9 +149,9 @@ def end_targets(sql: Statements, numbers: list[str], service: str) -> dict[str, 
     if sql.postgres:
         rows = sql.execute(_PG_END_TARGETS_SQL, {"numbers": numbers, "service": service})
     else:
-        params = {f"n{i}": number for i, number in enumerate(numbers)}
-        query = _SQLITE_END_TARGETS_SQL.format(numbers=", ".join(f":{name}" for name in params))
-        rows = sql.execute(query, {**params, "service": service})
+        rows = sql.execute_in(
+            _SQLITE_END_TARGETS_SQL, {"numbers": numbers, "service": service}, keys="numbers"
+        )
     return {row[0]: tuple(row[1:]) for row in rows}
 
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import bindparam, text
-
 from collabctl.store.locks import lock_companies
 from collabctl.store.statements import Statements
 
@@ -31,12 +29,11 @@ def _select_in(
 ) -> Iterator[Any]:
     """The rows of ``select`` whose ``column`` is one of ``keys``, a chunk of keys a query
     (``tail``: what follows the condition, an ORDER BY)."""
-    statement = text(f"{select} WHERE {column} IN :keys{tail}").bindparams(
-        bindparam("keys", expanding=True)
-    )
+    statement = f"{select} WHERE {column} IN :keys{tail}"
     ordered = sorted(set(keys))
     for start in range(0, len(ordered), _CHUNK):
-        yield from sql.session.execute(statement, {"keys": ordered[start : start + _CHUNK]})
+        chunk = ordered[start : start + _CHUNK]
+        yield from sql.execute_in(statement, {"keys": chunk}, keys="keys")
 
 
 # -- what is stored -------------------------------------------------------------------
