@@ -83,7 +83,7 @@ def floor(kind: str, db: str) -> None:
 
 def fill_events(db: Path, n: int) -> None:
     """N audit events of ended collaborations, one per company, chained as collabctl does."""
-    from collabctl.store.chain import chain_key, event_hash
+    from collabctl.domain.audit_chain import chain_key, event_hash
 
     rows: list[tuple[Any, ...]] = []
     heads: dict[str, str] = {}

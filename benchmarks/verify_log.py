@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
 
-from collabctl.store.chain import chain_key, event_hash
+from collabctl.domain.audit_chain import chain_key, event_hash
 
 VERIFY = [*common.COLLABCTL, "log", "--verify", "--format", "json"]
 

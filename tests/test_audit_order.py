@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from collabctl.store.chain import PG_AT, chain_key, event_hash, head_anchor
+from collabctl.domain.audit_chain import chain_key, event_hash, head_anchor
+from collabctl.store.chain import PG_AT
 from helpers import error_of, invoke, ok
 from pg_fixtures import PostgresServer
 from pg_roles import END, granted, login, make_role, owner, url_as

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from collabctl.store.chain import Anchor
+from collabctl.domain.audit_chain import Anchor
 from helpers import CLI, db_url, error_of, log_events, ok
 from pg_fixtures import PostgresServer
 
@@ -275,7 +275,7 @@ def test_a_rewritten_chain_is_caught_with_an_earlier_digest(
     demo: CLI, backend: str, request: pytest.FixtureRequest
 ) -> None:
     """Someone who knows the encoding edits an event and hashes its chain again."""
-    from collabctl.store.chain import event_hash
+    from collabctl.domain.audit_chain import event_hash
 
     digest = ok(verify(demo))["digest"]
     with raw(backend, request) as conn:

@@ -1,4 +1,4 @@
-"""The hash chain's canonical encoding and the digest of chain heads (collabctl.store.chain)."""
+"""The hash chain's canonical encoding and the digest of chain heads (collabctl.domain.audit_chain)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collabctl.store.chain import (
+from collabctl.domain.audit_chain import (
     Anchor,
     HeadDigest,
     canonical,
@@ -17,8 +17,8 @@ from collabctl.store.chain import (
     encode,
     event_hash,
     head_anchor,
-    lock_key,
 )
+from collabctl.store.chain import lock_key
 
 EVENT = {
     "at": "2024-01-31T09:00:00.000000Z",
@@ -86,16 +86,45 @@ def test_the_hash_survives_a_round_trip_through_json_in_any_key_order(
         }
     ),
 )
-def test_details_encoded_once_give_the_same_bytes_as_the_whole_event_encoded(
+def test_an_event_read_back_from_its_stored_text_hashes_the_same(
     details: dict[str, object], prev_hash: str | None, fields: dict[str, str | None]
 ) -> None:
-    # SQLite's writer stores the details' text and hashes the event with that text;
-    # any text in the other fields (quotes, control characters, non-ASCII) included
+    # SQLite's writer stores the details as the canonical encoding writes them; any text
+    # in the other fields (quotes, control characters, non-ASCII) included
     event = {**EVENT, **fields, "details": details}
     text = encode(details)
-    assert canonical(event, prev_hash, text) == canonical(event, prev_hash)
-    assert event_hash(event, prev_hash, text) == event_hash(event, prev_hash)
     assert json.loads(text) == details
+    assert event_hash({**event, "details": json.loads(text)}, prev_hash) == event_hash(
+        event, prev_hash
+    )
+    plain = json.dumps(
+        ["collabctl-audit-v1", *(event[name] for name in EVENT), prev_hash],
+        separators=(",", ":"),
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    assert canonical(event, prev_hash) == plain.encode("utf-8", "surrogatepass")
+
+
+def test_hashes_written_by_earlier_releases_stay_the_same() -> None:
+    # computed by the release that wrote events before the format moved to domain: quotes,
+    # backslashes, control and non-ASCII characters, a lone surrogate, no company
+    event = {
+        "at": "2024-01-31T09:00:00.000000Z",
+        "actor": 'Åsa "q"\\ \x07',
+        "db_user": "u\u2028",
+        "scope": "office",
+        "action": "end",
+        "customer_number": None,
+        "service": "lön",
+        "details": {"b": [1, 2.5, None, True], "a": "\ud800 ø \t", "ü": {}},
+    }
+    assert event_hash(event, "f" * 64) == (
+        "c829a15cd5ff309dd370ea4ccf58a6390356f75e755e42383d3ebff61599a02a"
+    )
+    assert event_hash(event, None) == (
+        "b6f3831488a96ea92a322ddca12a298e7a63621ec8e4751a5c9ff728cf893802"
+    )
 
 
 def test_chain_keys_and_lock_keys() -> None:

@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from collabctl.operations.importing import rows, run
+from collabctl.operations.importing import run
+from collabctl.store import import_rows as rows
 from helpers import CLI, db_url
 from test_query_plans import BULK, COMPANIES, GROWING, customer, explained, load, recording
 

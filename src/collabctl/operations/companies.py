@@ -63,11 +63,12 @@ def collaboration_dict(row: Any) -> dict[str, Any]:
 
 def get_company(session: Session, customer_number: str, *, lock: bool = False) -> Company:
     """The company, locked against concurrent changes when ``lock`` (PostgreSQL row lock)."""
+    from collabctl.store.locks import lock_companies
     from collabctl.store.models import Company
 
-    stmt = select(Company).where(_COMPANY.c.customer_number == customer_number)
     if lock:
-        stmt = stmt.with_for_update()
+        lock_companies(session, [customer_number])
+    stmt = select(Company).where(_COMPANY.c.customer_number == customer_number)
     company = session.scalars(stmt).first()
     if company is None:
         raise NotFound(

@@ -18,17 +18,15 @@ them (``--apply``), or a superuser runs the printed text.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from collabctl.domain.errors import InvalidInput, NotFound, PermissionDenied
+from collabctl.store import roles
 from collabctl.store.database import Database
-
-KINDS = ("agent", "read-only")
+from collabctl.store.roles import KINDS, Target, quote
 
 #: What each kind may do, as `doctor` and `db grant` say it.
 SUMMARIES = {
@@ -37,111 +35,17 @@ SUMMARIES = {
     "read-only": "read-only: list, show, log, log --verify, doctor; no changes",
 }
 
-# The words PostgreSQL reserves: such a name must be quoted to be an identifier.
-_RESERVED = frozenset(
-    """all analyse analyze and any array as asc asymmetric authorization both case cast check
-    collate column constraint create current_catalog current_date current_role current_time
-    current_timestamp current_user default deferrable desc distinct do else end except
-    false fetch for foreign from grant group having in initially intersect into lateral
-    leading limit localtime localtimestamp not null offset on only or order placing primary
-    references returning select session_user some symmetric table then to trailing true
-    union unique user using variadic when where window with""".split()  # noqa: SIM905
-)
-_BARE = re.compile(r"[a-z_][a-z0-9_]*")
-
-
-def quote(name: str) -> str:
-    """An SQL identifier: bare when PostgreSQL reads it back unchanged, quoted otherwise."""
-    if _BARE.fullmatch(name) and name not in _RESERVED:
-        return name
-    return '"' + name.replace('"', '""') + '"'
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where collabctl's tables are: database, schema, and the role that owns them."""
-
-    database: str
-    schema: str
-    owner: str
-
 
 def grant_statements(role: str, kind: str, target: Target) -> list[str]:
     """The statements that give ``role`` exactly the rights of ``kind``."""
     if kind not in KINDS:
         raise InvalidInput(f"unknown kind of role {kind!r}", "use --agent or --read-only")
-    r, s, o = quote(role), quote(target.schema), quote(target.owner)
-    defaults = f"ALTER DEFAULT PRIVILEGES FOR ROLE {o} IN SCHEMA {s}"
-    statements = [
-        # start from nothing, so that a second run or a change of kind leaves exactly this
-        f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {r};",
-        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {r};",
-        f"{defaults} REVOKE ALL ON TABLES FROM {r};",
-        f"{defaults} REVOKE ALL ON SEQUENCES FROM {r};",
-        f"GRANT CONNECT ON DATABASE {quote(target.database)} TO {r};",
-        f"GRANT USAGE ON SCHEMA {s} TO {r};",
-    ]
-    if kind == "read-only":
-        return [
-            *statements,
-            f"GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {r};",
-            f"{defaults} GRANT SELECT ON TABLES TO {r};",
-        ]
-    return [
-        *statements,
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r};",
-        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {r};",
-        # the audit log takes new events only, also for someone with a SQL prompt
-        f"REVOKE UPDATE, DELETE ON {s}.audit_event FROM {r};",
-        # only the owner migrates the schema
-        f"REVOKE INSERT, UPDATE, DELETE ON {s}.alembic_version FROM {r};",
-        f"{defaults} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {r};",
-        f"{defaults} GRANT USAGE ON SEQUENCES TO {r};",
-    ]
-
-
-_TARGET_SQL = """
-SELECT current_database(), n.nspname, pg_get_userbyid(c.relowner),
-       pg_has_role(current_user, c.relowner, 'MEMBER')
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.oid = to_regclass('audit_event')
-"""
-_ROLE_SQL = "SELECT rolsuper FROM pg_roles WHERE rolname = :role"
-
-# What could let a role undo the limits of a grant: superuser, the owner of the tables,
-# membership (direct or through other roles) in the owner's role, CREATEROLE (it can
-# grant itself that membership), BYPASSRLS, or owning any of collabctl's objects (an
-# owner may alter or drop it whatever it is granted; the schema's owner may drop
-# anything in it).
-_ATTRIBUTES_SQL = """
-SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolbypassrls, r.oid = c.relowner,
-       r.oid <> c.relowner AND pg_has_role(r.oid, c.relowner, 'MEMBER'),
-       ARRAY(
-           SELECT kind || ' ' || name FROM (
-               SELECT CASE o.relkind WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence'
-                          WHEN 'i' THEN 'index' WHEN 'v' THEN 'view' ELSE 'relation' END,
-                      o.relname
-               FROM pg_class o WHERE o.relnamespace = c.relnamespace AND o.relowner = r.oid
-               UNION ALL
-               SELECT 'function', p.proname FROM pg_proc p
-               WHERE p.pronamespace = c.relnamespace AND p.proowner = r.oid
-               UNION ALL
-               SELECT 'schema', n.nspname FROM pg_namespace n
-               WHERE n.oid = c.relnamespace AND n.nspowner = r.oid
-               UNION ALL
-               SELECT 'database', d.datname FROM pg_database d
-               WHERE d.datname = current_database() AND d.datdba = r.oid
-           ) AS owned(kind, name)
-           ORDER BY kind, name
-       )
-FROM pg_roles r, pg_class c
-WHERE r.rolname = {role} AND c.oid = to_regclass('audit_event')
-"""
+    return roles.grant_statements(role, kind, target)
 
 
 @dataclass(frozen=True)
 class RoleAttributes:
-    """What a role could use to undo the limits of a grant (see ``_ATTRIBUTES_SQL``)."""
+    """What a role could use to undo the limits of a grant (``store.roles``)."""
 
     role: str
     superuser: bool
@@ -185,8 +89,7 @@ class RoleAttributes:
 
 def role_attributes(session: Session, role: str | None = None) -> RoleAttributes:
     """The attributes of ``role`` (the connected role when None) on collabctl's tables."""
-    sql = _ATTRIBUTES_SQL.format(role=":role" if role is not None else "current_user")
-    row = session.execute(text(sql), {"role": role} if role is not None else {}).one()
+    row = roles.role_attributes_row(session, role)
     return RoleAttributes(
         str(row[0]),
         bool(row[1]),
@@ -229,11 +132,9 @@ def grant(db: Database, role: str, kind: str, *, apply: bool) -> GrantResult:
     if not role or "\x00" in role:
         raise InvalidInput(f"{role!r} is not a role name", "give the role's name, e.g. agents")
     with db.session(write=apply) as session:
-        row = session.execute(text(_TARGET_SQL)).one()
-        target = Target(row[0], row[1], row[2])
-        may_grant = bool(row[3])
-        found = session.execute(text(_ROLE_SQL), {"role": role}).first()
-        if found is None:
+        target, may_grant = roles.read_target(session)
+        superuser = roles.is_superuser(session, role)
+        if superuser is None:
             raise NotFound(
                 f"there is no database role {role!r}",
                 "a PostgreSQL superuser creates it first, e.g. "
@@ -244,7 +145,7 @@ def grant(db: Database, role: str, kind: str, *, apply: bool) -> GrantResult:
                 f"{role} owns collabctl's tables: its rights cannot be narrowed",
                 "give agents and readers roles of their own",
             )
-        if found[0]:
+        if superuser:
             raise InvalidInput(
                 f"{role} is a superuser: no grant limits what it may do",
                 "use a role without SUPERUSER for agents and readers",
@@ -267,25 +168,12 @@ def grant(db: Database, role: str, kind: str, *, apply: bool) -> GrantResult:
                     f"connect as {target.owner}, or have a superuser run the statements "
                     f"`collabctl db grant {role} --{kind}` prints",
                 )
-            for statement in statements:
-                session.execute(text(statement))
+            roles.run_statements(session, statements)
             session.commit()
     return GrantResult(role, kind, target, statements, apply)
 
 
 # -- what the connected role may do (doctor) ------------------------------------------
-
-_RIGHTS_SQL = """
-SELECT current_user, r.rolsuper,
-       pg_has_role(current_user, c.relowner, 'MEMBER'),
-       has_table_privilege(c.oid, 'SELECT'),
-       has_table_privilege(c.oid, 'INSERT'),
-       has_table_privilege(c.oid, 'UPDATE') OR has_table_privilege(c.oid, 'DELETE'),
-       has_table_privilege(to_regclass('collaboration'), 'UPDATE'),
-       has_table_privilege(to_regclass('company'), 'INSERT')
-FROM pg_class c, pg_roles r
-WHERE c.oid = to_regclass('audit_event') AND r.rolname = current_user
-"""
 
 
 @dataclass(frozen=True)
@@ -301,8 +189,7 @@ class Rights:
 
 def role_rights(session: Session) -> Rights:
     """What the connected PostgreSQL role may do with collabctl's tables (schema required)."""
-    row = session.execute(text(_RIGHTS_SQL)).one()
-    role, superuser, owner, read, insert_event, change_event, end, add = row
+    role, superuser, owner, read, insert_event, change_event, end, add = roles.rights_row(session)
     if superuser or owner:
         what = "superuser" if superuser else "owner"
         return Rights(role, "owner", f"{role} ({what}): {SUMMARIES['owner']}")

@@ -37,6 +37,7 @@ from collabctl.operations.checklist import ChecklistState, evaluate_checklist
 from collabctl.operations.companies import collaboration_dict
 from collabctl.operations.context import Context
 from collabctl.store import end_queries as q
+from collabctl.store.locks import lock_companies
 from collabctl.store.statements import Statements
 
 CHECK_NAMES = ("collaboration", "party", "main-contact", "outcome", "checklist")
@@ -169,8 +170,8 @@ def run_preflight(
     ``continue_after`` (scheduling an end reports what must be done by then)."""
     service = _validate(ctx, req)
     number = req.customer_number
-    if lock and sql.postgres:  # SQLite writers hold the database's write lock already
-        q.lock_company(sql, number)
+    if lock:
+        lock_companies(sql, [number])
     target = q.end_target(sql, number, service.code)
     if target is None:
         raise scope.not_found(ctx.party, number)

@@ -46,6 +46,7 @@ from collabctl.operations.backup_file import (
     seal_backup,
 )
 from collabctl.operations.context import Context, audit, change_time
+from collabctl.store.locks import lock_companies
 from collabctl.store.models import AuditEvent, Collaboration, Company, ServiceRecord, Subscription
 
 __all__ = [
@@ -70,8 +71,10 @@ def _plan(
 ) -> dict[str, Any]:
     """Every database check, in order; the result a restore would have. Nothing changes."""
     number, code = backup.customer_number, backup.service
+    if lock:
+        lock_companies(session, [number])
     stmt = select(Company).where(col(Company.customer_number) == number)
-    company = session.scalars(stmt.with_for_update() if lock else stmt).first()
+    company = session.scalars(stmt).first()
     if company is None:
         if ctx.party is not None:
             raise scope.not_found(ctx.party, number)

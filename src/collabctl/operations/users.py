@@ -33,6 +33,7 @@ from collabctl.domain.errors import (
 )
 from collabctl.operations import scope
 from collabctl.operations.context import Context, audit
+from collabctl.store.locks import lock_companies
 from collabctl.store.models import Company, CompanyUser, Subscription
 
 #: the keys of a user in every machine format (``user list``, ``show``, the audit log)
@@ -53,9 +54,9 @@ def user_dict(user: CompanyUser) -> dict[str, Any]:
 
 
 def _company(session: Session, ctx: Context, number: str, *, lock: bool) -> Company:
-    stmt = select(Company).where(col(Company.customer_number) == number)
     if lock:
-        stmt = stmt.with_for_update()
+        lock_companies(session, [number])
+    stmt = select(Company).where(col(Company.customer_number) == number)
     company = session.scalars(stmt).first()
     if company is None:
         raise scope.not_found(ctx.party, number)

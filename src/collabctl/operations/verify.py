@@ -1,4 +1,4 @@
-"""``log --verify``: walk every hash chain of the audit log (collabctl.store.chain).
+"""``log --verify``: walk every hash chain of the audit log (collabctl.domain.audit_chain).
 
 Each chain is read in id order, streaming (the memory used does not grow with
 the log). An event is bad when its stored hash is not the hash of its content
@@ -27,13 +27,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from collabctl.domain.errors import AuditTampered, Conflict, InvalidInput
-from collabctl.domain.wording import counted
-from collabctl.operations.context import Party
-from collabctl.store.chain import (
+from collabctl.domain.audit_chain import (
     FIELDS,
     NO_COMPANY,
     Anchor,
@@ -42,6 +38,10 @@ from collabctl.store.chain import (
     chain_name,
     event_hash,
 )
+from collabctl.domain.errors import AuditTampered, Conflict, InvalidInput
+from collabctl.domain.wording import counted
+from collabctl.operations.context import Party
+from collabctl.store import audit_log
 from collabctl.store.database import Database
 
 #: How long the walk waits for writers that were open when it started (PostgreSQL).
@@ -51,31 +51,6 @@ MAX_PROBLEMS = 20
 #: Problems whose kind (missing or reordered) is looked up after the walk.
 _DIAGNOSED = 5
 _ROWS_PER_FETCH = 2000
-
-_COLUMNS = "id, " + ", ".join(FIELDS) + ", prev_hash, hash"
-_NO_COMPANY_SQL = f"SELECT {_COLUMNS} FROM audit_event WHERE customer_number IS NULL ORDER BY id"
-_COMPANIES_SQL = (
-    f"SELECT {_COLUMNS} FROM audit_event WHERE customer_number IS NOT NULL "
-    "ORDER BY customer_number, id"
-)
-_MAX_ID_SQL = "SELECT max(id) FROM audit_event"
-#: the transactions (other than this one) that hold a lock on the audit table of this
-#: database in a mode that writes to it: every INSERT holds one until its transaction ends
-_PG_WRITERS = (
-    "SELECT l.virtualtransaction FROM pg_locks l"
-    " WHERE l.locktype = 'relation' AND l.relation = CAST('audit_event' AS regclass)"
-    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-    " AND l.mode <> 'AccessShareLock' AND l.pid <> pg_backend_pid()"
-)
-_PG_OPEN_WRITERS_SQL = (
-    f"SELECT (SELECT max(id) FROM audit_event), ARRAY(SELECT DISTINCT w.virtualtransaction"
-    f" FROM ({_PG_WRITERS}) AS w(virtualtransaction))"
-)
-_PG_STILL_OPEN_SQL = (
-    f"SELECT count(DISTINCT w.virtualtransaction) FROM ({_PG_WRITERS}) AS w(virtualtransaction)"
-    " WHERE w.virtualtransaction = ANY(CAST(:xids AS text[]))"
-)
-_BY_HASH_SQL = "SELECT id, customer_number FROM audit_event WHERE hash = :hash ORDER BY id LIMIT 1"
 
 
 _WORDS = {
@@ -189,12 +164,12 @@ def _settled_through(db: Database) -> int | None:
     if db.backend != "postgresql":
         return None
     with db.session(write=False) as session:
-        through, xids = session.execute(text(_PG_OPEN_WRITERS_SQL)).one()
+        through, xids = audit_log.open_writers(session)
         session.commit()
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         pause = 0.02
         while xids:
-            still = session.execute(text(_PG_STILL_OPEN_SQL), {"xids": xids}).scalar_one()
+            still = audit_log.still_open(session, xids)
             session.commit()
             if not still:
                 break
@@ -229,16 +204,9 @@ def _walk(db: Database, through: int | None, checked: Anchor | None) -> Verifica
     result = Verification(checked=checked)
     digest, anchor_digest = HeadDigest(), HeadDigest()
     with db.session(write=False) as session:
-        if db.backend == "postgresql":
-            # one snapshot for every query of the walk
-            session.connection(
-                execution_options={
-                    "isolation_level": "REPEATABLE READ",
-                    "postgresql_readonly": True,
-                }
-            )
+        audit_log.one_snapshot(session)  # for every query of the walk
         if through is None:
-            through = int(session.execute(text(_MAX_ID_SQL)).scalar() or 0)
+            through = audit_log.max_event_id(session)
         anchor_through = checked.through if checked else 0
         saw_anchor_through = False
         chain: _Chain | None = None
@@ -257,31 +225,29 @@ def _walk(db: Database, through: int | None, checked: Anchor | None) -> Verifica
             except ValueError as exc:  # customer numbers are digits: every collation agrees
                 raise RuntimeError(f"chains read out of order: {exc}") from None
 
-        for sql in (_NO_COMPANY_SQL, _COMPANIES_SQL):
-            rows = session.execute(text(sql), execution_options={"yield_per": _ROWS_PER_FETCH})
-            for row in rows:
-                event_id, prev_hash, stored = row[0], row[-2], row[-1]
-                event = dict(zip(FIELDS, row[1:-2], strict=True))
-                key = chain_key(event["customer_number"])
-                if chain is None or key != chain.key:
-                    finish(chain)
-                    chain = _Chain(key)
-                result.events += 1
-                chain.count += 1
-                if event_id <= through:
-                    chain.cut_count += 1
-                    chain.cut_head = stored
-                if checked is not None and event_id <= anchor_through:
-                    chain.anchor_count += 1
-                    chain.anchor_head = stored
-                    saw_anchor_through = saw_anchor_through or event_id == anchor_through
-                if not chain.broken:
-                    problem = _check(event, event_id, prev_hash, stored, chain)
-                    if problem is not None:
-                        chain.broken = True
-                        _add(result, problem)
-                chain.head = stored
-                chain.previous_id = event_id
+        for row in audit_log.chain_events(session, _ROWS_PER_FETCH):
+            event_id, prev_hash, stored = row[0], row[-2], row[-1]
+            event = dict(zip(FIELDS, row[1:-2], strict=True))
+            key = chain_key(event["customer_number"])
+            if chain is None or key != chain.key:
+                finish(chain)
+                chain = _Chain(key)
+            result.events += 1
+            chain.count += 1
+            if event_id <= through:
+                chain.cut_count += 1
+                chain.cut_head = stored
+            if checked is not None and event_id <= anchor_through:
+                chain.anchor_count += 1
+                chain.anchor_head = stored
+                saw_anchor_through = saw_anchor_through or event_id == anchor_through
+            if not chain.broken:
+                problem = _check(event, event_id, prev_hash, stored, chain)
+                if problem is not None:
+                    chain.broken = True
+                    _add(result, problem)
+            chain.head = stored
+            chain.previous_id = event_id
         finish(chain)
         result.anchor = digest.anchor(through)
         for problem in result.problems[:_DIAGNOSED]:
@@ -359,7 +325,7 @@ def _diagnose(session: Session, problem: Problem) -> None:
     """Missing, or recorded elsewhere? Look the predecessor up by its hash."""
     if problem.kind != "missing" or problem.prev_hash is None or problem.event_id is None:
         return
-    found = session.execute(text(_BY_HASH_SQL), {"hash": problem.prev_hash}).first()
+    found = audit_log.event_by_hash(session, problem.prev_hash)
     if found is None:
         return
     other_id, other_number = found

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from collabctl.store.chain import Link, chain_key, encode, event_hash, next_links, seal
+from collabctl.domain.audit_chain import chain_key, encode, event_hash
+from collabctl.store.chain import Link, next_links, seal
 from collabctl.store.statements import Statements
 
 _INSERT_SQL = (
@@ -48,10 +49,9 @@ def insert_audit_event(
         "service": service,
         "details": details,
     }
-    # the details encoded once, for the hash and (SQLite keeps JSON as text) the row
-    text = encode(details)
-    chained = seal(sql, **fields, locked=locked, details_json=text)
-    stored = sql.json(details) if sql.postgres else text
+    chained = seal(sql, **fields, locked=locked)
+    # SQLite keeps JSON as text: the details as the canonical encoding writes them
+    stored = sql.json(details) if sql.postgres else encode(details)
     sql.execute(_INSERT_SQL, {**fields, "details": stored, **chained})
     return str(chained["at"])
 

@@ -1,30 +1,15 @@
-"""Tamper evidence for the audit log: hash chains and the digest of their heads.
+"""The audit chain in the database: reading and locking the head a new event links to.
 
-Every audit event belongs to one chain: the events of one company (its
-``customer_number``), or the chain of the events that concern no company
-(offices and services imported, ``doctor``'s test write). Each event stores
-``prev_hash``, the ``hash`` of the event before it in its chain (``None`` for
-the first), and ``hash``::
-
-    hash = SHA-256(canonical(event, prev_hash)), as 64 lowercase hex digits
-
-The canonical encoding (version 1) is the UTF-8 of one JSON array, without
-whitespace, with the keys of every object sorted and non-ASCII characters
-written as themselves::
-
-    ["collabctl-audit-v1", at, actor, db_user, scope, action,
-     customer_number, service, details, prev_hash]
-
-that is ``json.dumps([...], separators=(",", ":"), sort_keys=True,
-ensure_ascii=False)``. The event's ``id`` is not part of it (the database
-assigns it); the order of a chain is the order of its ids, and each link
-names its predecessor, so a reordered, removed or changed event breaks the
-chain at that point.
+The hash format (canonical encoding, event hash, the digest of the chain
+heads) is pure code in :mod:`collabctl.domain.audit_chain`; this module reads
+who is writing, when, and the head of an event's chain, under the lock that
+every writer of the chain takes.
 
 The next link of a chain is read under a lock that every writer of the chain
 takes, in the transaction that inserts the event, so two writers never link to
 the same predecessor: on PostgreSQL the company's row lock (``SELECT ... FOR
-UPDATE``, which every change of a company already takes), and an advisory
+UPDATE``, :func:`collabctl.store.locks.lock_companies`, which every change of a
+company already takes), and an advisory
 transaction lock for the chain without a company (and for a company without a
 row); on SQLite the database's single write lock. Writers on different
 companies therefore never wait for each other.
@@ -43,52 +28,25 @@ hash taken over other values. The hash is computed here, so the client reads
 ``session_user`` and :data:`PG_AT` in the same statement as the chain head
 and hashes exactly what the trigger stores. On SQLite ``db_user`` is the
 operating system account of the process's real uid and ``at`` the client's.
-
-**The digest of the chain heads** (what ``log --verify`` prints, and takes
-back with ``--anchor``) is ``v1:THROUGH:EVENTS:SHA256`` where ``THROUGH`` is
-the highest event id it covers, ``EVENTS`` the number of events with an id up
-to ``THROUGH``, and ``SHA256`` the hex SHA-256 of the UTF-8 text::
-
-    collabctl-anchor-v1\\n
-    KEY\\tCOUNT\\tHEAD\\n        (one line per chain, sorted by KEY)
-
-over the events with an id up to ``THROUGH``: ``KEY`` is the customer number
-(``-`` for the chain without a company), ``COUNT`` the number of its events
-and ``HEAD`` the hash of its last one. Events added later have higher ids and
-leave it unchanged, so the same digest is computed again from the log at any
-later time as long as nothing up to ``THROUGH`` was changed, removed or added:
-an earlier digest proves that nothing was cut off the end of any chain since.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import pwd
-import re
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from json.encoder import encode_basestring as _json_string
 from typing import Any, Protocol
 
-ENCODING_VERSION = "collabctl-audit-v1"
-ANCHOR_VERSION = "v1"
-_ANCHOR_HEADER = "collabctl-anchor-v1\n"
-#: The event's fields in the order the canonical encoding lists them.
-FIELDS = ("at", "actor", "db_user", "scope", "action", "customer_number", "service", "details")
-#: The chain key of the events that concern no company (customer numbers are digits).
-NO_COMPANY = "-"
+from collabctl.domain.audit_chain import NO_COMPANY, chain_key, event_hash
+from collabctl.store.locks import lock_companies
+
 #: First key of PostgreSQL's two-key advisory locks (pg_advisory_xact_lock(int, int))
 #: that serialise a chain without a company row: "aud" in ASCII.
 _LOCK_CLASS = 0x617564
-#: json.dumps(..., separators=(",", ":"), sort_keys=True, ensure_ascii=False), made once
-_ENCODER = json.JSONEncoder(
-    separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
-)
-_ANCHOR_RE = re.compile(r"v1:(0|[1-9][0-9]{0,18}):(0|[1-9][0-9]{0,18}):([0-9a-f]{64})")
 
 
 class SQL(Protocol):
@@ -98,50 +56,12 @@ class SQL(Protocol):
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
 
+    def execute_in(self, sql: str, params: dict[str, Any], *, keys: str) -> Any: ...
+
     @property
     def os_login(self) -> str:
         """:func:`os_login`, read once for the statements of a transaction."""
         ...
-
-
-def chain_key(customer_number: str | None) -> str:
-    return NO_COMPANY if customer_number is None else customer_number
-
-
-def chain_name(key: str) -> str:
-    """A chain as people read it."""
-    return "the chain without a company" if key == NO_COMPANY else f"customer {key}"
-
-
-def canonical(
-    event: Mapping[str, Any], prev_hash: str | None, details_json: str | None = None
-) -> bytes:
-    """The bytes an event's hash is taken over (see the module documentation).
-
-    ``details_json``: the details already encoded with :func:`encode` (the same
-    text, so the same bytes), when the writer stores that text too.
-    """
-    head = [ENCODING_VERSION, *(event[name] for name in FIELDS[:-1])]
-    if details_json is None or not all(value is None or type(value) is str for value in head):
-        text = _ENCODER.encode([*head, event["details"], prev_hash])
-    else:
-        # a JSON array is its elements' encodings joined by "," (no whitespace), and the
-        # encoder writes a string with json.encoder.encode_basestring: the fields before
-        # the details, the details' text, then prev_hash
-        fields = ",".join("null" if value is None else _json_string(value) for value in head)
-        text = f"[{fields},{details_json},{_ENCODER.encode(prev_hash)}]"
-    return text.encode("utf-8", "surrogatepass")
-
-
-def encode(value: Any) -> str:
-    """A value as the canonical encoding writes it: compact JSON, keys sorted."""
-    return _ENCODER.encode(value)
-
-
-def event_hash(
-    event: Mapping[str, Any], prev_hash: str | None, details_json: str | None = None
-) -> str:
-    return hashlib.sha256(canonical(event, prev_hash, details_json)).hexdigest()
 
 
 def os_login() -> str:
@@ -192,7 +112,6 @@ _PG_HEAD_SQL = f"SELECT session_user, {PG_AT}, ({_HEAD_SQL})"
 _PG_HEAD_NO_COMPANY_SQL = f"SELECT session_user, {PG_AT}, ({_HEAD_NO_COMPANY_SQL})"
 #: who is writing and when, as the trigger will set it (asked once per transaction)
 PG_WHO_SQL = f"SELECT session_user, {PG_AT}"
-_PG_LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
 _PG_ADVISORY_LOCK_SQL = "SELECT pg_advisory_xact_lock(:lock_class, :lock_key)"
 
 
@@ -229,7 +148,7 @@ def next_link(sql: SQL, customer_number: str | None, *, locked: bool = False) ->
         row = sql.execute(_PG_HEAD_NO_COMPANY_SQL).fetchone()
     else:
         params = {"number": customer_number}
-        if not locked and sql.execute(_PG_LOCK_COMPANY_SQL, params).fetchone() is None:
+        if not locked and not lock_companies(sql, [customer_number]):
             _advisory_lock(sql, customer_number)
         # a statement of its own after the lock: under READ COMMITTED it sees the
         # head that whoever held the lock before committed
@@ -246,13 +165,9 @@ CROSS JOIN LATERAL (
     SELECT hash FROM audit_event WHERE customer_number = k.number ORDER BY id DESC LIMIT 1
 ) AS h
 """
-_PG_LOCK_COMPANIES_SQL = (
-    "SELECT customer_number FROM company WHERE customer_number = ANY(:numbers)"
-    " ORDER BY customer_number FOR UPDATE"
-)
 _SQLITE_HEADS_SQL = (
     "SELECT customer_number, hash FROM audit_event WHERE id IN (SELECT max(id) FROM audit_event"
-    " WHERE customer_number IN ({numbers}) GROUP BY customer_number)"
+    " WHERE customer_number IN :numbers GROUP BY customer_number)"
 )
 #: customer numbers per query (SQLite's oldest limit is 999 parameters a statement)
 _HEADS_CHUNK = 500
@@ -279,13 +194,12 @@ def next_links(
         heads: dict[str, str] = {}
         for start in range(0, len(numbers), _HEADS_CHUNK):
             chunk = numbers[start : start + _HEADS_CHUNK]
-            names = {f"n{i}": number for i, number in enumerate(chunk)}
-            query = _SQLITE_HEADS_SQL.format(numbers=", ".join(f":{name}" for name in names))
-            heads.update(sql.execute(query, names).fetchall())
+            rows = sql.execute_in(_SQLITE_HEADS_SQL, {"numbers": chunk}, keys="numbers")
+            heads.update((number, head) for number, head in rows)
         links.update((number, Link(user, heads.get(number))) for number in numbers)
         return links
     if numbers and not locked:
-        with_row = {row[0] for row in sql.execute(_PG_LOCK_COMPANIES_SQL, {"numbers": numbers})}
+        with_row = set(lock_companies(sql, numbers))
         for number in numbers:
             if number not in with_row:
                 _advisory_lock(sql, number)
@@ -314,14 +228,12 @@ def seal(
     service: str | None,
     details: Any,
     locked: bool = False,
-    details_json: str | None = None,
 ) -> dict[str, Any]:
     """The columns of a new event that its chain decides: ``at`` (the database's
     time on PostgreSQL, else the given one), ``db_user``, ``prev_hash``, ``hash``.
 
     Call it right before inserting the event, in the same transaction; the
-    values go into the INSERT beside the event's own fields. ``details_json``:
-    the details as :func:`encode` writes them, when the caller has them already.
+    values go into the INSERT beside the event's own fields.
     """
     link = next_link(sql, customer_number, locked=locked)
     at = link.at or at
@@ -339,57 +251,5 @@ def seal(
         "at": at,
         "db_user": link.db_user,
         "prev_hash": link.prev_hash,
-        "hash": event_hash(event, link.prev_hash, details_json),
+        "hash": event_hash(event, link.prev_hash),
     }
-
-
-# -- the digest of the chain heads -----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Anchor:
-    """A digest of the chain heads as of one event id (see the module documentation)."""
-
-    through: int
-    events: int
-    digest: str
-
-    def __str__(self) -> str:
-        return f"{ANCHOR_VERSION}:{self.through}:{self.events}:{self.digest}"
-
-    @classmethod
-    def parse(cls, text: str) -> Anchor | None:
-        """The anchor written as ``text``, or None when it is not one."""
-        match = _ANCHOR_RE.fullmatch(text.strip())
-        if match is None:
-            return None
-        return cls(int(match[1]), int(match[2]), match[3])
-
-
-class HeadDigest:
-    """The digest of chain heads, fed one chain at a time in ascending key order."""
-
-    def __init__(self) -> None:
-        self._sha = hashlib.sha256(_ANCHOR_HEADER.encode())
-        self._last: str | None = None
-        self.events = 0
-        self.chains = 0
-
-    def add(self, key: str, count: int, head: str) -> None:
-        if self._last is not None and key <= self._last:
-            raise ValueError(f"chain {key!r} after {self._last!r}: keys must ascend")
-        self._last = key
-        self._sha.update(f"{key}\t{count}\t{head}\n".encode())
-        self.events += count
-        self.chains += 1
-
-    def anchor(self, through: int) -> Anchor:
-        return Anchor(through, self.events, self._sha.hexdigest())
-
-
-def head_anchor(heads: Iterable[tuple[str, int, str]], through: int) -> Anchor:
-    """The anchor of the given (key, count, head) chain heads, in any order."""
-    digest = HeadDigest()
-    for key, count, head in sorted(heads):
-        digest.add(key, count, head)
-    return digest.anchor(through)

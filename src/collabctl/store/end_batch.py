@@ -55,7 +55,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collabctl.store import audit, chain, end_queries, outbox
+from collabctl.store import audit, chain, end_queries, locks, outbox
 from collabctl.store.chain import Link
 from collabctl.store.statements import Statements
 
@@ -144,7 +144,7 @@ class BatchStatements(Statements):
         if self._write and self.postgres:
             # one statement, in customer-number order: runs over the same customers queue
             # for each other's locks instead of deadlocking
-            self._locked.update(end_queries.lock_companies(self, numbers))
+            self._locked.update(locks.lock_companies(self, numbers))
         for service, group in by_service.items():
             for start in range(0, len(group), _CHUNK):
                 chunk = group[start : start + _CHUNK]
@@ -270,7 +270,7 @@ class BatchStatements(Statements):
 #: the reads answered from what was read ahead (functions, not bound methods: a cycle
 #: would keep the driver's cursor, and with it the SQLite file, open until collected)
 _ANSWERS = {
-    end_queries.LOCK_COMPANY_SQL: BatchStatements._answer_lock,
+    locks.LOCK_COMPANY_SQL: BatchStatements._answer_lock,
     end_queries.END_TARGET_SQL: BatchStatements._answer_target,
     # the head of a company's chain, as chain.next_link reads it
     chain._HEAD_SQL: BatchStatements._answer_head,

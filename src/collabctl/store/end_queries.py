@@ -104,7 +104,7 @@ LEFT JOIN LATERAL (
 """
 _SQLITE_END_TARGETS_SQL = (
     f"SELECT co.customer_number, {_END_TARGET_COLUMNS}{_END_TARGET_FROM}"
-    "WHERE co.customer_number IN ({numbers})"
+    "WHERE co.customer_number IN :numbers"
 )
 _LATEST_COLLABORATION_SQL = """
 SELECT c.id, c.office_org_number, o.name, c.state, c.started_at, c.ended_at, c.ended_by,
@@ -113,18 +113,6 @@ FROM collaboration c JOIN office o ON o.org_number = c.office_org_number
 WHERE c.customer_number = :number AND c.service = :service
 ORDER BY c.started_at DESC, c.id DESC
 LIMIT 1
-"""
-LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
-# each company locked by its key, in the order of the list (sorted by the caller), for
-# the same reason as _PG_END_TARGETS_SQL: `= ANY(...)` on a table without statistics
-# may be planned as a scan of all of it
-_LOCK_COMPANIES_SQL = """
-SELECT co.customer_number
-FROM unnest(CAST(:numbers AS text[])) WITH ORDINALITY AS k(number, n)
-CROSS JOIN LATERAL (
-    SELECT customer_number FROM company WHERE customer_number = k.number FOR UPDATE
-) AS co
-ORDER BY k.n
 """
 _ACTIVE_SERVICES_SQL = (
     "SELECT service FROM collaboration WHERE customer_number = :number AND state = 'active' "
@@ -148,28 +136,10 @@ _EXPORTS_SQL = (
 )
 
 
-def lock_company(sql: Statements, number: str) -> None:
-    """PostgreSQL: take the company's row lock, so that changes to one company queue.
-
-    A statement of its own, so that the reads after it (READ COMMITTED) see what an
-    agent who held the lock before committed. SQLite writers hold the database's
-    write lock from the start of their transaction instead.
-    """
-    if sql.postgres:
-        sql.execute(LOCK_COMPANY_SQL, {"number": number})
-
-
 def end_target(sql: Statements, number: str, service: str) -> EndTarget | None:
     """None when the company does not exist."""
     row = sql.execute(END_TARGET_SQL, {"number": number, "service": service}).fetchone()
     return None if row is None else EndTarget._make(row)
-
-
-def lock_companies(sql: Statements, numbers: list[str]) -> list[str]:
-    """PostgreSQL: take the row locks of many companies in one statement, in
-    customer-number order; returns the numbers of those that exist."""
-    ordered = sorted(set(numbers))
-    return [number for (number,) in sql.execute(_LOCK_COMPANIES_SQL, {"numbers": ordered})]
 
 
 def end_targets(sql: Statements, numbers: list[str], service: str) -> dict[str, tuple[Any, ...]]:
@@ -179,9 +149,9 @@ def end_targets(sql: Statements, numbers: list[str], service: str) -> dict[str, 
     if sql.postgres:
         rows = sql.execute(_PG_END_TARGETS_SQL, {"numbers": numbers, "service": service})
     else:
-        params = {f"n{i}": number for i, number in enumerate(numbers)}
-        query = _SQLITE_END_TARGETS_SQL.format(numbers=", ".join(f":{name}" for name in params))
-        rows = sql.execute(query, {**params, "service": service})
+        rows = sql.execute_in(
+            _SQLITE_END_TARGETS_SQL, {"numbers": numbers, "service": service}, keys="numbers"
+        )
     return {row[0]: tuple(row[1:]) for row in rows}
 
 

@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
+@functools.cache
+def _expanding(sql: str, keys: str) -> Any:
+    from sqlalchemy import bindparam, text
+
+    return text(sql).bindparams(bindparam(keys, expanding=True))
+
+
 class Statements:
     """Run SQL on the session's connection, inside the session's transaction."""
 
@@ -65,6 +72,11 @@ class Statements:
             self._cursor.executemany(sql, rows)
         except self._error as exc:
             raise DBAPIError.instance(sql, rows[:1], exc, self._error) from exc
+
+    def execute_in(self, sql: str, params: dict[str, Any], *, keys: str) -> Any:
+        """Run a query whose parameter ``keys`` is a list, written ``IN :keys``: SQLAlchemy's
+        expanding bind parameter writes it ``IN (...)`` for the backend. Returns the rows."""
+        return self.session.execute(_expanding(sql, keys), params)
 
     def _for_psycopg(self, sql: str) -> str:
         """``:name`` parameters as psycopg's ``%(name)s``, converted once per statement."""

@@ -4,7 +4,7 @@
 - ``importing.models`` validates an item (input models calling ``domain.validation``),
   ``importing.rules`` checks what no single field can;
 - ``importing.plan`` compares an item with what is stored and notes its rows;
-- ``importing.rows`` reads a batch's stored rows and writes its rows;
+- ``collabctl.store.import_rows`` reads a batch's stored rows and writes its rows;
 - ``importing.run`` ties them together in batches, one transaction each.
 
 A bad item is reported with its path and nothing of it is written; the others

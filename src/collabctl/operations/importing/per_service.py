@@ -27,8 +27,8 @@ from collabctl.domain.errors import (
 )
 from collabctl.operations.importing.models import CollaborationIn, CompanyIn
 from collabctl.operations.importing.results import Changes
-from collabctl.operations.importing.rows import StoredCollaboration, StoredCompany, Writes
 from collabctl.operations.importing.rules import same_json
+from collabctl.store.import_rows import StoredCollaboration, StoredCompany, Writes
 
 #: how to bring back a deleted service; one place, so the wording follows the commands
 RESTORE_HINT = (

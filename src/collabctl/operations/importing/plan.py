@@ -30,7 +30,7 @@ from collabctl.operations.importing.per_service import (
     plan_subscriptions,
 )
 from collabctl.operations.importing.results import Changes
-from collabctl.operations.importing.rows import StoredCompany, Writes
+from collabctl.store.import_rows import StoredCompany, Writes
 
 
 def plan_office(office: OfficeIn, stored: dict[str, Any] | None, writes: Writes) -> Changes:

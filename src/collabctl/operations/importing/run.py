@@ -36,8 +36,10 @@ from collabctl.operations.importing.models import readable_key, validate_office,
 from collabctl.operations.importing.plan import plan_company, plan_office, plan_service
 from collabctl.operations.importing.reader import KINDS, Item
 from collabctl.operations.importing.results import Changes, ItemResult
-from collabctl.operations.importing.rows import (
-    BatchStatements,
+from collabctl.operations.importing.rules import validate_company
+from collabctl.operations.long_run import collector_set_aside
+from collabctl.store.analyze import refresh_statistics
+from collabctl.store.import_rows import (
     Writes,
     count_written,
     read_companies,
@@ -45,10 +47,8 @@ from collabctl.operations.importing.rows import (
     read_service,
     write,
 )
-from collabctl.operations.importing.rules import validate_company
-from collabctl.operations.long_run import collector_set_aside
-from collabctl.store.analyze import refresh_statistics
 from collabctl.store.retry import DEFAULT_BACKOFF
+from collabctl.store.statements import Statements
 
 #: Items per transaction: larger batches commit less often, smaller ones report sooner
 #: and hold the write lock for less time.
@@ -177,7 +177,7 @@ class _Importer:
             return
         written, self.written = self.written, {}
         try:
-            refresh_statistics(BatchStatements(self.session), written)
+            refresh_statistics(Statements(self.session), written)
             self.session.commit()
         except DBAPIError:
             # everything is imported and committed; the statistics are autovacuum's then
@@ -276,7 +276,7 @@ class _Importer:
     def _try(self, work: list[_Entry]) -> None:
         if self.dry_run:
             self._savepoint = self.session.begin_nested()
-        sql = BatchStatements(self.session)
+        sql = Statements(self.session)
         at = change_time(sql)
         companies = [e for e in work if e.result.kind == "company"]
         wanted_offices = {e.model.org_number for e in work if e.result.kind == "office"}

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-from collabctl.store.chain import chain_key, event_hash
+from collabctl.domain.audit_chain import chain_key, event_hash
 
 revision = "0003"
 down_revision = "0002"

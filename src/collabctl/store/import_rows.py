@@ -1,11 +1,13 @@
-"""The rows a batch of items is compared with, read in one query per table, and the SQL
-that writes a batch, one ``executemany`` per statement.
+"""An import's SQL: the rows a batch of items is compared with, read in one query per
+table, and the rows a batch writes (:class:`Writes`, built by
+``collabctl.operations.importing.plan``), one statement per kind of row.
 
-Plain SQL on the session's connection (``store.statements``), like the end path:
-building SQLAlchemy statements and ORM objects would cost more than the work.
-On PostgreSQL the batch's existing companies are locked (``FOR UPDATE``) in
-customer-number order, as every writer of a company does, so that concurrent
-imports queue for each other instead of deadlocking.
+The reads list their keys with an expanding bind parameter (``IN (...)`` on every
+backend); the writes are plain SQL on the session's connection (``store.statements``),
+like the end path: building SQLAlchemy statements and ORM objects for each row would
+cost more than the work.
+On PostgreSQL the batch's existing companies are locked first, as every writer of a
+company locks them (``store.locks.lock_companies``).
 """
 
 from __future__ import annotations
@@ -15,31 +17,23 @@ from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from typing import Any
 
+from collabctl.store.locks import lock_companies
 from collabctl.store.statements import Statements
 
 #: keys per ``IN (...)`` list (SQLite's oldest limit is 999 parameters a statement)
 _CHUNK = 500
 
 
-class BatchStatements(Statements):
-    """:class:`Statements` with lists of keys."""
-
-    def where_in(self, column: str, keys: list[str]) -> tuple[str, dict[str, Any]]:
-        """A condition ``column`` is one of ``keys``, with its parameters."""
-        if self.postgres:
-            return f"{column} = ANY(:keys)", {"keys": keys}
-        names = [f"k{i}" for i in range(len(keys))]
-        return f"{column} IN ({', '.join(':' + n for n in names)})", dict(
-            zip(names, keys, strict=True)
-        )
-
-    def select_in(
-        self, sql: str, column: str, keys: Iterable[str], tail: str = ""
-    ) -> Iterator[Any]:
-        ordered = sorted(set(keys))
-        for start in range(0, len(ordered), _CHUNK):
-            condition, params = self.where_in(column, ordered[start : start + _CHUNK])
-            yield from self.execute(f"{sql} WHERE {condition}{tail}", params).fetchall()
+def _select_in(
+    sql: Statements, select: str, column: str, keys: Iterable[str], tail: str = ""
+) -> Iterator[Any]:
+    """The rows of ``select`` whose ``column`` is one of ``keys``, a chunk of keys a query
+    (``tail``: what follows the condition, an ORDER BY)."""
+    statement = f"{select} WHERE {column} IN :keys{tail}"
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        yield from sql.execute_in(statement, {"keys": chunk}, keys="keys")
 
 
 # -- what is stored -------------------------------------------------------------------
@@ -82,33 +76,32 @@ class StoredCompany:
     records: dict[tuple[str, str], StoredRecord] = field(default_factory=dict)
 
 
-def read_offices(sql: BatchStatements, org_numbers: Iterable[str]) -> dict[str, dict[str, Any]]:
+def read_offices(sql: Statements, org_numbers: Iterable[str]) -> dict[str, dict[str, Any]]:
     return {
         org: {"name": name, "email": email}
-        for org, name, email in sql.select_in(
-            "SELECT org_number, name, email FROM office", "org_number", org_numbers
+        for org, name, email in _select_in(
+            sql, "SELECT org_number, name, email FROM office", "org_number", org_numbers
         )
     }
 
 
 def read_companies(
-    sql: BatchStatements, numbers: Iterable[str], with_records: set[str]
+    sql: Statements, numbers: Iterable[str], with_records: set[str]
 ) -> dict[str, StoredCompany]:
     """The stored companies among ``numbers`` with their rows; records only for
     ``with_records`` (the companies whose items list records)."""
-    lock = " ORDER BY customer_number FOR UPDATE" if sql.postgres else ""
+    numbers = list(numbers)
+    lock_companies(sql, numbers)
     companies = {
         number: StoredCompany(org, name)
-        for number, org, name in sql.select_in(
-            "SELECT customer_number, org_number, name FROM company",
-            "customer_number",
-            numbers,
-            lock,
+        for number, org, name in _select_in(
+            sql, "SELECT customer_number, org_number, name FROM company", "customer_number", numbers
         )
     }
     if not companies:
         return companies
-    for id_, number, email, key, name, role, main, services in sql.select_in(
+    for id_, number, email, key, name, role, main, services in _select_in(
+        sql,
         "SELECT id, customer_number, email, email_key, name, role, main_contact, services"
         " FROM company_user",
         "customer_number",
@@ -125,11 +118,15 @@ def read_companies(
                 "services": sql.from_json(services) or [],
             },
         )
-    for number, service, state in sql.select_in(
-        "SELECT customer_number, service, state FROM subscription", "customer_number", companies
+    for number, service, state in _select_in(
+        sql,
+        "SELECT customer_number, service, state FROM subscription",
+        "customer_number",
+        companies,
     ):
         companies[number].subscriptions[service] = state
-    for row in sql.select_in(
+    for row in _select_in(
+        sql,
         "SELECT id, customer_number, service, office_org_number, state, started_at, ended_at,"
         " ended_by, ended_actor, outcome, reason FROM collaboration",
         "customer_number",
@@ -138,7 +135,8 @@ def read_companies(
     ):
         companies[row[1]].collaborations.append(StoredCollaboration(row[0], *row[2:]))
     wanted = [number for number in companies if number in with_records]
-    for id_, number, service, record_id, kind, owner, status, payload in sql.select_in(
+    for id_, number, service, record_id, kind, owner, status, payload in _select_in(
+        sql,
         "SELECT id, customer_number, service, record_id, kind, owner, status, payload"
         " FROM service_record",
         "customer_number",
@@ -151,7 +149,7 @@ def read_companies(
     return companies
 
 
-def read_service(sql: BatchStatements, code: str) -> dict[str, Any] | None:
+def read_service(sql: Statements, code: str) -> dict[str, Any] | None:
     row = sql.execute(
         "SELECT name, outcomes, checklist FROM service_definition WHERE code = :code",
         {"code": code},
@@ -315,12 +313,12 @@ _STATEMENTS: tuple[tuple[str, str | tuple[str, tuple[tuple[str, str], ...]]], ..
 _JSON_COLUMNS = ("services", "payload", "outcomes", "checklist")
 
 
-def write(sql: BatchStatements, writes: Writes) -> None:
+def write(sql: Statements, writes: Writes) -> None:
     """Run the batch's statements, then insert its audit events (store.audit).
 
     New rows go in with ``Statements.insert_many`` (COPY on PostgreSQL).
 
-    The events' companies are locked already: read with ``FOR UPDATE`` or inserted
+    The events' companies are locked already: by :func:`read_companies` or inserted
     by this transaction.
     """
     from collabctl.store.audit import insert_audit_events
