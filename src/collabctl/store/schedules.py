@@ -112,6 +112,21 @@ _PG_SETTLE_DONE_SQL = (
     "UPDATE scheduled_end SET state = 'done', claimed_by = :run, claimed_at = :at "
     "WHERE id = ANY(:ids) AND state || '' = 'scheduled'"
 )
+#: an end by hand settles the collaboration's scheduled end: it will not run (the partial
+#: unique index uq_scheduled_end_collaboration finds it). A bulk end holds it back
+#: (store/end_batch.py) and sends :func:`ended_by_hand_many` for its segment instead.
+ENDED_BY_HAND_SQL = (
+    "UPDATE scheduled_end SET state = 'cancelled', error = :error "
+    "WHERE collaboration_id = :collaboration AND state = 'scheduled'"
+)
+_ENDED_BY_HAND_MANY_SQL = (
+    "UPDATE scheduled_end SET state = 'cancelled', error = :error "
+    "WHERE collaboration_id IN (SELECT value FROM json_each(:ids)) AND state = 'scheduled'"
+)
+_PG_ENDED_BY_HAND_MANY_SQL = (
+    "UPDATE scheduled_end SET state = 'cancelled', error = :error "
+    "WHERE collaboration_id = ANY(:ids) AND state = 'scheduled'"
+)
 _ENDS_AT_SQL = (
     "SELECT customer_number, service, due_at FROM scheduled_end "
     "WHERE state = 'scheduled' AND customer_number = :number"
@@ -248,6 +263,30 @@ def settle(
         else:
             sql.execute(_SETTLE_DONE_SQL, {"ids": json.dumps(done), "run": run, "at": at})
     sql.executemany(_SETTLE_SQL, failed)
+
+
+def ended_by_hand(sql: Statements, collaboration_id: int, error: str) -> None:
+    """The collaboration was ended other than by its scheduled end: that one is
+    ``cancelled``, with ``error`` (JSON text) saying why, in the transaction of the end."""
+    sql.execute(ENDED_BY_HAND_SQL, {"collaboration": collaboration_id, "error": error})
+
+
+def ended_by_hand_many(sql: Statements, rows: Iterable[dict[str, Any]]) -> int:
+    """:func:`ended_by_hand` for many ends (the parameters each would have had): one
+    statement per note, and the ends of one bulk run share theirs. Returns how many
+    scheduled ends were cancelled."""
+    by_error: dict[str, list[int]] = {}
+    for row in rows:
+        by_error.setdefault(row["error"], []).append(row["collaboration"])
+    cancelled = 0
+    for error, ids in by_error.items():
+        if sql.postgres:
+            params: dict[str, Any] = {"ids": ids, "error": error}
+            cursor = sql.execute(_PG_ENDED_BY_HAND_MANY_SQL, params)
+        else:
+            cursor = sql.execute(_ENDED_BY_HAND_MANY_SQL, {"ids": json.dumps(ids), "error": error})
+        cancelled += max(cursor.rowcount, 0)
+    return cancelled
 
 
 def ends_at_of_company(sql: Statements, number: str) -> dict[str, str]:
