@@ -4,6 +4,7 @@ interactive or bulk, the end marks it ``cancelled`` in its own transaction, sayi
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -137,3 +138,55 @@ def test_a_bulk_end_of_many_settles_each_schedule_in_its_batches(cli: CLI) -> No
     results = run_all_due(cli, rows[ids[left[0]]]["due_at"])
     assert sorted(r["customer_number"] for r in results) == sorted(left)
     assert {r["status"] for r in results} == {"done"}
+
+
+def test_settling_finds_each_scheduled_end_by_its_collaboration(cli: CLI, backend: str) -> None:
+    """What a bulk end sends to settle the scheduled ends of its collaborations (SQLite: one
+    statement per segment; PostgreSQL: one per end, pipelined) finds them by the
+    collaboration, not by reading every scheduled row, also before PostgreSQL has
+    statistics."""
+    from collabctl.store import schedules
+
+    ok(cli("list", "--format", "json"))
+    numbers = _bulk_load(db_url(), 2000)  # enough that reading every row costs more
+    scheduled = cli("end", "--from", "-", *END, "--at", DAY, "--yes", "--format", "jsonl",
+                    input="\n".join(numbers) + "\n")  # fmt: skip
+    assert scheduled.exit_code == 0, scheduled.stderr
+    ids = [1, 2, 3]
+    if backend == "sqlite":
+        import sqlite3
+
+        path = db_url().removeprefix("sqlite:///")
+        with sqlite3.connect(path) as con:
+            plan = con.execute(
+                "EXPLAIN QUERY PLAN " + schedules._ENDED_BY_HAND_MANY_SQL.replace(":", "@"),
+                {"ids": json.dumps(ids), "error": "{}"},
+            ).fetchall()
+        details = " ".join(row[-1] for row in plan)
+        assert "USING INDEX uq_scheduled_end_collaboration" in details, details
+        return
+    import psycopg
+
+    url = db_url().replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as con:
+        (analysed,) = con.execute(
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'scheduled_end'"
+        ).fetchone()
+        sql = schedules.ENDED_BY_HAND_SQL.replace(":collaboration", "%(c)s").replace(
+            ":error", "%(error)s"
+        )
+        ((plan,),) = con.execute("EXPLAIN (FORMAT JSON) " + sql, {"c": 7, "error": "{}"}).fetchall()
+        con.rollback()
+    nodes = [
+        (n["Node Type"], n.get("Relation Name"), n.get("Index Name"), n.get("Index Cond"))
+        for n in _nodes(plan[0]["Plan"])
+    ]
+    assert analysed == 0, "the table must not have statistics yet"
+    reads = [n for n in nodes if n[1] == "scheduled_end" and n[0] != "ModifyTable"]
+    assert reads and all(n[0] != "Seq Scan" for n in reads), nodes
+    assert any(n[2] == "uq_scheduled_end_collaboration" and n[3] for n in reads), nodes
+    assert not any(n[2] == "ix_scheduled_end_due" for n in reads), nodes
+
+
+def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node.get("Plans", ()) for n in _nodes(child))]
