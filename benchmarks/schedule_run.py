@@ -9,7 +9,9 @@ A database with N companies ready to end (benchmarks/common.py), then:
 - ``end --from - --at DATE`` schedules an end for each (timed too: scheduling);
 - from the same copy each time: ``schedule run`` with the clock moved past the
   day (libfaketime), and the bulk end of the same customers under the same
-  clock, so both pay the same for it.
+  clock, so both pay the same for it: once where all are scheduled (the bulk
+  end then settles each scheduled end, as an end by hand does) and once from
+  the copy taken before anything was scheduled (the stricter reference).
 
 Checked after each run: every collaboration ended, one audit event each. The
 bar (issue 21): ``schedule run`` within 10% of the bulk end's time. Times are
@@ -67,12 +69,13 @@ def measure(n: int, repeat: int) -> list[object]:
         env = common.env_for(home)
         db = common.fill_database(home, n, common.BULK_SERVICE)
         numbers = common.write_numbers_file(home / "numbers.txt", n)
+        plain = common.snapshot(db).rename(home / "unscheduled.snapshot")
         scheduling = common.run(
             [*common.COLLABCTL, *common.BULK_END_ARGS, "--at", day], env=env, stdin=numbers
         )
         start = common.snapshot(db)
         late = faked(env, day)
-        runs: dict[str, list[common.Measured]] = {"run": [], "end": []}
+        runs: dict[str, list[common.Measured]] = {"run": [], "end": [], "plain": []}
         for _ in range(repeat):
             common.restore(start, db)
             runs["run"].append(
@@ -81,6 +84,12 @@ def measure(n: int, repeat: int) -> list[object]:
             check_all_ended(db, n)
             common.restore(start, db)
             runs["end"].append(
+                common.run([*common.COLLABCTL, *common.BULK_END_ARGS], env=late, stdin=numbers)
+            )
+            check_all_ended(db, n)
+            # the same bulk end where nothing is scheduled (no scheduled end to settle)
+            common.restore(plain, db)
+            runs["plain"].append(
                 common.run([*common.COLLABCTL, *common.BULK_END_ARGS], env=late, stdin=numbers)
             )
             check_all_ended(db, n)
@@ -98,11 +107,11 @@ def measure_postgres(n: int, repeat: int) -> list[object]:
 
     day = (date.today() + timedelta(days=30)).isoformat()
     server = PostgresServer(settings=bulk_postgres.DURABLE).start()
-    runs: dict[str, list[common.Measured]] = {"run": [], "end": []}
+    runs: dict[str, list[common.Measured]] = {"run": [], "end": [], "plain": []}
     scheduling: list[common.Measured] = []
     try:
         for attempt in range(repeat):
-            for kind in ("run", "end"):
+            for kind in ("run", "end", "plain"):
                 name = f"bench_schedule_{kind}_{attempt}"
                 url = server.create_database(name)
                 try:
@@ -114,7 +123,8 @@ def measure_postgres(n: int, repeat: int) -> list[object]:
                         path = home / "numbers.txt"
                         path.write_text("\n".join(numbers) + "\n")
                         args = [*common.COLLABCTL, *common.BULK_END_ARGS]
-                        scheduling.append(common.run([*args, "--at", day], env=env, stdin=path))
+                        if kind != "plain":  # plain: the bulk end where nothing is scheduled
+                            scheduling.append(common.run([*args, "--at", day], env=env, stdin=path))
                         late = faked(env, day)
                         if kind == "run":
                             command = [*common.COLLABCTL, "schedule", "run", "--format", "jsonl"]
@@ -134,7 +144,12 @@ def _row(n: int, scheduling: float, runs: dict[str, list[common.Measured]]) -> l
     end_s = common.median([m.seconds for m in runs["end"]])
     run_cpu = common.median([m.cpu_seconds for m in runs["run"]])
     end_cpu = common.median([m.cpu_seconds for m in runs["end"]])
-    return [n, scheduling, end_s, run_s, run_s / end_s, end_cpu, run_cpu, run_cpu / end_cpu]
+    plain_s = common.median([m.seconds for m in runs["plain"]])
+    plain_cpu = common.median([m.cpu_seconds for m in runs["plain"]])
+    return [
+        n, scheduling, plain_s, end_s, run_s, run_s / plain_s, run_s / end_s,
+        plain_cpu, end_cpu, run_cpu, run_cpu / plain_cpu, run_cpu / end_cpu,
+    ]  # fmt: skip
 
 
 def main() -> None:
@@ -152,12 +167,16 @@ def main() -> None:
             [
                 "N",
                 "schedule N (s)",
-                "bulk end (s)",
+                "bulk end, none scheduled (s)",
+                "bulk end, all scheduled (s)",
                 "schedule run (s)",
-                "run / end",
-                "bulk end CPU (s)",
+                "run / end none",
+                "run / end all",
+                "bulk end none CPU (s)",
+                "bulk end all CPU (s)",
                 "schedule run CPU (s)",
-                "run / end CPU",
+                "run / end none CPU",
+                "run / end all CPU",
             ],
             [row],
         )

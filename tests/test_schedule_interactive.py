@@ -79,3 +79,23 @@ def test_answering_no_schedules_nothing() -> None:
     assert term.finish() == 1
     assert collabctl_json("schedule", "list", "--state", "all") == []
     assert active("1001", "eekonomi")
+
+
+def test_ending_now_at_the_terminal_settles_the_scheduled_end() -> None:
+    scheduled = collabctl_json(
+        "end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "office", "--at", DAY, "--yes"
+    )
+    term = Terminal("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "office")
+    term.answer("When does the collaboration end?", ENTER)  # now
+    term.answer("Reason (optional", ENTER)
+    term.answer("outcome continue?", "y")
+    term.expect(r"Ended the eekonomi collaboration of 1001")
+    assert term.finish() == 0
+    [row] = collabctl_json("schedule", "list", "--state", "all")
+    assert (row["id"], row["state"], row["error"]["code"]) == (
+        scheduled["id"],
+        "cancelled",
+        "already-ended",
+    )
+    assert "ended by hand" in row["error"]["message"]
+    assert not active("1001", "eekonomi")

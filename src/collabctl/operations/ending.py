@@ -9,14 +9,16 @@ item of a bulk run), and every change an end makes is applied in one place,
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from collabctl.domain.catalogue import OUTCOMES
-from collabctl.domain.errors import CollabError, Conflict
+from collabctl.domain.errors import AlreadyEnded, CollabError, Conflict
 from collabctl.operations import files, notify
 from collabctl.operations.checklist import ChecklistState
 from collabctl.operations.context import Context, change_time
@@ -31,6 +33,7 @@ from collabctl.operations.preflight import (
     run_preflight,
 )
 from collabctl.store import end_queries as q
+from collabctl.store import schedules
 from collabctl.store.audit import insert_audit_event
 from collabctl.store.statements import Statements
 
@@ -131,6 +134,9 @@ def _apply_end(
             q.update_subscription(
                 sql, number, service, after, records_changed_at=at if deleted else None
             )
+        if req.schedule_id is None:
+            # ended by hand: a scheduled end of it will not run (nor fail for nothing)
+            schedules.ended_by_hand(sql, pre.collaboration_id, _ended_by_hand(ctx.actor))
         insert_audit_event(
             sql,
             at=at,
@@ -181,6 +187,18 @@ def _apply_end(
         "reason": req.reason,
     }
     return EndResult(collaboration, after, pre.checklist, forced, backup_path, deleted)
+
+
+@lru_cache(maxsize=16)
+def _ended_by_hand(actor: str) -> str:
+    """The note (JSON text) a scheduled end carries when its collaboration was ended by
+    hand; the same for every end of one actor, so a bulk end builds it once."""
+    note = AlreadyEnded(
+        f"the collaboration was ended by hand (`end`, by {actor}) before this scheduled end "
+        "was due; it will not run",
+        "nothing to do; `collabctl log --action end` shows the end",
+    ).to_dict()
+    return json.dumps(note, ensure_ascii=False)
 
 
 def _end_row(sql: Statements, ctx: Context, req: EndRequest, pre: Preflight, at: str) -> None:

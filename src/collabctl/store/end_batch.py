@@ -55,7 +55,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collabctl.store import audit, chain, end_queries, locks, outbox
+from collabctl.store import audit, chain, end_queries, locks, outbox, schedules
 from collabctl.store.chain import Link
 from collabctl.store.statements import Statements
 
@@ -101,6 +101,8 @@ _HELD_BACK = frozenset(
         # the statements audit.insert_audit_event and notify.queue_end run for an end
         audit._INSERT_SQL,
         outbox._QUEUE_PAIR_SQL,
+        # an end by hand settles the collaboration's scheduled end
+        schedules.ENDED_BY_HAND_SQL,
     }
 )
 _CHECKED = end_queries.END_SQL
@@ -163,8 +165,10 @@ class BatchStatements(Statements):
         held, self._held = self._held, {}
         for sql, rows in held.items():
             write = _PG_SET_WRITES.get(sql) if self.postgres else None
-            if write is not None:
-                changed = write(self, rows)
+            if sql in _SET_WRITES:
+                changed = _SET_WRITES[sql](self, rows)
+            elif write is not None:
+                changed = write(self, rows)  # PostgreSQL: the statement over the rows
             else:
                 Statements.executemany(self, sql, rows)
                 changed = self._cursor.rowcount
@@ -335,3 +339,6 @@ _PG_SET_WRITES = {
     audit._INSERT_SQL: BatchStatements._insert_audit_events,
     outbox._QUEUE_PAIR_SQL: BatchStatements._queue_pairs,
 }
+#: the held-back writes sent as one statement over the segment on either backend (the
+#: count they return is not checked)
+_SET_WRITES = {schedules.ENDED_BY_HAND_SQL: schedules.ended_by_hand_many}

@@ -95,9 +95,11 @@ SELECT id FROM scheduled_end
 WHERE id = ANY(:ids) AND state || '' = 'scheduled' AND due_at || '' <= :now
 FOR UPDATE SKIP LOCKED
 """
-#: by primary key: the unary + keeps SQLite from scanning ix_scheduled_end_due instead
+#: by primary key: the unary + keeps SQLite from scanning ix_scheduled_end_due instead;
+#: the ids as one JSON array (one parameter, one statement text for every batch)
 _SQLITE_CLAIM_SQL = (
-    "SELECT id FROM scheduled_end WHERE id IN ({ids}) AND +state = 'scheduled' AND +due_at <= :now"
+    "SELECT id FROM scheduled_end WHERE id IN (SELECT value FROM json_each(:ids)) "
+    "AND +state = 'scheduled' AND +due_at <= :now"
 )
 _SETTLE_SQL = """
 UPDATE scheduled_end SET state = :state, error = :error, claimed_by = :run, claimed_at = :at
@@ -111,6 +113,20 @@ _SETTLE_DONE_SQL = (
 _PG_SETTLE_DONE_SQL = (
     "UPDATE scheduled_end SET state = 'done', claimed_by = :run, claimed_at = :at "
     "WHERE id = ANY(:ids) AND state || '' = 'scheduled'"
+)
+#: an end by hand settles the collaboration's scheduled end: it will not run (the partial
+#: unique index uq_scheduled_end_collaboration finds it). A bulk end holds it back
+#: (store/end_batch.py) and sends :func:`ended_by_hand_many` for its segment instead.
+ENDED_BY_HAND_SQL = (
+    "UPDATE scheduled_end SET state = 'cancelled', error = :error "
+    "WHERE collaboration_id = :collaboration AND state = 'scheduled'"
+)
+#: SQLite: by the collaboration (without INDEXED BY it takes ix_scheduled_end_due for the
+#: state and reads every scheduled row, for each segment)
+_ENDED_BY_HAND_MANY_SQL = (
+    "UPDATE scheduled_end INDEXED BY uq_scheduled_end_collaboration "
+    "SET state = 'cancelled', error = :error "
+    "WHERE collaboration_id IN (SELECT value FROM json_each(:ids)) AND state = 'scheduled'"
 )
 _ENDS_AT_SQL = (
     "SELECT customer_number, service, due_at FROM scheduled_end "
@@ -212,10 +228,8 @@ def claim(sql: Statements, ids: Sequence[int], now: str) -> set[int]:
     if sql.postgres:
         rows = sql.execute(_PG_CLAIM_SQL, {"ids": list(ids), "now": now})
     else:
-        params = {f"i{n}": schedule_id for n, schedule_id in enumerate(ids)}
-        query = _SQLITE_CLAIM_SQL.format(ids=", ".join(f":{name}" for name in params))
-        rows = sql.execute(query, {**params, "now": now})
-    return {int(schedule_id) for (schedule_id,) in rows}
+        rows = sql.execute(_SQLITE_CLAIM_SQL, {"ids": json.dumps(list(ids)), "now": now})
+    return {schedule_id for (schedule_id,) in rows}
 
 
 def settle(
@@ -248,6 +262,32 @@ def settle(
         else:
             sql.execute(_SETTLE_DONE_SQL, {"ids": json.dumps(done), "run": run, "at": at})
     sql.executemany(_SETTLE_SQL, failed)
+
+
+def ended_by_hand(sql: Statements, collaboration_id: int, error: str) -> None:
+    """The collaboration was ended other than by its scheduled end: that one is
+    ``cancelled``, with ``error`` (JSON text) saying why, in the transaction of the end."""
+    sql.execute(ENDED_BY_HAND_SQL, {"collaboration": collaboration_id, "error": error})
+
+
+def ended_by_hand_many(sql: Statements, rows: Iterable[dict[str, Any]]) -> int:
+    """:func:`ended_by_hand` for many ends (the parameters each would have had): one
+    statement per note on SQLite (the ends of one bulk run share theirs). Returns how many
+    scheduled ends were cancelled (on SQLite; not counted on PostgreSQL)."""
+    by_error: dict[str, list[int]] = {}
+    for row in rows:
+        by_error.setdefault(row["error"], []).append(row["collaboration"])
+    cancelled = 0
+    for error, ids in by_error.items():
+        if sql.postgres:
+            # a statement per end, pipelined: by key whatever the planner knows (over an
+            # array of ids, without statistics it reads every scheduled row instead)
+            rows = [{"collaboration": i, "error": error} for i in ids]
+            Statements.executemany(sql, ENDED_BY_HAND_SQL, rows)
+        else:
+            cursor = sql.execute(_ENDED_BY_HAND_MANY_SQL, {"ids": json.dumps(ids), "error": error})
+            cancelled += max(cursor.rowcount, 0)
+    return cancelled
 
 
 def ends_at_of_company(sql: Statements, number: str) -> dict[str, str]:
