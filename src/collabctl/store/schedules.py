@@ -128,6 +128,9 @@ _ENDED_BY_HAND_MANY_SQL = (
     "SET state = 'cancelled', error = :error "
     "WHERE collaboration_id IN (SELECT value FROM json_each(:ids)) AND state = 'scheduled'"
 )
+#: PostgreSQL: is anything scheduled at all? One probe of the partial unique index, which
+#: holds only scheduled rows; when nothing is, a bulk end sends no update per item
+_ANY_SCHEDULED_SQL = "SELECT EXISTS (SELECT 1 FROM scheduled_end WHERE state = 'scheduled')"
 _ENDS_AT_SQL = (
     "SELECT customer_number, service, due_at FROM scheduled_end "
     "WHERE state = 'scheduled' AND customer_number = :number"
@@ -278,6 +281,8 @@ def ended_by_hand_many(sql: Statements, rows: Iterable[dict[str, Any]]) -> int:
     for row in rows:
         by_error.setdefault(row["error"], []).append(row["collaboration"])
     cancelled = 0
+    if sql.postgres and by_error and not sql.execute(_ANY_SCHEDULED_SQL).fetchone()[0]:
+        return 0
     for error, ids in by_error.items():
         if sql.postgres:
             # a statement per end, pipelined: by key whatever the planner knows (over an
