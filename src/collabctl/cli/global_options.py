@@ -28,6 +28,7 @@ from collabctl.cli.typer_internals import (
     TyperGroup,
     argument_help,
     copy_option,
+    lean_coercion,
     usage_pieces,
 )
 
@@ -166,6 +167,9 @@ class Command(TyperCommand):
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
         return usage_pieces(self, ctx)
 
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return lean_coercion(super().get_params(ctx))
+
 
 class Group(TyperGroup):
     """A group of commands (``user``, ``db``) whose help lists the global options in a
@@ -174,3 +178,6 @@ class Group(TyperGroup):
     def format_options(self, ctx: Context, formatter: Any) -> None:
         _format_options(self, ctx, formatter)
         self.format_commands(ctx, formatter)
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return lean_coercion(super().get_params(ctx))
