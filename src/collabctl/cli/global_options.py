@@ -101,10 +101,11 @@ def _after_command(ctx: Context, param: Parameter, value: Any) -> Any:
     return value
 
 
-def inherit(root: Any) -> None:
-    """Give every command and group under ``root`` the root's global options."""
+def inherit(root: Any, top: Any = None) -> None:
+    """Give every command and group under ``root`` the root's global options; or, given a
+    ``top``, a command of ``root``: that command and everything under it."""
     originals = [p for p in root.params if isinstance(p, Option) and _long(p) in GLOBAL]
-    for command in _below(root):
+    for command in _below(root) if top is None else [top, *_below(top)]:
         taken = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
         for original in originals:
             if taken.intersection(original.opts) or any(
