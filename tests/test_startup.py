@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from collabctl.cli import app
+
 DATABASE_LIBRARIES = ("sqlalchemy", "sqlmodel", "alembic", "psycopg")
 PROMPT_LIBRARIES = ("questionary", "prompt_toolkit")
 
@@ -141,3 +143,57 @@ def test_reads_import_neither_sqlmodel_nor_the_orm_nor_alembic() -> None:
         # own imports it on a read
         importer = _importer_of(result.stderr, "pydantic")
         assert importer is None or importer.startswith("typer"), (args, importer)
+
+
+def _command_modules(importtime: str) -> set[str]:
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in importtime.splitlines()
+        if line.startswith("import time:") and "collabctl.cli.commands." in line
+    }
+
+
+@pytest.mark.slow  # five fresh interpreters
+def test_a_command_builds_only_its_own_module() -> None:
+    """Start-up pays for the command run (cli/command_tree.py): ``list`` and ``show``
+    import no other command module and no pydantic; the root's help lists them all."""
+    demo, _ = imported("demo")
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    for args in (("list",), ("show", "1001"), ("list", "--help")):
+        result, packages = imported(*args)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert _command_modules(result.stderr) == {"collabctl.cli.commands.views"}, args
+        assert "pydantic" not in packages, args
+    result, _ = imported("end", "--help")
+    assert _command_modules(result.stderr) == {"collabctl.cli.commands.changes"}
+    result, _ = imported("--help")
+    assert len(_command_modules(result.stderr)) == len(set(app.GROUPS))
+
+
+def test_every_command_is_found_where_the_root_looks_first() -> None:
+    """``app.WHERE`` names the module of every command (a command missing there still
+    runs, but builds every module to be found)."""
+    import typer.main
+
+    found = {}
+    for group in app.GROUPS:
+        module = __import__(f"collabctl.cli.commands.{group}", fromlist=["commands"])
+        found.update(dict.fromkeys(typer.main.get_group(module.commands).commands, group))
+    assert found == app.WHERE
+
+
+def test_the_root_builds_a_module_when_one_of_its_commands_is_looked_up() -> None:
+    import typer.main
+
+    from collabctl.cli import global_options
+
+    root = typer.main.get_command(app.app)
+    listing = root.commands["list"]
+    assert root.commands.built() == ("collabctl.cli.commands.views",)
+    assert root.get_command(None, "list") is listing  # built once
+    names = root.list_commands(None)
+    assert names[:4] == ["demo", "import", "list", "show"] and set(names) == set(app.WHERE)
+    for command in root.commands.values():
+        taken = [p.name for p in command.params if isinstance(p, global_options.GlobalOption)]
+        assert len(taken) == len(set(taken)) and "party" in taken, command.name
+    assert "lisst" not in root.commands

@@ -1,13 +1,14 @@
 """The ``collabctl`` command line: the root app, its global options, and its commands.
 
 The commands live in ``cli/commands/``, one module per kind; this module merges
-them into the root app (``GROUPS``). Entry points: ``collabctl.cli.app:app`` (the
-Typer app) and ``collabctl.cli.app:main`` (the console script).
+them into the root app (``GROUPS``), each when first needed (``command_tree``).
+Entry points: ``collabctl.cli.app:app`` (the Typer app) and
+``collabctl.cli.app:main`` (the console script).
 """
 
-# No `from __future__ import annotations`: Typer reads every command's signature at
-# each start, and string annotations would be compiled and evaluated then (start-up
-# time, docs/performance.md).
+# No `from __future__ import annotations`: Typer reads the root's signature (and the
+# command's run) at each start, and string annotations would be compiled and
+# evaluated then (start-up time, docs/performance.md).
 
 import getpass
 from typing import Annotated, Any
@@ -16,16 +17,7 @@ import typer
 
 from collabctl import __version__
 from collabctl.cli import global_options
-from collabctl.cli.commands import (
-    admin,
-    changes,
-    data,
-    notify,
-    restore,
-    schedule,
-    users,
-    views,
-)
+from collabctl.cli.command_tree import LazyCommands
 from collabctl.cli.env import Environment
 from collabctl.cli.errors import ContractGroup, closed_output_exits, guard_main
 from collabctl.cli.output import ColorMode
@@ -61,8 +53,27 @@ The options below, but --version, also work after the command, with the same res
 Run `collabctl COMMAND --help` for the details of a command.
 """
 
-#: The command groups, merged into the root app.
-GROUPS = (data, views, changes, users, restore, notify, schedule, admin)
+#: The command groups (modules of ``cli/commands/``), merged into the root app, in the
+#: order their commands join it. A module is imported when one of its commands is run
+#: (``command_tree``), or when the commands are listed.
+GROUPS = ("data", "views", "changes", "users", "restore", "notify", "schedule", "admin")
+
+#: The group of each command, so that running one builds only its group; a command
+#: missing here still works, found by building every group (tests/test_startup.py
+#: checks that this is complete).
+WHERE = {
+    **dict.fromkeys(("demo", "import", "export"), "data"),
+    **dict.fromkeys(("list", "show", "log"), "views"),
+    **dict.fromkeys(("start", "set-main-contact", "add-user", "end"), "changes"),
+    "user": "users",
+    "restore": "restore",
+    "notify": "notify",
+    "schedule": "schedule",
+    "doctor": "admin",
+    "db": "admin",
+}
+
+_PACKAGE = "collabctl.cli.commands."
 
 #: The order of the commands in ``collabctl --help``: first what a new user tries,
 #: then the changes, then the setup. Commands not named here follow, in the order
@@ -88,6 +99,22 @@ HELP_ORDER = (
 
 
 class _Root(ContractGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands(
+            self.commands,
+            [_PACKAGE + group for group in GROUPS],
+            {name: _PACKAGE + group for name, group in WHERE.items()},
+            self._prepare,
+        )
+
+    def _prepare(self, command: Any) -> None:
+        """What the root does for each of its commands (``ContractGroup``), as it is built."""
+        from collabctl.cli.options import apply_conventions
+
+        apply_conventions(command)
+        global_options.inherit(self, command)
+
     def list_commands(self, ctx: Any) -> list[str]:
         names = super().list_commands(ctx)
         rank = {name: i for i, name in enumerate(HELP_ORDER)}
@@ -114,8 +141,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for group in GROUPS:
-    app.add_typer(group.commands)
 
 
 def _version(value: bool) -> None:

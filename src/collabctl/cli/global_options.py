@@ -28,6 +28,7 @@ from collabctl.cli.typer_internals import (
     TyperGroup,
     argument_help,
     copy_option,
+    lean_coercion,
     usage_pieces,
 )
 
@@ -100,10 +101,11 @@ def _after_command(ctx: Context, param: Parameter, value: Any) -> Any:
     return value
 
 
-def inherit(root: Any) -> None:
-    """Give every command and group under ``root`` the root's global options."""
+def inherit(root: Any, top: Any = None) -> None:
+    """Give every command and group under ``root`` the root's global options; or, given a
+    ``top``, a command of ``root``: that command and everything under it."""
     originals = [p for p in root.params if isinstance(p, Option) and _long(p) in GLOBAL]
-    for command in _below(root):
+    for command in _below(root) if top is None else [top, *_below(top)]:
         taken = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
         for original in originals:
             if taken.intersection(original.opts) or any(
@@ -166,6 +168,9 @@ class Command(TyperCommand):
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
         return usage_pieces(self, ctx)
 
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return lean_coercion(super().get_params(ctx))
+
 
 class Group(TyperGroup):
     """A group of commands (``user``, ``db``) whose help lists the global options in a
@@ -174,3 +179,6 @@ class Group(TyperGroup):
     def format_options(self, ctx: Context, formatter: Any) -> None:
         _format_options(self, ctx, formatter)
         self.format_commands(ctx, formatter)
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return lean_coercion(super().get_params(ctx))

@@ -5,8 +5,9 @@ A command names them in its signature: ``customer: CustomerArgument``,
 ``fmt: FormatOption = Format.table``. The parameter of ``FormatOption`` must be
 called ``fmt``: ``handles_errors`` reads it to write errors in that format too.
 
-``apply_conventions`` runs once over the whole command tree (``errors.ContractGroup``
-calls it), so that a command declared anywhere gets them:
+``apply_conventions`` runs once on every command (the root's class calls it on each
+command as it is built, ``cli/command_tree.py``), so that a command declared anywhere
+gets them:
 
 - help shows names, not types: ``CUSTOMER``, never ``{CUSTOMER}`` or ``<str>``; an
   option without a metavar gets one from its values or its name;

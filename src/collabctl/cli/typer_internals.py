@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import typer
 from typer import _click as click
 from typer._click import exceptions
+from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
+from typer._param_types import choice_coercion_annotation, coerce_cli_choice
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 #: The Typer versions this module was written against: the range in pyproject.toml.
@@ -51,7 +54,9 @@ __all__ = [
     "TyperCommand",
     "TyperGroup",
     "UsageError",
+    "commands_of",
     "get_command",
+    "lean_coercion",
 ]
 
 
@@ -60,6 +65,14 @@ def get_command(app: typer.Typer) -> Any:
     import typer.main
 
     return typer.main.get_command(app)
+
+
+def commands_of(group: typer.Typer) -> dict[str, Any]:
+    """The commands Typer builds from ``group``, by name, as it does for a group added to
+    its parent without a name (the commands join the parent's)."""
+    import typer.main
+
+    return dict(typer.main.get_group(group).commands)
 
 
 def copy_option(original: Any, cls: type[Any], callback: Callable[..., Any]) -> Any:
@@ -76,6 +89,65 @@ def copy_option(original: Any, cls: type[Any], callback: Callable[..., Any]) -> 
         help=original.help,
         show_default=False,
     )
+
+
+# -- values without pydantic -----------------------------------------------------------
+
+_UNSURE = object()
+
+
+@dataclass(frozen=True)
+class _Lean(RuntimeParam):
+    """Typer's coercion of a value, without building a pydantic adapter when the result is
+    plain: no value (an option not given), a string for ``str``, digits or an int for
+    ``int``, one of the choices of an Enum or Literal. Anything else goes the way Typer
+    goes, adapter and error message alike."""
+
+    descriptor: TypeDescriptor
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        found = _plain(self.descriptor, value, ctx)
+        if found is not _UNSURE:
+            return found
+        return build_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+
+def _plain(descriptor: TypeDescriptor, value: Any, ctx: Any) -> Any:
+    info = descriptor.parameter_info
+    if descriptor.file_annotation is not None or info.parser is not None:
+        return _UNSURE
+    annotation = descriptor.annotation
+    if annotation is str and type(value) is str:
+        return value
+    if annotation is int and info.min is None and info.max is None:
+        if type(value) is int:
+            return value
+        if type(value) is str and value.isascii() and value.isdigit() and len(value) < 19:
+            return int(value)
+        return _UNSURE
+    choices = choice_coercion_annotation(annotation, info)
+    if choices is not None:
+        try:
+            return coerce_cli_choice(value, choices=choices[0], case_sensitive=choices[1], ctx=ctx)
+        except Exception:
+            return _UNSURE  # Typer words the refusal
+    return _UNSURE
+
+
+def lean_coercion(params: list[Any]) -> list[Any]:
+    """``params``, each taking its value without pydantic where Typer's result is plain (see
+    ``_Lean``): Typer 0.29 builds a pydantic adapter for every parameter of the command
+    run, given or not, and importing pydantic and building them costs more than the rest
+    of a short command (docs/performance.md)."""
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is not None and getattr(param, "_runtime_param", None) is None:
+            param._runtime_param = _Lean(
+                annotation=descriptor.annotation,
+                parameter_info=descriptor.parameter_info,
+                descriptor=descriptor,
+            )
+    return params
 
 
 # -- what a parameter is ------------------------------------------------------------------

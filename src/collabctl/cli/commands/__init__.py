@@ -13,13 +13,14 @@ A new command goes into the module of its kind, or into a new module built the
 same way: a ``commands = command_group()`` at the top, one function per command
 decorated with ``@commands.command()`` and ``@handles_errors``, whose body reads
 like its help page (the work is an operations call, the output a render call),
-and its name added to ``GROUPS`` in ``cli/app.py``. A sub-group (``user``) is a
+its module named in ``GROUPS`` and the command in ``WHERE`` in ``cli/app.py`` (running
+one command imports only its module: ``cli/command_tree.py``). A sub-group (``user``) is a
 ``command_group(name=..., help=...)`` added to its module's group. Every command
 takes the global options (``cli/global_options.py``). Shared arguments and options
 come from ``cli/options.py``, the invocation's state from ``current_state()``.
 
-No ``from __future__ import annotations`` in these modules: Typer reads every
-command's signature at each start. Operations, SQLAlchemy and questionary are
+No ``from __future__ import annotations`` in these modules: Typer reads the
+signature of every command of a module it builds. Operations, SQLAlchemy and questionary are
 imported inside the command bodies, so ``--help`` and ``--version`` stay fast.
 """
 
