@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,3 +119,23 @@ def public_dir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def db(backend: str) -> Iterator[Any]:
+    """collabctl's database on the test's backend, migrated, as operations take it."""
+    from collabctl.store.database import Database
+
+    database = Database(db_url(), embedded=backend == "sqlite")
+    database.ensure_schema()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it receives."""
+    from notify_smtp import smtp_server
+
+    with smtp_server() as running:
+        yield running

@@ -5,7 +5,6 @@ main-contact changes), in the transaction of the change, then `notify list` and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,6 @@ OFFICE = "556677-8899"  # Exempelbyrån AB: eekonomi and utlagg of 1001
 OFFICE_MAIL = "info@exempelbyran.example"
 OTHER_OFFICE = "559123-4561"  # Siffror & Balans: fakturering of 1001
 MAIN = "anna@kund.se"
-
-
-@pytest.fixture
-def server() -> Iterator[SmtpServer]:
-    with smtp_server() as running:
-        yield running
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,25 +24,10 @@ from collabctl.operations.context import Context
 from collabctl.operations.delivery import Delivery, SendReport, send_pending
 from collabctl.operations.mailer import Mailer
 from collabctl.store.database import Database
-from helpers import db_url
 from notify_smtp import SmtpServer, free_port, self_signed_certificate, smtp_server
 from test_notify_delivery import by_id, notice, queue, rows, settings_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-@pytest.fixture
-def db(backend: str) -> Iterator[Database]:
-    database = Database(db_url(), embedded=backend == "sqlite")
-    database.ensure_schema()
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def server() -> Iterator[SmtpServer]:
-    with smtp_server() as running:
-        yield running
 
 
 @pytest.fixture

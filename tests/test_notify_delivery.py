@@ -5,7 +5,6 @@ recipient, drops the connection, or refuses the login. On both backends."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +18,12 @@ from collabctl.operations.mailer import Mailer, parse_smtp_url, smtp_settings
 from collabctl.operations.smtp_connection import SmtpSettings
 from collabctl.store import outbox
 from collabctl.store.database import Database
-from helpers import db_url
 from notify_smtp import SmtpServer, self_signed_certificate, smtp_server
 
 SENDER = "collabctl@byran.example"
 
 # aiosmtpd warns that it asks for a login over a plain connection: the tests mean it to
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-@pytest.fixture
-def db(backend: str) -> Iterator[Database]:
-    database = Database(db_url(), embedded=backend == "sqlite")
-    database.ensure_schema()
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def server() -> Iterator[SmtpServer]:
-    with smtp_server() as running:
-        yield running
 
 
 #: queued now: a message queued more than notify_expire_hours ago would expire unsent

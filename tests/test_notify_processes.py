@@ -10,7 +10,6 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,14 +29,6 @@ FACTS = to_facts(
     Notice("end", "2024-01-31T09:00:00.000000Z", "1001", "Kund AB", "556677-8899",
            "Exempelbyrån AB", "tester", "office", "eekonomi", "Visma eEkonomi", "continue")
 )  # fmt: skip
-
-
-@pytest.fixture
-def db(backend: str) -> Iterator[Database]:
-    database = Database(db_url(), embedded=backend == "sqlite")
-    database.ensure_schema()
-    yield database
-    database.dispose()
 
 
 def queue(db: Database, n: int) -> set[int]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from collabctl.operations.context import Context
 from collabctl.operations.delivery import send_pending
 from collabctl.operations.mailer import parse_smtp_url, smtp_settings
 from collabctl.store.database import Database
-from helpers import CLI, db_url, error_of, import_doc, ok, show
+from helpers import CLI, error_of, import_doc, ok, show
 from notify_smtp import free_port, self_signed_certificate, smtp_server
 from test_notify_delivery import notice, queue, queue_notices, rows, settings_for
 
@@ -26,14 +25,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 
 #: every character a URL gives a meaning to, and then some
 HARD_PASSWORD = "p/a#s?s@w:o%rd 'x\""
-
-
-@pytest.fixture
-def db(backend: str) -> Iterator[Database]:
-    database = Database(db_url(), embedded=backend == "sqlite")
-    database.ensure_schema()
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
