@@ -7,8 +7,14 @@ import typer
 
 from collabctl.cli.commands import command_group
 from collabctl.cli.errors import handles_errors
-from collabctl.cli.options import CustomerFilter, FormatOption, OptionalServiceOption
-from collabctl.cli.output import Format, emit_object, emit_rows, message
+from collabctl.cli.fields import check_fields
+from collabctl.cli.options import (
+    CustomerFilter,
+    FieldsOption,
+    FormatOption,
+    OptionalServiceOption,
+)
+from collabctl.cli.output import Format, dumps, emit_object, emit_rows, message
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import EXIT_OK, EXIT_PARTIAL, UsageError
 from collabctl.domain.keys import SCHEDULE_KEYS
@@ -57,6 +63,7 @@ def schedule_list(
     due: Annotated[
         bool, typer.Option("--due", help="Only scheduled ends that are due now (not run yet).")
     ] = False,
+    fields: FieldsOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """List scheduled ends, the soonest due first.
@@ -166,7 +173,7 @@ def schedule_cancel(
 
 @schedule.command("run")
 @handles_errors
-def schedule_run(fmt: FormatOption = Format.table) -> None:
+def schedule_run(fields: FieldsOption = None, fmt: FormatOption = Format.table) -> None:
     """Perform every scheduled end that is due by this machine's clock.
 
     Each end is performed exactly as `collabctl end` would: the same checks
@@ -193,6 +200,8 @@ def schedule_run(fmt: FormatOption = Format.table) -> None:
     from collabctl.operations.schedule_run import run_due
 
     state = current_state()
+    if state.env.fields is not None:  # before anything is performed
+        check_fields(state.env.fields, RUN_KEYS)
     if state.party is not None:
         raise UsageError(
             "schedule run performs the ends every party scheduled: run it without --as "
@@ -207,10 +216,15 @@ def schedule_run(fmt: FormatOption = Format.table) -> None:
     batches = run_due(db, ctx, now=datetime.now(UTC), backup_dir=backup_dir())
     if fmt is Format.jsonl:  # streamed, each batch once it is committed
         out = state.env.stdout
+        chosen = state.env.fields
         for batch in batches:
             for result in batch:
                 counts[result.status] += 1
-                out.write(_jsonl_line(result))
+                if chosen is None:
+                    out.write(_jsonl_line(result))
+                else:
+                    row = result.to_dict()
+                    out.write(dumps({key: row[key] for key in chosen}) + "\n")
             out.flush()
         if not any(counts.values()):
             message(state.env, "no scheduled end is due")
@@ -251,8 +265,6 @@ def _jsonl_line(result: Any) -> str:
     """A run's result as its line of JSON Lines: ``dumps(result.to_dict())`` and a newline,
     from a template when it went through (the same text; a run may have thousands)."""
     from json.encoder import encode_basestring as string
-
-    from collabctl.cli.output import dumps
 
     if result.error is not None or result.outcome is None:
         return dumps(result.to_dict()) + "\n"
