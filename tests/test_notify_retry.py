@@ -13,7 +13,6 @@ from test_notify import (  # the demo with addresses, and its outbox
     OFFICE_MAIL,
     end_1001,
     outbox,
-    server,  # noqa: F401 (a fixture)
     smtp_env,
     with_addresses,  # noqa: F401 (a fixture)
 )
@@ -42,7 +41,7 @@ def events(cli: CLI, action: str) -> list[dict]:
 
 def test_retry_failed_puts_them_back_and_the_next_send_delivers(
     failed: CLI,
-    server: SmtpServer,  # noqa: F811
+    server: SmtpServer,
 ) -> None:
     cli = failed
     ids = [m["id"] for m in outbox(cli, "failed")]
@@ -104,7 +103,7 @@ def test_retry_and_cancel_need_to_know_which_messages(demo: CLI, args: list[str]
 
 def test_cancel_pending_and_failed_messages_never_sends_them(
     failed: CLI,
-    server: SmtpServer,  # noqa: F811
+    server: SmtpServer,
 ) -> None:
     cli = failed
     broken = outbox(cli, "failed")[0]["id"]
