@@ -399,3 +399,22 @@ def warm_up(tmp_path: Path, *commands: list[str]) -> None:
         invoke("--database-url", scratch, *command)
     invoke("--database-url", f"sqlite:///{tmp_path}/missing/x.db", "list")
     import pwd as _  # noqa: F401  (used when a message names a file's owner)
+
+
+def schedule_run_at(now: Any) -> list[dict[str, Any]]:
+    """``schedule run`` in this process, at ``now`` by its clock (a ``datetime``): each
+    result as its machine formats give it. Whole processes move the clock with libfaketime."""
+    from collabctl.config import backup_dir
+    from collabctl.operations.context import Context
+    from collabctl.operations.schedule_run import run_due
+    from collabctl.store.database import Database
+
+    db = Database(db_url())
+    try:
+        return [
+            result.to_dict()
+            for batch in run_due(db, Context(actor="runner"), now=now, backup_dir=backup_dir())
+            for result in batch
+        ]
+    finally:
+        db.dispose()

@@ -8,11 +8,7 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
-from collabctl.config import backup_dir
-from collabctl.operations.context import Context
-from collabctl.operations.schedule_run import run_due
-from collabctl.store.database import Database
-from helpers import CLI, db_url, ok
+from helpers import CLI, db_url, ok, schedule_run_at
 from test_concurrency import _bulk_load
 
 DAY = (date.today() + timedelta(days=60)).isoformat()
@@ -34,20 +30,13 @@ def ends_at(cli: CLI, customer: str) -> dict[str, Any]:
     return {r["service"]: r["ends_at"] for r in rows}
 
 
-def run_all_due(cli: CLI, due_at: str) -> list[dict[str, Any]]:
+def run_all_due(due_at: str) -> list[dict[str, Any]]:
     """``schedule run`` in this process, a year after ``due_at`` by its clock."""
     from datetime import datetime
 
-    now = datetime.fromisoformat(due_at.replace("Z", "+00:00")) + timedelta(days=365)
-    db = Database(db_url())
-    try:
-        return [
-            r.to_dict()
-            for batch in run_due(db, Context(actor="runner"), now=now, backup_dir=backup_dir())
-            for r in batch
-        ]
-    finally:
-        db.dispose()
+    return schedule_run_at(
+        datetime.fromisoformat(due_at.replace("Z", "+00:00")) + timedelta(days=365)
+    )
 
 
 def assert_ended_by_hand(row: dict[str, Any], customer: str) -> None:
@@ -73,7 +62,7 @@ def test_a_single_end_cancels_the_scheduled_end_and_the_run_has_nothing_to_do(de
     }
     listed = demo("schedule", "list", "--state", "cancelled")
     assert listed.exit_code == 0 and "cancelled" in listed.stdout
-    results = run_all_due(demo, scheduled["due_at"])
+    results = run_all_due(scheduled["due_at"])
     assert [(r["id"], r["status"]) for r in results] == [(other["id"], "done")]
     assert all_schedules(demo)[scheduled["id"]]["state"] == "cancelled"
 
@@ -106,7 +95,7 @@ def test_a_bulk_end_cancels_each_scheduled_end_it_performs(demo: CLI) -> None:
     assert_ended_by_hand(rows[second["id"]], "1003")
     assert (rows[kept["id"]]["state"], rows[kept["id"]]["error"]) == ("scheduled", None)
     assert ends_at(demo, "1003")["eekonomi"] is None
-    results = run_all_due(demo, first["due_at"])
+    results = run_all_due(first["due_at"])
     assert [(r["id"], r["status"]) for r in results] == [(kept["id"], "done")]
 
 
@@ -135,7 +124,7 @@ def test_a_bulk_end_of_many_settles_each_schedule_in_its_batches(cli: CLI) -> No
     for number in by_hand:
         assert_ended_by_hand(rows[ids[number]], number)
     assert {rows[ids[n]]["state"] for n in left} == {"scheduled"}
-    results = run_all_due(cli, rows[ids[left[0]]]["due_at"])
+    results = run_all_due(rows[ids[left[0]]]["due_at"])
     assert sorted(r["customer_number"] for r in results) == sorted(left)
     assert {r["status"] for r in results} == {"done"}
 

@@ -18,7 +18,7 @@ from collabctl.config import backup_dir
 from collabctl.operations.context import Context
 from collabctl.operations.schedule_run import run_due
 from collabctl.store.database import Database
-from helpers import CLI, COLLABCTL, db_url, killed_after, log_events, ok
+from helpers import CLI, COLLABCTL, db_url, killed_after, log_events, ok, schedule_run_at
 from test_concurrency import _assert_whole, _bulk_load, _item_states, run_together
 
 try:  # PgBouncer in transaction mode too, where the suite has it (pgbouncer_fixtures)
@@ -38,19 +38,6 @@ def instant(stored: str) -> datetime:
     return datetime.fromisoformat(stored.replace("Z", "+00:00"))
 
 
-def run(now: datetime) -> list[dict[str, Any]]:
-    """One run in this process, at ``now`` by its clock."""
-    db = Database(db_url())
-    try:
-        return [
-            r.to_dict()
-            for batch in run_due(db, Context(actor="runner"), now=now, backup_dir=backup_dir())
-            for r in batch
-        ]
-    finally:
-        db.dispose()
-
-
 def states(cli: CLI) -> dict[int, tuple[str, Any]]:
     rows = ok(cli("schedule", "list", "--state", "all", "--format", "json"))
     return {r["id"]: (r["state"], r["error"] and r["error"]["code"]) for r in rows}
@@ -60,17 +47,17 @@ def test_nothing_runs_before_it_is_due_and_then_each_end_is_a_real_end(demo: CLI
     kept = schedule(demo, "1001", "eekonomi", "continue")
     deleted = schedule(demo, "1001", "utlagg", "delete", by="customer")
     due = instant(kept["due_at"])
-    assert run(due - timedelta(seconds=1)) == []
+    assert schedule_run_at(due - timedelta(seconds=1)) == []
     assert states(demo) == {kept["id"]: ("scheduled", None), deleted["id"]: ("scheduled", None)}
     assert ok(demo("schedule", "list", "--due", "--format", "json")) == []
 
-    results = run(due)
+    results = schedule_run_at(due)
     assert sorted((r["id"], r["status"], r["outcome"]) for r in results) == [
         (kept["id"], "done", "continue"),
         (deleted["id"], "done", "delete"),
     ]
     assert states(demo) == {kept["id"]: ("done", None), deleted["id"]: ("done", None)}
-    assert run(due + timedelta(days=1)) == []  # a second run finds nothing left
+    assert schedule_run_at(due + timedelta(days=1)) == []  # a second run finds nothing left
     ended = {
         c["service"]: c
         for c in ok(demo("list", "--customer", "1001", "--state", "all", "--format", "json"))
@@ -96,7 +83,7 @@ def test_a_rule_that_no_longer_holds_fails_that_one_and_the_others_go_on(demo: C
     ok(demo("end", "1003", "-s", "eekonomi", "-o", "continue", "--by", "office", "--yes",
             "--format", "json"))  # fmt: skip
     ok(demo("start", "1003", "-s", "eekonomi", "--office", "556677-8899", "--format", "json"))
-    results = {r["id"]: r for r in run(instant(fine["due_at"]))}
+    results = {r["id"]: r for r in schedule_run_at(instant(fine["due_at"]))}
     assert results[fine["id"]]["status"] == "done"
     assert results[no_contact["id"]]["status"] == "failed"
     assert results[no_contact["id"]]["error"]["code"] == "main-contact-missing"
@@ -179,6 +166,19 @@ def test_a_table_says_why_a_scheduled_end_failed(demo: CLI, at_due_time: None) -
     assert [row["error"]["code"] for row in as_json] == ["main-contact-missing"]
 
 
+def schedule_many(cli: CLI, count: int) -> list[str]:
+    """``count`` companies loaded ready to end, each end scheduled for DAY in one pipeline
+    (``end --from - --at``); their customer numbers."""
+    ok(cli("list", "--format", "json"))  # the embedded SQLite database exists, migrated
+    numbers = _bulk_load(db_url(), count)
+    scheduled = cli(
+        "end", "--from", "-", "-s", "eekonomi", "-o", "deactivate", "--by", "office",
+        "--at", DAY, "--yes", "--format", "jsonl", input="\n".join(numbers) + "\n",
+    )  # fmt: skip
+    assert scheduled.exit_code == 0, scheduled.stderr
+    return numbers
+
+
 RUNNERS = 4
 DUE_ENDS = 300
 
@@ -188,13 +188,7 @@ DUE_ENDS = 300
 def test_concurrent_runs_perform_each_due_end_exactly_once(
     cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ok(cli("list", "--format", "json"))  # the embedded SQLite database exists, migrated
-    numbers = _bulk_load(db_url(), DUE_ENDS)
-    scheduled = cli(
-        "end", "--from", "-", "-s", "eekonomi", "-o", "deactivate", "--by", "office",
-        "--at", DAY, "--yes", "--format", "jsonl", input="\n".join(numbers) + "\n",
-    )  # fmt: skip
-    assert scheduled.exit_code == 0, scheduled.stderr
+    numbers = schedule_many(cli, DUE_ENDS)
     at_due_time_for(monkeypatch)
     finished = run_together(tmp_path, [["schedule", "run", "--format", "jsonl"]] * RUNNERS)
     done: Counter[str] = Counter()
@@ -218,13 +212,7 @@ KILL_ENDS = 1500
 def test_a_run_killed_midway_leaves_each_end_done_or_due_and_a_rerun_completes_it(
     cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ok(cli("list", "--format", "json"))
-    numbers = _bulk_load(db_url(), KILL_ENDS)
-    scheduled = cli(
-        "end", "--from", "-", "-s", "eekonomi", "-o", "deactivate", "--by", "office",
-        "--at", DAY, "--yes", "--format", "jsonl", input="\n".join(numbers) + "\n",
-    )  # fmt: skip
-    assert scheduled.exit_code == 0, scheduled.stderr
+    numbers = schedule_many(cli, KILL_ENDS)
     at_due_time_for(monkeypatch)
     command = [*COLLABCTL, "schedule", "run", "--format", "jsonl"]
     reported = killed_after(command, tmp_path / "killed.out", 1)
@@ -262,7 +250,9 @@ def test_the_clock_of_the_run_decides_not_the_database(demo: CLI) -> None:
     kept = schedule(demo, "1001", "eekonomi", "continue")
     # the database's clock (now) is two months before the day: the run's clock decides
     assert instant(kept["due_at"]) > datetime.now(UTC)
-    assert [r["id"] for r in run(instant(kept["due_at"]) + timedelta(seconds=1))] == [kept["id"]]
+    assert [r["id"] for r in schedule_run_at(instant(kept["due_at"]) + timedelta(seconds=1))] == [
+        kept["id"]
+    ]
 
 
 def test_runs_in_small_batches_at_once_share_the_work_and_each_end_happens_once(
@@ -272,13 +262,7 @@ def test_runs_in_small_batches_at_once_share_the_work_and_each_end_happens_once(
     at any point, and still each end is performed once."""
     import threading
 
-    ok(cli("list", "--format", "json"))
-    numbers = _bulk_load(db_url(), 120)
-    scheduled = cli(
-        "end", "--from", "-", "-s", "eekonomi", "-o", "deactivate", "--by", "office",
-        "--at", DAY, "--yes", "--format", "jsonl", input="\n".join(numbers) + "\n",
-    )  # fmt: skip
-    assert scheduled.exit_code == 0, scheduled.stderr
+    numbers = schedule_many(cli, 120)
     due = instant(ok(cli("schedule", "list", "--format", "json"))[0]["due_at"])
     performed: list[list[str]] = [[] for _ in range(4)]
     failures: list[BaseException] = []
