@@ -1,4 +1,4 @@
-"""Bulk end in batches (store/end_batch.py): the same rows as single ends, a few
+"""Bulk end in batches (store/end_writes.py): the same rows as single ends, a few
 statements per batch instead of several per item, and a batched write that fails or
 changes nothing is found out item by item. On both backends."""
 
