@@ -6,7 +6,7 @@
 1. **Queueing.** The bulk end of bulk_end.py over N companies, each with a
    main contact and an office with an e-mail address, so that every ended item
    queues two messages, against the same bulk end without notifications
-   (``operations.notify.queue_end`` doing nothing), from the same database
+   (``operations.notify.end_messages`` giving none), from the same database
    snapshot, alternately, ``--repeat`` times (median):
    a. *per item*: the bulk end operation (``operations.bulk.end_many``, what
       ``end --from`` runs) in this process, its CPU and wall time divided by N:
@@ -14,7 +14,7 @@
       busy machine. Target: at most 30% more per item.
    b. *as a user runs it*: ``collabctl end --from -`` as a process, start-up
       and output included, against a copy of this source tree in which
-      ``queue_end`` does nothing.
+      ``end_messages`` gives none.
 2. **Sending.** ``collabctl notify send`` delivers the 2N messages to an SMTP
    server on 127.0.0.1 (aiosmtpd, in this process, counting what it accepts),
    and 2N/10 from a smaller outbox: wall time, messages/s, peak memory of the
@@ -45,8 +45,8 @@ SENDER = "collabctl@byran.example"
 
 _WITHOUT_NOTIFICATIONS = '''
 
-def queue_end(*args: Any, **kwargs: Any) -> None:
-    """The baseline of benchmarks/notify_bulk.py: an end queues nothing."""
+def end_messages(*args: Any, **kwargs: Any) -> None:
+    """The baseline of benchmarks/notify_bulk.py: an end's plan has no messages."""
 '''
 
 
@@ -110,7 +110,7 @@ def measure_per_item(n: int, repeat: int) -> dict[str, Any]:
     from collabctl.operations.ending import EndRequest
     from collabctl.store.database import Database
 
-    real = notify.queue_end
+    real = notify.end_messages
     with common.temp_home() as home:
         os.environ["COLLABCTL_HOME"] = str(home)
         start = prepare(home, n)
@@ -122,7 +122,7 @@ def measure_per_item(n: int, repeat: int) -> dict[str, Any]:
             for _ in range(repeat):
                 for key in ("without", "with"):
                     common.restore(start, db_path)
-                    notify.queue_end = real if key == "with" else _queue_nothing  # type: ignore[assignment]
+                    notify.end_messages = real if key == "with" else _queue_nothing  # type: ignore[assignment]
                     db = Database(f"sqlite:///{db_path}")
                     cpu, wall = time.process_time(), time.perf_counter()
                     ended = sum(
@@ -143,7 +143,7 @@ def measure_per_item(n: int, repeat: int) -> dict[str, Any]:
                     if ended != n or queued != (2 * n if key == "with" else 0):
                         raise SystemExit(f"{key}: {ended} items ended, {queued} messages queued")
         finally:
-            notify.queue_end = real  # type: ignore[assignment]
+            notify.end_messages = real  # type: ignore[assignment]
     return {
         key: (
             common.median([c for c, _ in runs]),

@@ -16,17 +16,8 @@ import collabctl
 
 SOURCE = Path(collabctl.__file__).parent
 
-#: Private names read across modules today, each ``(reader, owner.name)``. Only
-#: ``store/end_batch.py``: it recognises the statements of an end by the private SQL
-#: constants of audit, chain and outbox, and is being replaced by a writer that applies
-#: plans (SPEC §8.6). Remove an entry when its use goes; never add one.
-ALLOWED_PRIVATE = {
-    ("collabctl.store.end_batch", "collabctl.store.audit._INSERT_SQL"),
-    ("collabctl.store.end_batch", "collabctl.store.chain._HEAD_SQL"),
-    ("collabctl.store.end_batch", "collabctl.store.chain._PG_HEAD_SQL"),
-    ("collabctl.store.end_batch", "collabctl.store.outbox._COLUMNS"),
-    ("collabctl.store.end_batch", "collabctl.store.outbox._QUEUE_PAIR_SQL"),
-}
+#: Private names read across modules: none, and none may be added.
+ALLOWED_PRIVATE: set[tuple[str, str]] = set()
 
 
 def _private(name: str) -> bool:

@@ -394,6 +394,32 @@ def test_delete_in_bulk_writes_a_backup_per_item(demo: CLI, home: Path) -> None:
         assert event["details"]["backup_path"]
 
 
+def test_a_delete_between_other_ends_of_a_batch_is_written_in_order(demo: CLI) -> None:
+    """A delete writes its backup between its row and its records, so it is applied on its
+    own, after the ends held before it and before those after it: every end of the batch
+    is written once, with its event and its two messages, and the chains verify."""
+    lines = [
+        '{"customer_number": "1003", "service": "eekonomi", "outcome": "continue"}',
+        '{"customer_number": "1001", "outcome": "delete"}',
+        '{"customer_number": "1004", "service": "eekonomi", "outcome": "continue"}',
+        '{"customer_number": "1007", "outcome": "delete"}',
+        '{"customer_number": "0042", "service": "fakturering", "outcome": "continue"}',
+    ]
+    run = demo(*END, "--service", "utlagg", "--by", "customer", "--yes",
+               input="\n".join(lines) + "\n")  # fmt: skip
+    rows = by_line(run)
+    assert [rows[n]["status"] for n in range(1, 6)] == ["ended"] * 5, run.stdout + run.stderr
+    for customer in ("0042", "1001", "1003", "1004", "1007"):
+        [event] = end_events(demo, customer)
+        deleted = event["details"]["records_deleted"]
+        assert deleted == (2 if customer in ("1001", "1007") else 0), customer
+        messages = demo("notify", "list", "--customer", customer, "--state", "all",
+                        "--format", "json").json()  # fmt: skip
+        assert len([m for m in messages if m["event"] == "end"]) == 2, customer
+    verified = demo("log", "--verify", "--format", "json")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+
+
 def test_a_backup_that_cannot_be_written_fails_only_its_items(demo: CLI, home: Path) -> None:
     home.mkdir(exist_ok=True)  # on PostgreSQL nothing else has made it
     (home / "backups").write_text("a file where the backups directory should be\n")

@@ -1,4 +1,4 @@
-"""Bulk end in batches (store/end_batch.py): the same rows as single ends, a few
+"""Bulk end in batches (store/end_writes.py): the same rows as single ends, a few
 statements per batch instead of several per item, and a batched write that fails or
 changes nothing is found out item by item. On both backends."""
 
@@ -257,9 +257,9 @@ def test_a_batch_reads_with_a_few_statements_whatever_its_size(
         sent.append(sql)
         return execute(self, sql, params)
 
-    def counted_many(self: Statements, sql: str, rows: Any) -> None:
+    def counted_many(self: Statements, sql: str, rows: Any) -> int:
         sent.append(sql)
-        executemany(self, sql, rows)
+        return executemany(self, sql, rows)
 
     monkeypatch.setattr(Statements, "execute", counted)
     monkeypatch.setattr(Statements, "executemany", counted_many)

@@ -167,7 +167,7 @@ def test_settling_finds_each_scheduled_end_by_its_collaboration(cli: CLI, backen
         (analysed,) = con.execute(
             "SELECT count(*) FROM pg_stats WHERE tablename = 'scheduled_end'"
         ).fetchone()
-        sql = schedules.ENDED_BY_HAND_SQL.replace(":collaboration", "%(c)s").replace(
+        sql = schedules._ENDED_BY_HAND_SQL.replace(":collaboration", "%(c)s").replace(
             ":error", "%(error)s"
         )
         ((plan,),) = con.execute("EXPLAIN (FORMAT JSON) " + sql, {"c": 7, "error": "{}"}).fetchall()

@@ -6,7 +6,7 @@ Each line is a bare customer number or a JSON object with any of
 and lines starting with ``#`` are skipped. Reading and parsing are in
 :mod:`collabctl.operations.bulk_input`.
 
-Every item goes through the same ``end_collaboration`` as a single end. One
+Every item goes through the same ``end_in`` as a single end. One
 item never costs another: a line that cannot be parsed, a refused item and an
 item the database itself refuses are each that item's failed result, and the
 run goes on. A refused item changes nothing; an item the database refuses
@@ -17,8 +17,9 @@ Items are committed in batches for speed, and a result is reported only after
 its batch is committed: a run killed at any moment leaves each item either
 fully ended (collaboration, subscription, audit event) or untouched, and a
 re-run reports what was done as ``already-ended``. Within a batch the items'
-statements are batched too (:mod:`collabctl.store.end_batch`): the companies
-locked and read in one go, the writes sent together.
+statements are batched too: the companies locked and read in one go for a
+segment of items (``store.end_queries.ReadAhead``), and the plans of their ends
+written together (``store.end_writes.apply_ends``).
 
 Input and output are streams: the memory used does not grow with the input.
 """
@@ -44,14 +45,16 @@ from collabctl.operations.bulk_input import (
 from collabctl.operations.context import Context
 from collabctl.operations.ending import (
     EndRequest,
+    Ends,
     IncompleteEnd,
-    end_collaboration,
+    end_in,
     require_answers,
 )
 from collabctl.operations.long_run import collector_set_aside
 from collabctl.operations.preflight import run_preflight
 from collabctl.store.database import Database
-from collabctl.store.end_batch import BatchMismatch, BatchStatements
+from collabctl.store.end_queries import ReadAhead
+from collabctl.store.end_writes import BatchMismatch, EndWriter
 from collabctl.store.retry import DEFAULT_BACKOFF
 from collabctl.store.statements import Statements
 
@@ -108,7 +111,7 @@ class Act(Protocol):
 
     def __call__(
         self,
-        sql: Statements,
+        ends: Ends,
         ctx: Context,
         request: EndRequest,
         dry_run: bool,
@@ -128,7 +131,7 @@ class Claims(Protocol):
 
 
 def end_item(
-    sql: Statements,
+    ends: Ends,
     ctx: Context,
     request: EndRequest,
     dry_run: bool,
@@ -137,14 +140,14 @@ def end_item(
 ) -> None:
     """The end of one item (:class:`Act`), or its pre-flight in a dry run."""
     if dry_run:
-        pre = run_preflight(sql, ctx, request, lock=False)
+        pre = run_preflight(ends.sql, ctx, request, lock=False, ahead=ends.ahead)
         result.outcome = pre.outcome or request.outcome
         require_answers(pre)
         result.status = "would-end"
         return
     # No savepoint needed: a refusal leaves nothing changed, and any other
-    # failure ends this whole uncommitted batch (see end_collaboration).
-    ended = end_collaboration(sql.session, ctx, request, backup_dir, statements=sql)
+    # failure ends this whole uncommitted batch (see end_in).
+    ended = end_in(ends, ctx, request, backup_dir)
     result.status = "ended"
     result.outcome = ended.collaboration["outcome"]
 
@@ -221,10 +224,11 @@ def run_batch(
     """One transaction for the batch; lock conflicts roll it back and run it again, and an
     item the database refuses is taken out of it (its result: failed) before it runs again.
 
-    The batch first runs with its statements batched (:mod:`collabctl.store.end_batch`).
-    When the database refuses a batched write, which names no item, or a batched end
-    did not change its row, the batch is rolled back and runs item by item, where the
-    refusal is the item's own."""
+    The batch first runs with its statements batched (read ahead per segment, the ends'
+    plans written together: :mod:`collabctl.store.end_writes`). When the database
+    refuses a batched write, which names no item, or a batched end did not change its
+    row, the batch is rolled back and runs item by item, where the refusal is the
+    item's own."""
     from sqlalchemy.exc import DBAPIError
 
     refused: dict[int, BulkResult] = {}
@@ -287,7 +291,9 @@ def _try_batch(
 ) -> list[BulkResult]:
     results: dict[int, BulkResult] = {}
     with db.session(write=not dry_run) as session:
-        sql = BatchStatements(session, write=not dry_run) if batched else Statements(session)
+        sql = Statements(session)
+        ahead = ReadAhead(sql, lock=not dry_run) if batched else None
+        ends = Ends(sql, EndWriter(sql, batched=batched), ahead)
         if claims is not None:
             # what this transaction performs: the items no other run has, claimed before
             # any of them runs, settled before the commit
@@ -296,23 +302,22 @@ def _try_batch(
         # Every run locks the companies of a batch in customer-number order, so runs over
         # the same customers in different orders queue for each other instead of deadlocking.
         for segment in _segments(sorted(batch, key=_lock_order)):
-            if isinstance(sql, BatchStatements):
-                sql.read_ahead(_targets(ctx, segment))
+            if ahead is not None:
+                ahead.read(_targets(ctx, segment))
             for number, request, failed in segment:
                 if request is None:
                     assert failed is not None
                     results[number] = failed
                     continue
-                results[number] = _end_one(sql, ctx, number, request, dry_run, backup_dir, act)
-            if isinstance(sql, BatchStatements):
-                try:
-                    sql.flush()
-                except BatchMismatch:
-                    raise _BatchRefused() from None
-                except Exception as exc:
-                    if not _refused_by_database(exc):
-                        raise
-                    raise _BatchRefused() from exc
+                results[number] = _end_one(ends, ctx, number, request, dry_run, backup_dir, act)
+            try:
+                ends.writer.flush()
+            except BatchMismatch:
+                raise _BatchRefused() from None
+            except Exception as exc:
+                if not _refused_by_database(exc):
+                    raise
+                raise _BatchRefused() from exc
         if claims is not None:
             for number, result in (refused or {}).items():
                 if number in owned:
@@ -327,7 +332,7 @@ def _try_batch(
 
 
 def _end_one(
-    sql: Statements,
+    ends: Ends,
     ctx: Context,
     number: int,
     request: EndRequest,
@@ -337,17 +342,20 @@ def _end_one(
 ) -> BulkResult:
     result = BulkResult(number, request.customer_number, request.service, "failed", request.outcome)
     try:
-        act(sql, ctx, request, dry_run, backup_dir, result)
+        act(ends, ctx, request, dry_run, backup_dir, result)
     except AlreadyEnded as exc:
         result.status = "already-ended"
         # what the collaboration ended with, which a re-run may not have repeated
         result.outcome = exc.details.get("collaboration", {}).get("outcome")
     except CollabError as exc:
         result.error = exc
+    except BatchMismatch:
+        # a delete flushes the plans held before it: one of them did not change its row
+        raise _BatchRefused() from None
     except Exception as exc:
         if not _refused_by_database(exc):
             raise
-        if isinstance(sql, BatchStatements):
+        if ends.writer.batched:
             # a held-back write of an earlier item may be what failed: find out item by item
             raise _BatchRefused() from exc
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["refused"]
@@ -361,8 +369,7 @@ def _end_one(
 
 def _segments(items: list[_Item]) -> Iterator[list[_Item]]:
     """Runs of items, in the given (customer-number) order, in which no company comes twice:
-    what :meth:`BatchStatements.read_ahead` reads for one item must still hold when the
-    item runs."""
+    what :meth:`ReadAhead.read` reads for one item must still hold when the item runs."""
     segment: list[_Item] = []
     seen: set[str] = set()
     for item in items:

@@ -1,10 +1,13 @@
 """Ending a collaboration: the pre-flight (:mod:`collabctl.operations.preflight`), then
-one transaction that ends it, changes the subscription per the outcome, deletes
-records for ``delete`` (after a private backup), and writes one audit event.
+the plan of every change the end makes, applied in one transaction: the
+collaboration ended, the subscription changed per the outcome, records deleted
+for ``delete`` (after a private backup), one audit event and the messages.
 
-Every end passes through :func:`end_collaboration` (single, interactive, each
-item of a bulk run), and every change an end makes is applied in one place,
-:func:`_apply_end`, in the caller's transaction.
+Every end passes through :func:`end_in` (single, interactive, each item of a bulk
+run and of ``schedule run``): it decides the end (:func:`plan_end`) and hands the
+plan to the transaction's :class:`~collabctl.store.end_writes.EndWriter`, which
+applies it at once or, in a bulk end, with the rest of its segment. Whatever else
+must happen in the same transaction as an end belongs in its plan.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from collabctl.domain.catalogue import OUTCOMES
-from collabctl.domain.errors import AlreadyEnded, CollabError, Conflict
+from collabctl.domain.errors import AlreadyEnded, CollabError
 from collabctl.operations import files, notify
 from collabctl.operations.checklist import ChecklistState
-from collabctl.operations.context import Context, change_time
+from collabctl.operations.context import Context, now_iso
 from collabctl.operations.files import make_private_directory
 from collabctl.operations.preflight import (
     CHECK_NAMES,
@@ -33,8 +36,9 @@ from collabctl.operations.preflight import (
     run_preflight,
 )
 from collabctl.store import end_queries as q
-from collabctl.store import schedules
-from collabctl.store.audit import insert_audit_event
+from collabctl.store.audit import AuditEvent
+from collabctl.store.end_queries import EndedRow, ReadAhead
+from collabctl.store.end_writes import EndPlan, EndWriter, apply_end, end_row
 from collabctl.store.statements import Statements
 
 __all__ = [
@@ -43,9 +47,12 @@ __all__ = [
     "ChecklistState",
     "EndRequest",
     "EndResult",
+    "Ends",
     "IncompleteEnd",
     "Preflight",
     "end_collaboration",
+    "end_in",
+    "plan_end",
     "preflight",
     "require_answers",
     "write_backup",
@@ -75,46 +82,120 @@ class IncompleteEnd(RuntimeError):
     """An end failed after its first change: the transaction must not be committed."""
 
 
+@dataclass(frozen=True, slots=True)
+class Ends:
+    """What the ends of one transaction share: its statements, the writer their plans go
+    to, and what a bulk end read ahead for its current segment (None: each end reads
+    its own)."""
+
+    sql: Statements
+    writer: EndWriter
+    ahead: ReadAhead | None = None
+
+    @classmethod
+    def one_by_one(cls, sql: Statements) -> Ends:
+        return cls(sql, EndWriter(sql, batched=False))
+
+
 def end_collaboration(
-    session: Session,
-    ctx: Context,
-    req: EndRequest,
-    backup_dir: Path,
-    *,
-    statements: Statements | None = None,
+    session: Session, ctx: Context, req: EndRequest, backup_dir: Path
 ) -> EndResult:
-    """Checks 1–5 under lock, then the change, in the caller's transaction.
+    """One end in the caller's transaction: :func:`end_in` on its own."""
+    return end_in(Ends.one_by_one(Statements(session)), ctx, req, backup_dir)
+
+
+def end_in(ends: Ends, ctx: Context, req: EndRequest, backup_dir: Path) -> EndResult:
+    """Checks 1–5 under the company's lock, then the end's plan, applied by ``ends``' writer.
 
     A refusal (a :class:`CollabError`) leaves nothing changed, so a caller that
     ends many in one transaction can carry on after one is refused.
     Any failure after the first change is some other exception, which the
     caller's transaction does not survive: an end is all done or not at all.
-    ``statements`` lets such a caller reuse one :class:`Statements`.
     """
-    sql = statements or Statements(session)
-    pre = run_preflight(sql, ctx, req, lock=True)
+    pre = run_preflight(ends.sql, ctx, req, lock=True, ahead=ends.ahead)
     require_answers(pre)
-    return _apply_end(sql, ctx, req, pre, backup_dir)
+    at = ends.writer.transaction_time() or now_iso()
+    if pre.outcome == "delete":
+        # a file is written between its first change and the next: applied on its own,
+        # after whatever the writer holds
+        ends.writer.flush()
+        return _end_and_delete(ends.sql, ctx, req, pre, at, backup_dir)
+    plan = plan_end(ctx, req, pre, at)
+    ends.writer.apply(plan)
+    return _result(pre, plan, None, 0)
 
 
-def _apply_end(
-    sql: Statements, ctx: Context, req: EndRequest, pre: Preflight, backup_dir: Path
-) -> EndResult:
-    """Every change of an end: the collaboration, the backup and records (``delete``), the
-    subscription, the audit event. Whatever else must happen in the same transaction as an
-    end belongs here."""
+def plan_end(
+    ctx: Context,
+    req: EndRequest,
+    pre: Preflight,
+    at: str,
+    *,
+    backup_path: str | None = None,
+    backup_sha256: str | None = None,
+    records_deleted: int = 0,
+) -> EndPlan:
+    """Every change of the end that ``pre`` allows, at ``at``; nothing is written."""
     assert pre.collaboration is not None and pre.collaboration_id is not None
     assert pre.ended_by is not None and pre.outcome is not None
     number, service, outcome = req.customer_number, pre.service.code, pre.outcome
-    at = change_time(sql)
+    after = OUTCOMES[outcome].subscription_state
+    office = pre.collaboration["office_org_number"]
+    details = {
+        "office_org_number": office,
+        "ended_by": pre.ended_by,
+        "outcome": outcome,
+        "reason": req.reason,
+        "subscription": {"before": pre.subscription_state, "after": after},
+        "checklist": {c.item: c.by for c in pre.checklist},
+        "confirmed": [c.item for c in pre.checklist if c.by == "attested"],
+        "forced": pre.forced,
+        "backup_path": backup_path,
+        "records_deleted": records_deleted,
+        # what `restore` accepts: the backup of the latest delete, unchanged
+        **({"backup_sha256": backup_sha256} if backup_sha256 else {}),
+        **({} if req.schedule_id is None else {"schedule_id": req.schedule_id}),
+    }
+    return EndPlan(
+        customer_number=number,
+        service=service,
+        row=_ended_row(ctx, req, pre, at),
+        subscription_before=pre.subscription_state,
+        subscription_after=after,
+        records_changed_at=at if records_deleted else None,
+        # ended by hand: a scheduled end of it will not run (nor fail for nothing)
+        settles_schedule=_ended_by_hand(ctx.actor) if req.schedule_id is None else None,
+        event=AuditEvent(at, ctx.actor, ctx.scope, "end", number, service, details),
+        messages=notify.end_messages(
+            ctx,
+            at=at,
+            customer_number=number,
+            company_name=pre.collaboration["company_name"],
+            service=pre.service,
+            office_org_number=office,
+            office_name=pre.collaboration["office_name"],
+            ended_by=pre.ended_by,
+            outcome=outcome,
+            reason=req.reason,
+            backup_path=backup_path,
+        ),
+    )
+
+
+def _end_and_delete(
+    sql: Statements, ctx: Context, req: EndRequest, pre: Preflight, at: str, backup_dir: Path
+) -> EndResult:
+    """A ``delete`` end, step by step: the row, the backup file, the records, the rest."""
+    number, service = req.customer_number, pre.service.code
+    row = _ended_row(ctx, req, pre, at)
     backup_path = backup_sha256 = None
-    if outcome == "delete" and req.backup:
+    if req.backup:
         # The backup shows the collaboration ended (restoring it brings back the data, not
         # the collaboration), so it is written after the row changed; the savepoint makes
         # a backup that cannot be written a refusal that leaves nothing changed.
         q.savepoint(sql)
         try:
-            _end_row(sql, ctx, req, pre, at)
+            end_row(sql, row)
             written, backup_sha256 = write_backup(sql.session, number, service, backup_dir, at)
             backup_path = str(written)
         except CollabError:
@@ -122,71 +203,45 @@ def _apply_end(
             raise
         q.release_savepoint(sql)
     else:
-        _end_row(sql, ctx, req, pre, at)
+        end_row(sql, row)
     # From here on a failure is not a refusal: the collaboration already changed.
     try:
-        after = OUTCOMES[outcome].subscription_state
-        forced = pre.forced
-        deleted = q.delete_records(sql, number, service) if outcome == "delete" else 0
-        if pre.subscription_state is None:
-            q.insert_subscription(sql, number, service, after)
-        elif deleted or pre.subscription_state != after:
-            q.update_subscription(
-                sql, number, service, after, records_changed_at=at if deleted else None
-            )
-        if req.schedule_id is None:
-            # ended by hand: a scheduled end of it will not run (nor fail for nothing)
-            schedules.ended_by_hand(sql, pre.collaboration_id, _ended_by_hand(ctx.actor))
-        insert_audit_event(
-            sql,
-            at=at,
-            actor=ctx.actor,
-            scope=ctx.scope,
-            action="end",
-            customer_number=number,
-            service=service,
-            details={
-                "office_org_number": pre.collaboration["office_org_number"],
-                "ended_by": pre.ended_by,
-                "outcome": outcome,
-                "reason": req.reason,
-                "subscription": {"before": pre.subscription_state, "after": after},
-                "checklist": {c.item: c.by for c in pre.checklist},
-                "confirmed": [c.item for c in pre.checklist if c.by == "attested"],
-                "forced": forced,
-                "backup_path": backup_path,
-                "records_deleted": deleted,
-                # what `restore` accepts: the backup of the latest delete, unchanged
-                **({"backup_sha256": backup_sha256} if backup_sha256 else {}),
-                **({} if req.schedule_id is None else {"schedule_id": req.schedule_id}),
-            },
-            locked=True,  # run_preflight took the company's row lock
-        )
-        notify.queue_end(
-            sql,
+        deleted = q.delete_records(sql, number, service)
+        plan = plan_end(
             ctx,
-            at=at,
-            customer_number=number,
-            company_name=pre.collaboration["company_name"],
-            service=pre.service,
-            office_org_number=pre.collaboration["office_org_number"],
-            office_name=pre.collaboration["office_name"],
-            ended_by=pre.ended_by,
-            outcome=outcome,
-            reason=req.reason,
+            req,
+            pre,
+            at,
             backup_path=backup_path,
+            backup_sha256=backup_sha256,
+            records_deleted=deleted,
         )
+        apply_end(sql, plan, row_written=True)
     except CollabError as exc:
         raise IncompleteEnd(f"the end of {number} {service} failed halfway: {exc}") from exc
+    return _result(pre, plan, backup_path, deleted)
+
+
+def _ended_row(ctx: Context, req: EndRequest, pre: Preflight, at: str) -> EndedRow:
+    assert pre.collaboration_id is not None and pre.ended_by is not None
+    assert pre.outcome is not None
+    return EndedRow(pre.collaboration_id, at, pre.ended_by, ctx.actor, pre.outcome, req.reason)
+
+
+def _result(pre: Preflight, plan: EndPlan, backup_path: str | None, deleted: int) -> EndResult:
+    assert pre.collaboration is not None
+    row = plan.row
     collaboration = {
         **pre.collaboration,
         "state": "ended",
-        "ended_at": at,
-        "ended_by": pre.ended_by,
-        "outcome": outcome,
-        "reason": req.reason,
+        "ended_at": row.at,
+        "ended_by": row.ended_by,
+        "outcome": row.outcome,
+        "reason": row.reason,
     }
-    return EndResult(collaboration, after, pre.checklist, forced, backup_path, deleted)
+    return EndResult(
+        collaboration, plan.subscription_after, pre.checklist, pre.forced, backup_path, deleted
+    )
 
 
 @lru_cache(maxsize=16)
@@ -199,25 +254,6 @@ def _ended_by_hand(actor: str) -> str:
         "nothing to do; `collabctl log --action end` shows the end",
     ).to_dict()
     return json.dumps(note, ensure_ascii=False)
-
-
-def _end_row(sql: Statements, ctx: Context, req: EndRequest, pre: Preflight, at: str) -> None:
-    assert pre.collaboration_id is not None and pre.ended_by is not None
-    assert pre.outcome is not None
-    ended = q.end_collaboration_row(
-        sql,
-        pre.collaboration_id,
-        at=at,
-        ended_by=pre.ended_by,
-        actor=ctx.actor,
-        outcome=pre.outcome,
-        reason=req.reason,
-    )
-    if not ended:  # nothing changed: still a plain refusal
-        raise Conflict(
-            "the collaboration changed while it was being ended",
-            "run the command again; it will report the current state",
-        )
 
 
 def write_backup(

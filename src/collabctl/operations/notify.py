@@ -1,8 +1,8 @@
 """Notifications to both parties: queued with the change, delivered over SMTP later.
 
-Queueing (:func:`queue_start`, :func:`queue_end`, :func:`queue_main_contact`)
-runs inside the transaction of the change, so a change that rolls back leaves
-no message. Each event gets one message to the company's main contact and one
+Queueing (:func:`queue_start`, :func:`queue_main_contact`, and an end's
+:func:`end_messages`, which its plan carries) runs inside the transaction of
+the change, so a change that rolls back leaves no message. Each event gets one message to the company's main contact and one
 to each office concerned, in the caller's ``mail_language``; a party without
 an address gets a ``no-address`` message, kept as a record, never sent. What a
 message stores is the facts of the change; operations/mail_templates.py
@@ -28,7 +28,7 @@ from collabctl.operations.mail_templates import (
     to_facts,
 )
 from collabctl.store import outbox
-from collabctl.store.outbox import Executor, NewMessage
+from collabctl.store.outbox import Executor, MessagePair, NewMessage
 
 # -- queueing -----------------------------------------------------------------------
 
@@ -103,8 +103,7 @@ def queue_start(
     )
 
 
-def queue_end(
-    sql: Executor,
+def end_messages(
     ctx: Context,
     *,
     at: str,
@@ -117,10 +116,11 @@ def queue_end(
     outcome: str,
     reason: str | None,
     backup_path: str | None,
-) -> None:
-    """The messages about an ended collaboration. Every item of a bulk end comes here, so
-    the facts are written as they are (what :func:`mail_templates.to_facts` makes of the
-    same Notice) in one statement, and rendered only when sent."""
+) -> MessagePair | None:
+    """The messages about an ended collaboration, as the end's plan carries them. Every
+    item of a bulk end comes here, so the facts are written as they are (what
+    :func:`mail_templates.to_facts` makes of the same Notice), and rendered only when
+    sent."""
     facts = end_facts(
         company_name,
         office_name,
@@ -131,15 +131,8 @@ def queue_end(
         reason,
         None if backup_path is None else os.path.basename(backup_path),
     )
-    outbox.queue_pair(
-        sql,
-        at=at,
-        event="end",
-        customer_number=customer_number,
-        service=service.code,
-        office_org_number=office_org_number,
-        language=ctx.mail_language,
-        facts=facts,
+    return MessagePair(
+        at, "end", customer_number, service.code, office_org_number, ctx.mail_language, facts
     )
 
 

@@ -37,7 +37,6 @@ from collabctl.operations.checklist import ChecklistState, evaluate_checklist
 from collabctl.operations.companies import collaboration_dict
 from collabctl.operations.context import Context
 from collabctl.store import end_queries as q
-from collabctl.store.locks import lock_companies
 from collabctl.store.statements import Statements
 
 CHECK_NAMES = ("collaboration", "party", "main-contact", "outcome", "checklist")
@@ -165,14 +164,15 @@ def run_preflight(
     *,
     lock: bool,
     continue_after: frozenset[str] = frozenset(),
+    ahead: q.ReadAhead | None = None,
 ) -> Preflight:
     """Checks 1-5; the first that fails stops the rest, unless it is named in
-    ``continue_after`` (scheduling an end reports what must be done by then)."""
+    ``continue_after`` (scheduling an end reports what must be done by then).
+    ``lock``: under the company's row lock; ``ahead``: what a bulk end read for its
+    segment (locked as it was read, when the segment's ends lock)."""
     service = _validate(ctx, req)
     number = req.customer_number
-    if lock:
-        lock_companies(sql, [number])
-    target = q.end_target(sql, number, service.code)
+    target = q.end_target(sql, number, service.code, lock=lock, ahead=ahead)
     if target is None:
         raise scope.not_found(ctx.party, number)
     latest = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -26,8 +26,12 @@ from collabctl.operations.mail_templates import Notice, to_facts
 from collabctl.operations.preflight import EndRequest, Preflight, require_answers, run_preflight
 from collabctl.store import outbox, schedules
 from collabctl.store.audit import insert_audit_event
+from collabctl.store.end_queries import ReadAhead
 from collabctl.store.schedules import ScheduleRow
 from collabctl.store.statements import Statements
+
+if TYPE_CHECKING:
+    from collabctl.operations.ending import Ends
 
 STATES = schedules.STATES
 LIST_STATES = (*STATES, "all")
@@ -61,11 +65,13 @@ def schedule_end(
     replace_existing: bool = False,
     dry_run: bool = False,
     statements: Statements | None = None,
+    ahead: ReadAhead | None = None,
 ) -> dict[str, Any]:
     """Schedule the end ``req`` describes for the end of ``day``; returns the scheduled end
-    (SCHEDULE_KEYS) with ``ends_on``, ``replaced`` (the due instant it had) and ``to_do``."""
+    (SCHEDULE_KEYS) with ``ends_on``, ``replaced`` (the due instant it had) and ``to_do``.
+    ``statements`` and ``ahead``: a bulk run's, for its batch (``end --from --at``)."""
     sql = statements or Statements(session)
-    pre = run_preflight(sql, ctx, req, lock=not dry_run, continue_after=_LATER)
+    pre = run_preflight(sql, ctx, req, lock=not dry_run, continue_after=_LATER, ahead=ahead)
     to_do = _refuse_now(pre)
     foreign = [item for item in req.confirm if item not in pre.service.checklist]
     if foreign:  # as for an end now: a flag that does nothing is not silently ignored
@@ -317,7 +323,7 @@ def schedule_item(day: EndDay, replace_existing: bool) -> Any:
     (:class:`collabctl.operations.bulk.Act`): schedule its end for the end of ``day``."""
 
     def act(
-        sql: Statements,
+        ends: Ends,
         ctx: Context,
         request: EndRequest,
         dry_run: bool,
@@ -325,13 +331,14 @@ def schedule_item(day: EndDay, replace_existing: bool) -> Any:
         result: Any,
     ) -> None:
         scheduled = schedule_end(
-            sql.session,
+            ends.sql.session,
             ctx,
             request,
             day,
             replace_existing=replace_existing,
             dry_run=dry_run,
-            statements=sql,
+            statements=ends.sql,
+            ahead=ends.ahead,
         )
         result.status = "would-schedule" if dry_run else "scheduled"
         result.outcome = scheduled["outcome"]

@@ -8,7 +8,7 @@ Whatever has to be computed for each event as it is written belongs here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from collabctl.domain.audit_chain import chain_key, encode, event_hash
 from collabctl.store.chain import Link, next_links, seal
@@ -19,6 +19,19 @@ _INSERT_SQL = (
     "db_user, prev_hash, hash) VALUES (:at, :actor, :scope, :action, :customer_number, "
     ":service, :details, :db_user, :prev_hash, :hash)"
 )
+
+
+class AuditEvent(NamedTuple):
+    """An event as a change plans it: the keyword arguments of :func:`insert_audit_event`
+    (the chain adds ``db_user``, ``prev_hash`` and ``hash`` when it is written)."""
+
+    at: str
+    actor: str
+    scope: str
+    action: str
+    customer_number: str | None
+    service: str | None
+    details: dict[str, Any]
 
 
 def insert_audit_event(

@@ -3,14 +3,23 @@
 
 Reads come first (the pre-flight), then the change: the collaboration row,
 the records (``delete``), the subscription. The audit event is written by
-:mod:`collabctl.store.audit`.
+:mod:`collabctl.store.audit`, the messages by :mod:`collabctl.store.outbox`, and
+:mod:`collabctl.store.end_writes` applies an end's plan with all of them.
+
+Each read and write an end makes one at a time has its form for many ends beside
+it: :class:`ReadAhead` reads the targets of a segment of a bulk end in one query
+(``end_target`` then answers from it), and :func:`end_collaboration_rows`,
+:func:`set_subscriptions` and :func:`insert_subscriptions` write a segment's rows
+in one statement each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
+from collabctl.store.locks import lock_companies
 from collabctl.store.statements import Statements
 
 # -- reads ----------------------------------------------------------------------------
@@ -72,8 +81,10 @@ _END_TARGET_COLUMNS = """co.name, c.id, c.office_org_number, o.name, c.state, c.
        c.ended_by, c.outcome, c.reason, s.state, s.records_changed_at,
        (SELECT u.email FROM company_user u
          WHERE u.customer_number = co.customer_number AND u.main_contact)"""
-#: one company's end target (BatchStatements answers it from end_targets for a bulk end)
-END_TARGET_SQL = f"SELECT {_END_TARGET_COLUMNS}{_END_TARGET_FROM}WHERE co.customer_number = :number"
+#: one company's end target
+_END_TARGET_SQL = (
+    f"SELECT {_END_TARGET_COLUMNS}{_END_TARGET_FROM}WHERE co.customer_number = :number"
+)
 # PostgreSQL, many companies: a lookup per company by its full key, driven by the list of
 # numbers, whatever the statistics say. Joined the plain way (company = ANY(...), then
 # the collaboration by customer and service), a planner without statistics (a table
@@ -136,9 +147,27 @@ _EXPORTS_SQL = (
 )
 
 
-def end_target(sql: Statements, number: str, service: str) -> EndTarget | None:
-    """None when the company does not exist."""
-    row = sql.execute(END_TARGET_SQL, {"number": number, "service": service}).fetchone()
+def end_target(
+    sql: Statements,
+    number: str,
+    service: str,
+    *,
+    lock: bool = False,
+    ahead: ReadAhead | None = None,
+) -> EndTarget | None:
+    """The company's end target for the service; None when the company does not exist.
+
+    ``lock``: take the company's row lock first (PostgreSQL), so that what is read is
+    what the end will change. ``ahead``: what a bulk end read for its segment, which
+    answers without a statement (its companies were locked as it read them).
+    """
+    if ahead is not None:
+        found = ahead.target(number, service)
+        if found is not _UNREAD:
+            return found
+    if lock:
+        lock_companies(sql, [number])
+    row = sql.execute(_END_TARGET_SQL, {"number": number, "service": service}).fetchone()
     return None if row is None else EndTarget._make(row)
 
 
@@ -153,6 +182,59 @@ def end_targets(sql: Statements, numbers: list[str], service: str) -> dict[str, 
             _SQLITE_END_TARGETS_SQL, {"numbers": numbers, "service": service}, keys="numbers"
         )
     return {row[0]: tuple(row[1:]) for row in rows}
+
+
+#: what :meth:`ReadAhead.target` answers for a target it did not read
+_UNREAD: Any = object()
+#: customer numbers per read-ahead query (SQLite's oldest limit is 999 parameters)
+_CHUNK = 500
+
+
+class ReadAhead:
+    """The end targets of a segment of a bulk end, read for all its items at once.
+
+    ``lock``: the segment's companies are locked first, in one statement in
+    customer-number order (PostgreSQL; a SQLite writer holds the write lock already),
+    so what is read is what the ends will change, as :func:`end_target` with ``lock``
+    reads it for one. A segment holds each company once: what one item's end writes is
+    never what another item of the segment read.
+    """
+
+    def __init__(self, sql: Statements, *, lock: bool) -> None:
+        self._sql = sql
+        self._lock = lock
+        self._targets: dict[tuple[str, str], EndTarget | None] = {}
+
+    def read(self, items: Iterable[tuple[str, str]]) -> None:
+        """Lock and read for a segment: (customer number, service code) pairs, one per
+        company. What was read for an earlier segment is dropped."""
+        self._targets.clear()
+        by_service: dict[str, list[str]] = {}
+        for number, service in items:
+            by_service.setdefault(service, []).append(number)
+        numbers = sorted({n for group in by_service.values() for n in group})
+        if not numbers:
+            return
+        if self._lock:
+            # one statement, in customer-number order: runs over the same customers queue
+            # for each other's locks instead of deadlocking
+            lock_companies(self._sql, numbers)
+        for service, group in by_service.items():
+            for start in range(0, len(group), _CHUNK):
+                chunk = group[start : start + _CHUNK]
+                found = end_targets(self._sql, chunk, service)
+                for number in chunk:
+                    row = found.get(number)
+                    self._targets[number, service] = None if row is None else EndTarget._make(row)
+
+    def target(self, number: str, service: str) -> EndTarget | None:
+        """What was read for the company and service (None: no such company), or
+        :data:`_UNREAD` when it was not read."""
+        return self._targets.get((number, service), _UNREAD)
+
+    def forget(self) -> None:
+        """Drop what was read: it may describe what was just rolled back."""
+        self._targets.clear()
 
 
 def latest_collaboration(sql: Statements, number: str, service: str) -> CollaborationRow | None:
@@ -190,7 +272,7 @@ def export_events(sql: Statements, number: str) -> Iterator[ExportEvent]:
 
 # -- the change -----------------------------------------------------------------------
 
-END_SQL = (
+_END_SQL = (
     "UPDATE collaboration SET state = 'ended', ended_at = :at, ended_by = :ended_by, "
     "ended_actor = :actor, outcome = :outcome, reason = :reason "
     "WHERE id = :id AND state = 'active'"
@@ -201,10 +283,10 @@ _RELEASE_SAVEPOINT_SQL = "RELEASE SAVEPOINT end_backup"
 _DELETE_RECORDS_SQL = (
     "DELETE FROM service_record WHERE customer_number = :number AND service = :service"
 )
-INSERT_SUBSCRIPTION_SQL = (
+_INSERT_SUBSCRIPTION_SQL = (
     "INSERT INTO subscription (customer_number, service, state) VALUES (:number, :service, :state)"
 )
-UPDATE_SUBSCRIPTION_SQL = (
+_UPDATE_SUBSCRIPTION_SQL = (
     "UPDATE subscription SET state = :state WHERE customer_number = :number AND service = :service"
 )
 _UPDATE_SUBSCRIPTION_EMPTIED_SQL = (
@@ -213,26 +295,31 @@ _UPDATE_SUBSCRIPTION_EMPTIED_SQL = (
 )
 
 
-def end_collaboration_row(
-    sql: Statements,
-    collaboration_id: int,
-    *,
-    at: str,
-    ended_by: str,
-    actor: str,
-    outcome: str,
-    reason: str | None,
-) -> bool:
+class EndedRow(NamedTuple):
+    """What an end writes into its collaboration's row (:func:`end_collaboration_row`)."""
+
+    id: int
+    at: str
+    ended_by: str
+    actor: str
+    outcome: str
+    reason: str | None
+
+
+def end_collaboration_row(sql: Statements, row: EndedRow) -> bool:
     """Mark the collaboration ended; False when it was no longer active (nothing changed)."""
-    params = {
-        "id": collaboration_id,
-        "at": at,
-        "ended_by": ended_by,
-        "actor": actor,
-        "outcome": outcome,
-        "reason": reason,
-    }
-    return bool(sql.execute(END_SQL, params).rowcount == 1)
+    return bool(sql.execute(_END_SQL, row._asdict()).rowcount == 1)
+
+
+def end_collaboration_rows(sql: Statements, rows: Sequence[EndedRow]) -> int:
+    """:func:`end_collaboration_row` for many collaborations in one statement (PostgreSQL)
+    or one prepared statement run for each (SQLite); returns how many rows changed."""
+    if not rows:
+        return 0
+    if sql.postgres:
+        params = {"rows": json.dumps([row._asdict() for row in rows])}
+        return int(sql.execute(_PG_END_MANY_SQL, params).rowcount)
+    return sql.executemany(_END_SQL, [row._asdict() for row in rows])
 
 
 def savepoint(sql: Statements) -> None:
@@ -254,7 +341,7 @@ def delete_records(sql: Statements, number: str, service: str) -> int:
 
 
 def insert_subscription(sql: Statements, number: str, service: str, state: str) -> None:
-    sql.execute(INSERT_SUBSCRIPTION_SQL, {"number": number, "service": service, "state": state})
+    sql.execute(_INSERT_SUBSCRIPTION_SQL, {"number": number, "service": service, "state": state})
 
 
 def update_subscription(
@@ -263,6 +350,52 @@ def update_subscription(
     """Set the subscription's state; ``records_changed_at`` when its records just changed."""
     params = {"number": number, "service": service, "state": state}
     if records_changed_at is None:
-        sql.execute(UPDATE_SUBSCRIPTION_SQL, params)
+        sql.execute(_UPDATE_SUBSCRIPTION_SQL, params)
     else:
         sql.execute(_UPDATE_SUBSCRIPTION_EMPTIED_SQL, {**params, "at": records_changed_at})
+
+
+def set_subscriptions(sql: Statements, rows: Sequence[tuple[str, str, str]]) -> None:
+    """:func:`update_subscription` (records unchanged) for many: (customer number, service,
+    state) each."""
+    if not rows:
+        return
+    params = [{"number": n, "service": s, "state": state} for n, s, state in rows]
+    if sql.postgres:
+        sql.execute(_PG_SUBSCRIPTIONS_SQL, {"rows": json.dumps(params)})
+    else:
+        sql.executemany(_UPDATE_SUBSCRIPTION_SQL, params)
+
+
+def insert_subscriptions(sql: Statements, rows: Sequence[tuple[str, str, str]]) -> None:
+    """:func:`insert_subscription` for many: (customer number, service, state) each."""
+    params = [{"number": n, "service": s, "state": state} for n, s, state in rows]
+    sql.executemany(_INSERT_SUBSCRIPTION_SQL, params)
+
+
+# PostgreSQL: the writes of many ends as one statement each, over a JSON array of the
+# parameters the single statements take (encoded in C; psycopg builds array parameters
+# element by element in Python). The same changes as the single statements, row for row
+# (tests/test_bulk_batching.py compares what a bulk end writes with what single ends
+# write). Each finds its rows through an index whatever the table's size: the rows to
+# change by ``= ANY(ARRAY(...))`` (an index scan; a join with the parameters alone may be
+# planned as a hash join over the whole table). The collaborations' state is checked as
+# a filter on the rows found by id (`IS TRUE`: the same test for a NOT NULL column):
+# written as `state = 'active'` it matches the predicate of the partial index
+# uq_collaboration_active, and a planner without statistics (tables just filled) then
+# reads that whole index for every batch to AND it with the ids.
+_PG_ROWS = "json_to_recordset(CAST(:rows AS json))"
+_PG_END_MANY_SQL = f"""
+UPDATE collaboration c
+SET state = 'ended', ended_at = v.at, ended_by = v.ended_by, ended_actor = v.actor,
+    outcome = v.outcome, reason = v.reason
+FROM {_PG_ROWS} AS v(id bigint, at text, ended_by text, actor text, outcome text, reason text)
+WHERE c.id = ANY(ARRAY(SELECT id FROM {_PG_ROWS} AS k(id bigint)))
+  AND c.id = v.id AND (c.state = 'active') IS TRUE
+"""
+_PG_SUBSCRIPTIONS_SQL = f"""
+UPDATE subscription s SET state = v.state
+FROM {_PG_ROWS} AS v(number text, service text, state text)
+WHERE s.customer_number = ANY(ARRAY(SELECT number FROM {_PG_ROWS} AS k(number text)))
+  AND s.customer_number = v.number AND s.service = v.service
+"""

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-#: one company's lock (``store.end_batch`` answers it from the locks its batch took)
-LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
+#: one company's lock
+_LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
 # each company locked by its key, in the order of the list (sorted here)
 _LOCK_COMPANIES_SQL = """
 SELECT co.customer_number
@@ -63,7 +63,7 @@ def lock_companies(sql: SQL | Session, numbers: Iterable[str]) -> list[str]:
     ordered = sorted(set(numbers))
     if len(ordered) == 1:
         (number,) = ordered
-        found = sql.execute(LOCK_COMPANY_SQL, {"number": number}).fetchone()
+        found = sql.execute(_LOCK_COMPANY_SQL, {"number": number}).fetchone()
         return [] if found is None else ordered
     if not ordered:
         return []

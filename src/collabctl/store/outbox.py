@@ -10,15 +10,19 @@ Claiming, marking, retrying and cancelling messages is store/outbox_claims.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, Table, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from collabctl.store.models import metadata
+
+if TYPE_CHECKING:
+    from collabctl.store.statements import Statements
 
 #: the outbox table, for queries built with SQLAlchemy Core
 OUTBOX: Table = metadata.tables["outbox"]
@@ -72,6 +76,19 @@ VALUES (:at, :event, :number, :service, :office, :role, :recipient, :language,
 """
 
 
+class MessagePair(NamedTuple):
+    """The two messages of a start or an end, as :func:`queue_pair` takes them: one to the
+    company's main contact and one to the office, each to the address it has when queued."""
+
+    at: str
+    event: str
+    customer_number: str
+    service: str | None
+    office_org_number: str
+    language: str
+    facts: str
+
+
 def queue_pair(
     sql: Executor,
     *,
@@ -85,20 +102,71 @@ def queue_pair(
 ) -> None:
     """The messages to the company's main contact and to the office, each to the address
     it has now (a party without one gets a ``no-address`` message, kept but never sent)."""
-    sql.execute(
-        _QUEUE_PAIR_SQL,
-        {
-            "at": at,
-            "event": event,
-            "number": customer_number,
-            "number_key": customer_number,
-            "service": service,
-            "office": office_org_number,
-            "office_key": office_org_number,
-            "language": language,
-            "facts": facts,
-        },
-    )
+    pair = MessagePair(at, event, customer_number, service, office_org_number, language, facts)
+    sql.execute(_QUEUE_PAIR_SQL, _pair_params(pair))
+
+
+def queue_pairs(sql: Statements, pairs: Sequence[MessagePair]) -> None:
+    """:func:`queue_pair` for many changes at once (a batch of ends), in the order given:
+    on PostgreSQL one statement over the pairs (:data:`_PG_QUEUE_PAIRS_SQL`), on SQLite
+    :data:`_QUEUE_PAIR_SQL` run for each."""
+    if not pairs:
+        return
+    if sql.postgres:
+        rows = [
+            {
+                "at": p.at,
+                "event": p.event,
+                "number": p.customer_number,
+                "service": p.service,
+                "office": p.office_org_number,
+                "language": p.language,
+                "facts": p.facts,
+            }
+            for p in pairs
+        ]
+        sql.execute(_PG_QUEUE_PAIRS_SQL, {"rows": json.dumps(rows)})
+        return
+    sql.executemany(_QUEUE_PAIR_SQL, [_pair_params(p) for p in pairs])
+
+
+def _pair_params(pair: MessagePair) -> dict[str, Any]:
+    return {
+        "at": pair.at,
+        "event": pair.event,
+        "number": pair.customer_number,
+        "number_key": pair.customer_number,
+        "service": pair.service,
+        "office": pair.office_org_number,
+        "office_key": pair.office_org_number,
+        "language": pair.language,
+        "facts": pair.facts,
+    }
+
+
+# PostgreSQL, many pairs: per change, the main contact's message then the office's, each
+# to the address the party has now (none: a no-address message, never sent), over a JSON
+# array of the pairs (encoded in C; psycopg builds array parameters in Python). The
+# addresses are found by a lookup per pair (LATERAL), through an index whatever the
+# statistics say.
+_PG_QUEUE_PAIRS_SQL = f"""
+INSERT INTO outbox ({_COLUMNS})
+SELECT v.at, v.event, v.number, v.service, v.office, m.role, m.recipient, v.language,
+       v.facts, CASE WHEN m.recipient IS NULL THEN 'no-address' ELSE 'pending' END, 0
+FROM ROWS FROM (
+         json_to_recordset(CAST(:rows AS json))
+         AS (at text, event text, number text, service text, office text, language text,
+             facts text)
+     ) WITH ORDINALITY AS v(at, event, number, service, office, language, facts, n)
+CROSS JOIN LATERAL (
+    SELECT 0 AS k, 'main-contact' AS role,
+           (SELECT u.email FROM company_user u
+             WHERE u.customer_number = v.number AND u.main_contact) AS recipient
+    UNION ALL
+    SELECT 1, 'office', (SELECT o.email FROM office o WHERE o.org_number = v.office)
+) AS m
+ORDER BY v.n, m.k
+"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,9 +115,9 @@ _PG_SETTLE_DONE_SQL = (
     "WHERE id = ANY(:ids) AND state || '' = 'scheduled'"
 )
 #: an end by hand settles the collaboration's scheduled end: it will not run (the partial
-#: unique index uq_scheduled_end_collaboration finds it). A bulk end holds it back
-#: (store/end_batch.py) and sends :func:`ended_by_hand_many` for its segment instead.
-ENDED_BY_HAND_SQL = (
+#: unique index uq_scheduled_end_collaboration finds it). A bulk end sends
+#: :func:`ended_by_hand_many` for a segment instead (store/end_writes.py).
+_ENDED_BY_HAND_SQL = (
     "UPDATE scheduled_end SET state = 'cancelled', error = :error "
     "WHERE collaboration_id = :collaboration AND state = 'scheduled'"
 )
@@ -270,16 +270,16 @@ def settle(
 def ended_by_hand(sql: Statements, collaboration_id: int, error: str) -> None:
     """The collaboration was ended other than by its scheduled end: that one is
     ``cancelled``, with ``error`` (JSON text) saying why, in the transaction of the end."""
-    sql.execute(ENDED_BY_HAND_SQL, {"collaboration": collaboration_id, "error": error})
+    sql.execute(_ENDED_BY_HAND_SQL, {"collaboration": collaboration_id, "error": error})
 
 
-def ended_by_hand_many(sql: Statements, rows: Iterable[dict[str, Any]]) -> int:
-    """:func:`ended_by_hand` for many ends (the parameters each would have had): one
-    statement per note on SQLite (the ends of one bulk run share theirs). Returns how many
+def ended_by_hand_many(sql: Statements, ends: Iterable[tuple[int, str]]) -> int:
+    """:func:`ended_by_hand` for many ends: (collaboration id, note) each; one statement
+    per note on SQLite (the ends of one bulk run share theirs). Returns how many
     scheduled ends were cancelled (on SQLite; not counted on PostgreSQL)."""
     by_error: dict[str, list[int]] = {}
-    for row in rows:
-        by_error.setdefault(row["error"], []).append(row["collaboration"])
+    for collaboration_id, error in ends:
+        by_error.setdefault(error, []).append(collaboration_id)
     cancelled = 0
     if sql.postgres and by_error and not sql.execute(_ANY_SCHEDULED_SQL).fetchone()[0]:
         return 0
@@ -288,7 +288,7 @@ def ended_by_hand_many(sql: Statements, rows: Iterable[dict[str, Any]]) -> int:
             # a statement per end, pipelined: by key whatever the planner knows (over an
             # array of ids, without statistics it reads every scheduled row instead)
             rows = [{"collaboration": i, "error": error} for i in ids]
-            Statements.executemany(sql, ENDED_BY_HAND_SQL, rows)
+            sql.executemany(_ENDED_BY_HAND_SQL, rows)
         else:
             cursor = sql.execute(_ENDED_BY_HAND_MANY_SQL, {"ids": json.dumps(ids), "error": error})
             cancelled += max(cursor.rowcount, 0)

@@ -62,16 +62,18 @@ class Statements:
             raise DBAPIError.instance(sql, params, exc, self._error) from exc
         return self._cursor
 
-    def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
-        """Run one statement for each row (psycopg sends them in one pipeline)."""
+    def executemany(self, sql: str, rows: list[dict[str, Any]]) -> int:
+        """Run one statement for each row (psycopg sends them in one pipeline); returns
+        how many rows they changed in all (sqlite3 adds up the rows each changed)."""
         if not rows:
-            return
+            return 0
         if self.postgres:
             sql = self._for_psycopg(sql)
         try:
             self._cursor.executemany(sql, rows)
         except self._error as exc:
             raise DBAPIError.instance(sql, rows[:1], exc, self._error) from exc
+        return int(self._cursor.rowcount)
 
     def execute_in(self, sql: str, params: dict[str, Any], *, keys: str) -> Any:
         """Run a query whose parameter ``keys`` is a list, written ``IN :keys``: SQLAlchemy's
