@@ -1,7 +1,7 @@
 """Notifications to both parties: queued with the change, delivered over SMTP later.
 
-Queueing (:func:`queue_start`, :func:`queue_main_contact`, and an end's
-:func:`end_messages`, which its plan carries) runs inside the transaction of
+Queueing (:func:`queue_main_contact`, and the messages of a start or an end,
+which its plan carries: :func:`start_messages`, :func:`end_messages`) runs inside the transaction of
 the change, so a change that rolls back leaves no message. Each event gets one message to the company's main contact and one
 to each office concerned, in the caller's ``mail_language``; a party without
 an address gets a ``no-address`` message, kept as a record, never sent. What a
@@ -74,10 +74,9 @@ def _behalf(ctx: Context) -> str | None:
     return ctx.party.kind if ctx.party is not None else None
 
 
-def queue_start(
-    sql: Executor | Session, ctx: Context, collaboration: Mapping[str, Any], at: str
-) -> None:
-    """The messages about a collaboration that started (``collaboration``: as ``list`` shows it)."""
+def start_messages(ctx: Context, collaboration: Mapping[str, Any], at: str) -> MessagePair:
+    """The messages about a collaboration that starts (``collaboration``: as ``list`` shows
+    it), as the start's plan carries them."""
     service = ctx.service(collaboration["service"])
     notice = Notice(
         event="start",
@@ -91,15 +90,14 @@ def queue_start(
         service=service.code,
         service_name=service.name,
     )
-    outbox.queue_pair(
-        _executor(sql),
-        at=at,
-        event="start",
-        customer_number=notice.customer_number,
-        service=service.code,
-        office_org_number=notice.office_org_number,
-        language=ctx.mail_language,
-        facts=to_facts(notice),
+    return MessagePair(
+        at,
+        "start",
+        notice.customer_number,
+        service.code,
+        notice.office_org_number,
+        ctx.mail_language,
+        to_facts(notice),
     )
 
 

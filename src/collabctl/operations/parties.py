@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -14,7 +14,6 @@ from collabctl.domain.errors import AuditorCannotBeMainContact, Duplicate
 from collabctl.operations import notify, scope
 from collabctl.operations.companies import (
     collaboration_dict,
-    collaboration_select,
     company_users,
     get_company,
     get_office,
@@ -27,78 +26,62 @@ from collabctl.operations.users import (
     user_dict,
     user_for_change,
 )
-from collabctl.store.models import Collaboration, CompanyUser, ServiceRecord, Subscription
+from collabctl.store import end_queries as q
+from collabctl.store.audit import AuditEvent
+from collabctl.store.models import Company, CompanyUser
+from collabctl.store.start_writes import StartPlan, apply_start
+from collabctl.store.statements import Statements
 
 
 def start_collaboration(
     session: Session, ctx: Context, number: str, service_code: str, office_number: str
 ) -> dict[str, Any]:
+    """Start the company's collaboration with the office for the service: decided under the
+    company's lock as a plan (:class:`~collabctl.store.start_writes.StartPlan`), then
+    written (:func:`~collabctl.store.start_writes.apply_start`). Returns it as ``list``
+    shows it."""
     service = ctx.service(service_code)
     scope.require_office(ctx, office_number)
-    _company_for_change(session, ctx, number)
-    get_office(session, office_number)
-    current = session.scalars(
-        select(Collaboration).where(
-            col(Collaboration.customer_number) == number,
-            col(Collaboration.service) == service.code,
-            col(Collaboration.state) == "active",
-        )
-    ).first()
-    if current is not None:
+    company = _company_for_change(session, ctx, number)
+    office = get_office(session, office_number)
+    sql = Statements(session)
+    target = q.end_target(sql, number, service.code)  # the company exists: it is locked
+    assert target is not None
+    if target.collaboration_id is not None:
         raise Duplicate(
             f"customer {number} already has an active {service.code} collaboration "
-            f"with office {current.office_org_number}",
+            f"with office {target.office_org_number}",
             f"end it first: collabctl end {number} --service {service.code}",
         )
-    sub = session.get(Subscription, (number, service.code))
-    before = sub.state if sub else None
-    deleted = 0
-    if sub is None:
-        session.add(Subscription(customer_number=number, service=service.code, state="active"))
-    elif sub.state != "active":
-        if sub.state == "deleted":
-            # a deleted service starts fresh and empty
-            result = session.execute(
-                delete(ServiceRecord).where(
-                    col(ServiceRecord.customer_number) == number,
-                    col(ServiceRecord.service) == service.code,
-                )
-            )
-            deleted = cast(CursorResult[Any], result).rowcount
-        sub.state = "active"
-    at = change_time(session)
-    collaboration = Collaboration(
-        customer_number=number,
-        service=service.code,
-        office_org_number=office_number,
-        state="active",
-        started_at=at,
-    )
-    session.add(collaboration)
-    try:
-        session.flush()
-    except IntegrityError:
-        # another agent started one at the same moment; the unique index decided
-        raise Duplicate(
-            f"customer {number} already has an active {service.code} collaboration",
-            f"see it with: collabctl show {number}",
-        ) from None
+    before = target.subscription_state
+    deleted = q.count_records(sql, number, service.code) if before == "deleted" else 0
+    at = change_time(sql)
+    started = collaboration_dict(
+        (number, company.name, service.code, office_number, office.name, "active", at,
+         None, None, None, None)
+    )  # fmt: skip
     details: dict[str, Any] = {
         "office_org_number": office_number,
         "subscription": {"before": before, "after": "active"},
     }
     if before == "deleted":
         details["records_deleted"] = deleted
-    audit(session, ctx, "start", number, service.code, details, at)
-    row = session.execute(
-        collaboration_select().where(col(Collaboration.id) == collaboration.id)
-    ).one()
-    started = collaboration_dict(row)
-    notify.queue_start(session, ctx, started, at)
+    plan = StartPlan(
+        customer_number=number,
+        service=service.code,
+        office_org_number=office_number,
+        at=at,
+        subscription_before=before,
+        # a deleted service starts fresh and empty
+        delete_records=before == "deleted",
+        event=AuditEvent(at, ctx.actor, ctx.scope, "start", number, service.code, details),
+        messages=notify.start_messages(ctx, started, at),
+    )
+    apply_start(sql, plan)
     return started
 
 
-def _company_for_change(session: Session, ctx: Context, number: str) -> None:
+def _company_for_change(session: Session, ctx: Context, number: str) -> Company:
     """Lock the company for a change the acting party may make (``not-a-party`` otherwise).
 
     The scope is checked first, so that a party learns nothing of a company it may not
@@ -106,9 +89,10 @@ def _company_for_change(session: Session, ctx: Context, number: str) -> None:
     its collaboration ended meanwhile.
     """
     scope.require_party(session, ctx, number)
-    get_company(session, number, lock=True)
+    company = get_company(session, number, lock=True)
     if ctx.party is not None and session.get_bind().dialect.name == "postgresql":
         scope.require_party(session, ctx, number)
+    return company
 
 
 def set_main_contact(session: Session, ctx: Context, number: str, email: str) -> dict[str, Any]:

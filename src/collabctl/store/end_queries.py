@@ -280,6 +280,9 @@ _END_SQL = (
 _SAVEPOINT_SQL = "SAVEPOINT end_backup"
 _ROLLBACK_TO_SAVEPOINT_SQL = "ROLLBACK TO SAVEPOINT end_backup"
 _RELEASE_SAVEPOINT_SQL = "RELEASE SAVEPOINT end_backup"
+_COUNT_RECORDS_SQL = (
+    "SELECT count(*) FROM service_record WHERE customer_number = :number AND service = :service"
+)
 _DELETE_RECORDS_SQL = (
     "DELETE FROM service_record WHERE customer_number = :number AND service = :service"
 )
@@ -333,6 +336,12 @@ def rollback_to_savepoint(sql: Statements) -> None:
 
 def release_savepoint(sql: Statements) -> None:
     sql.execute(_RELEASE_SAVEPOINT_SQL)
+
+
+def count_records(sql: Statements, number: str, service: str) -> int:
+    """How many records the company has in the service."""
+    params = {"number": number, "service": service}
+    return int(sql.execute(_COUNT_RECORDS_SQL, params).fetchone()[0])
 
 
 def delete_records(sql: Statements, number: str, service: str) -> int:
