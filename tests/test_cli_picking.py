@@ -17,7 +17,6 @@ from collabctl.cli.app import app
 from collabctl.cli.env import Environment
 from collabctl.cli.state import State
 from collabctl.domain.errors import NotFound
-from collabctl.operations.service import Service
 from collabctl.operations.picking import (
     CompanyChoice,
     UserChoice,
@@ -26,6 +25,7 @@ from collabctl.operations.picking import (
     main_contact_candidates,
     users_of,
 )
+from collabctl.operations.service import Service
 from conftest import CLI
 from helpers import show
 

@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring as _string
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from collabctl.domain.catalogue import Service
 from collabctl.operations.context import Context, now_iso
 from collabctl.operations.mail_templates import (
@@ -28,7 +26,8 @@ from collabctl.operations.mail_templates import (
     to_facts,
 )
 from collabctl.store import outbox
-from collabctl.store.outbox import Executor, NewMessage
+from collabctl.store.outbox import NewMessage
+from collabctl.store.statements import Statements
 
 # -- queueing -----------------------------------------------------------------------
 
@@ -66,17 +65,11 @@ def _end_facts_tail(actor: str, behalf: str, service_name: str, outcome: str) ->
     )
 
 
-def _executor(sql: Executor | Session) -> Executor:
-    return outbox.SessionExecutor(sql) if isinstance(sql, Session) else sql
-
-
 def _behalf(ctx: Context) -> str | None:
     return ctx.party.kind if ctx.party is not None else None
 
 
-def queue_start(
-    sql: Executor | Session, ctx: Context, collaboration: Mapping[str, Any], at: str
-) -> None:
+def queue_start(sql: Statements, ctx: Context, collaboration: Mapping[str, Any], at: str) -> None:
     """The messages about a collaboration that started (``collaboration``: as ``list`` shows it)."""
     service = ctx.service(collaboration["service"])
     notice = Notice(
@@ -92,7 +85,7 @@ def queue_start(
         service_name=service.name,
     )
     outbox.queue_pair(
-        _executor(sql),
+        sql,
         at=at,
         event="start",
         customer_number=notice.customer_number,
@@ -104,7 +97,7 @@ def queue_start(
 
 
 def queue_end(
-    sql: Executor,
+    sql: Statements,
     ctx: Context,
     *,
     at: str,
@@ -144,7 +137,7 @@ def queue_end(
 
 
 def queue_main_contact(
-    sql: Executor | Session,
+    sql: Statements,
     ctx: Context,
     *,
     customer_number: str,
@@ -156,7 +149,6 @@ def queue_main_contact(
 ) -> None:
     """The messages about a new main contact: to them, and to every office working with
     the company now (none: the main contact's message alone)."""
-    sql = _executor(sql)
     at = at or now_iso()
     company_name = outbox.company_name(sql, customer_number)
     offices = outbox.active_offices(sql, customer_number)

@@ -28,6 +28,7 @@ from collabctl.operations.users import (
     user_for_change,
 )
 from collabctl.store.models import Collaboration, CompanyUser, ServiceRecord, Subscription
+from collabctl.store.statements import Statements
 
 
 def start_collaboration(
@@ -94,7 +95,7 @@ def start_collaboration(
         collaboration_select().where(col(Collaboration.id) == collaboration.id)
     ).one()
     started = collaboration_dict(row)
-    notify.queue_start(session, ctx, started, at)
+    notify.queue_start(Statements(session), ctx, started, at)
     return started
 
 
@@ -155,7 +156,7 @@ def set_main_contact(session: Session, ctx: Context, number: str, email: str) ->
         },
     )
     notify.queue_main_contact(
-        session,
+        Statements(session),
         ctx,
         customer_number=number,
         email=user.email,
@@ -238,7 +239,7 @@ def add_user(
     )
     if main_contact:
         notify.queue_main_contact(
-            session,
+            Statements(session),
             ctx,
             customer_number=number,
             email=email,
