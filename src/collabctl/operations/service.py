@@ -48,7 +48,8 @@ class Invocation(Protocol):
 
 
 class Service:
-    """The operations of one invocation, each run in the transaction it needs.
+    """The operations of one invocation, each run in the transaction it needs (not a
+    service of the catalogue, such as eEkonomi: that is ``domain.catalogue.Service``).
 
     ``on_dry_run``: called after a change was run with ``dry_run`` and rolled back (the
     command line says on stderr that nothing changed).
