@@ -171,3 +171,66 @@ def test_the_scan_sees_private_names_imported_or_read(tmp_path: Path) -> None:
         ("pkg.reads", "pkg.owner._SQL"),
         ("pkg.dotted", "pkg.owner._SQL"),
     }
+
+
+#: What the command line never holds: it reaches the database through the Service of
+#: its invocation (``state.service``), which opens the sessions (SPEC §8.6).
+SESSION_TYPES = {"Session", "Connection"}
+SESSION_CALLS = {"session", "reading", "transact", "connection"}
+
+
+def sessions_held(root: Path) -> list[str]:
+    """Where a module under ``root`` imports a session or connection type of SQLAlchemy,
+    or opens a transaction on a database itself (``.session(``, ``.reading(``,
+    ``.transact(``, ``.connection(``): ``module:line what``."""
+    found = []
+    for name, (path, _) in sorted(_modules(root).items()):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                found += [
+                    f"{name}:{node.lineno} imports {node.module}.{alias.name}"
+                    for alias in node.names
+                    if alias.name in SESSION_TYPES or alias.name == "*"
+                ]
+            elif isinstance(node, ast.Import):
+                found += [
+                    f"{name}:{node.lineno} imports {alias.name}"
+                    for alias in node.names
+                    if alias.name in ("sqlalchemy.orm", "sqlalchemy.engine")
+                ]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in SESSION_CALLS
+            ):
+                found.append(f"{name}:{node.lineno} calls .{node.func.attr}(")
+    return found
+
+
+def test_the_command_line_never_holds_a_session() -> None:
+    held = sessions_held(SOURCE / "cli")
+    assert not held, (
+        "the command line runs operations through state.service (operations/service.py) "
+        "and never holds a session or connection: " + "; ".join(held)
+    )
+
+
+def test_the_scan_sees_sessions_held(tmp_path: Path) -> None:
+    root = _package(
+        tmp_path,
+        {
+            "types.py": "from sqlalchemy.orm import Session\nfrom sqlalchemy.engine import Connection\n",
+            "module.py": "import sqlalchemy.orm\n",
+            "opens.py": "def f(db):\n    with db.session(write=False) as s, db.reading() as c:\n        db.transact(f)\n",
+            "fine.py": "from sqlalchemy import select\ndef f(state):\n    state.service.read(f)\n",
+        },
+    )
+    assert sessions_held(root) == [
+        "pkg.module:1 imports sqlalchemy.orm",
+        "pkg.opens:2 calls .session(",
+        "pkg.opens:2 calls .reading(",
+        "pkg.opens:3 calls .transact(",
+        "pkg.types:1 imports sqlalchemy.orm.Session",
+        "pkg.types:2 imports sqlalchemy.engine.Connection",
+    ]

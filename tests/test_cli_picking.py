@@ -25,6 +25,7 @@ from collabctl.operations.picking import (
     main_contact_candidates,
     users_of,
 )
+from collabctl.operations.service import Service
 from conftest import CLI
 from helpers import show
 
@@ -34,13 +35,14 @@ NORRLON = "556234-5677"
 
 @pytest.fixture
 def reading(demo: CLI) -> Iterator[Any]:
-    """``reading(party)``: a read session and context on the demo data, acting as ``party``."""
+    """``reading(party).read(operation, ...)``: an operation read on the demo data, acting
+    as ``party``."""
     states: list[State] = []
 
-    def open_as(party: str | None = None) -> Any:
+    def open_as(party: str | None = None) -> Service:
         state = State(Environment.for_test(), party=party, actor="tester")
         states.append(state)
-        return state.reading()
+        return state.service
 
     yield open_as
     for state in states:
@@ -48,8 +50,7 @@ def reading(demo: CLI) -> Iterator[Any]:
 
 
 def test_companies_with_an_active_collaboration_are_plain_data(reading: Any) -> None:
-    with reading() as (session, ctx):
-        companies = companies_with_active_collaboration(session, ctx)
+    companies = reading().read(companies_with_active_collaboration)
     assert all(type(c) is CompanyChoice for c in companies)
     numbers = [c.customer_number for c in companies]
     assert numbers == sorted(numbers)
@@ -59,48 +60,43 @@ def test_companies_with_an_active_collaboration_are_plain_data(reading: Any) -> 
 
 
 def test_the_service_narrows_the_companies(reading: Any) -> None:
-    with reading() as (session, ctx):
-        everyone = companies_with_active_collaboration(session, ctx)
-        payroll = companies_with_active_collaboration(session, ctx, "lon")
+    everyone = reading().read(companies_with_active_collaboration)
+    payroll = reading().read(companies_with_active_collaboration, "lon")
     assert payroll
     assert set(payroll) < set(everyone)
 
 
 def test_an_office_is_offered_only_its_own_companies(reading: Any) -> None:
-    with reading() as (session, ctx):
-        everyone = companies_with_active_collaboration(session, ctx)
-    with reading(f"office:{NORRLON}") as (session, ctx):
-        own = companies_with_active_collaboration(session, ctx)
-        for company in own:
-            offices = {
-                c["office_org_number"]
-                for c in company_collaborations(session, ctx, company.customer_number).active
-            }
-            assert offices == {NORRLON}
+    everyone = reading().read(companies_with_active_collaboration)
+    office = reading(f"office:{NORRLON}")
+    own = office.read(companies_with_active_collaboration)
+    for company in own:
+        offices = {
+            c["office_org_number"]
+            for c in office.read(company_collaborations, company.customer_number).active
+        }
+        assert offices == {NORRLON}
     assert own
     assert set(own) < set(everyone)
 
 
 def test_a_customer_is_offered_only_itself(reading: Any) -> None:
-    with reading("customer:1001") as (session, ctx):
-        assert companies_with_active_collaboration(session, ctx) == [
-            CompanyChoice("1001", "Kund AB")
-        ]
+    assert reading("customer:1001").read(companies_with_active_collaboration) == [
+        CompanyChoice("1001", "Kund AB")
+    ]
 
 
 def test_the_collaborations_of_a_company(reading: Any) -> None:
-    with reading() as (session, ctx):
-        company = company_collaborations(session, ctx, "1001")
-        with pytest.raises(NotFound):
-            company_collaborations(session, ctx, "9999")
+    company = reading().read(company_collaborations, "1001")
+    with pytest.raises(NotFound):
+        reading().read(company_collaborations, "9999")
     assert company.name == "Kund AB"
     assert sorted(c["service"] for c in company.active) == ["eekonomi", "fakturering", "utlagg"]
 
 
 def test_main_contact_candidates_leave_out_auditors(demo: CLI, reading: Any) -> None:
-    with reading() as (session, ctx):
-        everyone = users_of(session, "1002")
-        candidates = main_contact_candidates(session, ctx, "1002")
+    everyone = reading().read(users_of, "1002")
+    candidates = reading().read(main_contact_candidates, "1002")
     assert all(type(u) is UserChoice for u in everyone)
     auditors = [u for u in everyone if u.role == "auditor"]
     assert auditors, "the demo's 1002 has an auditor"
@@ -110,8 +106,8 @@ def test_main_contact_candidates_leave_out_auditors(demo: CLI, reading: Any) -> 
 
 def test_main_contact_candidates_need_a_party_to_the_company(reading: Any) -> None:
     # Exempelbyrån has no collaboration with 1004
-    with reading(f"office:{EXEMPEL}") as (session, ctx), pytest.raises(NotFound):
-        main_contact_candidates(session, ctx, "1004")
+    with pytest.raises(NotFound):
+        reading(f"office:{EXEMPEL}").read(main_contact_candidates, "1004")
 
 
 def test_a_question_answered_through_the_injected_environment(demo: CLI) -> None:

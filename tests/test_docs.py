@@ -398,7 +398,7 @@ def test_guide_examples_print_what_the_guide_shows(
     assert home == tmp_path / "home"
     monkeypatch.setenv("LOGNAME", GUIDE_LOGIN)
     # db_user on SQLite is the account of the real uid: the guide shows one on any machine
-    monkeypatch.setattr("collabctl.store.chain.os_login", lambda: GUIDE_LOGIN)
+    monkeypatch.setattr("collabctl.store.statements.os_login", lambda: GUIDE_LOGIN)
     text = _read(GUIDE)
     ran = 0
     problems = []
@@ -465,9 +465,9 @@ def update_guide() -> None:
             del os.environ[name]
         os.environ["COLLABCTL_HOME"] = str(workdir / "home")
         os.environ["LOGNAME"] = GUIDE_LOGIN
-        import collabctl.store.chain
+        import collabctl.store.statements
 
-        collabctl.store.chain.os_login = lambda: GUIDE_LOGIN
+        collabctl.store.statements.os_login = lambda: GUIDE_LOGIN
         # output that differs only in its times is kept, so the diff shows what changed
         outputs = [
             example.output if normalise(printed) == normalise(example.output) else printed

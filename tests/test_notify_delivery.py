@@ -18,6 +18,7 @@ from collabctl.operations.mailer import Mailer, parse_smtp_url, smtp_settings
 from collabctl.operations.smtp_connection import SmtpSettings
 from collabctl.store import outbox
 from collabctl.store.database import Database
+from collabctl.store.statements import Statements
 from notify_smtp import SmtpServer, self_signed_certificate, smtp_server
 
 SENDER = "collabctl@byran.example"
@@ -52,9 +53,10 @@ def notice(i: int, **changes: Any) -> Notice:
 def queue_notices(db: Database, *messages: tuple[str | None, Notice]) -> list[int]:
     """Messages to the office (recipient None: no address) about these notices; their ids."""
     with db.session() as session:
+        sql = Statements(session)
         for to, about in messages:
             outbox.queue_messages(
-                outbox.SessionExecutor(session),
+                sql,
                 at=about.at,
                 event=about.event,
                 customer_number=about.customer_number,

@@ -18,6 +18,7 @@ from collabctl.operations.context import now_iso
 from collabctl.operations.mail_templates import Notice, to_facts
 from collabctl.store import outbox
 from collabctl.store.database import Database
+from collabctl.store.statements import Statements
 from helpers import COLLABCTL, PROCESS_TIMEOUT_S, db_url
 from notify_smtp import SmtpServer, smtp_server
 from pgbouncer_fixtures import ALL_BACKENDS
@@ -34,7 +35,7 @@ FACTS = to_facts(
 def queue(db: Database, n: int) -> set[int]:
     with db.session() as session:
         outbox.queue_messages(
-            outbox.SessionExecutor(session),
+            Statements(session),
             at=now_iso(),
             event="end",
             customer_number="1001",

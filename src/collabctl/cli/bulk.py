@@ -59,9 +59,8 @@ def end_bulk(
             "ending many collaborations needs --yes (or --dry-run to check them first)",
             "collabctl end --from FILE --dry-run, then the same with --yes",
         )
-    db = state.database()
-    with db.session(write=False) as session:
-        ctx = state.context(session)
+    service = state.service
+    ctx = service.context()
     stream = env.open_input(source)
     if source == "-" and env.stdin_tty:
         message(
@@ -70,7 +69,7 @@ def end_bulk(
         )
     reader = LineReader(stream)
     batches = end_many(
-        db,
+        service.database,
         ctx,
         reader,
         options.request(""),

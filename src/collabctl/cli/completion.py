@@ -17,7 +17,8 @@ which arguments to pass. Nothing heavy is imported at the top: this module is
 loaded with the options, on every start.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -58,56 +59,56 @@ def _catalogue(ctx: Any) -> Any:
     except Exception:
         return Catalogue()
     try:
-        with _reading(ctx, config) as session:
-            if session is None:
+        # the catalogue is everyone's: --as plays no part in it
+        with _service(ctx, config, scoped=False) as service:
+            if service is None:
                 return base
-            from collabctl.operations.context import load_catalogue as with_database
-
-            return with_database(session, base)
+            return service.context(writing=False).catalogue
     except Exception:
         return base
 
 
-class _reading:
-    """A read-only session on the database the command line names, or None when there is
-    no database there yet, or its schema is not current (nothing is created or migrated)."""
+class _Invocation:
+    """The command line typed so far, as a Service reads it: the database it names, and
+    the party of ``--as`` (or COLLABCTL_AS), so a scope completes only what it may see."""
 
-    def __init__(self, ctx: Any, config: dict[str, Any] | None = None) -> None:
-        self.ctx = ctx
-        self.config = config
-        self.db: Any = None
-        self.session: Any = None
+    actor = "unknown"  # a completion only reads
 
-    def __enter__(self) -> Any:
-        from collabctl.config import load_config_file
+    def __init__(self, ctx: Any, config: dict[str, Any], party: str | None) -> None:
         from collabctl.operations.database_schema import open_database
 
-        config = self.config if self.config is not None else load_config_file()
-        self.db = open_database(_root_params(self.ctx).get("database_url"), config)
+        self.config = config
+        self.party = party
+        self.db = open_database(_root_params(ctx).get("database_url"), config)
+
+    def database(self, *, ensure_schema: bool = True) -> Any:
+        return self.db
+
+    def ready(self) -> bool:
+        """There is a database, at the current schema: nothing is created or migrated."""
         if self.db.sqlite_path is not None and not self.db.sqlite_path.is_file():
-            return None
-        if not self.db.schema_status().current:
-            return None
-        self.session = self.db.session(write=False)
-        return self.session.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        try:
-            if self.session is not None:
-                self.session.__exit__(*exc)
-        finally:
-            if self.db is not None:
-                self.db.dispose()
+            return False
+        return bool(self.db.schema_status().current)
 
 
-def _party(ctx: Any) -> Any:
-    """The party of ``--as`` (or COLLABCTL_AS): a scope completes what it may see only."""
-    text = _root_params(ctx).get("party")
-    if not text:
-        return None
-    from collabctl.operations.context import Party
+@contextmanager
+def _service(
+    ctx: Any, config: dict[str, Any] | None = None, *, scoped: bool = True
+) -> Iterator[Any]:
+    """A Service on the database the command line names, or None when there is no
+    database there yet, or its schema is not current. ``scoped``: acting as the party
+    of ``--as``; otherwise as an agent."""
+    from collabctl.config import load_config_file
+    from collabctl.operations.service import Service
 
-    return Party.parse(text)
+    party = _root_params(ctx).get("party") if scoped else None
+    invocation = _Invocation(
+        ctx, config if config is not None else load_config_file(), party or None
+    )
+    try:
+        yield Service(invocation) if invocation.ready() else None
+    finally:
+        invocation.db.dispose()
 
 
 def _silent(func: Callable[..., list[Completion]]) -> Callable[..., list[Completion]]:
@@ -125,12 +126,12 @@ def _silent(func: Callable[..., list[Completion]]) -> Callable[..., list[Complet
 @_silent
 def customers(ctx: typer.Context, incomplete: str) -> list[Completion]:
     """Customer numbers starting with what was typed, each with its company's name."""
-    with _reading(ctx) as session:
-        if session is None:
+    with _service(ctx) as service:
+        if service is None:
             return []
         from collabctl.operations.companies import customers_starting_with
 
-        return customers_starting_with(session, _party(ctx), incomplete, MAX_CUSTOMERS)
+        return service.query(customers_starting_with, incomplete, MAX_CUSTOMERS)
 
 
 @_silent

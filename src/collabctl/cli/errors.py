@@ -138,8 +138,7 @@ def _leading_zeros(state: Any, customer: str) -> str | None:
     try:
         from collabctl.operations.companies import similar_customers
 
-        with state.reading() as (session, ctx):
-            found = similar_customers(session, ctx.party, number)
+        found = state.service.query(similar_customers, number)
     except Exception:
         return None
     if not found:

@@ -61,8 +61,7 @@ def fix_main_contact(state: State, number: str) -> str:
     from collabctl.operations.picking import users_of
 
     env = state.env
-    with state.reading() as (session, _ctx):
-        users = users_of(session, number)
+    users = state.service.read(users_of, number)
     choices = [
         (
             f"Make {u.email} ({u.name}, {u.role}) the main contact"
@@ -80,7 +79,7 @@ def fix_main_contact(state: State, number: str) -> str:
     if answer != "__new__":
         # as an agent would by hand: set-role administrator, then set-main-contact, in one
         # transaction (both or neither)
-        result = state.transact(lambda s, c: promote_to_main_contact(s, c, number, answer))
+        result = state.service.write(promote_to_main_contact, number, answer)
         promoted = " (promoted to administrator)" if result.get("promoted") else ""
         message(env, f"{result['email']} is now the main contact{promoted}.")
         return f"{result['email']} is the main contact of {number}{promoted}"
@@ -113,7 +112,7 @@ def fix_main_contact(state: State, number: str) -> str:
         validate=lambda t: bool(t.strip()) or "a name is required",
         validate_while_typing=False,
     ).strip()
-    state.transact(lambda s, c: add_user(s, c, number, email, name, None, [], True))
+    state.service.write(add_user, number, email, name, None, [], True)
     message(env, f"Created {email} ({name}) as administrator and main contact.")
     return f"{email} ({name}) was created as administrator and main contact of {number}"
 

@@ -6,23 +6,15 @@ the Environment; every command reads it with ``current_state()``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from collabctl.cli.env import Environment
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from sqlalchemy.engine import Connection
-    from sqlalchemy.orm import Session
-
-    from collabctl.domain.catalogue import Catalogue
     from collabctl.domain.errors import CollabError, UsageError
-    from collabctl.operations.context import Context
     from collabctl.operations.database_schema import Database
+    from collabctl.operations.service import Service
 
 
 #: What a dry run says on stderr, before what it shows.
@@ -41,6 +33,7 @@ class State:
     problem: UsageError | None = None
     _db: Database | None = field(default=None, repr=False)
     _config: dict[str, Any] | None = field(default=None, repr=False)
+    _service: Service | None = field(default=None, repr=False)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -59,53 +52,19 @@ class State:
             self._db.ensure_schema()
         return self._db
 
-    def base_catalogue(self) -> Catalogue:
-        from collabctl.config import load_catalogue
+    @property
+    def service(self) -> Service:
+        """The operations of this invocation: every command reaches the database through it."""
+        if self._service is None:
+            from collabctl.operations.service import Service
 
-        return load_catalogue(self.config)
+            self._service = Service(self, on_dry_run=self._dry_run_note)
+        return self._service
 
-    def context(self, session: Session | Connection, *, writing: bool = True) -> Context:
-        """The acting context; a read (``writing`` false) queues no message, so it leaves
-        the language of notifications at its default and the mail templates unloaded."""
-        from collabctl.operations.context import Context, Party, load_catalogue
+    def _dry_run_note(self) -> None:
+        from collabctl.cli.output import message
 
-        party = Party.parse(self.party) if self.party else None
-        catalogue = load_catalogue(session, self.base_catalogue())
-        if not writing:
-            return Context(self.actor, party, catalogue)
-        from collabctl.operations.mail_templates import language_setting
-
-        return Context(self.actor, party, catalogue, mail_language=language_setting(self.config))
-
-    @contextmanager
-    def reading(self) -> Iterator[tuple[Session, Context]]:
-        """A read-only session and the acting context, for a command that only reads."""
-        with self.database().session(write=False) as session:
-            yield session, self.context(session)
-
-    @contextmanager
-    def querying(self) -> Iterator[tuple[Connection, Context]]:
-        """A read-only connection for Core queries and the acting context: what ``list``,
-        ``show`` and ``log`` read with, without importing the ORM or SQLModel."""
-        with self.database().reading() as connection:
-            yield connection, self.context(connection, writing=False)
-
-    def transact(
-        self, work: Callable[[Session, Context], Any], *, dry_run: bool = False, note: bool = True
-    ) -> Any:
-        """Run ``work`` in one writing transaction (retried on lock conflicts) and commit.
-
-        ``dry_run``: run it just the same (every rule, every row, the audit event) and roll
-        it back, so a dry run cannot differ from the real run; says so on stderr."""
-        db = self.database()
-        result = db.transact(
-            lambda session: work(session, self.context(session)), commit=not dry_run
-        )
-        if dry_run and note:
-            from collabctl.cli.output import message
-
-            message(self.env, DRY_RUN_NOTE)
-        return result
+        message(self.env, DRY_RUN_NOTE)
 
     def database_error(self, exc: BaseException) -> CollabError | None:
         """A failure of the database library as the error a user sees; None for others."""

@@ -10,12 +10,12 @@ from sqlalchemy import Table, func, select
 from collabctl.domain.errors import NotFound, ReadOnly
 from collabctl.domain.keys import COLLABORATION_KEYS
 from collabctl.operations import scope
-from collabctl.operations.context import Party
 from collabctl.store import tables
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from collabctl.operations.context import Context
     from collabctl.store.database import Reader
     from collabctl.store.models import Company, CompanyUser, Office, Subscription
 
@@ -79,9 +79,9 @@ def get_company(session: Session, customer_number: str, *, lock: bool = False) -
 
 
 def similar_customers(
-    session: Reader, party: Party | None, number: str, limit: int = 3
+    session: Reader, ctx: Context, number: str, limit: int = 3
 ) -> list[tuple[str, str]]:
-    """``(customer_number, name)`` of the companies the party sees whose number is
+    """``(customer_number, name)`` of the companies the acting party sees whose number is
     ``number`` with leading zeros added or taken away (``0042`` for ``42``), when no
     company has ``number`` itself: for a "did you mean" after ``not-found``."""
     digits = number.lstrip("0")
@@ -93,7 +93,7 @@ def similar_customers(
     rows = session.execute(
         select(c.customer_number, c.name)
         .where(c.customer_number.in_(spellings | {number}))
-        .where(scope.company_filter(party, c.customer_number))
+        .where(scope.company_filter(ctx.party, c.customer_number))
         .order_by(c.customer_number)
     ).all()
     if any(row.customer_number == number for row in rows):
@@ -102,14 +102,16 @@ def similar_customers(
 
 
 def customers_starting_with(
-    session: Reader, party: Party | None, prefix: str, limit: int
+    session: Reader, ctx: Context, prefix: str, limit: int
 ) -> list[tuple[str, str]]:
-    """``(customer_number, name)`` of the first ``limit`` companies the party sees whose
+    """``(customer_number, name)`` of the first ``limit`` companies the acting party sees whose
     number starts with ``prefix``, by number: for completing CUSTOMER in a shell."""
     if prefix and not (prefix.isascii() and prefix.isdigit()):
         return []
     c = _COMPANY.c
-    stmt = select(c.customer_number, c.name).where(scope.company_filter(party, c.customer_number))
+    stmt = select(c.customer_number, c.name).where(
+        scope.company_filter(ctx.party, c.customer_number)
+    )
     if prefix:
         # digits only, so nothing in the prefix means anything to LIKE
         stmt = stmt.where(c.customer_number.like(prefix + "%"))

@@ -94,8 +94,10 @@ def _language(stored: str) -> str:
     return stored if stored in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def outbox_counts(conn: Any) -> dict[str, int]:
-    return outbox.count_by_state(conn)
+def pending_count(conn: Any, ctx: Context) -> int:
+    """How many messages wait in the outbox, every party's: ``notify send`` sends them
+    all (and refuses to run for one party), so ``ctx`` narrows nothing."""
+    return outbox.count_by_state(conn)["pending"]
 
 
 def notification_health(db: Any, config: Mapping[str, Any]) -> tuple[bool, str, tuple[str, ...]]:

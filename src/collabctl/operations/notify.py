@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring as _string
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from collabctl.domain.catalogue import Service
 from collabctl.operations.context import Context, now_iso
 from collabctl.operations.mail_templates import (
@@ -28,7 +26,8 @@ from collabctl.operations.mail_templates import (
     to_facts,
 )
 from collabctl.store import outbox
-from collabctl.store.outbox import Executor, MessagePair, NewMessage
+from collabctl.store.outbox import MessagePair, NewMessage
+from collabctl.store.statements import Statements
 
 # -- queueing -----------------------------------------------------------------------
 
@@ -64,10 +63,6 @@ def _end_facts_tail(actor: str, behalf: str, service_name: str, outcome: str) ->
         f'"actor":{_string(actor)},"behalf":{_string(behalf)},'
         f'"service_name":{_string(service_name)},"outcome":{_string(outcome)}'
     )
-
-
-def _executor(sql: Executor | Session) -> Executor:
-    return outbox.SessionExecutor(sql) if isinstance(sql, Session) else sql
 
 
 def _behalf(ctx: Context) -> str | None:
@@ -135,7 +130,7 @@ def end_messages(
 
 
 def queue_main_contact(
-    sql: Executor | Session,
+    sql: Statements,
     ctx: Context,
     *,
     customer_number: str,
@@ -147,7 +142,6 @@ def queue_main_contact(
 ) -> None:
     """The messages about a new main contact: to them, and to every office working with
     the company now (none: the main contact's message alone)."""
-    sql = _executor(sql)
     at = at or now_iso()
     company_name = outbox.company_name(sql, customer_number)
     offices = outbox.active_offices(sql, customer_number)

@@ -139,7 +139,7 @@ def set_main_contact(session: Session, ctx: Context, number: str, email: str) ->
         },
     )
     notify.queue_main_contact(
-        session,
+        Statements(session),
         ctx,
         customer_number=number,
         email=user.email,
@@ -222,7 +222,7 @@ def add_user(
     )
     if main_contact:
         notify.queue_main_contact(
-            session,
+            Statements(session),
             ctx,
             customer_number=number,
             email=email,

@@ -76,8 +76,9 @@ def company_collaborations(session: Session, ctx: Context, number: str) -> Compa
     )
 
 
-def users_of(session: Session, number: str) -> list[UserChoice]:
-    """A company's users, in the order they were created."""
+def users_of(session: Session, ctx: Context, number: str) -> list[UserChoice]:
+    """A company's users, in the order they were created (for fixing the main contact
+    of an end whose pre-flight found the party may change the company)."""
     return [
         UserChoice(u.email, u.name, u.role, bool(u.main_contact))
         for u in company_users(session, number)
@@ -89,4 +90,4 @@ def main_contact_candidates(session: Session, ctx: Context, number: str) -> list
     for picking the main contact; auditors are left out (they cannot be main contact)."""
     scope.require_party(session, ctx, number)  # first: a party learns nothing of the rest
     get_company(session, number)
-    return [u for u in users_of(session, number) if u.may_be_main_contact]
+    return [u for u in users_of(session, ctx, number) if u.may_be_main_contact]

@@ -169,3 +169,21 @@ def apply(session: Session, ctx: Context, changes: list[Change], action: str) ->
             at=now,
         )
     return changes
+
+
+def retry_messages(
+    session: Session,
+    ctx: Context,
+    ids: Iterable[object] = (),
+    *,
+    failed: bool = False,
+    customer: str | None = None,
+) -> list[Change]:
+    """``notify retry``: :func:`plan_retry`, then :func:`apply` it, in one transaction."""
+    changes = plan_retry(session, ctx, ids, failed=failed, customer=customer)
+    return apply(session, ctx, changes, "notify-retry")
+
+
+def cancel_messages(session: Session, ctx: Context, ids: Iterable[object]) -> list[Change]:
+    """``notify cancel``: :func:`plan_cancel`, then :func:`apply` it, in one transaction."""
+    return apply(session, ctx, plan_cancel(session, ctx, ids), "notify-cancel")

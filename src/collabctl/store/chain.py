@@ -33,53 +33,20 @@ operating system account of the process's real uid and ``at`` the client's.
 from __future__ import annotations
 
 import hashlib
-import os
-import pwd
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from collabctl.domain.audit_chain import NO_COMPANY, chain_key, event_hash
 from collabctl.store.locks import lock_companies
 
+if TYPE_CHECKING:
+    from collabctl.store.statements import Statements
+
 #: First key of PostgreSQL's two-key advisory locks (pg_advisory_xact_lock(int, int))
 #: that serialise a chain without a company row: "aud" in ASCII.
 _LOCK_CLASS = 0x617564
-
-
-class SQL(Protocol):
-    """Plain SQL on the transaction's connection (``collabctl.store.statements.Statements``)."""
-
-    postgres: bool
-
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
-
-    def execute_in(self, sql: str, params: dict[str, Any], *, keys: str) -> Any: ...
-
-    @property
-    def os_login(self) -> str:
-        """:func:`os_login`, read once for the statements of a transaction."""
-        ...
-
-
-def os_login() -> str:
-    """The operating system account that writes an event to a SQLite database.
-
-    The account of the process's real uid in the password database (looked up
-    once per process), never an environment variable such as ``LOGNAME`` or
-    ``USER``, which the process itself can set to any name.
-    """
-    return _account_name(os.getuid())
-
-
-@cache
-def _account_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:  # an account without an entry (a container's arbitrary uid)
-        return f"uid:{uid}"
 
 
 # -- linking a new event ------------------------------------------------------------
@@ -115,7 +82,7 @@ PG_WHO_SQL = f"SELECT session_user, {PG_AT}"
 _PG_ADVISORY_LOCK_SQL = "SELECT pg_advisory_xact_lock(:lock_class, :lock_key)"
 
 
-def transaction_time(sql: SQL) -> str | None:
+def transaction_time(sql: Statements) -> str | None:
     """The time the database gives the events of this transaction (PostgreSQL), so that
     the other times a change stores (``ended_at``, ``records_changed_at``) are the same
     as its event's; None on SQLite, where the writer's clock stands."""
@@ -129,7 +96,7 @@ def lock_key(key: str) -> int:
     return int(struct.unpack(">i", hashlib.sha256(key.encode()).digest()[:4])[0])
 
 
-def next_link(sql: SQL, customer_number: str | None, *, locked: bool = False) -> Link:
+def next_link(sql: Statements, customer_number: str | None, *, locked: bool = False) -> Link:
     """Lock the event's chain (PostgreSQL) and read its head, in the caller's transaction.
 
     ``locked`` says that the caller already holds the company's row lock
@@ -174,7 +141,7 @@ _HEADS_CHUNK = 500
 
 
 def next_links(
-    sql: SQL, customer_numbers: Iterable[str | None], *, locked: bool = False
+    sql: Statements, customer_numbers: Iterable[str | None], *, locked: bool = False
 ) -> dict[str, Link]:
     """:func:`next_link` for many chains at once (a batch of events), by chain key.
 
@@ -213,12 +180,12 @@ def next_links(
     return links
 
 
-def _advisory_lock(sql: SQL, key: str) -> None:
+def _advisory_lock(sql: Statements, key: str) -> None:
     sql.execute(_PG_ADVISORY_LOCK_SQL, {"lock_class": _LOCK_CLASS, "lock_key": lock_key(key)})
 
 
 def seal(
-    sql: SQL,
+    sql: Statements,
     *,
     at: str,
     actor: str,

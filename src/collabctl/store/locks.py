@@ -23,9 +23,10 @@ join; ``tests/test_fresh_statistics.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
+
+from collabctl.store.statements import Statements
 
 #: one company's lock
 _LOCK_COMPANY_SQL = "SELECT 1 FROM company WHERE customer_number = :number FOR UPDATE"
@@ -40,23 +41,13 @@ ORDER BY k.n
 """
 
 
-class SQL(Protocol):
-    """Plain SQL on the transaction's connection (``collabctl.store.statements.Statements``)."""
-
-    postgres: bool
-
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
-
-
-def lock_companies(sql: SQL | Session, numbers: Iterable[str]) -> list[str]:
+def lock_companies(sql: Statements | Session, numbers: Iterable[str]) -> list[str]:
     """Take the row locks of the companies ``numbers`` (PostgreSQL), in customer-number
     order, in the caller's transaction; returns the numbers of those that exist, in that
     order. On SQLite nothing is locked (the transaction holds the write lock) and the
     result is empty: ask the database, not this function, whether a company exists.
     """
     if isinstance(sql, Session):
-        from collabctl.store.statements import Statements
-
         sql = Statements(sql)
     if not sql.postgres:
         return []

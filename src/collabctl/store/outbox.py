@@ -1,7 +1,7 @@
 """The outbox: notifications written with the change they report, sent later.
 
 Writing (:func:`queue_pair`, :func:`queue_messages`) happens inside the
-transaction of a change, through the same plain-SQL executor as the change
+transaction of a change, through the change's own plain SQL
 (``store.statements.Statements``), so a change that rolls back leaves no
 message and a message never exists without its change.
 
@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Table, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from collabctl.store.models import metadata
 
@@ -27,26 +26,6 @@ if TYPE_CHECKING:
 #: the outbox table, for queries built with SQLAlchemy Core
 OUTBOX: Table = metadata.tables["outbox"]
 STATES = ("pending", "sent", "failed", "no-address", "cancelled")
-
-
-class Executor(Protocol):
-    """What the writers need: plain SQL with ``:name`` parameters in the caller's transaction."""
-
-    postgres: bool
-
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
-
-
-class SessionExecutor:
-    """An :class:`Executor` over an ORM session, for the paths that are not hot."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.postgres = session.get_bind().dialect.name == "postgresql"
-
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        return self.session.execute(text(sql), params or {})
-
 
 _COLUMNS = (
     "created_at, event, customer_number, service, office_org_number, recipient_role, "
@@ -90,7 +69,7 @@ class MessagePair(NamedTuple):
 
 
 def queue_pair(
-    sql: Executor,
+    sql: Statements,
     *,
     at: str,
     event: str,
@@ -178,7 +157,7 @@ class NewMessage:
 
 
 def queue_messages(
-    sql: Executor,
+    sql: Statements,
     *,
     at: str,
     event: str,
@@ -213,14 +192,14 @@ ORDER BY o.org_number
 """
 
 
-def company_name(sql: Executor, customer_number: str) -> str:
+def company_name(sql: Statements, customer_number: str) -> str:
     row = sql.execute(
         "SELECT name FROM company WHERE customer_number = :number", {"number": customer_number}
     ).fetchone()
     return str(row[0]) if row else customer_number
 
 
-def active_offices(sql: Executor, customer_number: str) -> list[tuple[str, str, str | None]]:
+def active_offices(sql: Statements, customer_number: str) -> list[tuple[str, str, str | None]]:
     """(org number, name, e-mail) of every office with an active collaboration with the company."""
     rows = sql.execute(_ACTIVE_OFFICES_SQL, {"number": customer_number}).fetchall()
     return [(org, name, email) for org, name, email in rows]

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import pwd
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -29,6 +31,24 @@ if TYPE_CHECKING:
 #: a bind parameter, as SQLAlchemy's text() finds them: not after a word character (the
 #: colons of a time format such as HH24:MI) nor in a cast (::)
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+def os_login() -> str:
+    """The operating system account that writes an event to a SQLite database.
+
+    The account of the process's real uid in the password database (looked up
+    once per process), never an environment variable such as ``LOGNAME`` or
+    ``USER``, which the process itself can set to any name.
+    """
+    return _account_name(os.getuid())
+
+
+@functools.cache
+def _account_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # an account without an entry (a container's arbitrary uid)
+        return f"uid:{uid}"
 
 
 @functools.cache
@@ -111,8 +131,6 @@ class Statements:
     def os_login(self) -> str:
         """Who writes to a SQLite database (the OS login), read once for these statements:
         the environment does not change during a transaction."""
-        from collabctl.store.chain import os_login
-
         return os_login()
 
     def json(self, value: Any) -> Any:

@@ -62,10 +62,8 @@ def db_upgrade(fmt: FormatOption = Format.table) -> None:
       collabctl db upgrade
       collabctl --database-url postgresql://admin@db.example/collab db upgrade
     """
-    from collabctl.operations.database_schema import upgrade
-
     state = current_state()
-    result = upgrade(state.database(ensure_schema=False))
+    result = state.service.upgrade_schema()
     if fmt is not Format.table:
         emit_object(state.env, result, fmt)
     elif result["before"] == result["after"]:
@@ -127,10 +125,8 @@ def db_current(fmt: FormatOption = Format.table) -> None:
       collabctl db current
       collabctl db current --format json
     """
-    from collabctl.operations.database_schema import status
-
     state = current_state()
-    report = status(state.database(ensure_schema=False))
+    report = state.service.schema_report()
     refusal = report.refusal
     if fmt is Format.table:
         state.env.stdout.write(visible(report.line) + "\n")

@@ -56,9 +56,7 @@ def start(
     number = validation.customer_number(customer, "CUSTOMER")
     org = validation.org_number(office, "--office")
     state = current_state()
-    result = state.transact(
-        lambda s, c: start_collaboration(s, c, number, service, org), dry_run=dry_run
-    )
+    result = state.service.write(start_collaboration, number, service, org, dry_run=dry_run)
     emit_object(state.env, result, fmt, render_collaboration)
 
 
@@ -105,11 +103,9 @@ def set_main_contact_cmd(
         from collabctl.operations.picking import main_contact_candidates
 
         # a scope sees the users only of a company it may change
-        with state.reading() as (session, ctx):
-            candidates = main_contact_candidates(session, ctx, number)
+        candidates = state.service.read(main_contact_candidates, number)
         user = pick_main_contact(state.env, candidates)
-    email = user
-    result = state.transact(lambda s, c: set_main_contact(s, c, number, email), dry_run=dry_run)
+    result = state.service.write(set_main_contact, number, user, dry_run=dry_run)
     emit_object(state.env, result, fmt, render_user)
 
 
@@ -173,9 +169,8 @@ def add_user_cmd(
 
     number = validation.customer_number(customer, "CUSTOMER")
     state = current_state()
-    result = state.transact(
-        lambda s, c: add_user(s, c, number, email, name, role, services or [], main_contact),
-        dry_run=dry_run,
+    result = state.service.write(
+        add_user, number, email, name, role, services or [], main_contact, dry_run=dry_run
     )
     emit_object(state.env, result, fmt, render_user)
 

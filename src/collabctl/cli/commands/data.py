@@ -70,7 +70,7 @@ def demo(
     from collabctl.operations.demo import load_demo, reset_demo
 
     state = current_state()
-    db = state.database()
+    db = state.service.database
     if reset and not yes:
         if not state.env.can_prompt:
             raise UsageError(
@@ -86,9 +86,8 @@ def demo(
         question = "Delete everything in this database (the audit log too) and load the demo?"
         if not ask(state.env, "confirm", question, default=False):
             raise Cancelled("cancelled: nothing was deleted")
-    with db.session() as session:
-        ctx = state.context(session)
-        loaded = reset_demo(session, ctx) if reset else load_demo(session, ctx, force=force)
+    # each commits as it goes (the demo is loaded by import)
+    loaded = state.service.run(reset_demo) if reset else state.service.run(load_demo, force=force)
     summary = {**loaded, "database": db.display_url}
     if fmt is Format.table:
         message(state.env, NEXT_STEPS.format(**summary).rstrip())
@@ -155,15 +154,15 @@ def import_(
 
     state = current_state()
     env = state.env
-    db = state.database()
+    state.service.open()  # a database it cannot use is reported before the input
     stream = env.open_input(file)
     reader = ItemReader(stream)
     report = _ImportReport(env, fmt, reader, dry_run=dry_run)
     try:
-        with db.session() as session, report:
+        # import commits its batches as it goes
+        with state.service.running(import_items, reader, dry_run=dry_run) as results, report:
             try:
-                ctx = state.context(session)
-                for result in import_items(session, ctx, reader, dry_run=dry_run):
+                for result in results:
                     report.item(result)
             except CollabError as exc:
                 # the input cannot be read any further: what was read before is committed
@@ -294,10 +293,8 @@ def export(
         if output
         else default_export_path(number, service, now_iso())
     )
-    details = state.transact(
-        lambda session, ctx: export_then_record(
-            session, ctx, number, service, path, state.env.stdout, overwrite=force
-        )
+    details = state.service.write(
+        export_then_record, number, service, path, state.env.stdout, overwrite=force
     )
     if path is None:
         return

@@ -69,8 +69,7 @@ def notify_list(
     from collabctl.operations.delivery import list_messages
 
     state = current_state()
-    with state.reading() as (session, ctx):
-        rows = list_messages(session.connection(), ctx, state_filter, customer)
+    with state.service.querying(list_messages, state_filter, customer) as rows:
         emit_rows(
             state.env,
             rows,
@@ -128,16 +127,16 @@ def notify_send(
       collabctl notify send --limit 100
       collabctl notify send --all
     """
-    from collabctl.operations.delivery import expire_hours, outbox_counts, send_pending
+    from collabctl.operations.delivery import expire_hours, pending_count, send_pending
     from collabctl.operations.mailer import smtp_settings
 
     state = current_state()
     env = state.env
     settings = smtp_settings(state.config)
     expire_after = expire_hours(state.config)
-    db = state.database()
-    with state.reading() as (session, ctx):
-        pending = outbox_counts(session.connection())["pending"]
+    service = state.service
+    pending = service.query(pending_count)
+    ctx = service.context()
     if settings is None:
         raise CollabError(
             f"SMTP is not configured: {_count(pending)} wait{'s' if pending == 1 else ''} "
@@ -161,7 +160,7 @@ def notify_send(
 
     def run() -> Any:
         return send_pending(
-            db,
+            service.database,
             settings,
             ctx,
             limit=limit,
@@ -175,8 +174,7 @@ def notify_send(
             report = run()
     else:
         report = run()
-    with state.reading() as (session, _):
-        left = outbox_counts(session.connection())["pending"]
+    left = service.query(pending_count)
     message(env, _summary(report, left))
     if report.refusal is not None:
         raise report.refusal
@@ -228,7 +226,7 @@ def notify_retry(
       collabctl notify retry 17 18
       collabctl notify retry --failed --customer 1001 --dry-run
     """
-    from collabctl.operations.requeue import plan_retry
+    from collabctl.operations.requeue import plan_retry, retry_messages
 
     if bool(ids) == failed:
         raise UsageError(
@@ -242,9 +240,9 @@ def notify_retry(
             "--customer goes with --failed", "collabctl notify retry --failed --customer 1001"
         )
     _change(
-        lambda s, c, dry: plan_retry(
-            s, c, ids or (), failed=failed, customer=customer, dry_run=dry
-        ),
+        plan_retry,
+        retry_messages,
+        {"ids": ids or (), "failed": failed, "customer": customer},
         "notify-retry",
         dry_run,
         fmt,
@@ -272,25 +270,31 @@ def notify_cancel(
       collabctl notify cancel 17
       collabctl notify cancel 17 18 --dry-run
     """
-    from collabctl.operations.requeue import plan_cancel
+    from collabctl.operations.requeue import cancel_messages, plan_cancel
 
     if not ids:
         raise UsageError("which messages? pass ID...", "collabctl notify cancel 17 18")
-    _change(lambda s, c, dry: plan_cancel(s, c, ids, dry_run=dry), "notify-cancel", dry_run, fmt)
+    _change(plan_cancel, cancel_messages, {"ids": ids}, "notify-cancel", dry_run, fmt)
 
 
 def _change(
-    plan: Any, action: str, dry_run: bool, fmt: Format, empty: str = "nothing to change"
+    plan: Any,
+    change: Any,
+    which: dict[str, Any],
+    action: str,
+    dry_run: bool,
+    fmt: Format,
+    empty: str = "nothing to change",
 ) -> None:
-    """Show a plan (a dry run) or apply it, then print what changed."""
-    from collabctl.operations.requeue import CHANGE_KEYS, apply
+    """Show the plan of the messages ``which`` names (a dry run), or make the change, then
+    print what changed."""
+    from collabctl.operations.requeue import CHANGE_KEYS
 
     state = current_state()
     if dry_run:
-        with state.reading() as (session, ctx):
-            changes = plan(session, ctx, True)
+        changes = state.service.read(plan, **which, dry_run=True)
     else:
-        changes = state.transact(lambda s, c: apply(s, c, plan(s, c, False), action))
+        changes = state.service.write(change, **which)
     emit_rows(
         state.env,
         (c.to_dict() for c in changes),

@@ -93,8 +93,7 @@ def restore(
             f"{backup.customer_number}: the newest is {backup.path}",
         )
     if dry_run or not yes:
-        with state.reading() as (session, ctx):
-            plan = check_restore(session, ctx, backup, force=force)
+        plan = state.service.read(check_restore, backup, force=force)
         if dry_run:
             emit_object(state.env, plan, fmt, render_restore)
             return
@@ -111,7 +110,7 @@ def restore(
         render_restore(console(state.env.stderr, state.env, is_stdout=False), plan, asking=True)
         if not ask(state.env, "confirm", "Restore these records?", default=False):
             raise Cancelled("cancelled: nothing was restored")
-    result = state.transact(lambda s, c: restore_backup(s, c, backup, force=force))
+    result = state.service.write(restore_backup, backup, force=force)
     emit_object(state.env, result, fmt, render_restore)
 
 

@@ -84,16 +84,14 @@ def schedule_list(
     from collabctl.operations.scheduling import list_schedules
 
     state = current_state()
-    with state.reading() as (session, ctx):
-        rows = list_schedules(
-            session,
-            ctx,
-            customer=customer,
-            office=office,
-            state=state_filter,
-            due=due,
-            now=datetime.now(UTC),
-        )
+    rows = state.service.read(
+        list_schedules,
+        customer=customer,
+        office=office,
+        state=state_filter,
+        due=due,
+        now=datetime.now(UTC),
+    )
     if fmt is Format.table:
         rows = [{**row, "error": _reason(row["error"])} for row in rows]
     emit_rows(
@@ -152,17 +150,11 @@ def schedule_cancel(
     else:
         customer = target
 
-    def cancel(session: Any, ctx: Any) -> dict[str, Any]:
-        return cancel_schedule(
-            session, ctx, schedule_id=schedule_id, customer=customer, service=service,
-            dry_run=dry_run,
-        )  # fmt: skip
-
-    if dry_run:
-        with state.reading() as (session, ctx):
-            result = cancel(session, ctx)
+    which: dict[str, Any] = {"schedule_id": schedule_id, "customer": customer, "service": service}
+    if dry_run:  # what it would cancel, read
+        result = state.service.read(cancel_schedule, dry_run=True, **which)
     else:
-        result = state.transact(cancel)
+        result = state.service.write(cancel_schedule, **which)
     emit_object(state.env, result, fmt)
     what = f"schedule {result['id']}: the end of {result['customer_number']} {result['service']}"
     if dry_run:
@@ -208,12 +200,11 @@ def schedule_run(fields: FieldsOption = None, fmt: FormatOption = Format.table) 
             "(or COLLABCTL_AS)",
             "collabctl schedule run",
         )
-    db = state.database()
-    with db.session(write=False) as session:
-        ctx = state.context(session)
+    service = state.service
+    ctx = service.context()
     counts = {"done": 0, "failed": 0}
 
-    batches = run_due(db, ctx, now=datetime.now(UTC), backup_dir=backup_dir())
+    batches = run_due(service.database, ctx, now=datetime.now(UTC), backup_dir=backup_dir())
     if fmt is Format.jsonl:  # streamed, each batch once it is committed
         out = state.env.stdout
         chosen = state.env.fields

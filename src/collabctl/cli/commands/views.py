@@ -102,18 +102,16 @@ def list_(
     from collabctl.operations.views import list_collaborations
 
     state = current_state()
-    with state.querying() as (session, ctx):
-        rows = list_collaborations(
-            session,
-            ctx,
-            customer=customer,
-            office=office,
-            service=service,
-            state=state_filter,
-            search=search,
-            sort=sort.value,
-            limit=limit,
-        )
+    with state.service.querying(
+        list_collaborations,
+        customer=customer,
+        office=office,
+        service=service,
+        state=state_filter,
+        search=search,
+        sort=sort.value,
+        limit=limit,
+    ) as rows:
         emit_rows(
             state.env,
             rows,
@@ -162,8 +160,7 @@ def show(
     from collabctl.operations.views import show_company
 
     state = current_state()
-    with state.querying() as (session, ctx):
-        company = show_company(session, ctx, customer)
+    company = state.service.query(show_company, customer)
     emit_object(state.env, company, fmt, render_company, page=True)
 
 
@@ -258,19 +255,17 @@ def log(
         return
     if anchor is not None:
         raise verify_and_grant.anchor_without_verify()
-    with state.querying() as (session, ctx):
-        events = audit_events(
-            session,
-            ctx,
-            customer=customer,
-            service=service,
-            since=since,
-            until=until,
-            action=action,
-            actor=actor,
-            limit=limit,
-            reverse=reverse,
-        )
+    with state.service.querying(
+        audit_events,
+        customer=customer,
+        service=service,
+        since=since,
+        until=until,
+        action=action,
+        actor=actor,
+        limit=limit,
+        reverse=reverse,
+    ) as events:
         emit_rows(
             state.env,
             events,
