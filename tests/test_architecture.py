@@ -173,8 +173,8 @@ def test_the_scan_sees_private_names_imported_or_read(tmp_path: Path) -> None:
     }
 
 
-#: What the command line never holds: it reaches the database through the Service of
-#: its invocation (``state.service``), which opens the sessions (SPEC §8.6).
+#: What the command line never holds: it reaches the database through the operations gateway of
+#: its invocation (``state.operations``), which opens the sessions (SPEC §8.6).
 SESSION_TYPES = {"Session", "Connection"}
 SESSION_CALLS = {"session", "reading", "transact", "connection"}
 
@@ -211,7 +211,7 @@ def sessions_held(root: Path) -> list[str]:
 def test_the_command_line_never_holds_a_session() -> None:
     held = sessions_held(SOURCE / "cli")
     assert not held, (
-        "the command line runs operations through state.service (operations/service.py) "
+        "the command line runs operations through state.operations (operations/gateway.py) "
         "and never holds a session or connection: " + "; ".join(held)
     )
 
@@ -223,7 +223,7 @@ def test_the_scan_sees_sessions_held(tmp_path: Path) -> None:
             "types.py": "from sqlalchemy.orm import Session\nfrom sqlalchemy.engine import Connection\n",
             "module.py": "import sqlalchemy.orm\n",
             "opens.py": "def f(db):\n    with db.session(write=False) as s, db.reading() as c:\n        db.transact(f)\n",
-            "fine.py": "from sqlalchemy import select\ndef f(state):\n    state.service.read(f)\n",
+            "fine.py": "from sqlalchemy import select\ndef f(state):\n    state.operations.read(f)\n",
         },
     )
     assert sessions_held(root) == [

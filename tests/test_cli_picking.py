@@ -17,6 +17,7 @@ from collabctl.cli.app import app
 from collabctl.cli.env import Environment
 from collabctl.cli.state import State
 from collabctl.domain.errors import NotFound
+from collabctl.operations.gateway import Operations
 from collabctl.operations.picking import (
     CompanyChoice,
     UserChoice,
@@ -25,7 +26,6 @@ from collabctl.operations.picking import (
     main_contact_candidates,
     users_of,
 )
-from collabctl.operations.service import Service
 from conftest import CLI
 from helpers import show
 
@@ -39,10 +39,10 @@ def reading(demo: CLI) -> Iterator[Any]:
     as ``party``."""
     states: list[State] = []
 
-    def open_as(party: str | None = None) -> Service:
+    def open_as(party: str | None = None) -> Operations:
         state = State(Environment.for_test(), party=party, actor="tester")
         states.append(state)
-        return state.service
+        return state.operations
 
     yield open_as
     for state in states:

@@ -59,8 +59,8 @@ def end_bulk(
             "ending many collaborations needs --yes (or --dry-run to check them first)",
             "collabctl end --from FILE --dry-run, then the same with --yes",
         )
-    service = state.service
-    ctx = service.context()
+    ops = state.operations
+    ctx = ops.context()
     stream = env.open_input(source)
     if source == "-" and env.stdin_tty:
         message(
@@ -69,7 +69,7 @@ def end_bulk(
         )
     reader = LineReader(stream)
     batches = end_many(
-        service.database,
+        ops.database,
         ctx,
         reader,
         options.request(""),

@@ -60,16 +60,16 @@ def _catalogue(ctx: Any) -> Any:
         return Catalogue()
     try:
         # the catalogue is everyone's: --as plays no part in it
-        with _service(ctx, config, scoped=False) as service:
-            if service is None:
+        with _gateway(ctx, config, scoped=False) as ops:
+            if ops is None:
                 return base
-            return service.context(writing=False).catalogue
+            return ops.context(writing=False).catalogue
     except Exception:
         return base
 
 
 class _Invocation:
-    """The command line typed so far, as a Service reads it: the database it names, and
+    """The command line typed so far, as the operations gateway reads it: the database it names, and
     the party of ``--as`` (or COLLABCTL_AS), so a scope completes only what it may see."""
 
     actor = "unknown"  # a completion only reads
@@ -92,21 +92,21 @@ class _Invocation:
 
 
 @contextmanager
-def _service(
+def _gateway(
     ctx: Any, config: dict[str, Any] | None = None, *, scoped: bool = True
 ) -> Iterator[Any]:
-    """A Service on the database the command line names, or None when there is no
+    """The operations gateway on the database the command line names, or None when there is no
     database there yet, or its schema is not current. ``scoped``: acting as the party
     of ``--as``; otherwise as an agent."""
     from collabctl.config import load_config_file
-    from collabctl.operations.service import Service
+    from collabctl.operations.gateway import Operations
 
     party = _root_params(ctx).get("party") if scoped else None
     invocation = _Invocation(
         ctx, config if config is not None else load_config_file(), party or None
     )
     try:
-        yield Service(invocation) if invocation.ready() else None
+        yield Operations(invocation) if invocation.ready() else None
     finally:
         invocation.db.dispose()
 
@@ -126,12 +126,12 @@ def _silent(func: Callable[..., list[Completion]]) -> Callable[..., list[Complet
 @_silent
 def customers(ctx: typer.Context, incomplete: str) -> list[Completion]:
     """Customer numbers starting with what was typed, each with its company's name."""
-    with _service(ctx) as service:
-        if service is None:
+    with _gateway(ctx) as ops:
+        if ops is None:
             return []
         from collabctl.operations.companies import customers_starting_with
 
-        return service.query(customers_starting_with, incomplete, MAX_CUSTOMERS)
+        return ops.query(customers_starting_with, incomplete, MAX_CUSTOMERS)
 
 
 @_silent

@@ -53,7 +53,7 @@ def run_preflight(state: State, req: EndRequest) -> Preflight:
     """The pre-flight of an end, read in its own transaction."""
     from collabctl.operations.ending import preflight
 
-    return state.service.read(preflight, req)
+    return state.operations.read(preflight, req)
 
 
 def asks(state: State, options: EndOptions) -> bool:
@@ -145,7 +145,7 @@ def apply_end(state: State, req: EndRequest, fmt: Format) -> dict[str, Any]:
     from collabctl.config import backup_dir
     from collabctl.operations.ending import end_collaboration
 
-    result = state.service.write(end_collaboration, req, backup_dir())
+    result = state.operations.write(end_collaboration, req, backup_dir())
     data = result.to_dict()
     emit_object(state.env, data, fmt, render_end_result)
     return data

@@ -138,7 +138,7 @@ def _leading_zeros(state: Any, customer: str) -> str | None:
     try:
         from collabctl.operations.companies import similar_customers
 
-        found = state.service.query(similar_customers, number)
+        found = state.operations.query(similar_customers, number)
     except Exception:
         return None
     if not found:

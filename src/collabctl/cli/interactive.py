@@ -61,7 +61,7 @@ def fix_main_contact(state: State, number: str) -> str:
     from collabctl.operations.picking import users_of
 
     env = state.env
-    users = state.service.read(users_of, number)
+    users = state.operations.read(users_of, number)
     choices = [
         (
             f"Make {u.email} ({u.name}, {u.role}) the main contact"
@@ -79,7 +79,7 @@ def fix_main_contact(state: State, number: str) -> str:
     if answer != "__new__":
         # as an agent would by hand: set-role administrator, then set-main-contact, in one
         # transaction (both or neither)
-        result = state.service.write(promote_to_main_contact, number, answer)
+        result = state.operations.write(promote_to_main_contact, number, answer)
         promoted = " (promoted to administrator)" if result.get("promoted") else ""
         message(env, f"{result['email']} is now the main contact{promoted}.")
         return f"{result['email']} is the main contact of {number}{promoted}"
@@ -112,7 +112,7 @@ def fix_main_contact(state: State, number: str) -> str:
         validate=lambda t: bool(t.strip()) or "a name is required",
         validate_while_typing=False,
     ).strip()
-    state.service.write(add_user, number, email, name, None, [], True)
+    state.operations.write(add_user, number, email, name, None, [], True)
     message(env, f"Created {email} ({name}) as administrator and main contact.")
     return f"{email} ({name}) was created as administrator and main contact of {number}"
 

@@ -116,7 +116,7 @@ FormatOption = Annotated[
 ]
 
 
-#: --dry-run on a command that changes something: ``state.service.write(..., dry_run=dry_run)``
+#: --dry-run on a command that changes something: ``state.operations.write(..., dry_run=dry_run)``
 #: runs the change and rolls it back.
 DryRunOption = Annotated[
     bool,

@@ -113,7 +113,7 @@ def pick_company(state: State, service: str | None) -> str:
     """The company whose collaboration ends: type part of its number or name."""
     from collabctl.operations.picking import companies_with_active_collaboration
 
-    companies = state.service.read(companies_with_active_collaboration, service)
+    companies = state.operations.read(companies_with_active_collaboration, service)
     if not companies:
         what = f"active {service} collaboration" if service else "active collaboration"
         raise NotFound(f"there is no {what} to end", "see `collabctl list --state all`")
@@ -182,7 +182,7 @@ def pick_collaboration(state: State, number: str) -> str:
     """The service whose collaboration ends, among the company's active ones."""
     from collabctl.operations.picking import company_collaborations
 
-    company = state.service.read(company_collaborations, number)
+    company = state.operations.read(company_collaborations, number)
     active = company.active
     if not active:
         raise NotFound(

@@ -52,14 +52,16 @@ def schedule_one(state: State, options: EndOptions, at: str, replace: bool, fmt:
     day = end_day_of(state, at)
     req = options.request(number)
     if options.dry_run:
-        result = state.service.read(schedule_end, req, day, replace_existing=replace, dry_run=True)
+        result = state.operations.read(
+            schedule_end, req, day, replace_existing=replace, dry_run=True
+        )
     else:
         if not options.yes and not confirmed(state, number, req.service or "", day):
             raise UsageError(
                 "scheduling an end needs confirmation: pass --yes (no terminal to ask in)",
                 "check first with --dry-run, then run again with --yes",
             )
-        result = state.service.write(schedule_end, req, day, replace_existing=replace)
+        result = state.operations.write(schedule_end, req, day, replace_existing=replace)
     emit_object(state.env, result, fmt, render_scheduled)
     message(state.env, verdict(result, options.dry_run))
 
@@ -175,6 +177,6 @@ def schedule_chosen(state: State, req: Any, options: EndOptions, fmt: Format) ->
     day = end_day_of(state, options.at)
     if not options.yes and not confirmed(state, req.customer_number, req.service or "", day):
         raise Cancelled("cancelled: nothing was scheduled")
-    result = state.service.write(schedule_end, req, day, replace_existing=options.replace)
+    result = state.operations.write(schedule_end, req, day, replace_existing=options.replace)
     emit_object(state.env, result, fmt, render_scheduled)
     message(state.env, verdict(result, False))

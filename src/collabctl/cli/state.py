@@ -14,7 +14,7 @@ from collabctl.cli.env import Environment
 if TYPE_CHECKING:
     from collabctl.domain.errors import CollabError, UsageError
     from collabctl.operations.database_schema import Database
-    from collabctl.operations.service import Service
+    from collabctl.operations.gateway import Operations
 
 
 #: What a dry run says on stderr, before what it shows.
@@ -33,7 +33,7 @@ class State:
     problem: UsageError | None = None
     _db: Database | None = field(default=None, repr=False)
     _config: dict[str, Any] | None = field(default=None, repr=False)
-    _service: Service | None = field(default=None, repr=False)
+    _operations: Operations | None = field(default=None, repr=False)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -53,13 +53,13 @@ class State:
         return self._db
 
     @property
-    def service(self) -> Service:
+    def operations(self) -> Operations:
         """The operations of this invocation: every command reaches the database through it."""
-        if self._service is None:
-            from collabctl.operations.service import Service
+        if self._operations is None:
+            from collabctl.operations.gateway import Operations
 
-            self._service = Service(self, on_dry_run=self._dry_run_note)
-        return self._service
+            self._operations = Operations(self, on_dry_run=self._dry_run_note)
+        return self._operations
 
     def _dry_run_note(self) -> None:
         from collabctl.cli.output import message

@@ -37,7 +37,7 @@ def verify(state: State, anchor: str | None, fmt: Format, *, filtered: list[str]
     from collabctl.operations.context import Party
 
     result = verify_log(
-        state.service.database, anchor, Party.parse(state.party) if state.party else None
+        state.operations.database, anchor, Party.parse(state.party) if state.party else None
     )
     body = result.to_dict()
     del body["problems"]  # none when it is intact; an error lists them otherwise
@@ -70,7 +70,7 @@ def grant(state: State, role: str, agent: bool, read_only: bool, apply: bool, fm
             f"collabctl db grant {role} --agent   (or --read-only)",
         )
     kind = "agent" if agent else "read-only"
-    result = grant(state.service.database, role, kind, apply=apply)
+    result = grant(state.operations.database, role, kind, apply=apply)
 
     def render(_console: Any, obj: dict[str, Any]) -> None:
         if not apply:

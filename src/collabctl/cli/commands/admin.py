@@ -63,7 +63,7 @@ def db_upgrade(fmt: FormatOption = Format.table) -> None:
       collabctl --database-url postgresql://admin@db.example/collab db upgrade
     """
     state = current_state()
-    result = state.service.upgrade_schema()
+    result = state.operations.upgrade_schema()
     if fmt is not Format.table:
         emit_object(state.env, result, fmt)
     elif result["before"] == result["after"]:
@@ -126,7 +126,7 @@ def db_current(fmt: FormatOption = Format.table) -> None:
       collabctl db current --format json
     """
     state = current_state()
-    report = state.service.schema_report()
+    report = state.operations.schema_report()
     refusal = report.refusal
     if fmt is Format.table:
         state.env.stdout.write(visible(report.line) + "\n")

@@ -56,7 +56,7 @@ def start(
     number = validation.customer_number(customer, "CUSTOMER")
     org = validation.org_number(office, "--office")
     state = current_state()
-    result = state.service.write(start_collaboration, number, service, org, dry_run=dry_run)
+    result = state.operations.write(start_collaboration, number, service, org, dry_run=dry_run)
     emit_object(state.env, result, fmt, render_collaboration)
 
 
@@ -103,9 +103,9 @@ def set_main_contact_cmd(
         from collabctl.operations.picking import main_contact_candidates
 
         # a scope sees the users only of a company it may change
-        candidates = state.service.read(main_contact_candidates, number)
+        candidates = state.operations.read(main_contact_candidates, number)
         user = pick_main_contact(state.env, candidates)
-    result = state.service.write(set_main_contact, number, user, dry_run=dry_run)
+    result = state.operations.write(set_main_contact, number, user, dry_run=dry_run)
     emit_object(state.env, result, fmt, render_user)
 
 
@@ -169,7 +169,7 @@ def add_user_cmd(
 
     number = validation.customer_number(customer, "CUSTOMER")
     state = current_state()
-    result = state.service.write(
+    result = state.operations.write(
         add_user, number, email, name, role, services or [], main_contact, dry_run=dry_run
     )
     emit_object(state.env, result, fmt, render_user)

@@ -70,7 +70,7 @@ def demo(
     from collabctl.operations.demo import load_demo, reset_demo
 
     state = current_state()
-    db = state.service.database
+    db = state.operations.database
     if reset and not yes:
         if not state.env.can_prompt:
             raise UsageError(
@@ -87,7 +87,9 @@ def demo(
         if not ask(state.env, "confirm", question, default=False):
             raise Cancelled("cancelled: nothing was deleted")
     # each commits as it goes (the demo is loaded by import)
-    loaded = state.service.run(reset_demo) if reset else state.service.run(load_demo, force=force)
+    loaded = (
+        state.operations.run(reset_demo) if reset else state.operations.run(load_demo, force=force)
+    )
     summary = {**loaded, "database": db.display_url}
     if fmt is Format.table:
         message(state.env, NEXT_STEPS.format(**summary).rstrip())
@@ -154,13 +156,13 @@ def import_(
 
     state = current_state()
     env = state.env
-    state.service.open()  # a database it cannot use is reported before the input
+    state.operations.open()  # a database it cannot use is reported before the input
     stream = env.open_input(file)
     reader = ItemReader(stream)
     report = _ImportReport(env, fmt, reader, dry_run=dry_run)
     try:
         # import commits its batches as it goes
-        with state.service.running(import_items, reader, dry_run=dry_run) as results, report:
+        with state.operations.running(import_items, reader, dry_run=dry_run) as results, report:
             try:
                 for result in results:
                     report.item(result)
@@ -293,7 +295,7 @@ def export(
         if output
         else default_export_path(number, service, now_iso())
     )
-    details = state.service.write(
+    details = state.operations.write(
         export_then_record, number, service, path, state.env.stdout, overwrite=force
     )
     if path is None:

@@ -69,7 +69,7 @@ def notify_list(
     from collabctl.operations.delivery import list_messages
 
     state = current_state()
-    with state.service.querying(list_messages, state_filter, customer) as rows:
+    with state.operations.querying(list_messages, state_filter, customer) as rows:
         emit_rows(
             state.env,
             rows,
@@ -134,9 +134,9 @@ def notify_send(
     env = state.env
     settings = smtp_settings(state.config)
     expire_after = expire_hours(state.config)
-    service = state.service
-    pending = service.query(pending_count)
-    ctx = service.context()
+    ops = state.operations
+    pending = ops.query(pending_count)
+    ctx = ops.context()
     if settings is None:
         raise CollabError(
             f"SMTP is not configured: {_count(pending)} wait{'s' if pending == 1 else ''} "
@@ -160,7 +160,7 @@ def notify_send(
 
     def run() -> Any:
         return send_pending(
-            service.database,
+            ops.database,
             settings,
             ctx,
             limit=limit,
@@ -174,7 +174,7 @@ def notify_send(
             report = run()
     else:
         report = run()
-    left = service.query(pending_count)
+    left = ops.query(pending_count)
     message(env, _summary(report, left))
     if report.refusal is not None:
         raise report.refusal
@@ -292,9 +292,9 @@ def _change(
 
     state = current_state()
     if dry_run:
-        changes = state.service.read(plan, **which, dry_run=True)
+        changes = state.operations.read(plan, **which, dry_run=True)
     else:
-        changes = state.service.write(change, **which)
+        changes = state.operations.write(change, **which)
     emit_rows(
         state.env,
         (c.to_dict() for c in changes),

@@ -93,7 +93,7 @@ def restore(
             f"{backup.customer_number}: the newest is {backup.path}",
         )
     if dry_run or not yes:
-        plan = state.service.read(check_restore, backup, force=force)
+        plan = state.operations.read(check_restore, backup, force=force)
         if dry_run:
             emit_object(state.env, plan, fmt, render_restore)
             return
@@ -110,7 +110,7 @@ def restore(
         render_restore(console(state.env.stderr, state.env, is_stdout=False), plan, asking=True)
         if not ask(state.env, "confirm", "Restore these records?", default=False):
             raise Cancelled("cancelled: nothing was restored")
-    result = state.service.write(restore_backup, backup, force=force)
+    result = state.operations.write(restore_backup, backup, force=force)
     emit_object(state.env, result, fmt, render_restore)
 
 

@@ -84,7 +84,7 @@ def schedule_list(
     from collabctl.operations.scheduling import list_schedules
 
     state = current_state()
-    rows = state.service.read(
+    rows = state.operations.read(
         list_schedules,
         customer=customer,
         office=office,
@@ -152,9 +152,9 @@ def schedule_cancel(
 
     which: dict[str, Any] = {"schedule_id": schedule_id, "customer": customer, "service": service}
     if dry_run:  # what it would cancel, read
-        result = state.service.read(cancel_schedule, dry_run=True, **which)
+        result = state.operations.read(cancel_schedule, dry_run=True, **which)
     else:
-        result = state.service.write(cancel_schedule, **which)
+        result = state.operations.write(cancel_schedule, **which)
     emit_object(state.env, result, fmt)
     what = f"schedule {result['id']}: the end of {result['customer_number']} {result['service']}"
     if dry_run:
@@ -200,11 +200,11 @@ def schedule_run(fields: FieldsOption = None, fmt: FormatOption = Format.table) 
             "(or COLLABCTL_AS)",
             "collabctl schedule run",
         )
-    service = state.service
-    ctx = service.context()
+    ops = state.operations
+    ctx = ops.context()
     counts = {"done": 0, "failed": 0}
 
-    batches = run_due(service.database, ctx, now=datetime.now(UTC), backup_dir=backup_dir())
+    batches = run_due(ops.database, ctx, now=datetime.now(UTC), backup_dir=backup_dir())
     if fmt is Format.jsonl:  # streamed, each batch once it is committed
         out = state.env.stdout
         chosen = state.env.fields

@@ -102,7 +102,7 @@ def list_cmd(
 
     number = validation.customer_number(customer, "CUSTOMER")
     state = current_state()
-    users = state.service.read(list_users, number)
+    users = state.operations.read(list_users, number)
     if fmt is Format.table:  # as `show` has them: for reading, not for parsing
         users = [
             {
@@ -167,7 +167,7 @@ def set_role_cmd(
                 "which role? ROLE is required", f"{usage}, ROLE one of administrator|user|auditor"
             )
         role = _pick_role(state, number, picked)
-    result = state.service.write(set_role, number, picked, role, dry_run=dry_run)
+    result = state.operations.write(set_role, number, picked, role, dry_run=dry_run)
     emit_object(state.env, result.to_dict(), fmt, render_user_change)
 
 
@@ -224,7 +224,7 @@ def set_services_cmd(
                 render_user_change,
             )
             return
-    result = state.service.write(set_services, number, picked, granted, revoked, dry_run=dry_run)
+    result = state.operations.write(set_services, number, picked, granted, revoked, dry_run=dry_run)
     emit_object(state.env, result.to_dict(), fmt, render_user_change)
 
 
@@ -266,7 +266,7 @@ def remove_cmd(
     )
     if not yes and not dry_run:
         # the rules first (the main contact stays), as `end` checks before it asks
-        state.service.check(remove_user, number, picked)
+        state.operations.check(remove_user, number, picked)
         if not state.env.can_prompt:
             raise UsageError(
                 f"removing a user needs confirmation: pass --yes ({state.env.why_no_prompt})",
@@ -278,7 +278,7 @@ def remove_cmd(
         question = f"Remove {picked} from customer {number}? Their records stay."
         if not ask(state.env, "confirm", question, default=False):
             raise Cancelled(f"cancelled: {picked} was not removed; nothing changed")
-    result = state.service.write(remove_user, number, picked, dry_run=dry_run)
+    result = state.operations.write(remove_user, number, picked, dry_run=dry_run)
     emit_object(state.env, result.to_dict(), fmt, render_user_change)
 
 
@@ -299,7 +299,7 @@ def _pick_user(state: "State", number: str, email: str | None, question: str, us
     from collabctl.domain.errors import NotFound
     from collabctl.operations.users import list_users
 
-    users = state.service.read(list_users, number)
+    users = state.operations.read(list_users, number)
     if not users:
         raise NotFound(
             f"customer {number} has no users",
@@ -324,7 +324,7 @@ def _pick_user(state: "State", number: str, email: str | None, question: str, us
 def _user(state: "State", number: str, email: str) -> dict[str, Any]:
     from collabctl.operations.users import get_user
 
-    return state.service.read(get_user, number, email)
+    return state.operations.read(get_user, number, email)
 
 
 def _pick_role(state: "State", number: str, email: str) -> str:
@@ -349,7 +349,7 @@ def _tick_services(state: "State", number: str, email: str) -> tuple[list[str], 
     from collabctl.operations.users import subscribed_services
 
     current = _user(state, number, email)
-    offered = state.service.read(subscribed_services, number)
+    offered = state.operations.read(subscribed_services, number)
     if not offered:
         raise UsageError(
             f"customer {number} subscribes to no service",

@@ -102,7 +102,7 @@ def list_(
     from collabctl.operations.views import list_collaborations
 
     state = current_state()
-    with state.service.querying(
+    with state.operations.querying(
         list_collaborations,
         customer=customer,
         office=office,
@@ -160,7 +160,7 @@ def show(
     from collabctl.operations.views import show_company
 
     state = current_state()
-    company = state.service.query(show_company, customer)
+    company = state.operations.query(show_company, customer)
     emit_object(state.env, company, fmt, render_company, page=True)
 
 
@@ -255,7 +255,7 @@ def log(
         return
     if anchor is not None:
         raise verify_and_grant.anchor_without_verify()
-    with state.service.querying(
+    with state.operations.querying(
         audit_events,
         customer=customer,
         service=service,

@@ -1,4 +1,4 @@
-"""The Service (operations/service.py): how a command runs an operation, in-process on
+"""The Operations (operations/gateway.py): how a command runs an operation, in-process on
 both backends. The commands' own tests show what each operation does."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from collabctl.domain.errors import InvalidInput
 from collabctl.operations.context import Context
-from collabctl.operations.service import Service
+from collabctl.operations.gateway import Operations
 from collabctl.store.database import Database
 
 
 @dataclass
 class Invocation:
-    """A command line as the Service reads it."""
+    """A command line as the Operations reads it."""
 
     db: Database
     actor: str = "tester"
@@ -45,41 +45,41 @@ def offices(reader: Session | Connection, ctx: Context) -> list[str]:
 
 def test_a_write_commits_and_a_dry_run_rolls_back_and_says_so(db: Database) -> None:
     said: list[str] = []
-    service = Service(Invocation(db), on_dry_run=lambda: said.append("dry run"))
-    assert service.write(add_office, "556677-8899", dry_run=True) == "556677-8899"
+    ops = Operations(Invocation(db), on_dry_run=lambda: said.append("dry run"))
+    assert ops.write(add_office, "556677-8899", dry_run=True) == "556677-8899"
     assert said == ["dry run"]
-    assert service.query(offices) == []
-    assert service.check(add_office, "556677-8899") == "556677-8899"
+    assert ops.query(offices) == []
+    assert ops.check(add_office, "556677-8899") == "556677-8899"
     assert said == ["dry run"], "a check is silent"
-    assert service.query(offices) == []
-    service.write(add_office, "556677-8899")
+    assert ops.query(offices) == []
+    ops.write(add_office, "556677-8899")
     assert said == ["dry run"]
-    assert service.read(offices) == ["Byrå 556677-8899 (tester)"]
+    assert ops.read(offices) == ["Byrå 556677-8899 (tester)"]
 
 
 def test_the_context_is_the_invocations(db: Database) -> None:
-    service = Service(
+    ops = Operations(
         Invocation(db, actor="anna", party="office:556677-8899", config={"mail_language": "sv"})
     )
-    ctx = service.context()
+    ctx = ops.context()
     assert (ctx.actor, str(ctx.party), ctx.mail_language) == ("anna", "office:556677-8899", "sv")
     assert "eekonomi" in ctx.catalogue
     # a read queues no message: the language is left at its default
-    assert service.context(writing=False).mail_language == "en"
+    assert ops.context(writing=False).mail_language == "en"
     seen: list[Any] = []
-    service.read(lambda session, ctx: seen.append((type(session), ctx.actor)))
-    service.query(lambda conn, ctx: seen.append((type(conn), ctx.actor)))
+    ops.read(lambda session, ctx: seen.append((type(session), ctx.actor)))
+    ops.query(lambda conn, ctx: seen.append((type(conn), ctx.actor)))
     assert seen == [(Session, "anna"), (Connection, "anna")]
 
 
 def test_query_keeps_its_connection_open_while_the_rows_are_used(db: Database) -> None:
-    service = Service(Invocation(db))
-    service.write(add_office, "556677-8899")
+    ops = Operations(Invocation(db))
+    ops.write(add_office, "556677-8899")
 
     def streamed(conn: Connection, ctx: Context) -> Iterator[str]:
         return (row[0] for row in conn.execute(text("SELECT org_number FROM office")))
 
-    with service.querying(streamed) as rows:
+    with ops.querying(streamed) as rows:
         assert list(rows) == ["556677-8899"]
 
 
@@ -93,10 +93,10 @@ def test_running_builds_the_context_when_the_first_result_is_asked_for(db: Datab
             session.commit()
             yield i
 
-    service = Service(Invocation(db))
-    with service.running(counting, 2) as results:
+    ops = Operations(Invocation(db))
+    with ops.running(counting, 2) as results:
         assert list(results) == [0, 1]
-    assert len(service.query(offices)) == 2
-    wrong = Service(Invocation(db, party="nobody"))
+    assert len(ops.query(offices)) == 2
+    wrong = Operations(Invocation(db, party="nobody"))
     with wrong.running(counting, 2) as results, pytest.raises(InvalidInput):
         next(results)

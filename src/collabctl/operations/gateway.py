@@ -1,22 +1,23 @@
-"""The one way the command line reaches the operations: a :class:`Service` per invocation.
+"""The one way the command line reaches the operations: an :class:`Operations` gateway per
+invocation (the Factory of other command lines).
 
 A command never opens a session. It hands an operation and its arguments to the
-Service of its invocation, which opens the database, builds the acting
+gateway of its invocation, which opens the database, builds the acting
 :class:`~collabctl.operations.context.Context` and runs the operation in the
 transaction it needs::
 
-    state.service.write(users.set_role, number, email, role, dry_run=dry_run)
-    state.service.read(users.list_users, number)
-    rows = state.service.query(views.show_company, number)
+    state.operations.write(users.set_role, number, email, role, dry_run=dry_run)
+    state.operations.read(users.list_users, number)
+    rows = state.operations.query(views.show_company, number)
 
 Each operation is a function ``(session_or_connection, ctx, *args, **kwargs)`` that
-returns plain data. A method ending in ``-ing`` (:meth:`Service.querying`,
-:meth:`Service.running`) is a context manager: the transaction stays open while the
+returns plain data. A method ending in ``-ing`` (:meth:`Operations.querying`,
+:meth:`Operations.running`) is a context manager: the transaction stays open while the
 caller uses what the operation returned (rows streamed to the terminal, items of an
 import).
 
 Nothing heavy is imported here at the top: ``list``, ``show`` and ``log`` come through
-:meth:`Service.query` and load neither the ORM nor SQLModel.
+:meth:`Operations.query` and load neither the ORM nor SQLModel.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ T = TypeVar("T")
 
 
 class Invocation(Protocol):
-    """What a Service needs to know of the command line: who acts, for whom, with which
+    """What the gateway needs to know of the command line: who acts, for whom, with which
     settings and database (the command line's State is one)."""
 
     actor: str
@@ -47,9 +48,8 @@ class Invocation(Protocol):
     def database(self, *, ensure_schema: bool = True) -> Database: ...
 
 
-class Service:
-    """The operations of one invocation, each run in the transaction it needs (not a
-    service of the catalogue, such as eEkonomi: that is ``domain.catalogue.Service``).
+class Operations:
+    """The operations of one invocation, each run in the transaction it needs.
 
     ``on_dry_run``: called after a change was run with ``dry_run`` and rolled back (the
     command line says on stderr that nothing changed).
