@@ -58,9 +58,10 @@ from collabctl.store.statements import Statements
 __all__ = ["BatchMismatch", "EndPlan", "EndWriter", "apply_end", "apply_ends", "end_row"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EndPlan:
-    """Every change of one end, decided before any is written."""
+    """Every change of one end, decided before any is written (a bulk end makes one per
+    item: not frozen, whose checks cost more than the rest of building it)."""
 
     customer_number: str
     service: str
