@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from helpers import CLI, Run, Tty, db_url, invoke
+from helpers import CLI, Run, Tty, db_url, invoke, migrated_sqlite_schema
 
 __all__ = ["CLI", "Run", "db_url"]
 
@@ -40,6 +40,32 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COLLABCTL_ACTOR", "tester")
     monkeypatch.chdir(tmp_path)
     return path
+
+
+@pytest.fixture(autouse=True)
+def quick_sqlite_schema(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process, an empty SQLite database upgraded to the newest schema gets the
+    statements and rows the migrations leave, read once from a database they migrated:
+    the same schema (test_migrations compares them) without running every migration
+    for every test. Other upgrades, other backends and whole processes run Alembic;
+    ``@pytest.mark.real_migrations`` makes a test run it always."""
+    if request.node.get_closest_marker("real_migrations"):
+        return
+    from collabctl.store import migrate
+
+    alembic_upgrade = migrate.upgrade
+
+    def upgrade(connection: Any, revision: str = "head") -> None:
+        empty = (
+            connection.dialect.name == "sqlite"
+            and not connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+        )
+        if revision == "head" and empty:
+            migrated_sqlite_schema(alembic_upgrade).apply(connection)
+        else:
+            alembic_upgrade(connection, revision)
+
+    monkeypatch.setattr(migrate, "upgrade", upgrade)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

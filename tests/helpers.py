@@ -418,3 +418,67 @@ def schedule_run_at(now: Any) -> list[dict[str, Any]]:
         ]
     finally:
         db.dispose()
+
+
+# -- a migrated SQLite database, quickly ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SqliteSchema:
+    """What the migrations leave in an empty SQLite database: the statements that define its
+    tables, indexes and triggers, and the rows they write (``alembic_version`` among them)."""
+
+    statements: tuple[str, ...]
+    rows: tuple[tuple[str, tuple[tuple[Any, ...], ...]], ...]
+
+    def apply(self, connection: Any) -> None:
+        """Make an empty SQLite database on ``connection`` what the migrations make of it."""
+        for statement in self.statements:
+            connection.exec_driver_sql(statement)
+        for table, rows in self.rows:
+            marks = ", ".join("?" * len(rows[0]))
+            connection.exec_driver_sql(f'INSERT INTO "{table}" VALUES ({marks})', list(rows))
+
+
+_SCHEMA: list[SqliteSchema] = []
+
+
+def migrated_sqlite_schema(upgrade: Callable[..., None]) -> SqliteSchema:
+    """The schema ``upgrade`` (Alembic's) writes into an empty SQLite database: migrated once
+    per test process, in a scratch file, and read back from it."""
+    if _SCHEMA:
+        return _SCHEMA[0]
+    import sqlite3
+    import tempfile
+
+    from sqlalchemy import create_engine
+
+    with tempfile.TemporaryDirectory(prefix="collabctl-schema-") as scratch:
+        path = Path(scratch) / "migrated.db"
+        engine = create_engine(f"sqlite:///{path}")
+        try:
+            with engine.begin() as conn:
+                upgrade(conn, "head")
+        finally:
+            engine.dispose()
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            # tables first, then what stands on them; SQLite makes its own sqlite_* objects
+            statements = tuple(
+                sql
+                for (sql,) in db.execute(
+                    "SELECT sql FROM sqlite_master"
+                    " WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+                    " ORDER BY type != 'table', type != 'index', type != 'view', rowid"
+                )
+            )
+            tables = [name for (name,) in db.execute(
+                "SELECT name FROM sqlite_master"
+                " WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            )]  # fmt: skip
+            rows = tuple(
+                (table, found)
+                for table in tables
+                if (found := tuple(db.execute(f'SELECT * FROM "{table}" ORDER BY rowid')))
+            )
+    _SCHEMA.append(SqliteSchema(statements, rows))
+    return _SCHEMA[0]

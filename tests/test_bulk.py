@@ -31,6 +31,7 @@ from collabctl.operations.bulk import LineReader, parse_line
 from collabctl.operations.demo import EXEMPEL, SIFFROR
 from collabctl.operations.ending import EndRequest
 from conftest import CLI, Run
+from helpers import invoke, luhn_org_number
 
 END = ("end", "--from", "-", "--format", "jsonl")
 
@@ -510,7 +511,7 @@ def _read_line(stream: Any, timeout: float = 120) -> bytes:
 
 
 def test_results_come_out_while_the_input_is_still_open(tmp_path: Path) -> None:
-    assert subprocess.run([sys.executable, "-m", "collabctl", "demo"], check=False).returncode == 0
+    assert invoke("demo").exit_code == 0  # the data; the run under test is the process
     proc = _collabctl(
         *END, "--service", "eekonomi", "--outcome", "continue", "--by", "office", "--yes",
         stdin=subprocess.PIPE,
@@ -537,15 +538,6 @@ COMPANIES = 5000
 OFFICES = ((EXEMPEL, "Exempelbyrån AB"), (SIFFROR, "Siffror & Balans Redovisning AB"))
 
 
-def _luhn_org_number(index: int) -> str:
-    nine = f"55{index:07d}"
-    total = 0
-    for position, char in enumerate(reversed(nine)):
-        value = int(char) * (2 if position % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return f"{nine[:6]}-{nine[6:]}{(10 - total % 10) % 10}"
-
-
 def _numbers() -> Iterator[str]:
     return (f"{200000 + i}" for i in range(COMPANIES))
 
@@ -558,14 +550,14 @@ def _load_companies(home: Path) -> None:
     active collaboration (importing them through collabctl would be the slow
     part of this test).
     """
-    upgrade = subprocess.run([sys.executable, "-m", "collabctl", "db", "upgrade"], check=False)
-    assert upgrade.returncode == 0
+    upgrade = invoke("db", "upgrade")
+    assert upgrade.exit_code == 0, upgrade.stderr
     numbers = list(_numbers())
     with closing(sqlite3.connect(_sqlite_db(home))) as con, con:
         con.executemany("INSERT INTO office (org_number, name) VALUES (?, ?)", OFFICES)
         con.executemany(
             "INSERT INTO company (customer_number, org_number, name) VALUES (?, ?, ?)",
-            [(n, _luhn_org_number(i), f"Bolag {n} AB") for i, n in enumerate(numbers)],
+            [(n, luhn_org_number(i), f"Bolag {n} AB") for i, n in enumerate(numbers)],
         )
         con.executemany(
             "INSERT INTO company_user (customer_number, email, email_key, name, role,"

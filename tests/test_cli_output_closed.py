@@ -1,6 +1,7 @@
 """Standard output closed (``>&-``) or its reader gone (``| true``, ``| head``): every
 command stops at the first write that fails and exits 141, silently; a bulk end
-says on stderr how far it got. Real processes: this is about file descriptors."""
+says on stderr how far it got. Real processes: this is about file descriptors (the data
+they work on is loaded and read back in this process)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import COLLABCTL, PROCESS_TIMEOUT_S, Run, run_process
+from helpers import COLLABCTL, PROCESS_TIMEOUT_S, Run, invoke
 
 OUTPUT_CLOSED = 141
 COMMAND = shlex.join(COLLABCTL)
@@ -54,11 +55,11 @@ def without_reader(*args: str) -> Run:
 
 @pytest.fixture
 def demo_data() -> None:
-    assert run_process("demo").exit_code == 0
+    assert invoke("demo").exit_code == 0
 
 
 def active(customer: str) -> list[str]:
-    run = run_process("list", "--customer", customer, "--format", "json")
+    run = invoke("list", "--customer", customer, "--format", "json")
     assert run.exit_code == 0, run.stderr
     return [row["service"] for row in json.loads(run.stdout)]
 

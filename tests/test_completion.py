@@ -1,6 +1,9 @@
-"""Shell completion, driven through the protocol a shell uses: the installed ``collabctl``
-run with ``_COLLABCTL_COMPLETE=complete_bash``, ``COMP_WORDS`` and ``COMP_CWORD`` (zsh:
-``complete_zsh`` and ``_TYPER_COMPLETE_ARGS``, which carries descriptions too)."""
+"""Shell completion, driven through the protocol a shell uses: collabctl run with
+``_COLLABCTL_COMPLETE=complete_bash``, ``COMP_WORDS`` and ``COMP_CWORD`` (zsh:
+``complete_zsh`` and ``_TYPER_COMPLETE_ARGS``, which carries descriptions too).
+
+Most run in this process; a few run the installed ``collabctl`` (``process=True``),
+whose start-up builds only the command being completed."""
 
 from __future__ import annotations
 
@@ -10,43 +13,43 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CLI, COLLABCTL, PROCESS_TIMEOUT_S, invoke
+from helpers import CLI, COLLABCTL, PROCESS_TIMEOUT_S, Run, invoke
 
 
-def complete(line: str, env: dict[str, str] | None = None) -> list[str]:
-    """What bash is offered for the last word of ``line`` (which may be empty)."""
-    words = line.split(" ")
+def _answer(env: dict[str, str], process: bool) -> Run:
+    """collabctl's answer to a completion request given by ``env``."""
+    if not process:
+        return invoke(env=env)
     result = subprocess.run(
         COLLABCTL,
-        env={
-            **os.environ,
-            "_COLLABCTL_COMPLETE": "complete_bash",
-            "COMP_WORDS": line,
-            "COMP_CWORD": str(len(words) - 1),
-            **(env or {}),
-        },
+        env={**os.environ, **env},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=PROCESS_TIMEOUT_S,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
+    return Run(result.returncode, result.stdout, result.stderr)
+
+
+def complete(line: str, env: dict[str, str] | None = None, *, process: bool = False) -> list[str]:
+    """What bash is offered for the last word of ``line`` (which may be empty)."""
+    words = line.split(" ")
+    request = {
+        "_COLLABCTL_COMPLETE": "complete_bash",
+        "COMP_WORDS": line,
+        "COMP_CWORD": str(len(words) - 1),
+    }
+    result = _answer({**request, **(env or {})}, process)
+    assert result.exit_code == 0, result.stderr
     assert result.stderr == "", "completion is silent"
     return result.stdout.split()
 
 
-def complete_zsh(line: str) -> str:
-    result = subprocess.run(
-        COLLABCTL,
-        env={**os.environ, "_COLLABCTL_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": line},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=PROCESS_TIMEOUT_S,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+def complete_zsh(line: str, *, process: bool = False) -> str:
+    request = {"_COLLABCTL_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": line}
+    result = _answer(request, process)
+    assert result.exit_code == 0, result.stderr
     return result.stdout
 
 
@@ -114,7 +117,8 @@ def test_customer_completes_customer_numbers_from_the_database(line: str) -> Non
 
 @pytest.mark.usefixtures("demo_data")
 def test_customer_numbers_narrow_as_digits_are_typed() -> None:
-    assert complete("collabctl show 100") == ["1001", "1002", "1003", "1004", "1005", "1007"]
+    offered = complete("collabctl show 100", process=True)
+    assert offered == ["1001", "1002", "1003", "1004", "1005", "1007"]
     assert complete("collabctl show 00") == ["0042"]
     assert complete("collabctl show 9") == []
     assert complete("collabctl show x") == []
@@ -122,7 +126,7 @@ def test_customer_numbers_narrow_as_digits_are_typed() -> None:
 
 @pytest.mark.usefixtures("demo_data")
 def test_the_company_name_is_the_description() -> None:
-    offered = complete_zsh("collabctl show 100")
+    offered = complete_zsh("collabctl show 100", process=True)
     assert '"1001":"Kund AB"' in offered
     assert '"1002":"Snickeri Norr AB"' in offered
 

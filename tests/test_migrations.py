@@ -12,7 +12,10 @@ from collabctl.config import url_password
 from collabctl.store.database import HEAD_REVISION, normalize_url
 from collabctl.store.migrate import head_revision
 from collabctl.store.models import schema_metadata
-from helpers import invoke
+from helpers import invoke, migrated_sqlite_schema
+
+#: these tests are about the migrations: Alembic makes every schema (see conftest)
+pytestmark = pytest.mark.real_migrations
 
 TABLES = {
     "office",
@@ -44,6 +47,31 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     path.parent.mkdir()
     sqlite3.connect(path).close()  # an empty SQLite file, as `sqlite3 empty.db` leaves it
     return f"sqlite:///{path}"
+
+
+def test_the_quick_sqlite_schema_of_the_tests_is_the_migrated_one(tmp_path: Path) -> None:
+    """conftest gives a test's empty SQLite database the schema read back from one the
+    migrations made; a database made that way holds exactly what the migrations write."""
+    from collabctl.store import migrate
+
+    quick, migrated = tmp_path / "quick.db", tmp_path / "migrated.db"
+    for path, make in (
+        (quick, migrated_sqlite_schema(migrate.upgrade).apply),
+        (migrated, migrate.upgrade),
+    ):
+        engine = create_engine(f"sqlite:///{path}")
+        try:
+            with engine.begin() as conn:
+                make(conn)
+        finally:
+            engine.dispose()
+
+    def dump(path: Path) -> list[str]:
+        with sqlite3.connect(path) as conn:
+            return sorted(conn.iterdump())
+
+    assert dump(quick) == dump(migrated)
+    assert any("alembic_version" in line and HEAD_REVISION in line for line in dump(quick))
 
 
 def test_head_revision_constant_matches_alembic() -> None:

@@ -1,9 +1,9 @@
-"""A shared PostgreSQL database, on a real server, through the installed command.
+"""A shared PostgreSQL database, on a real server.
 
-Commands run as separate processes, as an agent or a CI job would run them, so
-what is checked is exactly what a person sees: exit codes, messages, no
-traceback, and never a password from the URL. The longer walks through the
-setup that docs/deploy.md describes run collabctl in this process instead.
+What is checked is what a person sees: exit codes, messages, no traceback, and never
+a password from the URL. Commands run in this process, on the same streams a shell
+would capture; real processes only where processes are the point (admins upgrading
+at once, the debug output of a whole program).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ TIMEOUT_S = 120
 
 
 def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
-    """A real collabctl process, which never shows a traceback."""
-    finished = run_process(*args, input=input, env=env)
+    """collabctl in this process, which never shows a traceback."""
+    finished = invoke(*args, input=input, env=env)
     assert "Traceback" not in finished.output, finished.output
     return finished
 
@@ -261,9 +261,10 @@ def test_a_wrong_password_is_hidden_from_debug_output_and_doctor(
     pg_server: PostgresServer, pg_database_url: str
 ) -> None:
     url, says = unusable_urls(pg_server, pg_database_url.rsplit("/", 1)[1])["password"]
-    debug = run(
+    debug = run_process(  # a whole program: what it prints on its way out counts too
         "end", "1001", *END_FLAGS, env={"COLLABCTL_DATABASE_URL": url, "COLLABCTL_DEBUG": "1"}
     )
+    assert "Traceback" not in debug.output, debug.output
     assert debug.exit_code == 3
     assert "error[database-unavailable]" in debug.stderr
     assert_no_secret(debug, pg_server.password, WRONG_PASSWORD)

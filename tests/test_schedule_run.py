@@ -140,11 +140,8 @@ def test_schedule_run_as_a_process_exits_4_when_one_failed(demo: CLI, at_due_tim
     )
     assert again.returncode == 0, again.stderr
     assert "no scheduled end is due" in again.stderr
-    scoped = subprocess.run(
-        [*COLLABCTL, "--as", "office:556677-8899", "schedule", "run"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert scoped.returncode == 2 and "without --as" in scoped.stderr
+    scoped = demo("--as", "office:556677-8899", "schedule", "run")  # refused before the clock
+    assert scoped.exit_code == 2 and "without --as" in scoped.stderr
 
 
 def test_a_table_says_why_a_scheduled_end_failed(demo: CLI, at_due_time: None) -> None:

@@ -127,17 +127,18 @@ def test_colour_on_a_terminal_and_error_lines_coloured() -> None:
 
 @pytest.mark.usefixtures("demo_data")
 def test_never_colour_in_a_pipe_unless_asked() -> None:
+    # one real pipe; the rest in this process, whose captured streams are no terminal either
     piped = run_process("show", "9999")
     assert "\x1b" not in piped.output
-    forced = run_process("--color", "always", "show", "9999", env={"NO_COLOR": "1"})
+    forced = invoke("--color", "always", "show", "9999", env={"NO_COLOR": "1"})
     assert "\x1b[" in forced.stderr  # --color always wins over NO_COLOR and the pipe
     assert "error[not-found]" in forced.stderr
-    from_env = run_process("show", "9999", env={"COLLABCTL_COLOR": "always"})
+    from_env = invoke("show", "9999", env={"COLLABCTL_COLOR": "always"})
     assert "\x1b[" in from_env.stderr  # the same from the environment
-    table = run_process("--color", "always", "list")
+    table = invoke("--color", "always", "list")
     assert table.stdout.startswith("\x1b[1mcustomer")  # the header in bold, the rows as data
     assert "\x1b" not in table.stdout.split("\n", 1)[1]
-    assert "\x1b" not in run_process("list").stdout
+    assert "\x1b" not in invoke("list").stdout
 
 
 # -- 80 columns: every key value whole ----------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from helpers import Terminal, invoke, run_process
+from helpers import Terminal, invoke
 
 DOWN = "\x1b[B"
 ENTER = "\r"
@@ -113,7 +113,7 @@ def test_remove_a_picked_user_asks_first() -> None:
     ],
 )
 def test_without_a_terminal_nothing_is_asked(args: tuple[str, ...], missing: str) -> None:
-    run = run_process(*args)
+    run = invoke(*args)
     assert run.exit_code == 2, run.stderr
     assert "error[invalid-input]" in run.stderr
     assert missing in run.stderr
@@ -150,7 +150,7 @@ def test_removing_the_main_contact_is_refused_before_anything_is_asked() -> None
 
 
 def test_remove_without_a_terminal_needs_yes() -> None:
-    run = run_process("user", "remove", "1001", "revisor@granskarna.se")
+    run = invoke("user", "remove", "1001", "revisor@granskarna.se")
     assert run.exit_code == 2, run.output
     assert "needs confirmation: pass --yes (no terminal to ask in)" in run.stderr
     assert "hint: collabctl user remove 1001 revisor@granskarna.se --yes" in run.stderr

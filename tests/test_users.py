@@ -566,10 +566,10 @@ def test_show_lists_the_changed_users(demo: CLI) -> None:
 
 
 def test_role_completes_from_the_three_roles() -> None:
-    from helpers import run_process
+    from helpers import invoke
 
     def complete(words: str) -> list[str]:
-        run = run_process(
+        run = invoke(
             env={
                 "_COLLABCTL_COMPLETE": "complete_bash",
                 "COMP_WORDS": words,

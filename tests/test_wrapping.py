@@ -1,5 +1,6 @@
 """Messages wrap at word boundaries at any terminal width, and are never hard-wrapped in a
-pipe (SPEC §8.4): at 60 columns no word of an error or hint is cut in two."""
+pipe (SPEC §8.4): at 60 columns no word of an error or hint is cut in two. The terminal is a
+pseudo-terminal; what a pipe gets is read in this process, whose streams are no terminal."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 
 import pytest
 
-from helpers import invoke, run_process
+from helpers import invoke
 from test_terminal import at_terminal
 
 NO_MAIN_CONTACT = ("end", "1002", "-s", "eekonomi", "-o", "deactivate", "--by", "office")
@@ -23,7 +24,7 @@ def words_of(text: str) -> list[str]:
 
 
 def test_an_error_at_60_columns_breaks_between_words() -> None:
-    piped = run_process(*NO_MAIN_CONTACT, "--yes")
+    piped = invoke(*NO_MAIN_CONTACT, "--yes")
     assert piped.exit_code == 1
     screen = at_terminal(*NO_MAIN_CONTACT, "--yes", columns=60, rows=40)
     assert screen.status == 1
@@ -39,20 +40,20 @@ def test_an_error_at_60_columns_breaks_between_words() -> None:
 
 
 def test_in_a_pipe_lines_are_whole_whatever_the_width() -> None:
-    run = run_process(*NO_MAIN_CONTACT, "--dry-run", env={"COLUMNS": "60"})
+    run = invoke(*NO_MAIN_CONTACT, "--dry-run", env={"COLUMNS": "60"})
     lines = run.stderr.splitlines() + run.stdout.splitlines()
     hint = next(line for line in lines if line.startswith("hint: "))
     assert "set-main-contact 1002 --user lars@snickerinorr.se" in hint
     assert len(hint) > 60
-    verdict = run_process("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "office",
-                          "--dry-run", env={"COLUMNS": "60"})  # fmt: skip
+    verdict = invoke("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "office",
+                     "--dry-run", env={"COLUMNS": "60"})  # fmt: skip
     would = next(line for line in verdict.stderr.splitlines() if line.startswith("would end"))
     assert would.endswith("run again with --yes") and len(would) > 150
 
 
 def test_the_pre_flight_in_a_pipe_keeps_each_check_on_one_line() -> None:
-    run = run_process("end", "1003", "-s", "utlagg", "-o", "delete", "--by", "office",
-                      "--dry-run")  # fmt: skip
+    run = invoke("end", "1003", "-s", "utlagg", "-o", "delete", "--by", "office",
+                 "--dry-run")  # fmt: skip
     failed = next(line for line in run.stdout.splitlines() if "FAIL checklist" in line)
     assert failed.rstrip().endswith("(1 outlay is a draft: OL-3201)"), run.stdout
     assert len(failed) > 160
