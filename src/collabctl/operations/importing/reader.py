@@ -7,9 +7,9 @@ line, either ``{"office": {...}}`` / ``{"company": {...}}`` / ``{"service":
 is a whole JSON object makes the input JSON Lines. Only one item is in memory
 at a time.
 
-Input is read as bytes, by the reader ``end --from`` uses too
-(:mod:`collabctl.operations.input_stream`). Each JSON Lines line is decoded and parsed on its own,
-so a line that is not UTF-8, not JSON, nested too deeply, holds a number too
+Input is read as bytes, by the reader that ``end --from`` uses too
+(``operations.input_stream``). Each JSON Lines line is decoded and parsed on
+its own, so a line that is not UTF-8, not JSON, nested too deeply, holds a number too
 long to convert, NaN, or the same key twice in one object is that line's
 failed item and the next line is read as usual. In a document, such an item is
 skipped to its end and reported the same way; only broken JSON syntax, after
