@@ -93,7 +93,11 @@ class InputStream:
             self.position += len(more)
             data += more
         self._start = False
-        return data[len(BOM) :] if data.startswith(BOM) else data
+        if not data.startswith(BOM):
+            return data
+        if len(data) == len(BOM):  # the mark alone: empty would say the input ended
+            return self.read()
+        return data[len(BOM) :]
 
     def ready(self) -> bool:
         """Whether a read would return at once (data or end of input)."""
