@@ -76,14 +76,14 @@ def gather(
             raise
         if item is None:
             if batch:
-                yield batch
-                batch, keys, weighed = [], set(), 0
+                closed, batch, keys, weighed = batch, [], set(), 0
+                yield closed
             continue
         name = key(item) if key is not None else None
         single = alone is not None and alone(item)
         if batch and (single or (name is not None and name in keys)):
-            yield batch
-            batch, keys, weighed = [], set(), 0
+            closed, batch, keys, weighed = batch, [], set(), 0
+            yield closed
         if not batch:
             started = time.monotonic()
         batch.append(item)
@@ -97,8 +97,8 @@ def gather(
             or (weight is not None and weighed >= most_weight)
             or time.monotonic() - started >= seconds
         ):
-            yield batch
-            batch, keys, weighed = [], set(), 0
+            closed, batch, keys, weighed = batch, [], set(), 0
+            yield closed
     if batch:
         yield batch
 

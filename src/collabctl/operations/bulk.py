@@ -181,7 +181,9 @@ def _end_batches(
 ) -> Iterator[list[BulkResult]]:
     items = _items(lines, defaults)
     for batch in batches.gather(items, size=BATCH_ITEMS, seconds=BATCH_SECONDS):
-        yield run_batch(db, ctx, batch, dry_run, backup_dir, act)
+        done = run_batch(db, ctx, batch, dry_run, backup_dir, act)
+        batch.clear()  # its requests go before the next batch is read
+        yield done
 
 
 def _items(lines: Iterable[Line | None], defaults: EndRequest) -> Iterator[_Item | None]:

@@ -126,7 +126,9 @@ class _Importer:
         )
         try:
             for batch in groups:
-                yield from self._flush(batch)
+                results = self._flush(batch)
+                batch.clear()  # the validated items go before the next batch is read
+                yield from results
         except CollabError:
             # the input cannot be read any further: what was read before it is written
             # and reported (gather yields it first)
