@@ -266,7 +266,7 @@ def test_a_line_carries_over_every_field_of_the_flags() -> None:
     assert parse_line("# a comment\n", defaults) is None
     # a byte-order mark belongs to the input, not to a line: LineReader drops it at the start
     lines = list(LineReader(io.BytesIO("\ufeff1001\n\ufeff1002\n".encode())))
-    assert lines == [b"1001\n", "\ufeff1002\n".encode()]
+    assert lines == [b"1001", "\ufeff1002".encode()]
     assert parse_line(lines[0], defaults) == dataclasses.replace(defaults, customer_number="1001")
 
 

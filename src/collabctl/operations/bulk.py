@@ -13,7 +13,8 @@ run goes on. A refused item changes nothing; an item the database refuses
 rolls its uncommitted batch back, and the batch runs again without it. Only a
 failure that is no item's (the database went away) stops the run.
 
-Items are committed in batches for speed, and a result is reported only after
+Items are committed in batches for speed, by the batch runner ``import`` uses too
+(:mod:`collabctl.operations.batches`), and a result is reported only after
 its batch is committed: a run killed at any moment leaves each item either
 fully ended (collaboration, subscription, audit event) or untouched, and a
 re-run reports what was done as ``already-ended``. Within a batch the items'
@@ -26,14 +27,13 @@ Input and output are streams: the memory used does not grow with the input.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from collabctl.domain.errors import AlreadyEnded, CollabError, InvalidInput
+from collabctl.operations import batches
 from collabctl.operations.bulk_input import (
     ITEM_KEYS,
     Line,
@@ -55,7 +55,6 @@ from collabctl.operations.preflight import run_preflight
 from collabctl.store.database import Database
 from collabctl.store.end_queries import ReadAhead
 from collabctl.store.end_writes import BatchMismatch, EndWriter
-from collabctl.store.retry import DEFAULT_BACKOFF
 from collabctl.store.statements import Statements
 
 __all__ = [
@@ -183,33 +182,30 @@ def _end_batches(
     backup_dir: Path,
     act: Act,
 ) -> Iterator[list[BulkResult]]:
-    batch: list[_Item] = []
-    started = 0.0
+    items = _items(lines, defaults)
+    for batch in batches.gather(items, size=BATCH_ITEMS, seconds=BATCH_SECONDS):
+        done = run_batch(db, ctx, batch, dry_run, backup_dir, act)
+        batch.clear()  # its requests go before the next batch is read
+        yield done
+
+
+def _items(lines: Iterable[Line | None], defaults: EndRequest) -> Iterator[_Item | None]:
+    """The input's items, numbered by line; a line that cannot be parsed is its failed
+    result already. Blank and comment lines are skipped; ``None`` (a pause) passes."""
     number = 0
     for line in lines:
         if line is None:
-            if batch:
-                yield run_batch(db, ctx, batch, dry_run, backup_dir, act)
-                batch = []
+            yield None
             continue
         number += 1
         try:
             request = parse_line(line, defaults)
         except CollabError as exc:
             customer, service = identify(line, defaults)
-            item: _Item = (number, None, BulkResult(number, customer, service, "failed", None, exc))
+            yield (number, None, BulkResult(number, customer, service, "failed", None, exc))
         else:
-            if request is None:
-                continue
-            item = (number, request, None)
-        if not batch:
-            started = time.monotonic()
-        batch.append(item)
-        if len(batch) >= BATCH_ITEMS or time.monotonic() - started >= BATCH_SECONDS:
-            yield run_batch(db, ctx, batch, dry_run, backup_dir, act)
-            batch = []
-    if batch:
-        yield run_batch(db, ctx, batch, dry_run, backup_dir, act)
+            if request is not None:
+                yield (number, request, None)
 
 
 def run_batch(
@@ -221,8 +217,9 @@ def run_batch(
     act: Act = end_item,
     claims: Claims | None = None,
 ) -> list[BulkResult]:
-    """One transaction for the batch; lock conflicts roll it back and run it again, and an
-    item the database refuses is taken out of it (its result: failed) before it runs again.
+    """One transaction for the batch (:func:`collabctl.operations.batches.run`); lock
+    conflicts roll it back and run it again, and an item the database refuses is taken
+    out of it (its result: failed) before it runs again.
 
     The batch first runs with its statements batched (read ahead per segment, the ends'
     plans written together: :mod:`collabctl.store.end_writes`). When the database
@@ -231,39 +228,31 @@ def run_batch(
     item's own."""
     from sqlalchemy.exc import DBAPIError
 
-    refused: dict[int, BulkResult] = {}
-    remaining = batch
-    batched = True
-    while True:
-        try:
-            work = partial(
-                _try_batch, db, ctx, remaining, dry_run, backup_dir, batched, act, claims, refused
-            )
-            done = DEFAULT_BACKOFF.call(work)
-        except _ItemRefused as exc:
-            refused[exc.result.line] = exc.result
-            remaining = [item for item in remaining if item[0] != exc.result.line]
-            continue
-        except _BatchRefused:
-            batched = False
-            continue
-        except DBAPIError as exc:
-            raise db.translate(exc) from exc
-        if not refused or claims is not None:  # claimed: done has the refused it owns
-            return done
-        results = {result.line: result for result in done} | refused
-        return [results[number] for number, _, _ in batch]
+    def work(items: list[_Item], batched: bool, refused: dict[Any, Any]) -> list[BulkResult]:
+        return _try_batch(db, ctx, items, dry_run, backup_dir, batched, act, claims, refused)
+
+    try:
+        done, refused = batches.run(batch, work, key=_line_of)
+    except DBAPIError as exc:
+        raise db.translate(exc) from exc
+    if not refused or claims is not None:  # claimed: done has the refused it owns
+        return done
+    results = {result.line: result for result in done} | refused
+    return [results[number] for number, _, _ in batch]
 
 
-class _ItemRefused(Exception):
+def _line_of(item: _Item) -> int:
+    return item[0]
+
+
+class _ItemRefused(batches.ItemRefused):
     """The database refused one item: its batch is rolled back and runs again without it."""
 
     def __init__(self, result: BulkResult) -> None:
-        super().__init__(result.line)
-        self.result = result
+        super().__init__(result.line, result)
 
 
-class _BatchRefused(Exception):
+class _BatchRefused(batches.BatchRefused):
     """The database refused a batched write: the batch runs again item by item."""
 
 

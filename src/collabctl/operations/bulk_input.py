@@ -13,134 +13,57 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import select
-import stat
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import IO, Any
 
 from collabctl.domain import validation
 from collabctl.domain.errors import CollabError, InvalidInput
+from collabctl.operations.input_stream import BLOCK, InputStream, OverlongLine
 from collabctl.operations.preflight import EndRequest, check_reason
+
+__all__ = ["ITEM_KEYS", "MAX_LINE", "Line", "LineReader", "OverlongLine", "identify", "parse_line"]
 
 ITEM_KEYS = ("customer_number", "service", "outcome", "by", "reason", "confirm", "force")
 #: The longest line read (bytes); a longer one is skipped and reported as invalid.
 MAX_LINE = 1 << 20
 #: A JSON number with more digits than this is no customer number nor anything else here.
 MAX_DIGITS = 40
-_BOM = "\ufeff"
-_BOM_BYTES = _BOM.encode("utf-8")
 _LINE_HINT = 'a line is a customer number or a JSON object such as {"customer_number": "1001"}'
-
-
-class OverlongLine:
-    """Stands for a line longer than :data:`MAX_LINE`, which is not kept in memory."""
-
-    __slots__ = ("length",)
-
-    def __init__(self, length: int) -> None:
-        self.length = length
 
 
 Line = str | bytes | OverlongLine
 
 
 class LineReader:
-    """The lines of a stream, read in large blocks, without a leading byte-order mark.
-
-    Yields ``None`` whenever the input is a pipe or terminal with no further
-    line ready yet, so that the items read so far can be finished (and their
-    results shown) instead of waiting for the producer. ``position`` and
-    ``size`` (for regular files) let a progress display show how far it got.
+    """The lines of a stream (:meth:`InputStream.lines
+    <collabctl.operations.input_stream.InputStream.lines>`): bytes without their ``\\n``,
+    a line longer than :data:`MAX_LINE` as an :class:`OverlongLine`, and ``None``
+    whenever the input is a pipe or terminal with no further line ready yet, so that
+    the items read so far can be finished (and their results shown) instead of waiting
+    for the producer. ``position`` and ``size`` (for regular files) let a progress
+    display show how far it got.
     """
 
-    BLOCK = 1 << 16
+    BLOCK = BLOCK
 
     def __init__(self, stream: IO[Any]) -> None:
-        self.stream = stream
-        self.position = 0
-        self.size: int | None = None
-        self._fd: int | None = None
-        self._regular = False
-        try:
-            fd = stream.fileno()
-            info = os.fstat(fd)
-        except (AttributeError, OSError, ValueError):  # in-memory streams (tests, libraries)
-            return
-        self._fd = fd
-        self._regular = stat.S_ISREG(info.st_mode)
-        if self._regular:
-            self.size = max(info.st_size - os.lseek(fd, 0, os.SEEK_CUR), 0)
+        self._input = InputStream(stream, self.BLOCK)
+
+    @property
+    def stream(self) -> IO[Any]:
+        return self._input.stream
+
+    @property
+    def position(self) -> int:
+        return self._input.position
+
+    @property
+    def size(self) -> int | None:
+        return self._input.size
 
     def __iter__(self) -> Iterator[Line | None]:
-        return self._blocks() if self._fd is not None else self._in_memory()
-
-    def _in_memory(self) -> Iterator[Line]:
-        # the bytes under a text stream when there are any, so that a line that is not
-        # UTF-8 is that line's error instead of ending the iteration
-        source = getattr(self.stream, "buffer", None) or self.stream
-        first = True
-        for line in source:
-            self.position += len(line)
-            if first:
-                first = False
-                line = _without_bom(line)
-            yield OverlongLine(len(line)) if len(line) > MAX_LINE else line
-
-    def _blocks(self) -> Iterator[Line | None]:
-        assert self._fd is not None
-        fd, tail, skipped, start = self._fd, b"", 0, True
-        while True:
-            if not self._regular and not _ready(fd):
-                yield None
-            block = os.read(fd, self.BLOCK)
-            if not block:
-                break
-            if start:  # a byte-order mark at the start of the input (maybe over two reads)
-                block, tail = tail + block, b""
-                if len(block) < len(_BOM_BYTES) and _BOM_BYTES.startswith(block):
-                    tail = block
-                    continue
-                start = False
-                if block.startswith(_BOM_BYTES):
-                    block = block[len(_BOM_BYTES) :]
-                    self.position += len(_BOM_BYTES)
-            lines = (tail + block).split(b"\n") if tail else block.split(b"\n")
-            tail = lines.pop()
-            for line in lines:
-                self.position += len(line) + 1
-                if skipped:  # the end of a line too long to keep
-                    yield OverlongLine(skipped + len(line))
-                    skipped = 0
-                else:
-                    yield OverlongLine(len(line)) if len(line) > MAX_LINE else line
-            if len(tail) > MAX_LINE:  # flat memory: drop it, remember only how long it was
-                skipped += len(tail)
-                self.position += len(tail)
-                tail = b""
-        if skipped:
-            self.position += len(tail)
-            yield OverlongLine(skipped + len(tail))
-        elif tail:
-            self.position += len(tail)
-            yield OverlongLine(len(tail)) if len(tail) > MAX_LINE else tail
-
-
-def _without_bom(line: str | bytes) -> str | bytes:
-    if isinstance(line, bytes):
-        return line[len(_BOM_BYTES) :] if line.startswith(_BOM_BYTES) else line
-    return line[1:] if line.startswith(_BOM) else line
-
-
-def _ready(fd: int) -> bool:
-    """Whether reading ``fd`` would return at once (data or end of input)."""
-    if os.name == "nt":  # select() does not take pipes there; never pause
-        return True
-    try:
-        return bool(select.select([fd], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
+        return self._input.lines(limit=MAX_LINE)
 
 
 def parse_line(line: Line, defaults: EndRequest) -> EndRequest | None:

@@ -7,8 +7,9 @@ line, either ``{"office": {...}}`` / ``{"company": {...}}`` / ``{"service":
 is a whole JSON object makes the input JSON Lines. Only one item is in memory
 at a time.
 
-Input is read as bytes. Each JSON Lines line is decoded and parsed on its own,
-so a line that is not UTF-8, not JSON, nested too deeply, holds a number too
+Input is read as bytes, by the reader that ``end --from`` uses too
+(``operations.input_stream``). Each JSON Lines line is decoded and parsed on
+its own, so a line that is not UTF-8, not JSON, nested too deeply, holds a number too
 long to convert, NaN, or the same key twice in one object is that line's
 failed item and the next line is read as usual. In a document, such an item is
 skipped to its end and reported the same way; only broken JSON syntax, after
@@ -20,10 +21,7 @@ A document is read by ``json_document.Document``, linear in the size of its item
 
 from __future__ import annotations
 
-import os
-import select
-import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
 from collabctl.domain.errors import InvalidInput
@@ -36,62 +34,14 @@ from collabctl.operations.importing.json_document import (
     Item,
     unreadable,
 )
+from collabctl.operations.input_stream import InputStream
 
 __all__ = ["KINDS", "SECTIONS", "Item", "ItemReader", "iter_items"]
 
+#: bytes of one ordinary read
 _CHUNK = 1 << 16
 #: a first line longer than this is read as a document, streamed, not as one line
 _FIRST_LINE_LIMIT = 1 << 20
-_BOM = b"\xef\xbb\xbf"
-
-
-# -- bytes in -----------------------------------------------------------------------
-
-
-class _Source:
-    """The input's bytes, read in blocks; how far it got, and the size of a regular file."""
-
-    def __init__(self, stream: IO[Any]) -> None:
-        self.stream = stream  # kept open as long as it is read
-        self.position = 0
-        self.size: int | None = None
-        self._fd: int | None = None
-        self._regular = True
-        self._read: Callable[[int], bytes]
-        try:
-            fd = stream.fileno()
-            info = os.fstat(fd)
-        except (AttributeError, OSError, ValueError):  # in-memory streams (tests, libraries)
-            buffer = getattr(stream, "buffer", None)
-            if buffer is not None:
-                self._read = buffer.read
-            elif isinstance(stream.read(0), bytes):
-                self._read = stream.read
-            else:  # text: lone surrogates stay visible as bytes that are not UTF-8
-                self._read = lambda n: stream.read(n).encode("utf-8", "surrogatepass")
-            return
-        self._fd = fd
-        self._regular = stat.S_ISREG(info.st_mode)
-        if self._regular:
-            self.size = max(info.st_size - os.lseek(fd, 0, os.SEEK_CUR), 0)
-        self._read = lambda n: os.read(fd, n)
-
-    def read(self, size: int | None = None) -> bytes:
-        data = self._read(size or _CHUNK)
-        self.position += len(data)
-        return data
-
-    def block(self) -> int:
-        return _CHUNK
-
-    def ready(self) -> bool:
-        """Whether a read would return at once (data or end of input)."""
-        if self._regular or self._fd is None or os.name == "nt":
-            return True
-        try:
-            return bool(select.select([self._fd], [], [], 0)[0])
-        except (OSError, ValueError):
-            return True
 
 
 class ItemReader:
@@ -103,7 +53,7 @@ class ItemReader:
     """
 
     def __init__(self, stream: IO[Any]) -> None:
-        self._source = _Source(stream)
+        self._source = InputStream(stream, _CHUNK)
         self._document: Document | None = None
 
     @property
@@ -139,7 +89,7 @@ def iter_items(stream: IO[Any]) -> Iterator[Item]:
     return (item for item in ItemReader(stream) if item is not None)
 
 
-def _read_start(source: _Source) -> tuple[bytes, Any] | None:
+def _read_start(source: InputStream) -> tuple[bytes, Any] | None:
     """The start of the input, up to the end of its first non-blank line; None when empty.
 
     Returns the bytes read and the first line's object when that line is a whole JSON
@@ -154,8 +104,6 @@ def _read_start(source: _Source) -> tuple[bytes, Any] | None:
         block = source.read()
         if not block:
             break
-        if not data and block.startswith(_BOM):
-            block = block[len(_BOM) :]
         data += block
     if not data.strip():
         return None
@@ -173,39 +121,16 @@ def _read_start(source: _Source) -> tuple[bytes, Any] | None:
 # -- JSON Lines ---------------------------------------------------------------------
 
 
-def _json_lines(source: _Source, initial: bytes) -> Iterator[Item | None]:
+def _json_lines(source: InputStream, initial: bytes) -> Iterator[Item | None]:
     number = 0
-    for line in _lines(source, initial):
+    for line in source.lines(initial):
         if line is None:
             yield None
             continue
         number += 1
+        assert isinstance(line, bytes)  # no limit: every line is kept
         if line.strip():
             yield from _line_items(number, line)
-
-
-def _lines(source: _Source, initial: bytes) -> Iterator[bytes | None]:
-    """Lines without their ending; ``None`` whenever the source has nothing ready yet."""
-    tail: list[bytes] = []
-    block = initial
-    while True:
-        if block:
-            parts = block.split(b"\n")
-            if len(parts) > 1:
-                tail.append(parts[0])
-                yield b"".join(tail)
-                yield from parts[1:-1]
-                tail = []
-            last = parts[-1]
-            if last:
-                tail.append(last)
-        if not source.ready():
-            yield None
-        block = source.read()
-        if not block:
-            break
-    if tail:
-        yield b"".join(tail)
 
 
 def _invalid(number: int, message: str, hint: str) -> Item:

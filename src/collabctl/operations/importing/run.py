@@ -2,17 +2,19 @@
 
 Each item is parsed (``reader``) and validated (``models``, ``rules``) on its
 own, before the database is touched: whatever is wrong with one item is that
-item's error. Valid items are gathered into batches; for a batch, what is
-stored is read in one query per table, each item is compared with it
-(``plan``), and the batch's rows are written with one ``executemany`` per
-statement and one audit event per changed item, in one transaction. Results
+item's error. Valid items are gathered into batches, each run in a transaction
+by the batch runner that ``end --from`` uses too (``operations.batches``). For
+a batch, what is stored is read in one query per table, each item is compared
+with it (``plan``), and the batch's rows are written with one ``executemany``
+per statement and one audit event per changed item, in one transaction. Results
 are reported only after their batch is committed, so a run killed at any
 moment leaves every item either fully imported or untouched, and never
 reported as written what was rolled back.
 
 When the database refuses a batch (a value it will not store, a key another
 import stored a moment ago), the batch is done again item by item, so only the
-item it refuses fails and the good items of the batch are kept.
+item it refuses fails and the good items of the batch are kept; an item refused
+for a key is read again once before it fails.
 
 After the last batch, the planner statistics of the tables the import wrote
 are refreshed (``store.analyze``), so that a command run right after it is
@@ -21,9 +23,8 @@ planned for the data as it is now.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from collabctl.domain.catalogue import Catalogue, Service
 from collabctl.domain.errors import CollabError, InvalidInput, NotAParty
+from collabctl.operations import batches
 from collabctl.operations.context import Context, change_time
 from collabctl.operations.importing.models import readable_key, validate_office, validate_service
 from collabctl.operations.importing.plan import plan_company, plan_office, plan_service
@@ -47,7 +49,6 @@ from collabctl.store.import_rows import (
     read_service,
     write,
 )
-from collabctl.store.retry import DEFAULT_BACKOFF
 from collabctl.store.statements import Statements
 
 #: Items per transaction: larger batches commit less often, smaller ones report sooner
@@ -69,37 +70,6 @@ class _Entry:
     #: the validated item (OfficeIn, CompanyIn or Service); None when it failed already
     model: Any = None
     rows: int = 0
-
-
-@dataclass
-class _Batch:
-    entries: list[_Entry] = field(default_factory=list)
-    keys: set[tuple[str | None, str | None]] = field(default_factory=set)
-    rows: int = 0
-    started: float = 0.0
-
-    def add(self, entry: _Entry) -> None:
-        if not self.entries:
-            self.started = time.monotonic()
-        self.entries.append(entry)
-        if entry.model is not None:
-            self.keys.add((entry.result.kind, entry.result.key))
-        self.rows += entry.rows
-
-    def clear(self) -> None:
-        self.entries = []
-        self.keys = set()
-        self.rows = 0
-
-    def holds(self, entry: _Entry) -> bool:
-        return (entry.result.kind, entry.result.key) in self.keys
-
-    def full(self, size: int) -> bool:
-        return (
-            len(self.entries) >= size
-            or self.rows >= BATCH_ROWS
-            or time.monotonic() - self.started >= BATCH_SECONDS
-        )
 
 
 def import_items(
@@ -137,36 +107,33 @@ class _Importer:
         self.session = session
         self.ctx = ctx
         self.dry_run = dry_run
-        self._savepoint: Any = None
         self.catalogue: Catalogue = ctx.catalogue
         #: rows written and committed, by table
         self.written: dict[str, int] = {}
 
     def run(self, items: Iterable[Item | None], batch_size: int) -> Iterator[ItemResult]:
-        batch = _Batch()
-        iterator = iter(items)
-        while True:
-            try:
-                item = next(iterator)
-            except StopIteration:
-                break
-            except CollabError:
-                yield from self._flush(batch)  # what was read before is kept and reported
-                self._refresh_statistics()
-                raise
-            if item is None:
-                yield from self._flush(batch)
-                continue
-            entry = self._validate(item)
-            is_service = entry.result.kind == "service" and entry.model is not None
-            if entry.model is not None and (is_service or batch.holds(entry)):
-                # a key seen twice in one batch, or a service that later items may use:
-                # what comes before is written first
-                yield from self._flush(batch)
-            batch.add(entry)
-            if is_service or batch.full(batch_size):
-                yield from self._flush(batch)
-        yield from self._flush(batch)
+        entries = (None if item is None else self._validate(item) for item in items)
+        groups = batches.gather(
+            entries,
+            size=batch_size,
+            seconds=BATCH_SECONDS,
+            weight=_rows,
+            most_weight=BATCH_ROWS,
+            # a key seen twice in one batch, or a service that later items may use:
+            # what comes before is written first
+            key=_key,
+            alone=_is_service,
+        )
+        try:
+            for batch in groups:
+                results = self._flush(batch)
+                batch.clear()  # the validated items go before the next batch is read
+                yield from results
+        except CollabError:
+            # the input cannot be read any further: what was read before it is written
+            # and reported (gather yields it first)
+            self._refresh_statistics()
+            raise
         self._refresh_statistics()
 
     def _refresh_statistics(self) -> None:
@@ -223,61 +190,68 @@ class _Importer:
 
     # -- a batch ------------------------------------------------------------------------
 
-    def _flush(self, batch: _Batch) -> list[ItemResult]:
-        entries = batch.entries
-        if not entries:
-            return []
+    def _flush(self, entries: list[_Entry]) -> list[ItemResult]:
         work = [e for e in entries if e.model is not None]
         if work:
             self._write(work)
-        results = [e.result for e in entries]
-        batch.clear()
-        return results
+        return [e.result for e in entries]
 
     def _write(self, work: list[_Entry]) -> None:
-        """Write the batch in one transaction; item by item when the database refuses it."""
-        attempt = 0
-        read_again = False
-        while True:
-            try:
-                self._try(work)
-                return
-            except DBAPIError as exc:
-                if self._savepoint is not None:
-                    self._savepoint.rollback()
-                    self._savepoint = None
-                else:
-                    self.session.rollback()
-                if DEFAULT_BACKOFF.should_retry(exc, attempt):
-                    DEFAULT_BACKOFF.wait(attempt)
-                    attempt += 1
-                    continue
-                if not isinstance(exc, IntegrityError | DataError):
-                    raise
-                if isinstance(exc, IntegrityError) and not read_again:
-                    # another import may have stored the same new key a moment ago (the
-                    # database made this one wait for it, then refused): read again
-                    read_again = True
-                    continue
-                refusal = exc
-                break
-        if len(work) > 1:
-            for entry in work:
-                self._write([entry])
-            return
-        (entry,) = work
-        reason = str(getattr(refusal, "orig", refusal)).strip().splitlines()
-        entry.result.changes = Changes()
-        entry.result.error = InvalidInput(
-            f"{entry.result.where}: the database refused it ({reason[0] if reason else 'refused'})",
-            "check the values of this item",
-        )
+        """Write the batch in one transaction; item by item when the database refuses it
+        (:func:`collabctl.operations.batches.run`)."""
+        _, refused = batches.run(work, self._transaction, key=id)
+        for entry in work:
+            error = refused.get(id(entry))
+            if error is not None:
+                entry.result.changes = Changes()
+                entry.result.error = error
 
-    def _try(self, work: list[_Entry]) -> None:
-        if self.dry_run:
-            self._savepoint = self.session.begin_nested()
-        sql = Statements(self.session)
-        at = change_time(sql)
+    def _transaction(self, work: list[_Entry], batched: bool, _refused: object) -> None:
+        """The items in one transaction (a savepoint in a dry run), committed: their writes
+        together, or (``batched`` false) each item's on its own, so that a refusal of the
+        database is the item's."""
+        savepoint = self.session.begin_nested() if self.dry_run else None
+        try:
+            sql = Statements(self.session)
+            at = change_time(sql)
+            written = []
+            for group in [work] if batched else [[entry] for entry in work]:
+                try:
+                    written.append(self._apply(sql, at, group))
+                except (IntegrityError, DataError) as exc:
+                    if len(group) > 1:
+                        raise batches.BatchRefused() from exc
+                    (entry,) = group
+                    # an IntegrityError may name a key another import stored a moment
+                    # ago (the database made this one wait for it, then refused): the
+                    # item is read again once before it fails
+                    raise batches.ItemRefused(
+                        id(entry), _refusal(entry, exc), read_again=isinstance(exc, IntegrityError)
+                    ) from exc
+            if savepoint is not None:
+                savepoint.commit()  # released; the transaction around it is never committed
+            else:
+                self.session.commit()
+        except Exception:
+            if savepoint is not None:
+                savepoint.rollback()
+            else:
+                self.session.rollback()
+            raise
+        if savepoint is None:
+            for writes in written:
+                count_written(writes, self.written)
+        new_services: list[Service] = [
+            e.model
+            for e in work
+            if e.result.kind == "service" and e.result.error is None and e.result.changes
+        ]
+        if new_services:
+            self.catalogue = self.catalogue.extended(new_services)
+
+    def _apply(self, sql: Statements, at: str, work: list[_Entry]) -> Writes:
+        """Compare the items with what is stored and write what changes; each item's
+        result says what changed, or its error."""
         companies = [e for e in work if e.result.kind == "company"]
         wanted_offices = {e.model.org_number for e in work if e.result.kind == "office"}
         for entry in companies:
@@ -325,19 +299,27 @@ class _Importer:
                     }
                 )
         write(sql, writes)
-        if self._savepoint is not None:
-            self._savepoint.commit()  # released; the transaction around it is never committed
-            self._savepoint = None
-        else:
-            self.session.commit()
-            count_written(writes, self.written)
-        new_services: list[Service] = [
-            e.model
-            for e in work
-            if e.result.kind == "service" and e.result.error is None and e.result.changes
-        ]
-        if new_services:
-            self.catalogue = self.catalogue.extended(new_services)
+        return writes
+
+
+def _rows(entry: _Entry) -> int:
+    return entry.rows
+
+
+def _key(entry: _Entry) -> tuple[str | None, str | None] | None:
+    return (entry.result.kind, entry.result.key) if entry.model is not None else None
+
+
+def _is_service(entry: _Entry) -> bool:
+    return entry.result.kind == "service" and entry.model is not None
+
+
+def _refusal(entry: _Entry, exc: Exception) -> CollabError:
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return InvalidInput(
+        f"{entry.result.where}: the database refused it ({reason[0] if reason else 'refused'})",
+        "check the values of this item",
+    )
 
 
 def _located(exc: CollabError, where: str) -> CollabError:
