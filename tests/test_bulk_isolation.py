@@ -28,10 +28,22 @@ HOSTILE: list[tuple[str, bytes]] = [
     ("an over-long reason", b'{"customer_number": "1007", "reason": "' + b"x" * 3000 + b'"}'),
     ("NaN", b'{"customer_number": "1007", "force": NaN}'),
     ("Infinity", b'{"customer_number": 1e999}'),
+    ("a key twice", b'{"customer_number": "1007", "customer_number": "1001"}'),
     ("an over-long service", b'{"customer_number": "1007", "service": "' + b"s" * 50 + b'"}'),
     ("a line of 2 MiB", b"1" * (2 << 20)),
     ("a byte-order mark inside the input", "\ufeff1007".encode()),
 ]
+
+
+def test_a_key_twice_in_a_line_is_refused_as_import_refuses_it(demo: CLI) -> None:
+    """Which of two values would count is anybody's guess: the line fails, named."""
+    run = run_bulk(demo, b'{"customer_number": "1007", "customer_number": "1001"}\n')
+    assert run.exit_code == 4, run.stderr
+    (result,) = assert_clean(run)
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "invalid-input"
+    assert result["error"]["message"] == "duplicate key 'customer_number' in one object"
+    assert active(demo, "1007") >= {"eekonomi"} and active(demo, "1001") >= {"eekonomi"}
 
 
 def run_bulk(cli: CLI, data: bytes, *extra: str) -> Run:
@@ -69,7 +81,7 @@ def test_every_hostile_line_is_its_own_failure(demo: CLI, tmp_path: Path, source
         assert result["error"]["hint"], what
     assert "eekonomi" not in active(demo, "1001") and "eekonomi" not in active(demo, "1003")
     assert active(demo, "1007") == {"eekonomi", "utlagg"}, "no hostile line changed anything"
-    assert "14 items: 2 ended, 12 failed" in run.stderr
+    assert f"{len(HOSTILE) + 2} items: 2 ended, {len(HOSTILE)} failed" in run.stderr
 
 
 def test_a_dry_run_fails_the_same_lines(demo: CLI) -> None:

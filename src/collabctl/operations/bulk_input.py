@@ -3,16 +3,16 @@
 A line is a bare customer number or a JSON object with any of
 :data:`ITEM_KEYS`; blank lines and lines starting with ``#`` are skipped. Any
 fault of one line (bad UTF-8, a NUL, JSON nested too deep, a number of
-thousands of digits, NaN, a lone surrogate, a value too long) is that line's
-``invalid-input``, never the run's: :func:`parse_line` raises nothing else.
+thousands of digits, NaN, a key twice, a lone surrogate, a value too long) is
+that line's ``invalid-input``, never the run's: :func:`parse_line` raises
+nothing else. The JSON is read by the decoder of all collabctl's input
+(:mod:`collabctl.operations.strict_json`), as ``import`` reads it.
 A UTF-8 byte-order mark is accepted at the start of the input, as import
 accepts it; anywhere else it is part of the line.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import IO, Any
@@ -21,14 +21,13 @@ from collabctl.domain import validation
 from collabctl.domain.errors import CollabError, InvalidInput
 from collabctl.operations.input_stream import BLOCK, InputStream, OverlongLine
 from collabctl.operations.preflight import EndRequest, check_reason
+from collabctl.operations.strict_json import DECODER, problem
 
 __all__ = ["ITEM_KEYS", "MAX_LINE", "Line", "LineReader", "OverlongLine", "identify", "parse_line"]
 
 ITEM_KEYS = ("customer_number", "service", "outcome", "by", "reason", "confirm", "force")
 #: The longest line read (bytes); a longer one is skipped and reported as invalid.
 MAX_LINE = 1 << 20
-#: A JSON number with more digits than this is no customer number nor anything else here.
-MAX_DIGITS = 40
 _LINE_HINT = 'a line is a customer number or a JSON object such as {"customer_number": "1001"}'
 
 
@@ -144,29 +143,10 @@ def parse_line(line: Line, defaults: EndRequest) -> EndRequest | None:
 
 def _load(text: str) -> Any:
     try:
-        return _DECODER.decode(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"not valid JSON ({exc.msg})", _LINE_HINT) from None
-
-
-def _int(digits: str) -> int:
-    if len(digits.lstrip("-")) > MAX_DIGITS:
-        raise InvalidInput(f"a number of {len(digits)} digits is too long", _LINE_HINT)
-    return int(digits)
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise InvalidInput(f"the number {text[:20]} is out of range", _LINE_HINT)
-    return value
-
-
-def _constant(name: str) -> Any:
-    raise InvalidInput(f"{name} is not a JSON value", _LINE_HINT)
-
-
-_DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float, parse_constant=_constant)
+        return DECODER.decode(text)
+    except (ValueError, RecursionError) as exc:
+        message, hint = problem(exc, _LINE_HINT)
+        raise InvalidInput(message, hint) from None
 
 
 def _text(key: str, value: object) -> str:
@@ -199,7 +179,7 @@ def identify(line: Line, defaults: EndRequest) -> tuple[str | None, str | None]:
         return None, defaults.service
     try:
         text = line.decode("utf-8") if isinstance(line, bytes) else line
-        data = _DECODER.decode(text.strip())
+        data = DECODER.decode(text.strip())
     except (CollabError, ValueError, RecursionError, UnicodeError, TypeError):
         return None, defaults.service
     if not isinstance(data, dict):

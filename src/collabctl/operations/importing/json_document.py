@@ -1,8 +1,8 @@
 """Parsing the import's JSON: the item type, the strict decoder, and a document read
 as a stream.
 
-The decoder is json's own (C) with what Python's json accepts and JSON does not
-refused: NaN and Infinity, and a key twice in one object. A document's entries
+The decoder is the one of all of collabctl's input (``operations/strict_json``):
+json's own (C) with NaN, Infinity and a key twice in one object refused. A document's entries
 are parsed from a buffer that grows geometrically while it ends inside the
 entry, so a large entry costs a logarithmic number of parse attempts, each on
 twice the text of the one before: linear in its size. An entry that cannot be
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from collabctl.domain.errors import InvalidInput
+from collabctl.operations.strict_json import DECODER, problem
 
 #: document key -> item kind (also the JSON Lines key of one item)
 SECTIONS = {"services": "service", "offices": "office", "companies": "company"}
@@ -60,49 +61,9 @@ class Item:
 # -- parsing one value ------------------------------------------------------------
 
 
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-class _NotANumber(ValueError):
-    pass
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return obj
-
-
-def _constant(name: str) -> Any:
-    raise _NotANumber(name)
-
-
-#: json's own parser (C), refusing what JSON does not allow and Python's json accepts
-DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
-
-
 def unreadable(exc: BaseException) -> tuple[str, str]:
     """What is wrong with a value that could not be parsed, and how to fix it."""
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not valid JSON ({exc.msg}, column {exc.colno})", LINE_HINT
-    if isinstance(exc, _DuplicateKey):
-        key = exc.key if len(exc.key) <= 40 else exc.key[:37] + "..."
-        return f"duplicate key {key!r} in one object", "each key may appear once in an object"
-    if isinstance(exc, _NotANumber):
-        return f"{exc} is not valid JSON", "use a finite number, or null"
-    if isinstance(exc, RecursionError):
-        return "nested too deeply to read", "an item nests a few levels, not hundreds"
-    if "integer string conversion" in str(exc):
-        return "a number has too many digits", "numbers have at most 4300 digits"
-    return f"cannot be read ({str(exc).split(';')[0]})", LINE_HINT
+    return problem(exc, LINE_HINT)
 
 
 # -- a document ---------------------------------------------------------------------

@@ -26,7 +26,6 @@ from typing import IO, Any
 
 from collabctl.domain.errors import InvalidInput
 from collabctl.operations.importing.json_document import (
-    DECODER,
     KINDS,
     LINE_HINT,
     SECTIONS,
@@ -35,6 +34,7 @@ from collabctl.operations.importing.json_document import (
     unreadable,
 )
 from collabctl.operations.input_stream import InputStream
+from collabctl.operations.strict_json import DECODER
 
 __all__ = ["KINDS", "SECTIONS", "Item", "ItemReader", "iter_items"]
 
