@@ -51,7 +51,7 @@ def _account_name(uid: int) -> str:
         return f"uid:{uid}"
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=128)
 def _written_out(
     sql: str, keys: str, count: int, dialect: type[Any], paramstyle: str
 ) -> tuple[str, Sequence[str] | None, list[str]]:
@@ -67,6 +67,15 @@ def _written_out(
     others = {name: None for name in compiled.binds if name != keys}
     state = compiled.construct_expanded_state({**others, keys: [None] * count})
     return state.statement, state.positiontup, state.parameter_expansion[keys]
+
+
+def _padded(count: int) -> int:
+    """How many values a list of ``count`` is written out for: the next power of two up
+    to 512, so a statement is written out in a handful of lengths, whatever the sizes of
+    the batches (which a slow input or a busy machine makes vary)."""
+    if count <= 8 or count > 512:
+        return count
+    return 1 << (count - 1).bit_length()
 
 
 class Statements:
@@ -122,9 +131,12 @@ class Statements:
         expanding bind parameter writes it ``IN (...)`` for the backend. Returns the DBAPI
         cursor, as :meth:`execute` does (its rows are tuples)."""
         values = params[keys]
+        count = _padded(len(values))
+        if count > len(values):  # the last value again: the same rows, a statement already written
+            values = [*values, *[values[-1]] * (count - len(values))]
         # SQLite binds positional parameters several times faster than named ones
         statement, order, names = _written_out(
-            sql, keys, len(values), self._dialect, "named" if self.postgres else "qmark"
+            sql, keys, count, self._dialect, "named" if self.postgres else "qmark"
         )
         expanded = {name: value for name, value in params.items() if name != keys}
         expanded.update(zip(names, values, strict=True))
