@@ -155,6 +155,8 @@ def _check_ended(collab: CollaborationIn, at: str, where: str, catalogue: Catalo
 
 
 def _check_records(company: CompanyIn, where: str) -> None:
+    if not company.records:
+        return
     keys: set[tuple[str, str]] = set()
     for index, record in enumerate(company.records):
         key = (record.service, record.id)
