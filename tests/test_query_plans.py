@@ -5,10 +5,10 @@ times the same reads over 100 000 and 1 000 000 companies).
 How it is proven. Each command runs in-process while every statement that reaches
 the database driver is recorded, with its parameters: SQLAlchemy's
 ``before_cursor_execute`` for the ORM and Core statements, and
-``Statements.execute``/``executemany`` for the plain SQL of the end path. Whatever
-the commands are made of, their real statements are what is checked, so a query
-added or changed later is checked too. Each recorded statement is then explained
-with the same parameters:
+``Statements.execute``/``executemany``/``execute_positional`` for the plain SQL of
+the end path and the import. Whatever the commands are made of, their real
+statements are what is checked, so a query added or changed later is checked too.
+Each recorded statement is then explained with the same parameters:
 
 - **SQLite**: ``EXPLAIN QUERY PLAN``, on the database as collabctl leaves it (no
   ``ANALYZE``: the plans users get). A ``SCAN`` of one of the tables that grow with
@@ -141,10 +141,15 @@ def recording() -> Iterator[Recorded]:
         statements.append((sql, params[0] if many and params else params))
 
     execute, executemany = Statements.execute, Statements.executemany
+    positional = Statements.execute_positional
 
     def plain(self: Statements, sql: str, params: dict[str, Any] | None = None) -> Any:
         statements.append((_driver_sql(self.postgres, sql), params or {}))
         return execute(self, sql, params)
+
+    def plain_positional(self: Statements, sql: str, params: Any) -> Any:
+        statements.append((sql, params))
+        return positional(self, sql, params)
 
     def plain_many(self: Statements, sql: str, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -154,6 +159,7 @@ def recording() -> Iterator[Recorded]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Statements, "execute", plain)
         patch.setattr(Statements, "executemany", plain_many)
+        patch.setattr(Statements, "execute_positional", plain_positional)
         event.listen(Engine, "before_cursor_execute", before)
         try:
             yield statements

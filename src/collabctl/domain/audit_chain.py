@@ -50,6 +50,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 ENCODING_VERSION = "collabctl-audit-v1"
@@ -57,6 +58,7 @@ ANCHOR_VERSION = "v1"
 _ANCHOR_HEADER = "collabctl-anchor-v1\n"
 #: The event's fields in the order the canonical encoding lists them.
 FIELDS = ("at", "actor", "db_user", "scope", "action", "customer_number", "service", "details")
+_field_values = itemgetter(*FIELDS)
 #: The chain key of the events that concern no company (customer numbers are digits).
 NO_COMPANY = "-"
 #: json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False,
@@ -87,8 +89,8 @@ def canonical(event: Mapping[str, Any], prev_hash: str | None) -> bytes:
     ``surrogatepass``: details read back from JSON may hold a lone surrogate
     (``"\\ud800"``), which is hashed as the bytes Python writes for it.
     """
-    fields = [ENCODING_VERSION, *(event[name] for name in FIELDS), prev_hash]
-    return encode(fields).encode("utf-8", "surrogatepass")
+    fields = [ENCODING_VERSION, *_field_values(event), prev_hash]
+    return _ENCODER.encode(fields).encode("utf-8", "surrogatepass")
 
 
 def event_hash(event: Mapping[str, Any], prev_hash: str | None) -> str:

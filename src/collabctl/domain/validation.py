@@ -12,9 +12,12 @@ Keys are ASCII digits only: ``str.isdigit`` and ``\\d`` also accept full-width
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from collabctl.domain.errors import InvalidInput
 from collabctl.domain.suggest import did_you_mean
@@ -150,17 +153,27 @@ def org_number(value: object, field: str = "org_number") -> str:
     return f"{match.group(1)}-{match.group(2)}"
 
 
+@functools.cache
+def _email_validator() -> tuple[type[Exception], Callable[..., Any]]:
+    """email-validator's error and check, imported on the first address (not at start,
+    which most commands make without one), then kept: a ``from ... import`` of a
+    package's names in the function itself cost a microsecond or two on every address."""
+    from email_validator import EmailNotValidError, validate_email
+
+    return EmailNotValidError, validate_email
+
+
 def email(value: object, field: str = "email") -> str:
     """One bare address (``anna@example.se``), checked by email-validator's parser of RFC
     5321/5322 (no display name, no list, no control character); kept as written."""
-    from email_validator import EmailNotValidError, validate_email
+    not_valid, validate_email = _email_validator()
 
     text_value = value.strip() if isinstance(value, str) else ""
     try:
         if not text_value or not readable_text(text_value):
-            raise EmailNotValidError("unreadable")
+            raise not_valid("unreadable")
         validate_email(text_value, check_deliverability=False, allow_display_name=False)
-    except EmailNotValidError:
+    except not_valid:
         raise problem(
             field, f"{show(value)} is not an e-mail address", "e.g. anna@example.se"
         ) from None

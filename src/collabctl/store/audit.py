@@ -8,10 +8,11 @@ Whatever has to be computed for each event as it is written belongs here.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from collabctl.domain.audit_chain import chain_key, encode, event_hash
-from collabctl.store.chain import Link, next_links, seal
+from collabctl.store.chain import next_links, seal
 from collabctl.store.statements import Statements
 
 _INSERT_SQL = (
@@ -83,25 +84,23 @@ def insert_audit_events(
     if not events:
         return
     links = next_links(sql, (event["customer_number"] for event in events), locked=locked)
+    heads = {key: link.prev_hash for key, link in links.items()}  # each chain's head so far
+    json = sql.json
     rows = []
     for event in events:
         key = chain_key(event["customer_number"])
         link = links[key]
         at = link.at or event["at"]
-        digest = event_hash({**event, "at": at, "db_user": link.db_user}, link.prev_hash)
+        prev_hash = heads[key]
+        digest = event_hash({**event, "at": at, "db_user": link.db_user}, prev_hash)
         rows.append(
-            (
-                at,
-                *(event[column] for column in _EVENT_COLUMNS[1:-1]),
-                sql.json(event["details"]),
-                link.db_user,
-                link.prev_hash,
-                digest,
-            )
+            (at, *_own_columns(event), json(event["details"]), link.db_user, prev_hash, digest)
         )
-        links[key] = Link(link.db_user, digest, link.at)
+        heads[key] = digest
     sql.insert_many("audit_event", (*_EVENT_COLUMNS, "db_user", "prev_hash", "hash"), rows)
 
 
 #: an event's own columns, ``details`` last
 _EVENT_COLUMNS = ("at", "actor", "scope", "action", "customer_number", "service", "details")
+#: the values of the columns between ``at`` and ``details``
+_own_columns = itemgetter(*_EVENT_COLUMNS[1:-1])

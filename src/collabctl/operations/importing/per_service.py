@@ -123,11 +123,10 @@ def plan_collaborations(
     number = company.customer_number
     active = {c.service: c.office for c in stored.collaborations if c.state == "active"}
     for index, entry in enumerate(company.collaborations):
-        at = f"{where}.collaborations[{index}]"
         service, office = entry.service, entry.office
         if not office_exists(office):
             raise InvalidInput(
-                f"{at}.office: office {office} does not exist",
+                f"{where}.collaborations[{index}].office: office {office} does not exist",
                 'list the office under "offices" (before the company) or import it first',
             )
         match = (
@@ -145,19 +144,26 @@ def plan_collaborations(
             else None
         )
         if match is not None:
+            at = f"{where}.collaborations[{index}]"
             _compare_collaboration(number, match, entry, at, writes, changes)
         else:
             if entry.state == "active":
                 other = active.get(service)
                 if other is not None:
                     raise Duplicate(
-                        f"{at}: customer {number} already has an active {service} collaboration "
-                        f"with office {other}",
+                        f"{where}.collaborations[{index}]: customer {number} already has an "
+                        f"active {service} collaboration with office {other}",
                         f"end it first: collabctl end {number} --service {service}",
                     )
                 subscription = subscriptions.get(service)
                 if subscription is not None and subscription.state != "active":
-                    raise _inactive(at, number, service, subscription, "an active collaboration")
+                    raise _inactive(
+                        f"{where}.collaborations[{index}]",
+                        number,
+                        service,
+                        subscription,
+                        "an active collaboration",
+                    )
                 active[service] = office
             writes.collaborations_new.append(
                 {
@@ -228,6 +234,8 @@ def plan_records(
     writes: Writes,
     changes: Changes,
 ) -> None:
+    if not company.records:
+        return
     number = company.customer_number
     touched: set[str] = set()
     for index, entry in enumerate(company.records):

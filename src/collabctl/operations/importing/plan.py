@@ -23,7 +23,7 @@ from typing import Any
 
 from collabctl.domain.catalogue import Service
 from collabctl.domain.errors import AuditorCannotBeMainContact, MainContactRequired, NotFound
-from collabctl.operations.importing.models import CompanyIn, OfficeIn
+from collabctl.operations.importing.models import CompanyIn, OfficeIn, UserIn
 from collabctl.operations.importing.per_service import (
     plan_collaborations,
     plan_records,
@@ -100,13 +100,16 @@ def plan_company(
 def _check_user_services(company: CompanyIn, subscriptions: Mapping[str, Any], where: str) -> None:
     """As ``user add`` and ``user set-services``: a user is given only services the company
     subscribes to (stored, or in this item), and not deleted ones: ``not-found``."""
-    subscribed = sorted(s for s, sub in subscriptions.items() if sub.state != "deleted")
-    number = company.customer_number
     for index, entry in enumerate(company.users):
-        for position, code in enumerate(entry.services or ()):
-            if code in subscribed:
+        if not entry.services:
+            continue
+        for position, code in enumerate(entry.services):
+            subscription = subscriptions.get(code)
+            if subscription is not None and subscription.state != "deleted":
                 continue
-            deleted = code in subscriptions
+            subscribed = sorted(s for s, sub in subscriptions.items() if sub.state != "deleted")
+            number = company.customer_number
+            deleted = subscription is not None
             raise NotFound(
                 f"{where}.users[{index}].services[{position}]: customer {number} does not "
                 f"subscribe to {code}" + (" (it was deleted)" if deleted else ""),
@@ -118,11 +121,37 @@ def _check_user_services(company: CompanyIn, subscriptions: Mapping[str, Any], w
 # -- users ------------------------------------------------------------------------------
 
 
+def _role(entry: UserIn) -> str | None:
+    """The role an item gives a user: the main contact is always an administrator."""
+    if entry.main_contact and entry.role in (None, "user"):
+        return "administrator"
+    return entry.role
+
+
+def _new_user(number: str, entry: UserIn, writes: Writes, changes: Changes) -> None:
+    writes.users_new.append(
+        {
+            "number": number,
+            "email": entry.email,
+            "key": entry.key,
+            "name": entry.name or entry.email.split("@")[0],
+            "role": _role(entry) or "user",
+            "main_contact": bool(entry.main_contact),
+            "services": entry.services or [],
+        }
+    )
+    changes.append(f"created user {entry.email}")
+
+
 def _plan_users(
     company: CompanyIn, stored: StoredCompany, where: str, writes: Writes, changes: Changes
 ) -> None:
     number = company.customer_number
     users = stored.users
+    if not users:  # none stored (a new company): every user of the item is new
+        for entry in company.users:
+            _new_user(number, entry, writes, changes)
+        return
     rows: dict[str, dict[str, Any]] = {}  # the stored users this item changes, as they end up
 
     def row(key: str) -> dict[str, Any]:
@@ -140,25 +169,12 @@ def _plan_users(
                     f"user {main.email}", {"main_contact": True}, {"main_contact": False}
                 )
     for index, entry in enumerate(company.users):
-        at = f"{where}.users[{index}]"
-        role = entry.role
-        if entry.main_contact and role in (None, "user"):
-            role = "administrator"  # the main contact is always an administrator
         user = users.get(entry.key)
         if user is None:
-            writes.users_new.append(
-                {
-                    "number": number,
-                    "email": entry.email,
-                    "key": entry.key,
-                    "name": entry.name or entry.email.split("@")[0],
-                    "role": role or "user",
-                    "main_contact": bool(entry.main_contact),
-                    "services": entry.services or [],
-                }
-            )
-            changes.append(f"created user {entry.email}")
+            _new_user(number, entry, writes, changes)
             continue
+        at = f"{where}.users[{index}]"
+        role = _role(entry)
         current = row(entry.key)
         stays_main = current["main_contact"] and entry.main_contact is not False
         if entry.main_contact and entry.role is None and current["role"] == "auditor":

@@ -15,7 +15,7 @@ from typing import Any
 from collabctl.domain import validation
 from collabctl.domain.catalogue import Catalogue
 from collabctl.domain.errors import AuditorCannotBeMainContact, InvalidInput
-from collabctl.operations.importing.models import CompanyIn, validate_model
+from collabctl.operations.importing.models import CollaborationIn, CompanyIn, validate_model
 
 
 def _problem(where: str, path: str, text: str, hint: str | None = None) -> InvalidInput:
@@ -41,13 +41,19 @@ def check_company(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
 def _check_services(company: CompanyIn, where: str, catalogue: Catalogue) -> None:
     """Every service named is in the catalogue."""
     for index, user in enumerate(company.users):
-        for position, code in enumerate(user.services or ()):
-            if code not in catalogue:
-                raise _unknown_service(
-                    where, f"users[{index}].services[{position}]", code, catalogue
-                )
-    for part in ("subscriptions", "collaborations", "records"):
-        for index, entry in enumerate(getattr(company, part)):
+        if user.services:
+            for position, code in enumerate(user.services):
+                if code not in catalogue:
+                    raise _unknown_service(
+                        where, f"users[{index}].services[{position}]", code, catalogue
+                    )
+    parts: tuple[tuple[str, list[Any]], ...] = (
+        ("subscriptions", company.subscriptions),
+        ("collaborations", company.collaborations),
+        ("records", company.records),
+    )
+    for part, entries in parts:
+        for index, entry in enumerate(entries):
             if entry.service not in catalogue:
                 raise _unknown_service(where, f"{part}[{index}].service", entry.service, catalogue)
 
@@ -96,45 +102,61 @@ def _check_collaborations(company: CompanyIn, where: str, catalogue: Catalogue) 
     active: set[str] = set()
     keys: set[tuple[str, str, str]] = set()
     for index, collab in enumerate(company.collaborations):
-        at = f"collaborations[{index}]"
         code = collab.service
         if collab.started_at is None:
             raise _problem(
-                where, f"{at}.started_at", "required field is missing", "e.g. 2024-01-31T09:00:00Z"
+                where,
+                f"collaborations[{index}].started_at",
+                "required field is missing",
+                "e.g. 2024-01-31T09:00:00Z",
             )
         key = (code, collab.office, collab.started_at)
         if key in keys:
             raise _problem(
-                where, at, f"the {code} collaboration with {collab.office} appears twice"
+                where,
+                f"collaborations[{index}]",
+                f"the {code} collaboration with {collab.office} appears twice",
             )
         keys.add(key)
         if collab.state == "active":
             if code in active:
                 raise _problem(
                     where,
-                    at,
+                    f"collaborations[{index}]",
                     f"a second active collaboration for {code}",
                     "a company has at most one active collaboration per service",
                 )
             active.add(code)
-            for name in ("ended_at", "ended_by", "outcome"):
-                if getattr(collab, name) is not None:
-                    raise _problem(where, f"{at}.{name}", f"only an ended collaboration has {name}")
-            continue
-        for name in ("ended_at", "ended_by", "outcome"):
-            if getattr(collab, name) is None:
-                raise _problem(where, f"{at}.{name}", "required field is missing")
-        allowed = catalogue.get(code).outcomes
-        if collab.outcome not in allowed:
+            if collab.ended_at is None and collab.ended_by is None and collab.outcome is None:
+                continue
+            name = next(name for name in _ENDED if getattr(collab, name) is not None)
             raise _problem(
-                where,
-                f"{at}.outcome",
-                f"{validation.show(collab.outcome)} is not allowed",
-                f"use one of: {', '.join(allowed)}",
+                where, f"collaborations[{index}].{name}", f"only an ended collaboration has {name}"
             )
+        _check_ended(collab, f"collaborations[{index}]", where, catalogue)
+
+
+#: what only an ended collaboration has, and must have
+_ENDED = ("ended_at", "ended_by", "outcome")
+
+
+def _check_ended(collab: CollaborationIn, at: str, where: str, catalogue: Catalogue) -> None:
+    for name in _ENDED:
+        if getattr(collab, name) is None:
+            raise _problem(where, f"{at}.{name}", "required field is missing")
+    allowed = catalogue.get(collab.service).outcomes
+    if collab.outcome not in allowed:
+        raise _problem(
+            where,
+            f"{at}.outcome",
+            f"{validation.show(collab.outcome)} is not allowed",
+            f"use one of: {', '.join(allowed)}",
+        )
 
 
 def _check_records(company: CompanyIn, where: str) -> None:
+    if not company.records:
+        return
     keys: set[tuple[str, str]] = set()
     for index, record in enumerate(company.records):
         key = (record.service, record.id)
