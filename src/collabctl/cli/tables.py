@@ -167,8 +167,14 @@ def _converter(column: Column) -> Callable[[Any], str]:
     return convert
 
 
+#: Below this character every printable one takes one cell (Latin-1 and Latin Extended:
+#: Swedish names), so such a text's width needs no table of wide and combining characters
+#: (tests/test_output_tables.py compares it with Rich's).
+_NARROW_BELOW = "\u0300"
+
+
 def _width(text: str) -> int:
-    if text.isascii():
+    if text.isascii() or (max(text) < _NARROW_BELOW and text.isprintable()):
         return len(text)
     from rich.cells import cell_len
 
