@@ -86,6 +86,8 @@ def command_of(group: typer.Typer, name: str) -> Any | None:
         return None
     found = None
     for info in group.registered_commands:  # a later one of the same name wins, as in Typer
+        if info.callback is None:  # Typer refuses it when it builds the group
+            return None
         if (info.name or typer.main.get_command_name(info.callback.__name__)) == name:
             found = info
     if found is None:
