@@ -182,28 +182,30 @@ class PlainConsole:
         soft_wrap: bool | None = None,
         **options: Any,
     ) -> None:
+        if self.quiet:  # the reader went away: nothing more to write, as with Rich
+            return
         line = self._plain(objects, sep, end, markup, soft_wrap, options)
-        if line is None:
-            self._delegate().print(
-                *objects,
-                sep=sep,
-                end=end,
-                style=style,
-                markup=markup,
-                highlight=highlight,
-                soft_wrap=soft_wrap,
-                **options,
-            )
-            return
-        if self.quiet:
-            return
         try:
-            self.file.write(line + end)
-            self.file.flush()
+            if line is not None:
+                self.file.write(line + end)
+                self.file.flush()
+                return
+        except UnicodeEncodeError:  # nothing written: Rich says it, with its hint
+            pass
         except BrokenPipeError:
             # as the Rich console does (``on_broken_pipe`` above)
             self.quiet = True
             raise BrokenPipeError(errno.EPIPE, "the reader of the output went away") from None
+        self._delegate().print(
+            *objects,
+            sep=sep,
+            end=end,
+            style=style,
+            markup=markup,
+            highlight=highlight,
+            soft_wrap=soft_wrap,
+            **options,
+        )
 
     def _plain(
         self,
