@@ -222,3 +222,90 @@ def test_nothing_to_show_is_said_on_stderr() -> None:
     assert emit_rows(env, iter([]), Format.table, ["number"], empty="no rows match") == 0
     assert env.stdout.getvalue() == ""  # type: ignore[attr-defined]
     assert env.stderr.getvalue() == "no rows match\n"  # type: ignore[attr-defined]
+
+
+# -- without Rich where Rich adds nothing ----------------------------------------------
+
+
+def test_a_width_without_rich_is_richs() -> None:
+    """Below U+0300 a printable character takes one cell, so Latin text is measured
+    without Rich's tables (tables._width); every other text still goes to Rich."""
+    from rich.cells import cell_len
+
+    for code in range(0x300):
+        char = chr(code)
+        if char.isprintable():
+            assert tables._width(char * 3) == cell_len(char * 3), hex(code)
+    for text in ("Exempelbyrån AB", "Café Hörnet", "漢字 wide", "e\u0301", "soft\u00adhyphen"):
+        assert tables._width(text) == cell_len(text), text
+
+
+_MARKUPISH = st.text(
+    alphabet=st.sampled_from(
+        ["a", " ", "[", "]", "/", "\\", "b", "=", "@", "\t", "\n", "\x1b", "é"]
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(_MARKUPISH, min_size=0, max_size=3),
+    markup=st.sampled_from([None, True, False]),
+    style=st.sampled_from([None, "bold", "dim"]),
+    soft_wrap=st.sampled_from([None, True]),
+    long=st.booleans(),
+)
+def test_the_plain_console_writes_what_rich_writes_in_a_pipe(
+    texts: list[str], markup: bool | None, style: str | None, soft_wrap: bool | None, long: bool
+) -> None:
+    """A piped object without colour is drawn by ``PlainConsole``, which writes a line of
+    text itself and gives Rich the rest: the same bytes as the Rich console either way."""
+    from collabctl.cli.output import PIPE_WIDTH, PlainConsole, print_styled
+
+    if long:
+        texts = [*texts, "x" * PIPE_WIDTH + " "]
+    env = Environment.for_test()
+
+    def draw(made: Any) -> tuple[str, str | None]:
+        out = io.StringIO()
+        shown = made(out)
+        try:
+            shown.print(*texts, style=style, markup=markup, soft_wrap=soft_wrap)
+            shown.print()
+            print_styled(shown, (texts[0] if texts else "", "bold"), " tail", soft_wrap=soft_wrap)
+        except Exception as exc:  # markup Rich refuses: refused the same way
+            return out.getvalue(), type(exc).__name__
+        return out.getvalue(), None
+
+    rich = draw(lambda out: console(out, env, is_stdout=True))
+    plain = draw(
+        lambda out: PlainConsole(
+            out, PIPE_WIDTH, lambda: console(out, env, is_stdout=True, width=PIPE_WIDTH)
+        )
+    )
+    assert plain == rich
+
+
+def test_show_in_a_pipe_imports_no_rich_console() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io\n"
+        "from collabctl.cli.env import Environment\n"
+        "from collabctl.cli.output import Format, emit_object\n"
+        "from collabctl.cli.render import render_company\n"
+        "company = {'customer_number': '1', 'name': 'A [b] AB', 'org_number': '556036-0793',\n"
+        "  'main_contact': None, 'users': [], 'subscriptions': [], 'collaborations': [],\n"
+        "  'offices': [], 'access': []}\n"
+        "env = Environment.for_test()\n"
+        "emit_object(env, company, Format.table, render_company)\n"
+        "print(env.stdout.getvalue())\n"
+        "print(sorted(m for m in sys.modules if m.startswith('rich.')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.startswith("1  A [b] AB  (org 556036-0793)\nmain contact: none")
+    assert "rich.console" not in result.stdout and "rich.text" not in result.stdout

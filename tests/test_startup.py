@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -145,6 +146,34 @@ def test_reads_import_neither_sqlmodel_nor_the_orm_nor_alembic() -> None:
         assert importer is None or importer.startswith("typer"), (args, importer)
 
 
+#: What a read in a pipe leaves out: Rich's console, text and markup (a piped table or
+#: object without colour is plain lines: ``output.PlainConsole``), and Rich's tables of
+#: character widths (Latin text is measured without them: ``tables._width``).
+NOT_IMPORTED_BY_A_PIPED_READ = ("rich.console", "rich.text", "rich.markup", "rich.cells")
+
+
+@pytest.mark.slow  # five fresh interpreters
+def test_reads_in_a_pipe_import_no_rich_console() -> None:
+    demo, _ = imported("demo")
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    for args in (
+        ("list",),
+        ("show", "1001"),
+        ("show", "1001", "--fields", "customer_number,users"),
+        ("list", "--format", "csv"),
+    ):
+        result, _ = imported(*args)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "1001" in result.stdout, args
+        modules = {
+            line.rsplit("|", 1)[1].strip()
+            for line in result.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line
+        }
+        assert "collabctl.cli.tables" in modules  # the check would notice a module
+        assert not modules & set(NOT_IMPORTED_BY_A_PIPED_READ), (args, sorted(modules))
+
+
 def _command_modules(importtime: str) -> set[str]:
     return {
         line.rsplit("|", 1)[1].strip()
@@ -182,14 +211,26 @@ def test_every_command_is_found_where_the_root_looks_first() -> None:
     assert found == app.WHERE
 
 
-def test_the_root_builds_a_module_when_one_of_its_commands_is_looked_up() -> None:
+def test_the_root_builds_a_command_alone_when_it_is_looked_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import typer.main
 
     from collabctl.cli import global_options
 
+    built: list[str] = []
+    build = typer.main.get_command_from_info
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        info = args[0] if args else kwargs["command_info"]
+        built.append(info.callback.__name__)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(typer.main, "get_command_from_info", spy)
     root = typer.main.get_command(app.app)
     listing = root.commands["list"]
     assert root.commands.built() == ("collabctl.cli.commands.views",)
+    assert built == ["list_"]  # not show and log, the other commands of views.py
     assert root.get_command(None, "list") is listing  # built once
     names = root.list_commands(None)
     assert names[:4] == ["demo", "import", "list", "show"] and set(names) == set(app.WHERE)

@@ -107,3 +107,30 @@ def _outcome(runtime: object, param: object, ctx: object, value: object) -> obje
     except internals.BadParameter as exc:
         return ("refused", exc.format_message())
     return ("value", type(result), result)
+
+
+def test_a_command_built_alone_is_the_one_typer_builds_with_its_group() -> None:
+    """``command_of`` builds one command as Typer's ``get_group`` builds it among the
+    others (what running a command builds: cli/command_tree.py); None for a group with
+    sub-groups, whose commands are built together."""
+    from collabctl.cli import app
+
+    for group in app.GROUPS:
+        commands = __import__(f"collabctl.cli.commands.{group}", fromlist=["commands"]).commands
+        together = internals.commands_of(commands)
+        for name, command in together.items():
+            alone = internals.command_of(commands, name)
+            if commands.registered_groups:
+                assert alone is None, name
+                continue
+            assert alone is not None and alone is not command, name
+            assert type(alone) is type(command), name
+            assert (alone.name, alone.help, alone.short_help) == (
+                command.name,
+                command.help,
+                command.short_help,
+            )
+            assert [(p.name, p.opts, p.default, p.required) for p in alone.params] == [
+                (p.name, p.opts, p.default, p.required) for p in command.params
+            ], name
+        assert internals.command_of(commands, "no-such-command") is None

@@ -10,9 +10,8 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from collabctl.domain.errors import ConfigInvalid, InvalidInput
 
@@ -175,8 +174,7 @@ def load_catalogue(config: dict[str, Any]) -> Catalogue:
 # -- which database --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ResolvedUrl:
+class ResolvedUrl(NamedTuple):
     url: str
     source: str  # option | environment | config | default
 
@@ -221,8 +219,7 @@ _QUERY_SECRETS = ("password",)
 _KV_PASSWORD_RE = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
 
 
-@dataclass(frozen=True)
-class ParsedUrl:
+class ParsedUrl(NamedTuple):
     """A database URL as typed, as understood, and as it may be shown."""
 
     raw: str

@@ -5,8 +5,8 @@ own machinery), and each command module imports what its commands share; doing
 that for some thirty commands on every start cost a short command such as
 ``list`` more than its own work (docs/performance.md). ``LazyCommands`` stands in
 for the root group's ``commands``: looking up one command by name (the parser
-resolving ``collabctl list``, or ``collabctl list --help``) imports and builds
-only the module that defines it; anything that lists the commands (the root's
+resolving ``collabctl list``, or ``collabctl list --help``) imports only the
+module that defines it and builds only that command; anything that lists the commands (the root's
 help, completion of a command's name, the did-you-mean for an unknown one, the
 generated reference) builds them all, in the order of their modules.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from collabctl.cli.typer_internals import commands_of
+from collabctl.cli.typer_internals import command_of, commands_of
 
 
 class LazyCommands(MutableMapping[str, Any]):
@@ -37,21 +37,45 @@ class LazyCommands(MutableMapping[str, Any]):
         self._where = where
         self._prepare = prepare
         self._built: dict[str, dict[str, Any]] = {}
+        #: commands built alone, by module and name, before (or without) all of their module
+        self._alone: dict[tuple[str, str], Any] = {}
         self._added: dict[str, Any] = {}
         self._removed: set[str] = set()
 
     def built(self) -> tuple[str, ...]:
-        """The modules built so far."""
-        return tuple(self._built)
+        """The modules that commands were built from so far (one of them, or all)."""
+        modules = [module for module, _ in self._alone]
+        return tuple(dict.fromkeys([*modules, *self._built]))
+
+    @staticmethod
+    def _group(module: str) -> Any:
+        # the import statement's way, which ``python -X importtime`` reports
+        return __import__(module, fromlist=["commands"]).commands
 
     def _module(self, module: str) -> dict[str, Any]:
         if module not in self._built:
-            # the import statement's way, which ``python -X importtime`` reports
-            found = commands_of(__import__(module, fromlist=["commands"]).commands)
-            for command in found.values():
-                self._prepare(command)
+            found = commands_of(self._group(module))
+            for name, command in found.items():
+                alone = self._alone.get((module, name))
+                if alone is not None:  # built before: the same object, prepared once
+                    found[name] = alone
+                else:
+                    self._prepare(command)
             self._built[module] = found
         return self._built[module]
+
+    def _command(self, module: str, name: str) -> Any | None:
+        """The command ``name`` of ``module``, built alone unless its module was built."""
+        if module in self._built:
+            return self._built[module].get(name)
+        key = (module, name)
+        if key not in self._alone:
+            command = command_of(self._group(module), name)
+            if command is None:
+                return self._module(module).get(name)
+            self._prepare(command)
+            self._alone[key] = command
+        return self._alone[key]
 
     def _all(self) -> dict[str, Any]:
         merged = dict(self._own)
@@ -67,7 +91,7 @@ class LazyCommands(MutableMapping[str, Any]):
             return self._added[name]
         module = self._where.get(name)
         if module is not None:
-            found = self._module(module).get(name)
+            found = self._command(module, name)
             if found is not None:
                 return found
         return self._all()[name]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from collabctl.cli.output import print_styled
 from collabctl.cli.tables import KEY, TEXT, Column, day, write_plain, write_terminal
 
 _USERS = (
@@ -49,10 +50,8 @@ _ACCESS = (
 
 def table(console: Any, title: str, rows: list[dict[str, Any]], columns: Sequence[Column]) -> None:
     """A titled table inside a rendered object: fitted to a terminal, plain in a pipe."""
-    from rich.text import Text
-
     console.print()
-    console.print(Text(title, style="bold"), soft_wrap=True)
+    print_styled(console, (title, "bold"), soft_wrap=True)
     if not rows:
         console.print("none", style="dim")
     elif console.is_terminal:
@@ -62,18 +61,16 @@ def table(console: Any, title: str, rows: list[dict[str, Any]], columns: Sequenc
 
 
 def render_company(console: Any, company: dict[str, Any]) -> None:
-    from rich.markup import escape
-
-    console.print(
-        f"[bold]{escape(company['customer_number'])}  {escape(company['name'])}[/bold]"
-        f"  (org {escape(company['org_number'])})"
+    print_styled(
+        console,
+        (f"{company['customer_number']}  {company['name']}", "bold"),
+        f"  (org {company['org_number']})",
     )
     main = company["main_contact"]
-    console.print(
-        f"main contact: {escape(main)}"
-        if main
-        else "main contact: [red]none[/red] (ending will fail)"
-    )
+    if main:
+        print_styled(console, f"main contact: {main}")
+    else:
+        print_styled(console, "main contact: ", ("none", "red"), " (ending will fail)")
     users = [{**u, "main_contact": "yes" if u["main_contact"] else ""} for u in company["users"]]
     table(console, "Users and services", users, _USERS)
     table(console, "Subscriptions", company["subscriptions"], _SUBSCRIPTIONS)

@@ -21,9 +21,8 @@ cut and memory stays flat however many rows there are.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import islice
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from collabctl.cli.safe_text import visible
 
@@ -105,8 +104,7 @@ def day(value: Any) -> str:
     return cell(value)[:10]
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     """One column of a table for people.
 
     ``priority``: 1 is kept longest; on a narrow terminal the column with the
@@ -167,8 +165,14 @@ def _converter(column: Column) -> Callable[[Any], str]:
     return convert
 
 
+#: Below this character every printable one takes one cell (Latin-1 and Latin Extended:
+#: Swedish names), so such a text's width needs no table of wide and combining characters
+#: (tests/test_output_tables.py compares it with Rich's).
+_NARROW_BELOW = "\u0300"
+
+
 def _width(text: str) -> int:
-    if text.isascii():
+    if text.isascii() or (max(text) < _NARROW_BELOW and text.isprintable()):
         return len(text)
     from rich.cells import cell_len
 
@@ -232,8 +236,7 @@ def _plain_line(cells: list[str], widths: list[int], last: int) -> str:
 # -- on a terminal: fitted to the screen ------------------------------------------------
 
 
-@dataclass
-class _Layout:
+class _Layout(NamedTuple):
     shown: list[Column]
     widths: dict[str, int]
     below: list[Column]

@@ -54,6 +54,7 @@ __all__ = [
     "TyperCommand",
     "TyperGroup",
     "UsageError",
+    "command_of",
     "commands_of",
     "get_command",
     "lean_coercion",
@@ -73,6 +74,29 @@ def commands_of(group: typer.Typer) -> dict[str, Any]:
     import typer.main
 
     return dict(typer.main.get_group(group).commands)
+
+
+def command_of(group: typer.Typer, name: str) -> Any | None:
+    """The command ``name`` of ``group``, built alone as ``commands_of`` builds it among
+    the others; None when ``group`` has sub-groups (whose commands may join it) or no
+    such command, so that the caller builds them all."""
+    import typer.main
+
+    if group.registered_groups:
+        return None
+    found = None
+    for info in group.registered_commands:  # a later one of the same name wins, as in Typer
+        if info.callback is None:  # Typer refuses it when it builds the group
+            return None
+        if (info.name or typer.main.get_command_name(info.callback.__name__)) == name:
+            found = info
+    if found is None:
+        return None
+    return typer.main.get_command_from_info(
+        found,
+        pretty_exceptions_short=group.pretty_exceptions_short,
+        rich_markup_mode=group.rich_markup_mode,
+    )
 
 
 def copy_option(original: Any, cls: type[Any], callback: Callable[..., Any]) -> Any:

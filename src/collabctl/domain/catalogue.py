@@ -8,16 +8,14 @@ service is any combination of them. New services therefore come from data
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from collabctl.domain.errors import InvalidInput
 
 SUBSCRIPTION_STATES = ("active", "read-only", "no-access", "deleted")
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     code: str
     summary: str
     subscription_state: str
@@ -50,8 +48,7 @@ OUTCOMES: dict[str, Outcome] = {
 }
 
 
-@dataclass(frozen=True)
-class ChecklistItem:
+class ChecklistItem(NamedTuple):
     code: str
     summary: str
     how_to_meet: str
@@ -97,8 +94,7 @@ CHECKLIST_ITEMS: dict[str, ChecklistItem] = {
 }
 
 
-@dataclass(frozen=True)
-class Service:
+class Service(NamedTuple):
     code: str
     name: str
     outcomes: tuple[str, ...]

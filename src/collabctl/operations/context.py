@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -50,8 +50,7 @@ def parse_timestamp(value: object, field: str = "timestamp") -> str:
     return validation.timestamp(value, field)
 
 
-@dataclass(frozen=True)
-class Party:
+class Party(NamedTuple):
     kind: str  # office | customer
     key: str
 

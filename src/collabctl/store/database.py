@@ -19,10 +19,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
@@ -65,8 +64,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-@dataclass(frozen=True)
-class SchemaStatus:
+class SchemaStatus(NamedTuple):
     """A database's schema revision against the migrations this collabctl has."""
 
     revision: str | None

@@ -15,8 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -36,8 +35,7 @@ def is_retryable(exc: BaseException) -> bool:
     return getattr(orig, "sqlite_errorname", None) in RETRYABLE_SQLITE_ERRORS
 
 
-@dataclass(frozen=True)
-class Backoff:
+class Backoff(NamedTuple):
     """How often and how patiently to retry a conflicting unit of work."""
 
     #: tries in all, the first included
