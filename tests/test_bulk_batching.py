@@ -272,3 +272,50 @@ def test_a_batch_reads_with_a_few_statements_whatever_its_size(
     # one batch: a lock (PostgreSQL), the pre-flight's read, the chains' heads, who the
     # connection is (PostgreSQL), then one write per kind of change
     assert len(sent) <= 10, sent
+
+
+@pytest.mark.parametrize("items", [40, 400])
+def test_scheduling_a_batch_sends_one_statement_per_item_and_a_few_per_batch(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: int
+) -> None:
+    """``end --from --at``: each item is its collaboration's scheduled end looked up (one
+    may be there already: ``duplicate``) and one INSERT (its id goes into the audit event);
+    the pre-flight's reads, the audit events and the messages are a few statements per
+    batch, as for a bulk end. Counted at the driver, in-process."""
+    from datetime import date, timedelta
+
+    from collabctl.store.statements import Statements
+
+    load(cli, tmp_path, items)
+    sent: list[str] = []
+    execute, executemany = Statements.execute, Statements.executemany
+
+    def counted(self: Statements, sql: str, params: Any = None) -> Any:
+        sent.append(sql)
+        return execute(self, sql, params)
+
+    def counted_many(self: Statements, sql: str, rows: Any) -> int:
+        sent.append(sql)
+        return executemany(self, sql, rows)
+
+    monkeypatch.setattr(Statements, "execute", counted)
+    monkeypatch.setattr(Statements, "executemany", counted_many)
+    day = (date.today() + timedelta(days=30)).isoformat()
+    run = cli(
+        "end", "--from", "-", *FLAGS, "--at", day, "--format", "jsonl",
+        input="".join(customer(i) + "\n" for i in range(items)),
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert {r["status"] for r in run.jsonl()} == {"scheduled"}
+    per_item = [
+        s
+        for s in sent
+        if s.lstrip().startswith("INSERT INTO scheduled_end")
+        or (s.lstrip().startswith("SELECT") and "FROM scheduled_end WHERE collaboration_id" in s)
+    ]
+    assert len(per_item) == 2 * items
+    assert len(sent) - len(per_item) <= 12, [s for s in sent if s not in per_item]
+    events = ok(cli("log", "--action", "schedule", "--format", "json"))
+    assert len(events) == items
+    verified = cli("log", "--verify", "--format", "json")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr

@@ -24,9 +24,11 @@ from collabctl.operations import scope
 from collabctl.operations.context import Context, Party, format_timestamp, now_iso
 from collabctl.operations.mail_templates import Notice, to_facts
 from collabctl.operations.preflight import EndRequest, Preflight, require_answers, run_preflight
-from collabctl.store import outbox, schedules
-from collabctl.store.audit import insert_audit_event
+from collabctl.store import schedules
+from collabctl.store.audit import AuditEvent
 from collabctl.store.end_queries import ReadAhead
+from collabctl.store.end_writes import EndWriter
+from collabctl.store.outbox import MessagePair
 from collabctl.store.schedules import ScheduleRow
 from collabctl.store.statements import Statements
 
@@ -66,10 +68,12 @@ def schedule_end(
     dry_run: bool = False,
     statements: Statements | None = None,
     ahead: ReadAhead | None = None,
+    writer: EndWriter | None = None,
 ) -> dict[str, Any]:
     """Schedule the end ``req`` describes for the end of ``day``; returns the scheduled end
     (SCHEDULE_KEYS) with ``ends_on``, ``replaced`` (the due instant it had) and ``to_do``.
-    ``statements`` and ``ahead``: a bulk run's, for its batch (``end --from --at``)."""
+    ``statements``, ``ahead`` and ``writer``: a bulk run's, for its batch (``end --from
+    --at``)."""
     sql = statements or Statements(session)
     pre = run_preflight(sql, ctx, req, lock=not dry_run, continue_after=_LATER, ahead=ahead)
     to_do = _refuse_now(pre)
@@ -154,7 +158,11 @@ def schedule_end(
         "replaced": replaced,
         "to_do": [item["check"] for item in to_do],
     }
-    _record(sql, ctx, "schedule", number, code, details, at, values["ends_on"])
+    names = (pre.collaboration["company_name"], pre.collaboration["office_name"])
+    _record(
+        sql, ctx, "schedule", number, code, details, at, values["ends_on"],
+        names=names, writer=writer,
+    )  # fmt: skip
     return result
 
 
@@ -181,19 +189,14 @@ def _record(
     details: dict[str, Any],
     at: str,
     ends_on: str,
+    *,
+    names: tuple[str, str] | None = None,
+    writer: EndWriter | None = None,
 ) -> None:
-    """The audit event and the messages to both parties about a schedule change."""
-    insert_audit_event(
-        sql,
-        at=at,
-        actor=ctx.actor,
-        scope=ctx.scope,
-        action=action,
-        customer_number=number,
-        service=service,
-        details=details,
-    )
-    names = schedules.party_names(sql, number, details["office_org_number"])
+    """The audit event and the messages to both parties about a schedule change, through
+    ``writer`` (a bulk run's, which writes them with its batch) or at once. ``names``: the
+    company's and the office's, when the caller has read them already."""
+    names = names or schedules.party_names(sql, number, details["office_org_number"])
     notice = Notice(
         event=action,
         at=at,
@@ -209,16 +212,12 @@ def _record(
         reason=details.get("reason"),
         ends_on=ends_on,
     )
-    outbox.queue_pair(
-        sql,
-        at=at,
-        event=action,
-        customer_number=number,
-        service=service,
-        office_org_number=details["office_org_number"],
-        language=ctx.mail_language,
-        facts=to_facts(notice),
-    )
+    event = AuditEvent(at, ctx.actor, ctx.scope, action, number, service, details)
+    messages = MessagePair(
+        at, action, number, service, details["office_org_number"], ctx.mail_language,
+        to_facts(notice),
+    )  # fmt: skip
+    (writer or EndWriter(sql, batched=False)).record(event, messages)
 
 
 def cancel_schedule(
@@ -339,6 +338,7 @@ def schedule_item(day: EndDay, replace_existing: bool) -> Any:
             dry_run=dry_run,
             statements=ends.sql,
             ahead=ends.ahead,
+            writer=ends.writer,
         )
         result.status = "would-schedule" if dry_run else "scheduled"
         result.outcome = scheduled["outcome"]

@@ -151,13 +151,17 @@ def apply_ends(sql: Statements, plans: list[EndPlan]) -> None:
 
 
 class EndWriter:
-    """Where the ends of one transaction go: each applied as it comes, or (``batched``)
-    held until :meth:`flush` writes them with :func:`apply_ends`."""
+    """Where the changes of one transaction go: each applied as it comes, or (``batched``)
+    held until :meth:`flush` writes them, the ends with :func:`apply_ends`, then the
+    audit events and messages of the other changes of the run (``end --from --at``
+    schedules ends: :meth:`record`) in one statement each."""
 
     def __init__(self, sql: Statements, *, batched: bool) -> None:
         self.sql = sql
         self.batched = batched
         self._held: list[EndPlan] = []
+        self._events: list[AuditEvent] = []
+        self._messages: list[MessagePair] = []
         self._time: Any = None
 
     def apply(self, plan: EndPlan) -> None:
@@ -166,10 +170,27 @@ class EndWriter:
         else:
             apply_end(self.sql, plan)
 
+    def record(self, event: AuditEvent, messages: MessagePair | None) -> None:
+        """The audit event and the messages of a change whose rows are written already
+        (its company locked): written now, or with the batch's when it is flushed."""
+        if not self.batched:
+            insert_audit_event(self.sql, **event._asdict())
+            if messages is not None:
+                outbox.queue_pair(self.sql, **messages._asdict())
+            return
+        self._events.append(event)
+        if messages is not None:
+            self._messages.append(messages)
+
     def flush(self) -> None:
-        """Write the held plans (:class:`BatchMismatch` when a row did not change)."""
+        """Write what is held (:class:`BatchMismatch` when an end's row did not change)."""
         held, self._held = self._held, []
+        events, self._events = self._events, []
+        messages, self._messages = self._messages, []
         apply_ends(self.sql, held)
+        if events:
+            insert_audit_events(self.sql, [event._asdict() for event in events], locked=True)
+        outbox.queue_pairs(self.sql, messages)
 
     def transaction_time(self) -> str | None:
         """The time the database gives this transaction's events (PostgreSQL), asked once;
