@@ -33,7 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ import pytest
 
 ROLE = "collab"
 TEMPLATE_DB = "collabctl_template"
+DEMO_TEMPLATE_DB = "collabctl_demo_template"
 START_TIMEOUT_S = 30
 START_ATTEMPTS = 3
 SERVER_SETTINGS = {
@@ -342,9 +343,10 @@ class DatabaseFactory:
     the next copy while the current test runs keeps that off the suite's time.
     """
 
-    def __init__(self, server: PostgresServer, template: str) -> None:
+    def __init__(self, server: PostgresServer, template: str, prefix: str = "test") -> None:
         self.server = server
         self.template = template
+        self.prefix = prefix
         self._numbers = itertools.count(1)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-template")
         self._connection: Any = None
@@ -362,7 +364,7 @@ class DatabaseFactory:
                 autocommit=True,
                 connect_timeout=5,
             )
-        name = f"test_{os.getpid()}_{next(self._numbers)}"
+        name = f"{self.prefix}_{os.getpid()}_{next(self._numbers)}"
         self.server.create_database(name, template=self.template, connection=self._connection)
         return name
 
@@ -407,6 +409,7 @@ class Cluster:
     def __init__(self) -> None:
         self._server: PostgresServer | None = None
         self._databases: DatabaseFactory | None = None
+        self._demo_databases: DatabaseFactory | None = None
         self._unavailable: str | None = None
         self._failed: BaseException | None = None
         self._stop_trapping: contextlib.ExitStack | None = None
@@ -442,10 +445,28 @@ class Cluster:
         assert self._databases is not None
         return self._databases
 
+    def demo_databases(self, load: Callable[[str], None]) -> DatabaseFactory:
+        """Fresh copies of a template that holds the demo data: ``load(url)`` loads it into
+        a copy of the migrated template, the first time (``conftest.demo``)."""
+        server = self.server()
+        if self._demo_databases is None:
+            server.create_database(DEMO_TEMPLATE_DB, template=TEMPLATE_DB)
+            try:
+                load(server.url(DEMO_TEMPLATE_DB))
+            finally:
+                # a template takes no copies while anyone is connected to it
+                server.admin().execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (DEMO_TEMPLATE_DB,),
+                )
+            self._demo_databases = DatabaseFactory(server, DEMO_TEMPLATE_DB, "demo")
+        return self._demo_databases
+
     def close(self) -> None:
-        if self._databases is not None:
-            self._databases.close()
-            self._databases = None
+        for factory in (self._databases, self._demo_databases):
+            if factory is not None:
+                factory.close()
+        self._databases = self._demo_databases = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -510,6 +531,16 @@ def pg_database_url(pg_server: PostgresServer, pg_cluster: Cluster) -> Iterator[
         yield pg_server.url(name)
     finally:
         pg_server.drop_database(name)
+
+
+def demo_database_url(request: pytest.FixtureRequest, load: Callable[[str], None]) -> str:
+    """Like ``pg_database_url``, a fresh database for this test, but a copy of one that
+    ``load(url)`` loaded with the demo data, once per session (``conftest.backend``)."""
+    pg_server: PostgresServer = request.getfixturevalue("pg_server")
+    pg_cluster: Cluster = request.getfixturevalue("pg_cluster")
+    name = pg_cluster.demo_databases(load).take()
+    request.addfinalizer(lambda: pg_server.drop_database(name))
+    return pg_server.url(name)
 
 
 @pytest.fixture
