@@ -72,12 +72,28 @@ def quick_sqlite_schema(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The database behind ``cli``: the embedded SQLite default, or a fresh PostgreSQL database
     (``pgbouncer``, ``pgbouncer-session``: the same reached through PgBouncer in that
-    pooling mode, for the tests that ask for it, e.g. with ``ALL_BACKENDS``)."""
-    from pgbouncer_fixtures import URL_FIXTURES  # a plugin: imported once pytest loaded it
+    pooling mode, for the tests that ask for it, e.g. with ``ALL_BACKENDS``).
 
+    For a test that asks for ``demo``, the database is a copy of one the demo was loaded
+    into (see ``demo``) where it can be."""
+    from pg_fixtures import demo_database_url  # plugins: imported once pytest loaded them
+    from pgbouncer_fixtures import URL_FIXTURES
+
+    settings = _demo_settings(request)
+    if (
+        settings is not None
+        and request.param == "postgres"
+        and _DEMO_LOADED_ON_POSTGRES in (None, settings)
+    ):
+        url = demo_database_url(request, lambda url: _load_demo_into(url, settings))
+        monkeypatch.setenv("COLLABCTL_DATABASE_URL", url)
+        request.node.stash[_DEMO_COPIED] = settings
+        return "postgres"
     if request.param in URL_FIXTURES:
         url = request.getfixturevalue(URL_FIXTURES[request.param])
         monkeypatch.setenv("COLLABCTL_DATABASE_URL", url)
+    elif settings is not None and _copy_sqlite_demo(request, settings):
+        request.node.stash[_DEMO_COPIED] = settings
     return str(request.param)
 
 
@@ -116,11 +132,82 @@ def cli_tty() -> CLI:
 
 
 @pytest.fixture
-def demo(cli: CLI) -> CLI:
-    """``cli`` on a database loaded with the demo data."""
+def demo(cli: CLI, request: pytest.FixtureRequest) -> CLI:
+    """``cli`` on a database loaded with the demo data.
+
+    Loading it costs about 20 ms a test, for hundreds of tests: the demo is loaded once
+    per test process (and backend, and setting of the environment that shapes it) and
+    ``backend`` gives each test a copy (a file copy on SQLite, ``CREATE DATABASE …
+    TEMPLATE`` on PostgreSQL). The copy's audit events carry the time it was loaded, a
+    little earlier than the test. A database that cannot be a copy (PgBouncer, another
+    URL, ``real_migrations``) gets the demo loaded as before.
+    """
+    copied = request.node.stash.get(_DEMO_COPIED, None)
+    if copied is not None:
+        assert _demo_settings(request) == copied, (
+            "a fixture changed the environment after the demo database was copied: "
+            "ask for it before `demo` (or `backend`)"
+        )
+        return cli
     result = cli("demo")
     assert result.exit_code == 0, result.stderr
     return cli
+
+
+# -- the demo data, loaded once and copied (the ``demo`` fixture) ---------------------------
+
+#: the item's stash: the settings a copy of the demo data was made under
+_DEMO_COPIED = pytest.StashKey[tuple[tuple[str, str], ...]]()
+#: the settings the PostgreSQL demo template was loaded under (one template a session)
+_DEMO_LOADED_ON_POSTGRES: tuple[tuple[str, str], ...] | None = None
+#: SQLite demo databases by settings: the file to copy
+_SQLITE_DEMOS: dict[tuple[tuple[str, str], ...], Path] = {}
+
+
+def _demo_settings(request: pytest.FixtureRequest) -> tuple[tuple[str, str], ...] | None:
+    """What shapes a freshly loaded demo database (the environment's collabctl settings
+    but for where the database is), or None for a test that gets no copy."""
+    if "demo" not in request.fixturenames or request.node.get_closest_marker("real_migrations"):
+        return None
+    return tuple(
+        sorted(
+            (name, value)
+            for name, value in os.environ.items()
+            if name.startswith("COLLABCTL_")
+            and name not in ("COLLABCTL_HOME", "COLLABCTL_DATABASE_URL")
+        )
+    )
+
+
+def _load_demo_into(url: str, settings: tuple[tuple[str, str], ...]) -> None:
+    global _DEMO_LOADED_ON_POSTGRES
+    result = invoke("--database-url", url, "demo")
+    assert result.exit_code == 0, result.stderr
+    _DEMO_LOADED_ON_POSTGRES = settings
+
+
+def _copy_sqlite_demo(
+    request: pytest.FixtureRequest, settings: tuple[tuple[str, str], ...]
+) -> bool:
+    """Copy the demo database (loaded first if need be) where this test's collabctl looks."""
+    if "COLLABCTL_DATABASE_URL" in os.environ:
+        return False
+    home = Path(os.environ["COLLABCTL_HOME"])
+    target = home / "collabctl.db"
+    if target.exists():
+        return False
+    source = _SQLITE_DEMOS.get(settings)
+    if source is None:
+        scratch = request.getfixturevalue("tmp_path_factory").mktemp("demo") / "home"
+        result = invoke("demo", env={"COLLABCTL_HOME": str(scratch)})
+        assert result.exit_code == 0, result.stderr
+        source = _SQLITE_DEMOS[settings] = scratch / "collabctl.db"
+    if not home.exists():
+        home.mkdir(mode=0o700)  # as collabctl makes it
+        home.chmod(0o700)
+    shutil.copyfile(source, target)
+    target.chmod(0o600)
+    return True
 
 
 # -- another user: the tests that run collabctl as `nobody` (helpers.run_as) ----------------

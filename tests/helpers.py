@@ -73,6 +73,9 @@ class Tty:
     stdin: bool = True
     stdout: bool = True
     stderr: bool = True
+    #: ``--color`` unless given: "never" (a test's streams show no colour unless they ask),
+    #: "auto" as at a real terminal
+    color: str = "never"
 
 
 #: An audit event's keys in every format of ``log``, in order (README, SPEC §7.5): written
@@ -108,7 +111,7 @@ def invoke(
         if tty is not None:
             # built here, so that its streams are the captured ones
             extra["obj"] = Environment(
-                stdin_tty=tty.stdin, stdout_tty=tty.stdout, stderr_tty=tty.stderr
+                stdin_tty=tty.stdin, stdout_tty=tty.stdout, stderr_tty=tty.stderr, color=tty.color
             )
         try:
             COMMAND.main(args=list(args), prog_name=COMMAND.name, **extra)

@@ -120,6 +120,12 @@ def at_due_time(monkeypatch: pytest.MonkeyPatch) -> None:
     at_due_time_for(monkeypatch)
 
 
+#: what a whole process adds (its exit code, what it prints) does not depend on the backend;
+#: the runs themselves are checked on both in this process and in the races below
+WHOLE_PROCESS = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+@WHOLE_PROCESS
 def test_schedule_run_as_a_process_exits_4_when_one_failed(demo: CLI, at_due_time: None) -> None:
     schedule(demo, "1002", "eekonomi", "continue", by="customer")
     schedule(demo, "1001", "eekonomi", "continue")
@@ -144,6 +150,7 @@ def test_schedule_run_as_a_process_exits_4_when_one_failed(demo: CLI, at_due_tim
     assert scoped.exit_code == 2 and "without --as" in scoped.stderr
 
 
+@WHOLE_PROCESS
 def test_a_table_says_why_a_scheduled_end_failed(demo: CLI, at_due_time: None) -> None:
     """The run's hint sends people to `schedule list --state failed`: its table, and the
     run's own, show the failed end's code and message (the machine formats the object)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import COLLABCTL, invoke, ok, run_process
+from helpers import COLLABCTL, Tty, invoke, ok, run_process
 
 WAIT_S = 60
 BOX = re.compile("[│┃━─╭╮╰╯┏┓┗┛┡┩└┘├┤┼…]")
@@ -93,24 +93,42 @@ DRY_RUN = ("end", "1001", "-s", "fakturering", "-o", "delete", "--by", "office",
 COMMANDS = [DRY_RUN, ("list", "--state", "all"), ("show", "1001"), ("log",), ("show", "9999")]
 
 
+#: the ways of turning colour off: (options, environment)
+NO_COLOUR = [
+    ((), {"NO_COLOR": "1"}),
+    (("--color", "never"), {}),
+    ((), {"COLLABCTL_COLOR": "never"}),
+]
+#: what ``at_terminal`` gives collabctl, for a run in this process
+AT_TERMINAL: dict[str, str | None] = {"TERM": "xterm-256color", "NO_COLOR": None}
+AT_TERMINAL.update(COLLABCTL_COLOR=None, PAGER=None, COLLABCTL_PAGER=None, LESS=None)
+#: streams that claim to be a terminal, with colour as collabctl decides it at one
+TERMINAL = Tty(color="auto")
+
+
 @pytest.mark.usefixtures("demo_data")
-@pytest.mark.parametrize(
-    ("options", "env"),
-    [((), {"NO_COLOR": "1"}), (("--color", "never"), {}), ((), {"COLLABCTL_COLOR": "never"})],
-    ids=["NO_COLOR=1", "--color never", "COLLABCTL_COLOR=never"],
-)
-def test_no_escape_code_at_all_without_colour(
-    options: tuple[str, ...], env: dict[str, str]
-) -> None:
+def test_no_escape_code_at_all_without_colour() -> None:
+    # one way of turning colour off at a real terminal; then each way, every command in
+    # this process, whose streams claim to be a terminal (what the colour decision reads)
     for command in COMMANDS:
-        screen = at_terminal(*options, *command, env=env)
+        screen = at_terminal(*command, env={"NO_COLOR": "1"})
         assert "\x1b" not in screen.raw, (command, screen.raw)
         assert screen.lines, command
     assert (
-        at_terminal(*options, "show", "9999", env=env)
+        at_terminal("show", "9999", env={"NO_COLOR": "1"})
         .lines[0]
         .startswith("error[not-found]: customer 9999")
     )
+    # the same claim with colour left on is coloured: the checks below can see colour
+    assert "\x1b[" in invoke("show", "1001", env=AT_TERMINAL, tty=TERMINAL).stdout
+    for options, extra in NO_COLOUR:
+        env = {**AT_TERMINAL, **extra}
+        for command in COMMANDS:
+            run = invoke(*options, *command, env=env, tty=TERMINAL)
+            assert "\x1b" not in run.output, (options, extra, command, run.output)
+            assert run.output.strip(), command
+        refused = invoke(*options, "show", "9999", env=env, tty=TERMINAL)
+        assert refused.stderr.startswith("error[not-found]: customer 9999"), refused.stderr
 
 
 @pytest.mark.usefixtures("demo_data")
