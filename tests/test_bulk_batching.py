@@ -64,6 +64,27 @@ def load(cli: CLI, tmp_path: Path, count: int, *, no_main_contact: tuple[int, ..
     assert result.exit_code == 0, result.stderr
 
 
+def statements_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL texts sent through ``Statements.execute`` and ``executemany`` from now on,
+    in order (counted at the driver, in this process)."""
+    from collabctl.store.statements import Statements
+
+    sent: list[str] = []
+    execute, executemany = Statements.execute, Statements.executemany
+
+    def counted(self: Statements, sql: str, params: Any = None) -> Any:
+        sent.append(sql)
+        return execute(self, sql, params)
+
+    def counted_many(self: Statements, sql: str, rows: Any) -> int:
+        sent.append(sql)
+        return executemany(self, sql, rows)
+
+    monkeypatch.setattr(Statements, "execute", counted)
+    monkeypatch.setattr(Statements, "executemany", counted_many)
+    return sent
+
+
 def rows(sql: str, **params: Any) -> list[Any]:
     engine = create_engine(normalize_url(db_url()))
     try:
@@ -247,22 +268,8 @@ def test_a_batch_reads_with_a_few_statements_whatever_its_size(
     """The reads of an end (its company's lock, the pre-flight's query, the chain's head)
     are answered from one read per batch: the statements that reach the driver do not
     grow with the items. Counted at the driver, in-process."""
-    from collabctl.store.statements import Statements
-
     load(cli, tmp_path, items)
-    sent: list[str] = []
-    execute, executemany = Statements.execute, Statements.executemany
-
-    def counted(self: Statements, sql: str, params: Any = None) -> Any:
-        sent.append(sql)
-        return execute(self, sql, params)
-
-    def counted_many(self: Statements, sql: str, rows: Any) -> int:
-        sent.append(sql)
-        return executemany(self, sql, rows)
-
-    monkeypatch.setattr(Statements, "execute", counted)
-    monkeypatch.setattr(Statements, "executemany", counted_many)
+    sent = statements_sent(monkeypatch)
     run = cli(
         "end", "--from", "-", *FLAGS, "--format", "jsonl",
         input="".join(customer(i) + "\n" for i in range(items)),
@@ -284,22 +291,8 @@ def test_scheduling_a_batch_sends_one_statement_per_item_and_a_few_per_batch(
     batch, as for a bulk end. Counted at the driver, in-process."""
     from datetime import date, timedelta
 
-    from collabctl.store.statements import Statements
-
     load(cli, tmp_path, items)
-    sent: list[str] = []
-    execute, executemany = Statements.execute, Statements.executemany
-
-    def counted(self: Statements, sql: str, params: Any = None) -> Any:
-        sent.append(sql)
-        return execute(self, sql, params)
-
-    def counted_many(self: Statements, sql: str, rows: Any) -> int:
-        sent.append(sql)
-        return executemany(self, sql, rows)
-
-    monkeypatch.setattr(Statements, "execute", counted)
-    monkeypatch.setattr(Statements, "executemany", counted_many)
+    sent = statements_sent(monkeypatch)
     day = (date.today() + timedelta(days=30)).isoformat()
     run = cli(
         "end", "--from", "-", *FLAGS, "--at", day, "--format", "jsonl",
