@@ -25,7 +25,7 @@ from collabctl.operations.delivery import Delivery, SendReport, send_pending
 from collabctl.operations.mailer import Mailer
 from collabctl.store.database import Database
 from notify_smtp import SmtpServer, free_port, self_signed_certificate, smtp_server
-from test_notify_delivery import by_id, notice, queue, rows, settings_for
+from outbox_builders import by_id, notice, queue, rows, settings_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 

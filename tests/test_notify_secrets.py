@@ -19,7 +19,7 @@ from collabctl.operations.mailer import parse_smtp_url, smtp_settings
 from collabctl.store.database import Database
 from helpers import CLI, error_of, import_doc, ok, show
 from notify_smtp import free_port, self_signed_certificate, smtp_server
-from test_notify_delivery import notice, queue, queue_notices, rows, settings_for
+from outbox_builders import notice, queue, queue_notices, rows, settings_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
