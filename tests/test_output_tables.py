@@ -261,7 +261,7 @@ def test_the_plain_console_writes_what_rich_writes_in_a_pipe(
 ) -> None:
     """A piped object without colour is drawn by ``PlainConsole``, which writes a line of
     text itself and gives Rich the rest: the same bytes as the Rich console either way."""
-    from collabctl.cli.output import PIPE_WIDTH, PlainConsole, print_styled
+    from collabctl.cli.plain_console import PIPE_WIDTH, PlainConsole, print_styled
 
     if long:
         texts = [*texts, "x" * PIPE_WIDTH + " "]

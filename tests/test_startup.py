@@ -147,7 +147,7 @@ def test_reads_import_neither_sqlmodel_nor_the_orm_nor_alembic() -> None:
 
 
 #: What a read in a pipe leaves out: Rich's console, text and markup (a piped table or
-#: object without colour is plain lines: ``output.PlainConsole``), and Rich's tables of
+#: object without colour is plain lines: ``plain_console.PlainConsole``), and Rich's tables of
 #: character widths (Latin text is measured without them: ``tables._width``).
 NOT_IMPORTED_BY_A_PIPED_READ = ("rich.console", "rich.text", "rich.markup", "rich.cells")
 

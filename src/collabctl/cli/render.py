@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from collabctl.cli.output import print_styled
+from collabctl.cli.plain_console import print_styled
 from collabctl.cli.tables import KEY, TEXT, Column, day, write_plain, write_terminal
 
 _USERS = (
