@@ -57,9 +57,6 @@ def gather(
     own. A :class:`CollabError` from ``items`` (input that cannot be read any
     further) comes after the batch read before it.
     """
-    if weight is None and key is None and alone is None:
-        yield from _gather_plain(items, size, seconds)
-        return
     batch: list[T] = []
     keys: set[Hashable] = set()
     weighed = 0
@@ -99,36 +96,6 @@ def gather(
         ):
             closed, batch, keys, weighed = batch, [], set(), 0
             yield closed
-    if batch:
-        yield batch
-
-
-def _gather_plain(items: Iterable[T | None], size: int, seconds: float) -> Iterator[list[T]]:
-    """:func:`gather` by size and time only: the loop of a bulk end, per item as short as
-    it can be."""
-    batch: list[T] = []
-    started = 0.0
-    iterator = iter(items)
-    while True:
-        try:
-            item = next(iterator)
-        except StopIteration:
-            break
-        except CollabError:
-            if batch:
-                yield batch
-            raise
-        if item is None:
-            if batch:
-                yield batch
-                batch = []
-            continue
-        if not batch:
-            started = time.monotonic()
-        batch.append(item)
-        if len(batch) >= size or time.monotonic() - started >= seconds:
-            yield batch
-            batch = []
     if batch:
         yield batch
 
