@@ -232,10 +232,6 @@ class ReadAhead:
         :data:`_UNREAD` when it was not read."""
         return self._targets.get((number, service), _UNREAD)
 
-    def forget(self) -> None:
-        """Drop what was read: it may describe what was just rolled back."""
-        self._targets.clear()
-
 
 def latest_collaboration(sql: Statements, number: str, service: str) -> CollaborationRow | None:
     """The company's latest collaboration for the service (ended, when there is no active one)."""
