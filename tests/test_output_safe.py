@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -256,3 +257,65 @@ def test_csv_never_writes_nul_and_quotes_formulas_in_every_cell() -> None:
     out = env.stdout.getvalue()  # type: ignore[attr-defined]
     assert "\x00" not in out
     assert csv_rows(out) == [{"name": "'@SUM(A1)", "nul": "\\x00"}]
+
+
+# -- machine formats: exact values, one record per line -------------------------------------
+
+#: characters JSON itself would write raw: line breaks to Python's splitlines and to many
+#: line readers (U+0085, U+2028, U+2029), DEL and C1 controls a terminal may obey (U+009B is
+#: a control sequence introducer), and a bidi override
+LINE_BREAKERS = "a\x85b\u2028c\u2029d\x7fe\x9b2Jf\u202eg"
+
+
+def test_json_text_escapes_what_would_break_a_line_or_act_on_a_terminal() -> None:
+    from collabctl.domain.json_text import dumps, dumps_indented
+
+    value = {"name": LINE_BREAKERS, "müller": ["Müller", "\x1b"]}
+    for text in (dumps(value), dumps_indented(value)):
+        assert json.loads(text) == value
+        assert not set(text) & set("\x85\u2028\u2029\x7f\x9b\u202e\x1b"), repr(text)
+        assert "Müller" in text  # readable names stay as themselves
+    assert len(dumps(value).splitlines()) == 1
+
+
+@pytest.fixture
+def line_breaking(demo: CLI) -> CLI:
+    company = hostile_company()
+    company["name"] = f"Kund {LINE_BREAKERS} AB"
+    company["users"][0]["name"] = LINE_BREAKERS
+    assert import_doc(demo, {"companies": [company]}).exit_code == 0
+    return demo
+
+
+def test_machine_formats_write_line_breaking_characters_as_json_escapes(
+    line_breaking: CLI, tmp_path: Path
+) -> None:
+    cli = line_breaking
+    name = f"Kund {LINE_BREAKERS} AB"
+    exported = tmp_path / "export.json"
+    runs = {
+        "list jsonl": cli("list", "--customer", "2001", "--format", "jsonl"),
+        "show jsonl": cli("show", "2001", "--format", "jsonl"),
+        "show json": cli("show", "2001", "--format", "json"),
+        "log jsonl": cli("log", "--customer", "2001", "--format", "jsonl"),
+        "export stdout": cli("export", "2001", "-o", "-"),
+        "export file": cli("export", "2001", "-o", str(exported), "--format", "json"),
+        "end --from": cli(
+            "end", "--from", "-", "--dry-run", "--format", "jsonl",
+            input=json.dumps({"customer_number": "2001", "service": "eekonomi",
+                              "outcome": "continue", "by": "customer",
+                              "reason": LINE_BREAKERS, "x": LINE_BREAKERS}) + "\n",
+        ),
+    }  # fmt: skip
+    for what, run in runs.items():
+        assert run.exit_code in (0, 4), (what, run.output)
+        assert not set(run.stdout) & set(LINE_BREAKERS) - set("abcdefg2J"), (what, run.stdout)
+    for what in ("list jsonl", "show jsonl", "log jsonl", "end --from"):
+        records = [json.loads(line) for line in runs[what].stdout.splitlines()]
+        assert records, what
+    assert json.loads(runs["list jsonl"].stdout.splitlines()[0])["company_name"] == name
+    assert json.loads(runs["show json"].stdout)["name"] == name
+    assert json.loads(runs["export stdout"].stdout)["companies"][0]["name"] == name
+    text = exported.read_text(encoding="utf-8")
+    assert "\\u0085" in text and "\x85" not in text
+    assert json.loads(text)["companies"][0]["name"] == name

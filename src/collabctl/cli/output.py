@@ -8,8 +8,9 @@ chunks, ``cli/tables.py``). Long output on a terminal goes through a pager
 Whatever a person reads (table cells, rendered objects, messages, errors) is
 made safe to show first (``cli/safe_text.py``): a control character or a bidi
 override from the data is shown as an escape, never obeyed. Machine formats
-stay exact: JSON escapes control characters itself, and CSV cells are
-neutralised against formula injection (``csv_cell``).
+stay exact: JSON escapes every control character, line separator and bidi
+override (``domain/json_text.py``), and CSV cells are neutralised against
+formula injection (``csv_cell``).
 
 Colour (SPEC §7.1): only on a terminal, never when ``NO_COLOR`` is set to a
 non-empty value; ``--color always|never`` (or ``COLLABCTL_COLOR``) overrides
@@ -22,7 +23,6 @@ import contextlib
 import csv
 import errno
 import functools
-import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
@@ -32,6 +32,7 @@ from collabctl.cli.env import Environment, silence_stdout, terminal_size
 from collabctl.cli.fields import check_fields, selected
 from collabctl.cli.plain_console import PIPE_WIDTH, PlainConsole
 from collabctl.cli.safe_text import csv_cell, visible
+from collabctl.domain.json_text import dumps, dumps_indented
 
 if TYPE_CHECKING:
     from collabctl.cli.tables import Column
@@ -48,15 +49,6 @@ class ColorMode(StrEnum):
     auto = "auto"
     always = "always"
     never = "never"
-
-
-#: made once: json.dumps builds a new encoder for every call with options
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON with non-ASCII characters as themselves: every machine format's text."""
-    return _ENCODE(value)
 
 
 def _csv_cell(value: Any) -> str:
@@ -248,7 +240,7 @@ def emit_object(
             render = _key_values
     if fmt is Format.json:
         out: TextIO = env.stdout
-        out.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+        out.write(dumps_indented(obj) + "\n")
     elif fmt is Format.jsonl:
         env.stdout.write(dumps(obj) + "\n")
     elif fmt is Format.csv:

@@ -6,8 +6,8 @@ screen, draw a hidden hyperlink or retitle the window, and a bidi override can
 make ``1001`` read as ``1001`` while the bytes say otherwise. Every human-facing
 stream (tables, messages, errors, prompts) passes its data through ``visible``,
 which shows such characters as escapes (``\\x1b``, ``\\u202e``) instead of
-obeying them. Machine formats are not touched: JSON escapes control characters
-by itself, and CSV goes through ``csv_cell``.
+obeying them. Machine formats are not touched: JSON writes such characters as its own
+escapes (``domain/json_text.py``), and CSV goes through ``csv_cell``.
 """
 
 from __future__ import annotations

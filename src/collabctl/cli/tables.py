@@ -89,9 +89,9 @@ def cell(value: Any) -> str:
     if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
         return ", ".join(cell(v) for v in value)
     if isinstance(value, dict | list):
-        import json
+        from collabctl.domain.json_text import dumps
 
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return dumps(value)
     return str(value)
 
 

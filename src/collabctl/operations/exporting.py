@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -12,6 +11,7 @@ from sqlmodel import col
 
 from collabctl import __version__
 from collabctl.domain.errors import NotAParty, NotFound
+from collabctl.domain.json_text import dump_indented
 from collabctl.operations import scope
 from collabctl.operations.companies import company_users, get_company
 from collabctl.operations.context import Context, audit, change_time
@@ -136,7 +136,7 @@ def export_then_record(
     """
     document, at, code = _export_document(session, ctx, number, service)
     if path is None:
-        stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        dump_indented(document, stdout)
         written = "-"
     else:
         hint = "choose another path with -o" + ("" if overwrite else ", or replace it with --force")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import stat
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from collabctl.domain.errors import InvalidInput
+from collabctl.domain.json_text import dump_indented
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIRECTORY = 0o700
@@ -47,8 +47,7 @@ def write_private_json(
     """
 
     def dump(handle: IO[str]) -> None:
-        json.dump(document, handle, ensure_ascii=False, indent=2)
-        handle.write("\n")
+        dump_indented(document, handle)
 
     return write_private_file(path, dump, overwrite=overwrite, hint=hint)
 
