@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from json.encoder import encode_basestring as string
 from typing import TYPE_CHECKING, Any
 
 from collabctl.cli.ending import EndOptions
@@ -27,6 +26,7 @@ from collabctl.domain.errors import (
     EXIT_USAGE,
     UsageError,
 )
+from collabctl.domain.json_text import string
 from collabctl.domain.wording import counted
 
 if TYPE_CHECKING:

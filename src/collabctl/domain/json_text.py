@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from json.encoder import encode_basestring
 from typing import IO, Any
 
 _UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
@@ -40,6 +41,11 @@ def _safe(text: str) -> str:
 def dumps(value: Any) -> str:
     """Compact JSON on one line: a JSON Lines record, a CSV cell's object."""
     return _safe(_COMPACT(value))
+
+
+def string(value: str) -> str:
+    """One JSON string, as :func:`dumps` writes it (for a line written from a template)."""
+    return _safe(encode_basestring(value))
 
 
 def dumps_indented(value: Any) -> str:

@@ -255,7 +255,7 @@ def _reason(error: dict[str, Any] | None) -> str | None:
 def _jsonl_line(result: Any) -> str:
     """A run's result as its line of JSON Lines: ``dumps(result.to_dict())`` and a newline,
     from a template when it went through (the same text; a run may have thousands)."""
-    from json.encoder import encode_basestring as string
+    from collabctl.domain.json_text import string
 
     if result.error is not None or result.outcome is None:
         return dumps(result.to_dict()) + "\n"
