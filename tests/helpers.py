@@ -26,6 +26,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
+import forkserver
 from collabctl.cli.app import app
 from collabctl.cli.env import Environment
 
@@ -151,8 +152,17 @@ def run_process(*args: str, input: str | None = None, env: dict[str, str] | None
     """A real ``collabctl`` process: what a user's shell sees, tracebacks included.
 
     stdin is empty (not a terminal) unless ``input`` is given; ``env`` is added to
-    this process's environment.
+    this process's environment. The process is forked from one that imported collabctl
+    already (``tests/forkserver.py``); ``fresh_process`` starts a new interpreter.
     """
+    result = forkserver.run(
+        args, input=input, env={**os.environ, **(env or {})}, timeout=PROCESS_TIMEOUT_S
+    )
+    return Run(result.returncode, result.stdout, result.stderr)
+
+
+def fresh_process(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
+    """``run_process`` in a new interpreter: for what happens at start-up and at its exit."""
     result = subprocess.run(
         [*COLLABCTL, *args],
         input=input,
@@ -164,6 +174,32 @@ def run_process(*args: str, input: str | None = None, env: dict[str, str] | None
         check=False,
     )
     return Run(result.returncode, result.stdout, result.stderr)
+
+
+def collabctl_process(args: list[str], **options: Any) -> forkserver.Popen:
+    """``subprocess.Popen(args, **options)`` for ``args`` = ``[*COLLABCTL, ...]``, forked from
+    the fork server (``tests/forkserver.py``)."""
+    assert args[: len(COLLABCTL)] == COLLABCTL, args
+    return forkserver.Popen(args[len(COLLABCTL) :], **options)
+
+
+def run_collabctl(
+    args: list[str],
+    *,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = PROCESS_TIMEOUT_S,
+    capture_output: bool = True,
+    text: bool = True,
+    check: bool = False,
+    stdin: int | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(args, capture_output=True, text=True, check=False)`` for
+    ``[*COLLABCTL, ...]``, forked (stdin: ``input``, else /dev/null)."""
+    assert args[: len(COLLABCTL)] == COLLABCTL, args
+    assert capture_output and text and not check, "captured text, checked by the caller"
+    assert stdin in (None, subprocess.DEVNULL), "stdin: input, or /dev/null"
+    return forkserver.run(args[len(COLLABCTL) :], input=input, env=env, timeout=timeout)
 
 
 # -- results and errors ------------------------------------------------------------------
@@ -178,7 +214,7 @@ def killed_after(command: list[str], out_path: Path, results: int) -> list[dict[
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with out_path.open("w") as out:
-        proc = subprocess.Popen(
+        proc = collabctl_process(
             command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL, env=env
         )
         try:
@@ -282,21 +318,27 @@ class Terminal:
         size: tuple[int, int] = (40, 160),
         env: dict[str, str] | None = None,
     ) -> None:
-        import pexpect
+        from pexpect.fdpexpect import fdspawn
 
-        argv = [*COLLABCTL, *args]
-        if stderr is not None:  # stdin and stdout stay the terminal
-            argv = ["/bin/sh", "-c", 'exec "$@" 2>"$0"', str(stderr), *argv]
         rows, columns = size
-        self.child = pexpect.spawn(
-            argv[0],
-            argv[1:],
-            env=terminal_env(COLUMNS=str(columns), LINES=str(rows), **(env or {})),
-            dimensions=size,
-            encoding="utf-8",
-            codec_errors="replace",
-            timeout=WAIT_S,
-        )
+        controller, tty = forkserver.terminal(size)
+        error = stderr.open("w") if stderr is not None else None
+        try:
+            # stdin, stdout (and stderr unless a file takes it) are the terminal, whose
+            # program collabctl is: a session of its own, the terminal its controlling one
+            self.process = forkserver.Popen(
+                list(args),
+                stdin=tty,
+                stdout=tty,
+                stderr=error if error is not None else tty,
+                env=terminal_env(COLUMNS=str(columns), LINES=str(rows), **(env or {})),
+                terminal=True,
+            )
+        finally:
+            os.close(tty)
+            if error is not None:
+                error.close()
+        self.child = fdspawn(controller, encoding="utf-8", codec_errors="replace", timeout=WAIT_S)
         self.raw = ""
         self.seen = 0  # text before this offset was matched already
 
@@ -323,7 +365,7 @@ class Terminal:
                 self.seen = found.end()
                 return found
             if time.monotonic() > deadline:
-                self.child.terminate(force=True)
+                self.process.kill()
                 pytest.fail(f"no {pattern!r} within {WAIT_S} s; the terminal showed:\n{text}")
             try:
                 self._read(0.1)
@@ -346,20 +388,24 @@ class Terminal:
         import pexpect
 
         deadline = time.monotonic() + WAIT_S
-        while self.child.isalive() and time.monotonic() < deadline:
+        while self.process.poll() is None and time.monotonic() < deadline:
             try:
                 self._read(0.2)
             except pexpect.EOF:
                 break
-        if self.child.isalive():
-            self.child.terminate(force=True)
+        try:
+            code = self.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
             pytest.fail(f"collabctl did not exit within {WAIT_S} s:\n{self.text}")
-        with contextlib.suppress(pexpect.EOF):
-            self._read(0)
-        self.child.close()
-        assert self.child.exitstatus is not None, f"killed by signal {self.child.signalstatus}"
+        with contextlib.suppress(pexpect.EOF, pexpect.TIMEOUT, OSError):
+            while True:  # what is left on the terminal after the exit
+                self.raw += self.child.read_nonblocking(65536, timeout=0)
+        with contextlib.suppress(OSError):
+            self.child.close()
+        assert code >= 0, f"killed by signal {-code}"
         assert "Traceback" not in self.text
-        return int(self.child.exitstatus)
+        return code
 
 
 # -- running collabctl as another user ---------------------------------------------------

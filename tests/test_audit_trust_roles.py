@@ -254,7 +254,7 @@ def test_agents_at_once_keep_every_chain_whole(
     same companies, all at once, as different roles: every chain stays one line."""
     import subprocess
 
-    from helpers import COLLABCTL
+    from helpers import COLLABCTL, collabctl_process
 
     anna, bertil = make_role(), make_role()
     granted(anna, "agent")
@@ -269,7 +269,7 @@ def test_agents_at_once_keep_every_chain_whole(
         email = f"ny{index}@example.se"
         jobs.append((bertil, ["add-user", number, "--email", email, "--name", "Ny"], None))
     running = [
-        subprocess.Popen(
+        collabctl_process(
             [*COLLABCTL, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

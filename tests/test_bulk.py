@@ -27,6 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import forkserver
 from collabctl.operations.bulk import LineReader, parse_line
 from collabctl.operations.demo import EXEMPEL, SIFFROR
 from collabctl.operations.ending import EndRequest
@@ -494,13 +495,8 @@ def _sqlite_db(home: Path) -> Path:
     return home / "collabctl.db"
 
 
-def _collabctl(*args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "collabctl", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        **kwargs,
-    )
+def _collabctl(*args: str, **kwargs: Any) -> forkserver.Popen:
+    return forkserver.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
 
 
 def _read_line(stream: Any, timeout: float = 120) -> bytes:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import collabctl
-from helpers import CLI, invoke, mode, run_process
+from helpers import CLI, fresh_process, invoke, mode, run_process
 
 PASSWORD = "s3cretpw"
 UNREACHABLE = f"postgresql://u:{PASSWORD}@127.0.0.1:1/db"
@@ -166,7 +166,7 @@ def test_wrong_password_on_a_real_server(pg_database_url: str) -> None:
 
 
 def test_a_real_process_shows_no_traceback_and_no_password() -> None:
-    listed = run_process("--database-url", UNREACHABLE, "list")
+    listed = fresh_process("--database-url", UNREACHABLE, "list")
     assert listed.exit_code == 3
     assert listed.stderr.startswith("error[database-unavailable]")
     assert "Traceback" not in listed.stderr
@@ -319,11 +319,11 @@ COMMANDS = [
 
 
 def test_version_and_help_in_a_real_process(home: Path) -> None:
-    version = run_process("--version")
+    version = fresh_process("--version")
     assert version.exit_code == 0
     assert version.stdout.strip() == f"collabctl {collabctl.__version__}"
 
-    helped = run_process("--help")
+    helped = fresh_process("--help")
     assert helped.exit_code == 0
     listed = [line.split()[0] for line in helped.stdout.splitlines() if line.startswith("  ")]
     for command in COMMANDS:

@@ -21,7 +21,15 @@ from typing import Any
 
 import pytest
 
-from helpers import CLI, COLLABCTL, db_url, killed_after, luhn_org_number
+from helpers import (
+    CLI,
+    COLLABCTL,
+    collabctl_process,
+    db_url,
+    killed_after,
+    luhn_org_number,
+    run_collabctl,
+)
 from pgbouncer_fixtures import ALL_BACKENDS
 
 pytestmark = pytest.mark.slow
@@ -117,7 +125,7 @@ def run_together(tmp_path: Path, commands: Sequence[Sequence[str]]) -> list[Fini
     for number, args in enumerate(commands):
         out = (tmp_path / f"proc{number}.out").open("w+", encoding="utf-8")
         err = (tmp_path / f"proc{number}.err").open("w+", encoding="utf-8")
-        proc = subprocess.Popen(
+        proc = collabctl_process(
             [*COLLABCTL, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
         )
         running.append((list(args), proc, out, err))
@@ -507,7 +515,7 @@ def test_sigkill_mid_bulk_end_leaves_every_item_whole_and_a_rerun_finishes(
     assert {r["customer_number"] for r in reported if r["status"] == "ended"} <= ended_before
     assert 0 < len(ended_before) < KILL_ITEMS, "the run was not killed mid-way"
 
-    rerun = subprocess.run(
+    rerun = run_collabctl(
         command,
         stdin=subprocess.DEVNULL,
         capture_output=True,

@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from helpers import COLLABCTL, PROCESS_TIMEOUT_S, db_url, killed_after, luhn_org_number
+from helpers import (
+    COLLABCTL,
+    PROCESS_TIMEOUT_S,
+    db_url,
+    killed_after,
+    luhn_org_number,
+    run_collabctl,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +93,7 @@ def test_sigkill_mid_import_leaves_every_company_whole_and_a_rerun_finishes(
     assert {r["key"] for r in reported if r["kind"] == "company"} <= whole
     assert 0 < len(whole) < COMPANIES, "the import was not killed mid-way"
 
-    rerun = subprocess.run(
+    rerun = run_collabctl(
         command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
         timeout=PROCESS_TIMEOUT_S,
     )  # fmt: skip

@@ -19,7 +19,7 @@ from collabctl.operations.mail_templates import Notice, to_facts
 from collabctl.store import outbox
 from collabctl.store.database import Database
 from collabctl.store.statements import Statements
-from helpers import COLLABCTL, PROCESS_TIMEOUT_S, db_url
+from helpers import COLLABCTL, PROCESS_TIMEOUT_S, collabctl_process, db_url
 from notify_smtp import SmtpServer, smtp_server
 from pgbouncer_fixtures import ALL_BACKENDS
 
@@ -55,14 +55,14 @@ def states(db: Database) -> list[dict[str, Any]]:
         return list(outbox.list_messages(conn, state=None))
 
 
-def sender(server: SmtpServer) -> subprocess.Popen[str]:
+def sender(server: SmtpServer) -> Any:
     env = {
         **os.environ,
         "COLLABCTL_SMTP_URL": server.url(),
         "COLLABCTL_MAIL_FROM": SENDER,
         "COLLABCTL_DATABASE_URL": db_url(),
     }
-    return subprocess.Popen(
+    return collabctl_process(
         [*COLLABCTL, "notify", "send"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 
 from collabctl.store.database import HEAD_REVISION
-from helpers import COLLABCTL, Run, invoke, run_process
+from helpers import COLLABCTL, Run, collabctl_process, invoke, run_process
 from pg_fixtures import PostgresServer, free_port
 
 pytestmark = pytest.mark.postgres
@@ -107,7 +107,7 @@ def test_admins_upgrading_at_once_take_turns(
 ) -> None:
     command = [*COLLABCTL, "--database-url", pg_empty_database_url, "db", "upgrade"]
     procs = [
-        subprocess.Popen(
+        collabctl_process(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

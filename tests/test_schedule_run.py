@@ -18,7 +18,16 @@ from collabctl.config import backup_dir
 from collabctl.operations.context import Context
 from collabctl.operations.schedule_run import run_due
 from collabctl.store.database import Database
-from helpers import CLI, COLLABCTL, db_url, killed_after, log_events, ok, schedule_run_at
+from helpers import (
+    CLI,
+    COLLABCTL,
+    db_url,
+    killed_after,
+    log_events,
+    ok,
+    run_collabctl,
+    schedule_run_at,
+)
 from test_concurrency import _assert_whole, _bulk_load, _item_states, run_together
 
 try:  # PgBouncer in transaction mode too, where the suite has it (pgbouncer_fixtures)
@@ -129,7 +138,7 @@ WHOLE_PROCESS = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_schedule_run_as_a_process_exits_4_when_one_failed(demo: CLI, at_due_time: None) -> None:
     schedule(demo, "1002", "eekonomi", "continue", by="customer")
     schedule(demo, "1001", "eekonomi", "continue")
-    result = subprocess.run(
+    result = run_collabctl(
         [*COLLABCTL, "schedule", "run", "--format", "jsonl"],
         capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
     )  # fmt: skip
@@ -141,7 +150,7 @@ def test_schedule_run_as_a_process_exits_4_when_one_failed(demo: CLI, at_due_tim
     ]
     assert "2 scheduled ends due: 1 done, 1 failed" in result.stderr
     assert "Traceback" not in result.stderr
-    again = subprocess.run(
+    again = run_collabctl(
         [*COLLABCTL, "schedule", "run"], capture_output=True, text=True, timeout=120, check=False
     )
     assert again.returncode == 0, again.stderr
@@ -155,7 +164,7 @@ def test_a_table_says_why_a_scheduled_end_failed(demo: CLI, at_due_time: None) -
     """The run's hint sends people to `schedule list --state failed`: its table, and the
     run's own, show the failed end's code and message (the machine formats the object)."""
     schedule(demo, "1002", "eekonomi", "continue", by="customer")  # 1002 has no main contact
-    ran = subprocess.run(
+    ran = run_collabctl(
         [*COLLABCTL, "schedule", "run"],
         capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
     )  # fmt: skip
@@ -228,7 +237,7 @@ def test_a_run_killed_midway_leaves_each_end_done_or_due_and_a_rerun_completes_i
     by_state = Counter(state for state, _ in states(cli).values())
     assert by_state == {"done": len(ended), "scheduled": KILL_ENDS - len(ended)}
 
-    rerun = subprocess.run(
+    rerun = run_collabctl(
         command, capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL
     )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
