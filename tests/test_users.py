@@ -384,14 +384,26 @@ def test_an_office_with_an_active_collaboration_may_change_users(db: Ops) -> Non
     assert db.run(ops.list_users, "1001", party=f"office:{SIFFROR}")
 
 
+USER_CHANGES = [
+    (ops.set_role, ("erik@kund.se", "administrator")),
+    (ops.set_services, ("erik@kund.se", ["eekonomi"], [])),
+    (ops.remove_user, ("erik@kund.se",)),
+    (promote_to_main_contact, ("erik@kund.se",)),
+]
+
+
+# every change finds the user through one scoped look-up (users.user_for_change): set_role
+# and the promotion on both backends, the other two on SQLite
 @pytest.mark.parametrize(
-    ("work", "args"),
+    ("backend", "work", "args"),
     [
-        (ops.set_role, ("erik@kund.se", "administrator")),
-        (ops.set_services, ("erik@kund.se", ["eekonomi"], [])),
-        (ops.remove_user, ("erik@kund.se",)),
-        (promote_to_main_contact, ("erik@kund.se",)),
+        *(
+            pytest.param(backend, work, args, id=f"{backend}-{work.__name__}")
+            for backend, changes in (("sqlite", USER_CHANGES), ("postgres", USER_CHANGES[::3]))
+            for work, args in changes
+        ),
     ],
+    indirect=["backend"],
 )
 @pytest.mark.parametrize("party", [f"office:{NORRLON}", "customer:1002"])
 def test_a_party_that_is_not_the_company_nor_works_for_it_may_not_change_users(
