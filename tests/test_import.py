@@ -785,6 +785,7 @@ def test_import_events_join_their_chains_intact(cli: CLI, tmp_path: Path) -> Non
     assert "intact" in verified.stdout + verified.stderr
 
 
+@sqlite_only  # the wording of the summary and the progress
 def test_progress_is_shown_on_a_terminal_and_errors_stay_readable(cli: CLI, tmp_path: Path) -> None:
     from helpers import Tty
 
@@ -801,6 +802,7 @@ def test_progress_is_shown_on_a_terminal_and_errors_stay_readable(cli: CLI, tmp_
     assert "imported 4 of 5 items: 0 changed, 4 unchanged, 1 failed" in piped.stderr
 
 
+@sqlite_only  # the wording of the summary and the progress
 def test_one_item_is_one_item(cli: CLI) -> None:
     result = cli("import", "-", input=json.dumps({"office": DOCUMENT["offices"][0]}))
     assert "imported 1 item: 1 changed, 0 unchanged, 0 failed" in result.stderr

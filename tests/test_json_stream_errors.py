@@ -112,7 +112,7 @@ def test_bulk_json_stopped_by_a_fatal_error_is_one_document(
         assert cli("list", "--customer", customer, "--format", "json").json() == before
 
 
-@sqlite_only  # the document's form; what the stop leaves in the database runs on both backends above
+@sqlite_only  # the document's form; what a stop leaves is tested on both backends
 def test_bulk_jsonl_stopped_by_a_fatal_error_ends_with_the_error_line(
     cli: CLI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -124,7 +124,7 @@ def test_bulk_jsonl_stopped_by_a_fatal_error_ends_with_the_error_line(
     assert lines[-1]["error"]["code"] == "database-unavailable"
 
 
-@sqlite_only  # the document's form; what the stop leaves in the database runs on both backends above
+@sqlite_only  # the document's form; what a stop leaves is tested on both backends
 def test_bulk_json_interrupted_is_one_document(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
     cli("demo")
     _stop_after_first_batch(monkeypatch, KeyboardInterrupt())

@@ -99,6 +99,7 @@ def test_an_end_queues_one_message_to_each_party(with_addresses: CLI, server: Sm
     assert to_company.message_id != to_office.message_id
 
 
+@sqlite_only  # the wording of a message, from facts already stored
 def test_messages_in_swedish_with_mail_language_sv(
     with_addresses: CLI, server: SmtpServer, home: Path
 ) -> None:
@@ -271,6 +272,7 @@ def test_a_delete_says_a_backup_exists_and_who_holds_it(
     assert "tester, who ended the collaboration, holds it" in body
 
 
+@sqlite_only  # the wording of a message, from facts already stored
 def test_a_delete_without_backup_says_so(demo: CLI, server: SmtpServer) -> None:
     result = demo(
         "end", "1001", "-s", "utlagg", "-o", "delete", "--by", "customer", "--force", "--yes",
@@ -283,6 +285,7 @@ def test_a_delete_without_backup_says_so(demo: CLI, server: SmtpServer) -> None:
     )
 
 
+@sqlite_only  # the wording of a message, from facts already stored
 def test_a_handover_says_what_it_means_for_access(demo: CLI, server: SmtpServer) -> None:
     result = demo("end", "1004", "-s", "lon", "-o", "handover", "--by", "customer",
                   "--confirm", "data-synchronised", "--force", "--yes")  # fmt: skip

@@ -605,6 +605,7 @@ def test_delete_restore_start_and_end_again(demo: CLI) -> None:
     assert restored["details"]["records"] == {"before": 0, "after": 2}
 
 
+@sqlite_only  # the rendering of a report or a hint already read
 def test_restore_dry_run_as_a_table(demo: CLI) -> None:
     backup = delete_with_backup(demo)
     run = demo("restore", str(backup), "--dry-run")
@@ -663,6 +664,7 @@ def test_a_backup_without_a_hash_needs_force_on_the_command_line(demo: CLI) -> N
     assert "its content matches the SHA-256 its delete recorded" in run.stdout
 
 
+@sqlite_only  # the rendering of a report or a hint already read
 def test_the_end_of_a_delete_says_how_to_undo_it_in_words_a_shell_keeps_together(
     cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
