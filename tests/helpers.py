@@ -150,7 +150,11 @@ def db_url() -> str:
 #: done in SQL, timestamps and time zones, JSON columns, large numbers, control
 #: characters stored and read back, roles and grants, migrations. When in doubt, keep
 #: PostgreSQL. (It parametrizes the ``backend`` fixture directly, so the ``postgres`` case
-#: is never collected, and the ``postgres`` marker is not added.)
+#: is never collected, and the ``postgres`` marker is not added; as a module's
+#: ``pytestmark`` every test there must use ``backend``, through ``cli``, ``demo`` or
+#: ``db``.) For many variants of one case, keep one on both backends and the rest on
+#: SQLite: ``parametrize(("backend", "value"), [("sqlite", a), ("postgres", a),
+#: ("sqlite", b)], indirect=["backend"])``.
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
