@@ -140,6 +140,25 @@ def db_url() -> str:
     )
 
 
+#: ``@sqlite_only`` on a test (or ``pytestmark = sqlite_only`` on a module): run it on the
+#: embedded SQLite database alone, not once more on PostgreSQL. The rule: the outcome is
+#: decided before any SQL runs, or does not depend on which database answered. That
+#: covers parsing of options and arguments, input validation and the refusals that come
+#: before the database is read, hints and usage errors, the rendering, format and field
+#: selection of rows already read, help text and catalogue texts. A test keeps
+#: PostgreSQL when the database can change the outcome: a change written and read back,
+#: locking, transactions and rollbacks, counts, filters, ordering, search and collation
+#: done in SQL, timestamps and time zones, JSON columns, large numbers, control
+#: characters stored and read back, roles and grants, migrations. When in doubt, keep
+#: PostgreSQL. (It parametrizes the ``backend`` fixture directly, so the ``postgres`` case
+#: is never collected, and the ``postgres`` marker is not added; as a module's
+#: ``pytestmark`` every test there must use ``backend``, through ``cli``, ``demo`` or
+#: ``db``.) For many variants of one case, keep one on both backends and the rest on
+#: SQLite: ``parametrize(("backend", "value"), [("sqlite", a), ("postgres", a),
+#: ("sqlite", b)], indirect=["backend"])``.
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
 # -- running collabctl as a real process -------------------------------------------------
 
 #: The installed console script beside this interpreter, else ``python -m collabctl``.

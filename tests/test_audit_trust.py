@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from collabctl.domain.audit_chain import Anchor
-from helpers import CLI, db_url, error_of, log_events, ok
+from helpers import CLI, db_url, error_of, log_events, ok, sqlite_only
 from pg_fixtures import PostgresServer
 
 END = ("--service", "eekonomi", "--outcome", "continue", "--by", "office", "--yes")
@@ -92,11 +92,10 @@ def test_every_event_records_who_the_database_says_wrote_it(
     assert expected in demo("log").stdout
 
 
+@sqlite_only  # PostgreSQL's db_user is the database's session_user (tested above)
 def test_on_sqlite_db_user_is_the_account_of_the_real_uid_not_the_environment(
-    cli: CLI, backend: str, monkeypatch: pytest.MonkeyPatch
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL's db_user is the database's session_user")
     for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
         monkeypatch.setenv(name, "mallory")
     assert cli("demo").exit_code == 0

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from helpers import CLI, Run, db_url, log_events, ok
+from helpers import CLI, Run, db_url, log_events, ok, sqlite_only
 
 END = ("end", "--from", "-", "--format", "jsonl")
 FLAGS = ("--service", "eekonomi", "--outcome", "continue", "--by", "office", "--yes")
@@ -35,6 +35,7 @@ HOSTILE: list[tuple[str, bytes]] = [
 ]
 
 
+@sqlite_only  # refused or read before any SQL runs
 def test_a_key_twice_in_a_line_is_refused_as_import_refuses_it(demo: CLI) -> None:
     """Which of two values would count is anybody's guess: the line fails, named."""
     run = run_bulk(demo, b'{"customer_number": "1007", "customer_number": "1001"}\n')
@@ -61,7 +62,12 @@ def assert_clean(run: Run) -> list[dict[str, Any]]:
     return [json.loads(line) for line in run.stdout.splitlines()]
 
 
-@pytest.mark.parametrize("source", ["stdin", "file"])
+# the same lines from a file are read before any SQL runs: stdin on both backends
+@pytest.mark.parametrize(
+    ("backend", "source"),
+    [("sqlite", "stdin"), ("postgres", "stdin"), ("sqlite", "file")],
+    indirect=["backend"],
+)
 def test_every_hostile_line_is_its_own_failure(demo: CLI, tmp_path: Path, source: str) -> None:
     # 1001 first and 1003 last are good; every line between them is hostile
     data = b"\n".join([b"1001", *(line for _, line in HOSTILE), b"1003"]) + b"\n"
@@ -92,6 +98,7 @@ def test_a_dry_run_fails_the_same_lines(demo: CLI) -> None:
     assert statuses == ["would-end", *["failed"] * len(HOSTILE), "would-end"]
 
 
+@sqlite_only  # refused or read before any SQL runs
 def test_a_leading_byte_order_mark_is_accepted_as_import_accepts_it(demo: CLI) -> None:
     run = run_bulk(demo, "\ufeff1001\n1003\n".encode())
     assert run.exit_code == 0, run.stderr
@@ -192,11 +199,10 @@ _LINES = st.lists(
 @given(lines=_LINES)
 # U+0085 echoed raw in a result split its JSON Lines record for Python's splitlines
 @example(lines=['{"customer_number":"\\u0085"}'])
+@sqlite_only  # parsing does not depend on the backend; the database cases run on both
 def test_any_lines_give_one_result_each_and_never_an_internal_error(
-    demo: CLI, backend: str, lines: list[str]
+    demo: CLI, lines: list[str]
 ) -> None:
-    if backend != "sqlite":
-        pytest.skip("parsing does not depend on the backend; the database cases run on both")
     data = "".join(f"{line}\n" for line in lines).encode("utf-8")
     run = run_bulk(demo, data, "--dry-run")
     first = lines[0].removeprefix("\ufeff")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from conftest import CLI
+from helpers import sqlite_only
 
 
+@sqlite_only  # the lines are refused before any SQL runs; the table renders them
 def test_a_hostile_line_is_shown_escaped_in_the_bulk_table(demo: CLI) -> None:
     lines = "\n".join(
         [

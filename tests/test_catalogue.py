@@ -17,6 +17,7 @@ from collabctl.domain.catalogue import (
 )
 from collabctl.domain.errors import InvalidInput
 from conftest import CLI
+from helpers import sqlite_only
 
 OFFICE = "556677-8899"
 
@@ -221,6 +222,7 @@ def test_catalogue_file_in_config_makes_a_new_service_usable(demo: CLI, home: Pa
     assert {"service": "tid", "state": "read-only", "records": 0} in show["subscriptions"]
 
 
+@sqlite_only  # the catalogue file is read before the database
 def test_catalogue_file_path_is_relative_to_the_config_directory(
     demo: CLI, home: Path, tmp_path: Path
 ) -> None:
@@ -238,6 +240,7 @@ def test_without_the_catalogue_file_the_service_is_unknown(demo: CLI) -> None:
     assert "unknown service 'tid'" in result.stderr
 
 
+@sqlite_only  # the catalogue file is read before the database
 def test_missing_catalogue_file_is_reported(demo: CLI, home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text('catalogue = "nowhere.toml"\n', encoding="utf-8")
@@ -248,6 +251,7 @@ def test_missing_catalogue_file_is_reported(demo: CLI, home: Path) -> None:
     assert "hint:" in result.stderr
 
 
+@sqlite_only  # the catalogue file is read before the database
 def test_bad_entry_in_catalogue_file_names_file_and_field(demo: CLI, home: Path) -> None:
     _write_catalogue(
         home, '[[services]]\ncode = "tid"\nname = "Tid"\noutcomes = ["continue", "archive"]\n'
@@ -315,6 +319,7 @@ def test_imported_service_can_be_used_later_in_the_same_document(cli: CLI) -> No
     assert [(r["customer_number"], r["service"]) for r in rows] == [("3001", "tid")]
 
 
+@sqlite_only  # refused before the database is read
 def test_import_rejects_a_service_with_an_unknown_outcome(cli: CLI) -> None:
     result = cli(
         "import", "-", input='{"service": {"code": "tid", "name": "Tid", "outcomes": ["archive"]}}'

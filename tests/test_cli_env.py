@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from collabctl.cli.app import app
 from collabctl.cli.env import Environment
 from conftest import CLI
-from helpers import error_of, invoke
+from helpers import error_of, invoke, sqlite_only
 
 RUNNER = CliRunner()
 
@@ -20,6 +20,7 @@ def written(stream: object) -> str:
     return cast(io.StringIO, stream).getvalue()
 
 
+@sqlite_only  # the environment and the flags decide it, not the database
 def test_the_injected_environment_carries_the_output(demo: CLI) -> None:
     env = Environment.for_test()
     result = RUNNER.invoke(app, ["list", "--format", "jsonl"], obj=env, catch_exceptions=False)
@@ -30,6 +31,7 @@ def test_the_injected_environment_carries_the_output(demo: CLI) -> None:
     assert any('"customer_number":"1001"' in row for row in rows)
 
 
+@sqlite_only  # the environment and the flags decide it, not the database
 def test_without_a_terminal_a_missing_answer_names_the_flag(demo: CLI) -> None:
     env = Environment.for_test(tty=False)
     result = RUNNER.invoke(app, ["set-main-contact", "1002"], obj=env, catch_exceptions=False)
@@ -37,6 +39,7 @@ def test_without_a_terminal_a_missing_answer_names_the_flag(demo: CLI) -> None:
     assert written(env.stderr).startswith("error[invalid-input]: which user? --user is required")
 
 
+@sqlite_only  # the environment and the flags decide it, not the database
 def test_no_input_is_honoured_with_an_injected_terminal(demo: CLI) -> None:
     env = Environment.for_test(tty=True)
     assert env.can_prompt
@@ -48,6 +51,7 @@ def test_no_input_is_honoured_with_an_injected_terminal(demo: CLI) -> None:
     assert "--user is required" in written(env.stderr)
 
 
+@sqlite_only  # the environment and the flags decide it, not the database
 def test_a_terminal_reads_the_file_from_standard_input(demo: CLI) -> None:
     env = Environment.for_test('{"office": {"org_number": "556677-8899", "name": "Ny AB"}}\n')
     result = RUNNER.invoke(app, ["import", "-"], obj=env, catch_exceptions=False)
@@ -73,10 +77,16 @@ def test_an_empty_actor_from_the_environment_is_invalid_input() -> None:
 END_1001 = ("end", "1001", "--service", "eekonomi", "--outcome", "deactivate", "--by", "office")
 
 
+# refused before the database is read: one case on both backends, the others on SQLite
 @pytest.mark.parametrize(
-    "actor",
-    ["agent\x00root", "agent\udcff", "a" * 201],
-    ids=["nul", "lone-surrogate", "too-long"],
+    ("backend", "actor"),
+    [
+        pytest.param("sqlite", "agent\x00root", id="sqlite-nul"),
+        pytest.param("postgres", "agent\x00root", id="postgres-nul"),
+        pytest.param("sqlite", "agent\udcff", id="sqlite-lone-surrogate"),
+        pytest.param("sqlite", "a" * 201, id="sqlite-too-long"),
+    ],
+    indirect=["backend"],
 )
 def test_an_actor_the_audit_log_cannot_store_is_refused_before_any_change(
     demo: CLI, actor: str

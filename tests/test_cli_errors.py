@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import collabctl
-from helpers import CLI, fresh_process, invoke, mode, run_process
+from helpers import CLI, fresh_process, invoke, mode, run_process, sqlite_only
 
 PASSWORD = "s3cretpw"
 UNREACHABLE = f"postgresql://u:{PASSWORD}@127.0.0.1:1/db"
@@ -73,6 +73,7 @@ def test_errors_print_code_message_and_hint_and_change_nothing(demo: CLI) -> Non
     assert state() == before
 
 
+@sqlite_only  # exit codes of parsing and usage
 def test_exit_codes_for_success_and_usage(demo: CLI) -> None:
     assert demo("list").exit_code == 0
     ok = demo(
@@ -277,6 +278,7 @@ def test_backup_files_are_private(demo: CLI, home: Path) -> None:
     assert ended["records_deleted"] == 2
 
 
+@sqlite_only  # the file's mode is collabctl's, not the database's
 def test_export_files_are_private(demo: CLI, tmp_path: Path) -> None:
     named = demo("export", "1001", "-o", "export.json")
     assert named.exit_code == 0, named.stderr
@@ -289,6 +291,7 @@ def test_export_files_are_private(demo: CLI, tmp_path: Path) -> None:
     assert mode(written[0]) == 0o600
 
 
+@sqlite_only  # the file's mode is collabctl's, not the database's
 def test_export_does_not_loosen_an_existing_file(demo: CLI, tmp_path: Path) -> None:
     target = tmp_path / "existing.json"
     target.write_text("old", encoding="utf-8")

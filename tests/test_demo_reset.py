@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shlex
 
-from helpers import CLI, Terminal, error_of, invoke, log_events
+from helpers import CLI, Terminal, error_of, invoke, log_events, sqlite_only
 
 END_1001 = ("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "customer", "--yes")
 
@@ -42,6 +42,7 @@ def test_reset_keeps_the_audit_log_append_only(demo: CLI) -> None:
     assert demo("log", "--verify").exit_code == 0
 
 
+@sqlite_only  # a usage error: the flags decide it, not the database
 def test_reset_without_a_terminal_needs_yes(demo: CLI) -> None:
     assert demo(*END_1001).exit_code == 0
     error = error_of(demo("demo", "--reset", "--format", "json"), "invalid-input", 2)

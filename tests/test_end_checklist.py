@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from helpers import CLI, Run, error_of, import_doc
+from helpers import CLI, Run, error_of, import_doc, sqlite_only
 
 JSON = ("--format", "json")
 LON_ITEMS = ("customer-user-added", "data-synchronised", "backup-handed-over")
@@ -269,6 +269,7 @@ def test_dry_run_needs_no_yes_and_reports_a_missing_outcome(demo: CLI) -> None:
 # -- without a terminal: every missing answer is exit 2 naming its flag ---------------
 
 
+@sqlite_only  # a usage error: the flags decide it, not the database
 def test_end_without_yes_is_a_usage_error_naming_yes(demo: CLI) -> None:
     before = observable(demo, "1001")
     run = end(demo, "1001", "eekonomi", "-o", "continue", "--by", "customer")

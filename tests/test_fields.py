@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from helpers import CLI, Tty, error_of
+from helpers import CLI, Tty, error_of, sqlite_only
 
 COMMANDS = [
     ("list",),
@@ -20,7 +20,15 @@ COMMANDS = [
 ]
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+# the selection of keys of rows already read: list on both backends, the others on SQLite
+@pytest.mark.parametrize(
+    ("backend", "command"),
+    [
+        pytest.param("postgres", COMMANDS[0], id="postgres-list"),
+        *(pytest.param("sqlite", c, id="sqlite-" + " ".join(c)) for c in COMMANDS),
+    ],
+    indirect=["backend"],
+)
 def test_fields_select_keys_in_every_machine_format(demo: CLI, command: tuple[str, ...]) -> None:
     # a change, so that the outbox holds messages too
     assert demo("start", "0042", "-s", "eekonomi", "--office", "556677-8899").exit_code == 0
@@ -39,6 +47,7 @@ def test_fields_select_keys_in_every_machine_format(demo: CLI, command: tuple[st
     assert csv[0] == fields and len(csv) == len(whole) + 1
 
 
+@sqlite_only  # the selection of fields of rows already read
 def test_fields_choose_the_columns_of_a_table(demo: CLI) -> None:
     table = demo("list", "--fields", "service,customer_number,office_name").stdout.splitlines()
     assert table[0].split() == ["service", "customer", "office"]
@@ -47,6 +56,7 @@ def test_fields_choose_the_columns_of_a_table(demo: CLI) -> None:
     assert "state" in at_terminal and "company" not in at_terminal
 
 
+@sqlite_only  # the selection of fields of rows already read
 def test_fields_of_one_record(demo: CLI) -> None:
     shown = demo("show", "1001", "--fields", "name,main_contact", "--format", "json").json()
     assert shown == {"name": "Kund AB", "main_contact": "anna@kund.se"}
@@ -63,6 +73,7 @@ def test_fields_of_one_record(demo: CLI) -> None:
         (("user", "list", "1001"), "emial", "email"),
     ],
 )
+@sqlite_only  # fields are refused before the database is read
 def test_an_unknown_field_gets_a_did_you_mean(
     demo: CLI, command: tuple[str, ...], typo: str, meant: str
 ) -> None:
@@ -72,10 +83,12 @@ def test_an_unknown_field_gets_a_did_you_mean(
     assert "Traceback" not in run.output
 
 
+@sqlite_only  # fields are refused before the database is read
 def test_no_field_at_all_is_invalid(demo: CLI) -> None:
     error_of(demo("list", "--fields", " , ", "--format", "json"), "invalid-input", 2)
 
 
+@sqlite_only  # fields are refused before the database is read
 def test_fields_of_the_results_of_end_from(demo: CLI) -> None:
     flags = ("end", "--from", "-", "-s", "fakturering", "-o", "continue", "--by", "office")
     run = demo(*flags, "--dry-run", "--fields", "customer_number,status", "--format", "jsonl",
@@ -119,6 +132,7 @@ def _runs_late(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(schedule_run, "run_due", run_due)
 
 
+@sqlite_only  # the selection of fields of rows already read
 def test_fields_of_schedule_list(demo: CLI) -> None:
     scheduled = _schedule(demo, *END_1001)
     flags = ("schedule", "list", "--fields", "service,id")
@@ -163,6 +177,7 @@ def test_fields_of_schedule_run_and_of_the_failed_ends_it_leaves(
         (("schedule", "run"), "stauts", "status"),
     ],
 )
+@sqlite_only  # fields are refused before the database is read
 def test_an_unknown_field_of_a_scheduled_end_gets_a_did_you_mean(
     demo: CLI, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...], typo: str, meant: str
 ) -> None:
@@ -176,6 +191,7 @@ def test_an_unknown_field_of_a_scheduled_end_gets_a_did_you_mean(
     assert (still["id"], still["state"]) == (scheduled["id"], "scheduled")
 
 
+@sqlite_only  # fields are refused before the database is read
 def test_schedule_run_checks_the_fields_with_nothing_due(demo: CLI) -> None:
     _schedule(demo, *END_1001)  # due in 2099 only
     nothing = demo("schedule", "run", "--fields", "id,status", "--format", "json")

@@ -7,28 +7,35 @@ import pytest
 
 from helpers import CLI, error_of
 
+TYPOS = [
+    (("log", "--action", "ennd"), "end"),
+    (("log", "--action", "remove-usr"), "remove-user"),
+    (("list", "--state", "actve"), "active"),
+    (("list", "--sort", "strated"), "started"),
+    (("notify", "list", "--state", "pendng"), "pending"),
+    (("add-user", "1001", "--email", "ny@kund.se", "--role", "auditr"), "auditor"),
+    (("user", "set-role", "1001", "erik@kund.se", "administrater"), "administrator"),
+    (
+        ("end", "1001", "-s", "eekonomi", "-o", "contnue", "--by", "customer", "--dry-run"),
+        "continue",
+    ),
+    (
+        ("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "custmer", "--dry-run"),
+        "customer",
+    ),
+    (("list", "--service", "eekonmi"), "eekonomi"),
+]
 
+
+# the fixed values are refused before the database is read, so they run on SQLite; the
+# services are the catalogue's, looked up in the database, so that one runs on both
 @pytest.mark.parametrize(
-    ("args", "meant"),
+    ("backend", "args", "meant"),
     [
-        (("log", "--action", "ennd"), "end"),
-        (("log", "--action", "remove-usr"), "remove-user"),
-        (("list", "--state", "actve"), "active"),
-        (("list", "--sort", "strated"), "started"),
-        (("notify", "list", "--state", "pendng"), "pending"),
-        (("add-user", "1001", "--email", "ny@kund.se", "--role", "auditr"), "auditor"),
-        (("user", "set-role", "1001", "erik@kund.se", "administrater"), "administrator"),
-        (
-            ("end", "1001", "-s", "eekonomi", "-o", "contnue", "--by", "customer", "--dry-run"),
-            "continue",
-        ),
-        (
-            ("end", "1001", "-s", "eekonomi", "-o", "continue", "--by", "custmer", "--dry-run"),
-            "customer",
-        ),
-        (("list", "--service", "eekonmi"), "eekonomi"),
+        *(pytest.param("sqlite", args, meant, id=f"sqlite-{meant}") for args, meant in TYPOS),
+        pytest.param("postgres", *TYPOS[-1], id="postgres-eekonomi"),
     ],
-    ids=lambda v: v[-1] if isinstance(v, tuple) else v,
+    indirect=["backend"],
 )
 def test_a_typo_in_a_fixed_value_gets_a_did_you_mean(
     demo: CLI, args: tuple[str, ...], meant: str

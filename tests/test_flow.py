@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from helpers import CLI, error_of, show
+from helpers import CLI, error_of, show, sqlite_only
 
 JSON = ("--format", "json")
 
@@ -22,6 +22,7 @@ def snapshot(cli: CLI) -> tuple[Any, Any]:
 # -- dry run ------------------------------------------------------------------------------------
 
 
+@sqlite_only  # the wording of a report already read
 def test_a_passing_dry_run_ends_with_a_verdict(demo: CLI) -> None:
     before = snapshot(demo)
     run = demo("end", "1001", "-s", "eekonomi", "-o", "deactivate", "--by", "office", "--dry-run")
@@ -39,6 +40,7 @@ def test_a_passing_dry_run_ends_with_a_verdict(demo: CLI) -> None:
     assert snapshot(demo) == before
 
 
+@sqlite_only  # the wording of a report already read
 def test_a_dry_run_without_the_answers_says_what_a_real_run_needs(demo: CLI) -> None:
     run = demo("end", "1001", "-s", "eekonomi", "--dry-run")
     assert run.exit_code == 0, run.stderr
@@ -47,6 +49,7 @@ def test_a_dry_run_without_the_answers_says_what_a_real_run_needs(demo: CLI) -> 
     )
 
 
+@sqlite_only  # the wording of a report already read
 def test_a_dry_run_of_a_delete_says_what_happens_to_the_backup(demo: CLI) -> None:
     before = snapshot(demo)
     flags = ("end", "1007", "-s", "utlagg", "-o", "delete", "--by", "customer", "--dry-run")
@@ -72,6 +75,7 @@ def test_a_failing_dry_run_has_no_verdict_of_success(demo: CLI) -> None:
     assert "error[checklist-incomplete]" in run.stderr
 
 
+@sqlite_only  # a usage error: the flags decide it, not the database
 def test_flags_that_do_not_apply_are_usage_errors(demo: CLI) -> None:
     before = snapshot(demo)
     cases = [
@@ -135,6 +139,7 @@ def test_export_counts_records_in_words(demo: CLI, tmp_path: Path) -> None:
 # -- bulk table -------------------------------------------------------------------------------
 
 
+@sqlite_only  # the wording of a report already read
 def test_bulk_table_rows_come_before_their_errors(demo: CLI) -> None:
     before = show(demo, "1002")
     run = demo(

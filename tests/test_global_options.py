@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CLI, COMMAND, Tty, invoke, log_events
+from helpers import CLI, COMMAND, Tty, invoke, log_events, sqlite_only
 from test_terminal import at_terminal, calls, pager
 
 __all__ = ["pager"]
 
 OFFICE = "office:556677-8899"
+
+# Where an option stands is the parser's business, so these run on SQLite only
+# (sqlite_only); what each option does is tested on both backends in its own module.
 
 
 def both_ways(cli: CLI, option: tuple[str, ...], *command: str, **kwargs: object) -> str:
@@ -28,18 +31,21 @@ def both_ways(cli: CLI, option: tuple[str, ...], *command: str, **kwargs: object
     return before.stdout
 
 
+@sqlite_only
 def test_as_after_the_command_scopes_it(demo: CLI) -> None:
     scoped = both_ways(demo, ("--as", OFFICE), "list", "--format", "csv")
     assert scoped != demo("list", "--format", "csv").stdout
     assert {line.split(",")[3] for line in scoped.splitlines()[1:]} == {"556677-8899"}
 
 
+@sqlite_only
 def test_as_after_a_command_in_a_group(demo: CLI) -> None:
     both_ways(demo, ("--as", "customer:1001"), "user", "list", "1001", "--format", "json")
     refused = demo("user", "list", "1002", "--as", "customer:1001")
     assert refused.exit_code == 1 and "error[not-found]" in refused.stderr
 
 
+@sqlite_only
 def test_database_url_after_the_command(demo: CLI, tmp_path: Path) -> None:
     other = f"sqlite:///{tmp_path / 'other.db'}"
     both_ways(demo, ("--database-url", other), "list")  # no database there: the same error
@@ -52,6 +58,7 @@ def test_database_url_after_the_command(demo: CLI, tmp_path: Path) -> None:
     assert "eekonomi" in demo("list", "--customer", "1001", "-f", "csv").stdout
 
 
+@sqlite_only
 def test_actor_after_the_command_is_recorded(demo: CLI) -> None:
     demo("user", "set-role", "1001", "erik@kund.se", "auditor", "--actor", "Alice A")
     demo("--actor", "Bob B", "user", "set-role", "1001", "erik@kund.se", "user")
@@ -62,6 +69,7 @@ def test_actor_after_the_command_is_recorded(demo: CLI) -> None:
     both_ways(demo, ("--actor", " "), "user", "set-role", "1001", "erik@kund.se", "user")
 
 
+@sqlite_only
 def test_no_input_after_the_command_at_a_terminal(demo: CLI) -> None:
     text = both_ways(demo, ("--no-input",), "user", "set-role", "1001", tty=Tty())
     assert text == ""
@@ -69,12 +77,14 @@ def test_no_input_after_the_command_at_a_terminal(demo: CLI) -> None:
     assert refused.exit_code == 2 and "EMAIL is required" in refused.stderr
 
 
+@sqlite_only
 def test_color_after_the_command(demo: CLI) -> None:
     coloured = both_ways(demo, ("--color", "always"), "show", "1001", tty=Tty())
     assert "\x1b[" in coloured
     assert "\x1b[" not in demo("show", "1001", "--color", "never", tty=Tty()).stdout
 
 
+@sqlite_only
 def test_a_command_with_an_option_of_that_name_keeps_its_own(demo: CLI) -> None:
     # log --actor filters; the global one goes before the command
     assert demo("log", "--actor", "nobody-at-all", "--format", "json").json() == []

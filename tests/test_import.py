@@ -15,6 +15,7 @@ from collabctl.cli.app import app
 from collabctl.operations.importing import reader as item_reader
 from collabctl.operations.importing.reader import iter_items
 from conftest import CLI, Run
+from helpers import sqlite_only
 
 OFFICE_A = "556677-8899"
 OFFICE_B = "559123-4561"
@@ -127,9 +128,13 @@ FORMS = {
 }
 
 
+# the forms differ before any SQL runs: one on both backends, the others on SQLite
 @pytest.mark.parametrize(
-    ("form", "via"),
-    [(form, "file") for form in FORMS] + [("pretty-document", "stdin"), ("json-lines", "stdin")],
+    ("backend", "form", "via"),
+    [("postgres", "pretty-document", "file")]
+    + [("sqlite", form, "file") for form in FORMS]
+    + [("sqlite", "pretty-document", "stdin"), ("sqlite", "json-lines", "stdin")],
+    indirect=["backend"],
 )
 def test_every_form_imports_the_same_data(cli: CLI, tmp_path: Path, form: str, via: str) -> None:
     text = FORMS[form](DOCUMENT)
@@ -189,7 +194,12 @@ def test_import_output_formats(cli: CLI, tmp_path: Path) -> None:
     assert summary.json() == {"changed": 0, "unchanged": 4, "failed": 0, "items": 4}
 
 
-@pytest.mark.parametrize("text", ["", "\n\n", "  \n\t\n", "\ufeff"])
+# refused before the database is read: one case on both backends, the others on SQLite
+@pytest.mark.parametrize(
+    ("backend", "text"),
+    [("postgres", ""), *(("sqlite", text) for text in ["", "\n\n", "  \n\t\n", "\ufeff"])],
+    indirect=["backend"],
+)
 def test_empty_input_is_invalid(cli: CLI, text: str) -> None:
     result = cli("import", "-", input=text)
     assert result.exit_code == 2, result.stderr
@@ -197,12 +207,14 @@ def test_empty_input_is_invalid(cli: CLI, text: str) -> None:
     assert "hint: " in result.stderr
 
 
+@sqlite_only  # refused before the database is read
 def test_a_document_without_items_imports_nothing(cli: CLI) -> None:
     result = cli("import", "-", input='{"offices": [], "companies": []}')
     assert result.exit_code == 0, result.stderr
     assert "imported 0 items" in result.stderr
 
 
+@sqlite_only  # refused before the database is read
 def test_missing_file_is_a_usage_error(cli: CLI) -> None:
     result = cli("import", "no-such-file.json")
     assert result.exit_code == 2
@@ -478,6 +490,7 @@ def test_second_active_collaboration_for_a_service_is_a_duplicate(cli: CLI) -> N
     assert [c["office_org_number"] for c in shown["collaborations"]] == [OFFICE_A]
 
 
+@sqlite_only  # refused before the database is read
 def test_two_active_collaborations_in_one_item_are_invalid(cli: CLI) -> None:
     item = company(
         "2300",
@@ -496,6 +509,7 @@ def test_two_active_collaborations_in_one_item_are_invalid(cli: CLI) -> None:
 # -- exit codes -----------------------------------------------------------------------------
 
 
+@sqlite_only  # refused before the database is read
 def test_exit_code_is_2_when_every_item_is_invalid(cli: CLI) -> None:
     text = "\n".join(line for line, _ in BAD_LINES[:3]) + "\n"
     result = cli("import", "-", input=text, env={"COLLABCTL_NO_INPUT": "1"})
@@ -771,6 +785,7 @@ def test_import_events_join_their_chains_intact(cli: CLI, tmp_path: Path) -> Non
     assert "intact" in verified.stdout + verified.stderr
 
 
+@sqlite_only  # the wording of the summary and the progress
 def test_progress_is_shown_on_a_terminal_and_errors_stay_readable(cli: CLI, tmp_path: Path) -> None:
     from helpers import Tty
 
@@ -787,6 +802,7 @@ def test_progress_is_shown_on_a_terminal_and_errors_stay_readable(cli: CLI, tmp_
     assert "imported 4 of 5 items: 0 changed, 4 unchanged, 1 failed" in piped.stderr
 
 
+@sqlite_only  # the wording of the summary and the progress
 def test_one_item_is_one_item(cli: CLI) -> None:
     result = cli("import", "-", input=json.dumps({"office": DOCUMENT["offices"][0]}))
     assert "imported 1 item: 1 changed, 0 unchanged, 0 failed" in result.stderr

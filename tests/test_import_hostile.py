@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from conftest import CLI
-from helpers import Run, error_of, log_events, show
+from helpers import Run, error_of, log_events, show, sqlite_only
 
 OFFICE = "556677-8899"
 GOOD_ORG = "556036-0793"
@@ -87,7 +87,20 @@ UNREADABLE_LINES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("bad", "message"), UNREADABLE_LINES, ids=lambda v: str(v)[:30])
+def on_backends(cases: list[Any], on_both: set[int]) -> list[Any]:
+    """``cases`` on SQLite, the ones at ``on_both`` also on PostgreSQL: a bad line is
+    refused before any SQL runs, so the others need not run on both."""
+    return [
+        pytest.param(backend, *case, id="-".join([backend, *(str(v)[:40] for v in case[1:])]))
+        for index, case in enumerate(cases)
+        for backend in ("sqlite", "postgres")
+        if backend == "sqlite" or index in on_both
+    ]
+
+
+@pytest.mark.parametrize(
+    ("backend", "bad", "message"), on_backends(UNREADABLE_LINES, {3}), indirect=["backend"]
+)
 def test_a_line_that_cannot_be_read_fails_alone(
     cli: CLI, tmp_path: Path, bad: bytes, message: str
 ) -> None:
@@ -122,7 +135,11 @@ INVALID_VALUES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("bad", "path", "problem"), INVALID_VALUES, ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize(
+    ("backend", "bad", "path", "problem"),
+    on_backends(INVALID_VALUES, {0, 1, 5}),
+    indirect=["backend"],
+)
 def test_a_value_the_database_cannot_store_fails_its_item_with_its_path(
     cli: CLI, tmp_path: Path, bad: bytes, path: str, problem: str
 ) -> None:
@@ -142,6 +159,7 @@ def test_a_service_code_longer_than_its_column_is_invalid(cli: CLI, tmp_path: Pa
     assert row["kind"] == "service"
 
 
+@sqlite_only  # refused before the database is read
 def test_the_key_of_a_failed_item_is_reported_whenever_it_can_be_read(
     cli: CLI, tmp_path: Path
 ) -> None:
@@ -203,6 +221,7 @@ def test_a_bad_entry_of_a_document_is_skipped_and_the_rest_read(cli: CLI, tmp_pa
     assert show(cli, "5107")["name"] == "Bolag 5107"
 
 
+@sqlite_only  # refused before the database is read
 def test_a_key_twice_in_a_document_stops_reading_it(cli: CLI) -> None:
     run = cli("import", "-", input='{"companies": [], "companies": []}')
     assert run.exit_code == 2
@@ -211,6 +230,7 @@ def test_a_key_twice_in_a_document_stops_reading_it(cli: CLI) -> None:
 
 
 @pytest.mark.parametrize("form", ["json-lines", "document"])
+@sqlite_only  # read before any SQL runs
 def test_a_leading_byte_order_mark_is_accepted(cli: CLI, tmp_path: Path, form: str) -> None:
     if form == "json-lines":
         data = b"\xef\xbb\xbf" + office_line() + b"\n" + company_line("5201") + b"\n"
@@ -224,6 +244,7 @@ def test_a_leading_byte_order_mark_is_accepted(cli: CLI, tmp_path: Path, form: s
 # -- lookalike keys -----------------------------------------------------------------------
 
 
+@sqlite_only  # refused before the database is read
 def test_lookalike_digits_are_not_keys(cli: CLI, tmp_path: Path) -> None:
     lines = [office_line(), company_line("1001"), company_line("１００１")]
     run = import_bytes(cli, tmp_path, b"\n".join(lines) + b"\n")
@@ -276,6 +297,7 @@ def test_nothing_of_a_failed_item_reaches_the_audit_log(cli: CLI, tmp_path: Path
     assert keys == [OFFICE, "5001", "5002"]
 
 
+@sqlite_only  # refused before the database is read
 def test_a_time_out_of_range_is_invalid_in_log_since_too(cli: CLI) -> None:
     run = cli("log", "--since", "0001-01-01T00:00:00+05:00", "--format", "json")
     error = error_of(run, "invalid-input", 2)

@@ -108,15 +108,24 @@ def test_an_active_collaboration_needs_an_active_subscription(demo: CLI) -> None
 # -- ended collaborations -----------------------------------------------------------------
 
 
+HISTORY_CHANGES = [
+    ("outcome", "continue"),
+    ("ended_by", "office"),
+    ("ended_at", "2020-01-01T00:00:00Z"),
+    ("reason", "another reason"),
+    ("actor", "someone else"),
+]
+
+
+# one rule for every field: a time and a choice on both backends, the others on SQLite
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("backend", "field", "value"),
     [
-        ("outcome", "continue"),
-        ("ended_by", "office"),
-        ("ended_at", "2020-01-01T00:00:00Z"),
-        ("reason", "another reason"),
-        ("actor", "someone else"),
+        *(("sqlite", *change) for change in HISTORY_CHANGES),
+        ("postgres", *HISTORY_CHANGES[0]),
+        ("postgres", *HISTORY_CHANGES[2]),
     ],
+    indirect=["backend"],
 )
 def test_an_ended_collaboration_keeps_its_history(demo: CLI, field: str, value: str) -> None:
     company = export(demo, "0042")
@@ -190,28 +199,37 @@ def new_company(**extra: Any) -> dict[str, Any]:
     return {"customer_number": "6001", "org_number": "556036-0793", "name": "Ny AB", **extra}
 
 
+NEW_COMPANY_CONFLICTS = [
+    (
+        {
+            "subscriptions": [{"service": "eekonomi", "state": "read-only"}],
+            "collaborations": [
+                {"service": "eekonomi", "office": OFFICE_A, "started_at": "2024-01-01"}
+            ],
+        },
+        "collaborations[0]",
+        "an active collaboration needs an active subscription (eekonomi is read-only)",
+    ),
+    (
+        {
+            "subscriptions": [{"service": "utlagg", "state": "deleted"}],
+            "records": [{"id": "R", "service": "utlagg", "kind": "outlay", "status": "draft"}],
+        },
+        "records[0]",
+        "a deleted subscription holds no records",
+    ),
+]
+
+
+# one rule for both: the first case on both backends, the second on SQLite
 @pytest.mark.parametrize(
-    ("extra", "path", "problem"),
+    ("backend", "extra", "path", "problem"),
     [
-        (
-            {
-                "subscriptions": [{"service": "eekonomi", "state": "read-only"}],
-                "collaborations": [
-                    {"service": "eekonomi", "office": OFFICE_A, "started_at": "2024-01-01"}
-                ],
-            },
-            "collaborations[0]",
-            "an active collaboration needs an active subscription (eekonomi is read-only)",
-        ),
-        (
-            {
-                "subscriptions": [{"service": "utlagg", "state": "deleted"}],
-                "records": [{"id": "R", "service": "utlagg", "kind": "outlay", "status": "draft"}],
-            },
-            "records[0]",
-            "a deleted subscription holds no records",
-        ),
+        ("sqlite", *NEW_COMPANY_CONFLICTS[0]),
+        ("postgres", *NEW_COMPANY_CONFLICTS[0]),
+        ("sqlite", *NEW_COMPANY_CONFLICTS[1]),
     ],
+    indirect=["backend"],
 )
 def test_a_new_company_must_be_consistent(
     demo: CLI, extra: dict[str, Any], path: str, problem: str

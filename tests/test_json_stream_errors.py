@@ -18,6 +18,7 @@ import pytest
 from collabctl.cli.env import Environment
 from collabctl.cli.output import Format, close_json_array, emit_error, emit_rows
 from conftest import CLI
+from helpers import sqlite_only
 
 END = ("end", "--from", "-", "--service", "eekonomi", "--outcome", "deactivate", "--by")
 ENDS = "1001\n1004\n1007\n"
@@ -111,6 +112,7 @@ def test_bulk_json_stopped_by_a_fatal_error_is_one_document(
         assert cli("list", "--customer", customer, "--format", "json").json() == before
 
 
+@sqlite_only  # the document's form; what a stop leaves is tested on both backends
 def test_bulk_jsonl_stopped_by_a_fatal_error_ends_with_the_error_line(
     cli: CLI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -122,6 +124,7 @@ def test_bulk_jsonl_stopped_by_a_fatal_error_ends_with_the_error_line(
     assert lines[-1]["error"]["code"] == "database-unavailable"
 
 
+@sqlite_only  # the document's form; what a stop leaves is tested on both backends
 def test_bulk_json_interrupted_is_one_document(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
     cli("demo")
     _stop_after_first_batch(monkeypatch, KeyboardInterrupt())

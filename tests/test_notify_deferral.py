@@ -146,12 +146,16 @@ def test_a_per_connection_limit_reconnects_and_one_run_sends_all(
     assert len(server.mailbox.received) == 10
 
 
+# where the server refuses is the SMTP conversation's business: rcpt on both backends,
+# mail on SQLite
 @pytest.mark.parametrize(
-    ("where", "reply"),
+    ("backend", "where", "reply"),
     [
-        ("rcpt", "530 5.7.0 Authentication required"),
-        ("mail", "553 5.7.1 sender address rejected: not owned by user"),
+        ("sqlite", "rcpt", "530 5.7.0 Authentication required"),
+        ("postgres", "rcpt", "530 5.7.0 Authentication required"),
+        ("sqlite", "mail", "553 5.7.1 sender address rejected: not owned by user"),
     ],
+    indirect=["backend"],
 )
 def test_a_refusal_of_collabctl_stops_the_run_and_charges_nobody(
     db: Database, server: SmtpServer, where: str, reply: str

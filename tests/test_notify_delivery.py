@@ -16,6 +16,7 @@ from collabctl.operations.delivery import Delivery, send_pending
 from collabctl.operations.mail_templates import render
 from collabctl.operations.mailer import Mailer, parse_smtp_url, smtp_settings
 from collabctl.store.database import Database
+from helpers import sqlite_only
 from notify_smtp import SmtpServer, self_signed_certificate, smtp_server
 from outbox_builders import SENDER, by_id, notice, queue, queue_notices, rows, settings_for
 
@@ -136,6 +137,7 @@ def test_a_server_that_drops_the_connection_after_accepting(
     assert all(m["state"] == "sent" and m["attempts"] == 1 for m in rows(db))
 
 
+@sqlite_only  # the SMTP conversation, not the outbox, decides it
 def test_starttls_is_used_when_offered_and_smtps_from_the_start(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -92,11 +92,20 @@ def test_retry_refuses_a_message_that_is_not_failed_and_changes_nothing(failed: 
     error_of(cli("notify", "retry", "abc", "--format", "json"), "invalid-input", 2)
 
 
+NO_CHOICE = [
+    ["notify", "retry"],
+    ["notify", "retry", "1", "--failed"],
+    ["notify", "retry", "1", "--customer", "1001"],
+    ["notify", "cancel"],
+]
+
+
+# usage errors before any SQL runs: one case on both backends, the others on SQLite
 @pytest.mark.parametrize(
-    "args",
-    [["notify", "retry"], ["notify", "retry", "1", "--failed"], ["notify", "retry", "1",
-     "--customer", "1001"], ["notify", "cancel"]],
-)  # fmt: skip
+    ("backend", "args"),
+    [("postgres", NO_CHOICE[0]), *(("sqlite", args) for args in NO_CHOICE)],
+    indirect=["backend"],
+)
 def test_retry_and_cancel_need_to_know_which_messages(demo: CLI, args: list[str]) -> None:
     error_of(demo(*args, "--format", "json"), "invalid-input", 2)
 

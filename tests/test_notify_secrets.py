@@ -17,7 +17,7 @@ from collabctl.operations.context import Context
 from collabctl.operations.delivery import send_pending
 from collabctl.operations.mailer import parse_smtp_url, smtp_settings
 from collabctl.store.database import Database
-from helpers import CLI, error_of, import_doc, ok, show
+from helpers import CLI, error_of, import_doc, ok, show, sqlite_only
 from notify_smtp import free_port, self_signed_certificate, smtp_server
 from outbox_builders import notice, queue, queue_notices, rows, settings_for
 
@@ -63,6 +63,7 @@ def test_the_password_is_never_shown_when_the_url_is_bad() -> None:
         assert "s?s@w" not in raised.value.message + raised.value.hint
 
 
+@sqlite_only  # the SMTP conversation and the mail's form, not the outbox, decide it
 def test_a_hard_password_logs_in_over_starttls_and_delivers(
     db: Database, tls: ssl.SSLContext
 ) -> None:
@@ -90,6 +91,7 @@ def test_a_login_over_a_connection_without_starttls_is_refused_before_auth(
     assert [(m["state"], m["attempts"], m["deferrals"]) for m in rows(db)] == [("pending", 0, 0)]
 
 
+@sqlite_only  # the SMTP conversation and the mail's form, not the outbox, decide it
 def test_a_relay_without_a_user_needs_no_tls(db: Database) -> None:
     with smtp_server() as server:  # no STARTTLS, no login: a local relay
         queue(db, "anna@kund.example")
@@ -107,6 +109,7 @@ def smtp_finding(cli: CLI, env: dict[str, str]) -> tuple[int, dict[str, Any], st
     return result.exit_code, finding, result.output
 
 
+@sqlite_only  # the SMTP conversation and the mail's form, not the outbox, decide it
 def test_doctor_walks_connect_ehlo_starttls_auth_without_sending(
     cli: CLI, tls: ssl.SSLContext
 ) -> None:
@@ -134,6 +137,7 @@ def test_doctor_walks_connect_ehlo_starttls_auth_without_sending(
         assert "wrong-pw-77" not in output
 
 
+@sqlite_only  # the SMTP conversation and the mail's form, not the outbox, decide it
 def test_doctor_says_why_the_server_cannot_be_used(cli: CLI) -> None:
     port = free_port()
     code, finding, _ = smtp_finding(cli, {"COLLABCTL_SMTP_URL": f"smtp://127.0.0.1:{port}"})
@@ -152,6 +156,7 @@ def test_doctor_says_why_the_server_cannot_be_used(cli: CLI) -> None:
         assert "starttls not offered (no login over this connection)" in finding["detail"]
 
 
+@sqlite_only  # the SMTP conversation and the mail's form, not the outbox, decide it
 def test_doctor_checks_no_smtp_server_when_none_is_configured(cli: CLI) -> None:
     assert [f["check"] for f in ok(cli("doctor", "--format", "json"))][-1] == "notifications"
 
@@ -159,6 +164,7 @@ def test_doctor_checks_no_smtp_server_when_none_is_configured(cli: CLI) -> None:
 # -- the form of a mail --------------------------------------------------------------
 
 
+@sqlite_only  # the SMTP conversation and the mail's form, not the outbox, decide it
 def test_date_is_the_send_time_in_numeric_zone_form(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,6 +179,7 @@ def test_date_is_the_send_time_in_numeric_zone_form(
     assert before <= parsedate_to_datetime(raw) <= after
 
 
+@sqlite_only  # the SMTP conversation and the mail's form, not the outbox, decide it
 def test_a_sender_with_a_display_name(db: Database) -> None:
     with smtp_server() as server:
         queue(db, "anna@kund.example")
@@ -208,6 +215,7 @@ def test_a_1200_character_company_name_is_folded_and_delivered(db: Database) -> 
         assert max(len(line.rstrip(b"\r")) for line in head.split(b"\n")) <= 78
 
 
+@sqlite_only  # refused before the database is read
 def test_add_user_refuses_an_address_that_smuggles_a_list(demo: CLI) -> None:
     result = demo("add-user", "1001", "--email", "a\x1b[31m<x>,bcc@kund.se", "--format", "json")
     error_of(result, "invalid-input", 2)
@@ -216,6 +224,7 @@ def test_add_user_refuses_an_address_that_smuggles_a_list(demo: CLI) -> None:
     assert demo("add-user", "1001", "--email", "ny.person@kund.se").exit_code == 0
 
 
+@sqlite_only  # refused before the database is read
 def test_import_refuses_an_address_that_smuggles_a_list(demo: CLI) -> None:
     company = {
         "customer_number": "1001",

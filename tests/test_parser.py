@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from collabctl.cli.app import app
 from collabctl.cli.env import Environment
-from helpers import CLI, Run, error_of, invoke, run_process
+from helpers import CLI, Run, error_of, invoke, run_process, sqlite_only
 
 #: (command line, the message, a part of the hint): each a usage error of the parser
 PARSER_ERRORS: list[tuple[list[str], str, str]] = [
@@ -87,6 +87,7 @@ def test_a_parser_error_follows_the_contract_and_creates_nothing(
     assert not home.exists() or not any(home.rglob("*.db")), list(home.rglob("*"))
 
 
+@sqlite_only  # refused while parsing: no SQL runs
 def test_parser_errors_change_nothing(demo: CLI) -> None:
     before = snapshot(demo)
     for args, text, hint in PARSER_ERRORS:
@@ -217,7 +218,20 @@ CUSTOMER_COMMANDS = [
 ]
 
 
-@pytest.mark.parametrize("args", CUSTOMER_COMMANDS, ids=lambda a: " ".join(a[:2]))
+# one look-up of the twin for every command: show and end on both backends, the others
+# on SQLite
+@pytest.mark.parametrize(
+    ("backend", "args"),
+    [
+        *(pytest.param("sqlite", a, id="sqlite-" + " ".join(a[:2])) for a in CUSTOMER_COMMANDS),
+        *(
+            pytest.param("postgres", a, id="postgres-" + " ".join(a[:2]))
+            for a in CUSTOMER_COMMANDS
+            if a[0] in ("show", "end")
+        ),
+    ],
+    indirect=["backend"],
+)
 def test_a_customer_number_without_its_leading_zeros_is_named(
     demo: CLI, args: list[str], tmp_path: Path
 ) -> None:

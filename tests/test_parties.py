@@ -7,6 +7,7 @@ from typing import Any
 
 from collabctl.operations.demo import EXEMPEL, NORRLON, SIFFROR
 from conftest import CLI, Run
+from helpers import sqlite_only
 
 JSON = ("--format", "json")
 UNKNOWN_OFFICE = "556999-0004"  # a valid organisation number no office has
@@ -168,6 +169,7 @@ def test_set_main_contact_promotes_a_user_and_says_so(demo: CLI) -> None:
     }
 
 
+@sqlite_only  # the rendering of a result already read
 def test_set_main_contact_table_output_tells_of_the_promotion(demo: CLI) -> None:
     run = demo("set-main-contact", "1002", "--user", "lars@snickerinorr.se")
     assert run.exit_code == 0, run.stderr

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from collabctl.cli.env import Environment
-from helpers import ANSI, CLI, Terminal, Tty, invoke, terminal_env
+from helpers import ANSI, CLI, Terminal, Tty, invoke, sqlite_only, terminal_env
 
 WAIT_S = 20
 
@@ -33,17 +33,30 @@ def active_services(cli: CLI, customer: str) -> list[str]:
 END_1001 = ("end", "1001", "--service", "eekonomi")
 
 
+MISSING_FLAGS = {
+    "customer": (("end",), "CUSTOMER"),
+    "service": (("end", "1001"), "--service"),
+    "service-with-the-rest": (
+        ("end", "1001", "--outcome", "continue", "--by", "office", "--yes"),
+        "--service",
+    ),
+    "by": ((*END_1001, "--outcome", "continue", "--yes"), "--by"),
+    "outcome": ((*END_1001, "--by", "customer", "--yes"), "--outcome"),
+    "yes": ((*END_1001, "--by", "customer", "--outcome", "continue"), "--yes"),
+}
+
+
+# usage errors the flags decide: one after the checks on both backends, the others on SQLite
 @pytest.mark.parametrize(
-    ("args", "flag"),
+    ("backend", "args", "flag"),
     [
-        (("end",), "CUSTOMER"),
-        (("end", "1001"), "--service"),
-        (("end", "1001", "--outcome", "continue", "--by", "office", "--yes"), "--service"),
-        ((*END_1001, "--outcome", "continue", "--yes"), "--by"),
-        ((*END_1001, "--by", "customer", "--yes"), "--outcome"),
-        ((*END_1001, "--by", "customer", "--outcome", "continue"), "--yes"),
+        pytest.param("postgres", *MISSING_FLAGS["by"], id="postgres-by"),
+        *(
+            pytest.param("sqlite", *case, id=f"sqlite-{name}")
+            for name, case in MISSING_FLAGS.items()
+        ),
     ],
-    ids=["customer", "service", "service-with-the-rest", "by", "outcome", "yes"],
+    indirect=["backend"],
 )
 def test_end_without_a_terminal_names_the_missing_flag(
     demo: CLI, args: tuple[str, ...], flag: str
@@ -58,6 +71,7 @@ def test_end_without_a_terminal_names_the_missing_flag(
     assert active_services(demo, "1001") == ["eekonomi", "fakturering", "utlagg"]
 
 
+@sqlite_only  # a usage error: the flags decide it, not the database
 def test_the_missing_flag_is_also_reported_as_json(demo: CLI) -> None:
     result = demo(*END_1001, "--outcome", "continue", "--yes", "--format", "json")
     assert result.exit_code == 2
@@ -108,6 +122,7 @@ def test_everything_given_ends_without_a_terminal(demo: CLI) -> None:
     assert active_services(demo, "1001") == ["fakturering", "utlagg"]
 
 
+@sqlite_only  # a usage error: the flags decide it, not the database
 def test_set_main_contact_without_a_terminal_needs_user(demo: CLI) -> None:
     result = demo("set-main-contact", "1002")
     assert result.exit_code == 2

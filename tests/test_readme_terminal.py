@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import collabctl
-from helpers import CLI, error_of, invoke
+from helpers import CLI, error_of, invoke, sqlite_only
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text("utf-8")
@@ -32,7 +32,16 @@ LISTS = [
 OBJECTS = [("show", "1001"), ("log", "--verify"), ("db", "current")]
 
 
-@pytest.mark.parametrize("command", LISTS + OBJECTS, ids=" ".join)
+# the shape of what was read: db current (the schema's revision) on both backends, the
+# others on SQLite
+@pytest.mark.parametrize(
+    ("backend", "command"),
+    [
+        *(pytest.param("sqlite", c, id="sqlite-" + " ".join(c)) for c in LISTS + OBJECTS),
+        pytest.param("postgres", ("db", "current"), id="postgres-db current"),
+    ],
+    indirect=["backend"],
+)
 def test_the_json_shapes_the_readme_names(demo: CLI, command: tuple[str, ...]) -> None:
     shape = list if command in LISTS else dict
     name = " ".join(w for w in command if not w.isdigit())
@@ -44,6 +53,7 @@ def test_the_json_shapes_the_readme_names(demo: CLI, command: tuple[str, ...]) -
     assert isinstance(demo(*command, "--format", "json").json(), shape)
 
 
+@sqlite_only  # it runs on SQLite URLs of its own
 def test_an_absolute_sqlite_path_has_four_slashes(demo: CLI, tmp_path: Path) -> None:
     target = tmp_path / "abs.db"
     assert invoke("db", "upgrade", "--database-url", f"sqlite:///{target}").exit_code == 0

@@ -23,7 +23,7 @@ from collabctl.operations.context import Context, Party
 from collabctl.operations.demo import EXEMPEL, NORRLON
 from collabctl.store.database import Database
 from conftest import CLI, db_url
-from helpers import error_of, show
+from helpers import error_of, show, sqlite_only
 
 JSON = ("--format", "json")
 RECORDS_1007 = {
@@ -179,6 +179,7 @@ def test_a_backup_carries_the_sha256_of_its_content(backup: Path) -> None:
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
 
 
+@sqlite_only  # the file is refused before the database is read
 def test_the_hash_ignores_layout_but_not_values(backup: Path, tmp_path: Path) -> None:
     document = content(backup)
     compact = tmp_path / "compact.json"
@@ -344,11 +345,13 @@ def refused_file(db: Ops, path: Path | str, *, force: bool = False) -> CollabErr
     return error
 
 
+@sqlite_only  # the file is refused before the database is read
 def test_a_missing_file(db: Ops, tmp_path: Path) -> None:
     error = refused_file(db, tmp_path / "nope.json")
     assert "no such file" in error.message
 
 
+@sqlite_only  # the file is refused before the database is read
 def test_a_directory_or_a_fifo_is_not_a_backup(db: Ops, tmp_path: Path) -> None:
     assert "not a regular file" in refused_file(db, tmp_path).message
     fifo = tmp_path / "fifo"
@@ -356,6 +359,7 @@ def test_a_directory_or_a_fifo_is_not_a_backup(db: Ops, tmp_path: Path) -> None:
     assert "not a regular file" in refused_file(db, fifo).message  # and does not hang
 
 
+@sqlite_only  # the file is refused before the database is read
 def test_an_unreadable_file(db: Ops, backup: Path) -> None:
     if os.geteuid() != 0:
         backup.chmod(0)
@@ -386,7 +390,12 @@ def test_an_unreadable_file(db: Ops, backup: Path) -> None:
     assert "cannot read it: Permission denied" in message
 
 
-@pytest.mark.parametrize("keep", [0.5, 0.9, 0.99])
+# refused before the database is read: one case on both backends, the others on SQLite
+@pytest.mark.parametrize(
+    ("backend", "keep"),
+    [("sqlite", 0.5), ("postgres", 0.5), ("sqlite", 0.9), ("sqlite", 0.99)],
+    indirect=["backend"],
+)
 def test_a_truncated_file(db: Ops, backup: Path, keep: float) -> None:
     data = backup.read_bytes()
     backup.write_bytes(data[: int(len(data) * keep)])
@@ -394,6 +403,7 @@ def test_a_truncated_file(db: Ops, backup: Path, keep: float) -> None:
     assert "truncated or damaged" in error.message
 
 
+@sqlite_only  # the file is refused before the database is read
 def test_a_file_with_one_byte_of_a_record_changed(db: Ops, backup: Path) -> None:
     data = backup.read_bytes()
     at = data.index(b"3200")  # the amount of outlay OL-7002
@@ -405,30 +415,39 @@ def test_a_file_with_one_byte_of_a_record_changed(db: Ops, backup: Path) -> None
     refused_file(db, backup, force=True)
 
 
+@sqlite_only  # the file is refused before the database is read
 def test_a_changed_record_id(db: Ops, backup: Path) -> None:
     data = backup.read_bytes()
     backup.write_bytes(data.replace(b'"ER-7001"', b'"ER-7009"', 1))
     assert "does not match its SHA-256" in refused_file(db, backup).message
 
 
+@sqlite_only  # the file is refused before the database is read
 def test_a_changed_header_is_a_changed_file(db: Ops, backup: Path) -> None:
     data = backup.read_bytes()
     backup.write_bytes(data.replace(b'"exported_at": "2', b'"exported_at": "1', 1))
     assert "does not match its SHA-256" in refused_file(db, backup).message
 
 
+NOT_BACKUPS = {
+    "empty": b"",
+    "binary": b"\x89PNG\r\n\x1a\n\x00\x00",
+    "text": b"not json at all",
+    "list": b"[1, 2, 3]",
+    "import-file": b'{"offices": [], "companies": []}',
+    "bad-header": b'{"collabctl_export": "yes"}',
+    "deep": b"[" * 100_000,
+}
+
+
+# refused before the database is read: one case on both backends, the others on SQLite
 @pytest.mark.parametrize(
-    "data",
+    ("backend", "data"),
     [
-        b"",
-        b"\x89PNG\r\n\x1a\n\x00\x00",
-        b"not json at all",
-        b"[1, 2, 3]",
-        b'{"offices": [], "companies": []}',
-        b'{"collabctl_export": "yes"}',
-        b"[" * 100_000,
+        pytest.param("postgres", NOT_BACKUPS["import-file"], id="postgres-import-file"),
+        *(pytest.param("sqlite", data, id=f"sqlite-{name}") for name, data in NOT_BACKUPS.items()),
     ],
-    ids=["empty", "binary", "text", "list", "import-file", "bad-header", "deep"],
+    indirect=["backend"],
 )
 def test_files_that_are_not_backups(db: Ops, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "other.json"
@@ -436,6 +455,7 @@ def test_files_that_are_not_backups(db: Ops, tmp_path: Path, data: bytes) -> Non
     refused_file(db, path)
 
 
+@sqlite_only  # the file is refused before the database is read
 def test_an_export_of_a_whole_company_is_not_a_backup(db: Ops, demo: CLI, tmp_path: Path) -> None:
     out = tmp_path / "export.json"
     assert demo("export", "1007", "-o", str(out)).exit_code == 0
@@ -460,18 +480,23 @@ def test_a_backup_without_a_hash_needs_force(db: Ops, backup: Path) -> None:
     assert event["details"]["sha256"] == ops.content_digest(document)
 
 
+REFUSED_RECORDS = [
+    ("id", ""),
+    ("id", "a\x00b"),
+    ("status", "s" * 41),
+    ("kind", None),
+    ("owner", 5),
+    ("payload", [1]),
+    ("payload", {"amount": float("nan")}),
+    ("service", "eekonomi"),
+]
+
+
+# checked before the database is read: one case on both backends, the others on SQLite
 @pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("id", ""),
-        ("id", "a\x00b"),
-        ("status", "s" * 41),
-        ("kind", None),
-        ("owner", 5),
-        ("payload", [1]),
-        ("payload", {"amount": float("nan")}),
-        ("service", "eekonomi"),
-    ],
+    ("backend", "field", "value"),
+    [("postgres", *REFUSED_RECORDS[1]), *(("sqlite", *case) for case in REFUSED_RECORDS)],
+    indirect=["backend"],
 )
 def test_records_the_database_would_refuse_are_invalid_input(
     db: Ops, backup: Path, tmp_path: Path, field: str, value: Any
@@ -482,6 +507,7 @@ def test_records_the_database_would_refuse_are_invalid_input(
     refused_file(db, sealed(tmp_path, document))
 
 
+@sqlite_only  # the file is refused before the database is read
 def test_a_record_twice_is_invalid_input(db: Ops, backup: Path, tmp_path: Path) -> None:
     document = content(backup)
     records = document["companies"][0]["records"]
@@ -579,6 +605,7 @@ def test_delete_restore_start_and_end_again(demo: CLI) -> None:
     assert restored["details"]["records"] == {"before": 0, "after": 2}
 
 
+@sqlite_only  # the rendering of a report or a hint already read
 def test_restore_dry_run_as_a_table(demo: CLI) -> None:
     backup = delete_with_backup(demo)
     run = demo("restore", str(backup), "--dry-run")
@@ -637,6 +664,7 @@ def test_a_backup_without_a_hash_needs_force_on_the_command_line(demo: CLI) -> N
     assert "its content matches the SHA-256 its delete recorded" in run.stdout
 
 
+@sqlite_only  # the rendering of a report or a hint already read
 def test_the_end_of_a_delete_says_how_to_undo_it_in_words_a_shell_keeps_together(
     cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

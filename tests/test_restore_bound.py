@@ -10,7 +10,7 @@ from typing import Any
 
 from collabctl.operations import restore as ops
 from conftest import CLI
-from helpers import error_of, show
+from helpers import error_of, show, sqlite_only
 
 JSON = ("--format", "json")
 DELETE = ("-s", "utlagg", "-o", "delete", "--by", "customer", "--yes", *JSON)
@@ -136,6 +136,7 @@ def test_force_only_where_the_log_recorded_no_hash(demo: CLI, tmp_path: Path) ->
     assert restore["details"]["forced"] is True
 
 
+@sqlite_only  # refused by its size before it is read
 def test_a_file_over_256_mib_is_refused_unread(demo: CLI, tmp_path: Path) -> None:
     huge = tmp_path / "huge.json"
     with huge.open("wb") as file:  # sparse: no disk space, and nothing to read

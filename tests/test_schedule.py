@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helpers import CLI, error_of, log_events, ok
+from helpers import CLI, error_of, log_events, ok, sqlite_only
 
 #: a day well in the future, whatever day the suite runs on
 DAY = (date.today() + timedelta(days=60)).isoformat()
@@ -136,14 +136,19 @@ def test_main_contact_and_checklist_are_what_must_be_done_by_then(demo: CLI) -> 
     assert "to do by then (checklist)" in table.stdout
 
 
+BAD_DAYS = [
+    ("2027-02-30", "no such day"),
+    ("yesterday", "not a date"),
+    ("2027-01-31T10:00", "a time is not a date"),
+    (date.today().isoformat(), "must be in the future"),
+]
+
+
+# refused before the database is read: one case on both backends, the others on SQLite
 @pytest.mark.parametrize(
-    ("at", "message"),
-    [
-        ("2027-02-30", "no such day"),
-        ("yesterday", "not a date"),
-        ("2027-01-31T10:00", "a time is not a date"),
-        (date.today().isoformat(), "must be in the future"),
-    ],
+    ("backend", "at", "message"),
+    [("postgres", *BAD_DAYS[0]), *(("sqlite", *case) for case in BAD_DAYS)],
+    indirect=["backend"],
 )
 def test_a_bad_day_is_invalid_input_and_nothing_is_written(
     demo: CLI, at: str, message: str
@@ -162,6 +167,7 @@ def test_an_unknown_time_zone_in_config_is_config_invalid(demo: CLI, home: Any) 
     schedule(demo, *END_1001)
 
 
+@sqlite_only  # refused before the database is read
 def test_without_a_terminal_scheduling_needs_yes(demo: CLI) -> None:
     result = demo(*END_1001, "--at", DAY)
     assert result.exit_code == 2
@@ -291,12 +297,15 @@ def test_the_office_sees_the_schedule_events_of_its_own_collaborations(demo: CLI
     assert sorted(scheduled) == [("schedule", "1001"), ("schedule-cancel", "1001")]
 
 
+# the language changes only the texts: English on both backends, Swedish on SQLite
 @pytest.mark.parametrize(
-    ("language", "subject", "sentence"),
+    ("backend", "language", "subject", "sentence"),
     [
-        ("en", f"will end on {DAY}", f"will end on {DAY}, at the end of the day"),
-        ("sv", f"avslutas {DAY}", f"avslutas {DAY}, vid dagens slut"),
+        ("sqlite", "en", f"will end on {DAY}", f"will end on {DAY}, at the end of the day"),
+        ("postgres", "en", f"will end on {DAY}", f"will end on {DAY}, at the end of the day"),
+        ("sqlite", "sv", f"avslutas {DAY}", f"avslutas {DAY}, vid dagens slut"),
     ],
+    indirect=["backend"],
 )
 def test_the_messages_name_the_day_in_english_and_swedish(
     demo: CLI, home: Any, language: str, subject: str, sentence: str
@@ -343,6 +352,7 @@ def test_the_messages_name_the_day_in_english_and_swedish(
     ok(demo("schedule", "cancel", str(scheduled["id"]), "--format", "json"))
 
 
+@sqlite_only  # refused before the database is read
 def test_flags_that_do_not_fit_a_scheduled_end_are_usage_errors(demo: CLI) -> None:
     replace_alone = demo(*END_1001, "--replace", "--yes")
     assert replace_alone.exit_code == 2 and "--replace" in replace_alone.stderr

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from collabctl.operations.demo import EXEMPEL, NORRLON, SIFFROR
-from helpers import CLI, Run, error_of, ok
+from helpers import CLI, Run, error_of, ok, sqlite_only
 
 JSON = ("--format", "json")
 AS_EXEMPEL = ("--as", f"office:{EXEMPEL}")
@@ -184,6 +184,7 @@ def test_collabctl_as_environment_variable_sets_the_scope(demo: CLI) -> None:
     assert {r["customer_number"] for r in listed} == {"1004", "1005"}
 
 
+@sqlite_only  # refused before the database is read
 def test_a_malformed_scope_is_invalid_input(demo: CLI) -> None:
     for party in ("office", "bureau:556677-8899", "office:556677-8898", "customer:12a"):
         error = error_of(demo("--as", party, "list", *JSON), "invalid-input", 2)

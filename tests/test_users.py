@@ -20,7 +20,7 @@ from collabctl.operations.demo import EXEMPEL, NORRLON, SIFFROR
 from collabctl.operations.parties import promote_to_main_contact
 from collabctl.store.database import Database
 from conftest import CLI, db_url
-from helpers import error_of
+from helpers import error_of, sqlite_only
 
 JSON = ("--format", "json")
 
@@ -179,7 +179,16 @@ def test_the_hint_when_nobody_else_can_be_main_contact(db: Ops) -> None:
     assert "collabctl user add 1005 --email EMAIL --main-contact" in str(error.hint)
 
 
-@pytest.mark.parametrize("role", ["owner", "Administrator", "", "admin"])
+# refused before the database is read: one case on both backends, the others on SQLite
+@pytest.mark.parametrize(
+    ("backend", "role"),
+    [
+        ("sqlite", "owner"),
+        ("postgres", "owner"),
+        *(("sqlite", role) for role in ["Administrator", "", "admin"]),
+    ],
+    indirect=["backend"],
+)
 def test_a_role_outside_the_three_is_invalid_input(db: Ops, role: str) -> None:
     error = db.refused("invalid-input", ops.set_role, "1001", "erik@kund.se", role)
     assert "administrator, user, auditor" in str(error.hint)
@@ -203,6 +212,7 @@ def test_an_unknown_company_is_not_found(db: Ops) -> None:
     db.refused("not-found", ops.remove_user, "9999", "anna@kund.se")
 
 
+@sqlite_only  # refused before the database is read
 def test_a_malformed_email_is_invalid_input(db: Ops) -> None:
     db.refused("invalid-input", ops.set_role, "1001", "not-an-email", "user")
 
@@ -248,6 +258,7 @@ def test_granting_a_deleted_service_is_not_found(db: Ops, demo: CLI) -> None:
     assert "(it was deleted)" in error.message
 
 
+@sqlite_only  # refused before the database is read
 def test_granting_and_revoking_the_same_service_is_invalid_input(db: Ops) -> None:
     error = db.refused(
         "invalid-input", ops.set_services, "1001", "erik@kund.se", ["eekonomi"], ["eekonomi"]
@@ -256,10 +267,12 @@ def test_granting_and_revoking_the_same_service_is_invalid_input(db: Ops) -> Non
     assert error.exit_code == 2
 
 
+@sqlite_only  # refused before the database is read
 def test_set_services_needs_something_to_change(db: Ops) -> None:
     db.refused("invalid-input", ops.set_services, "1001", "erik@kund.se", [], [])
 
 
+@sqlite_only  # refused before the database is read
 def test_an_unknown_service_code_is_invalid_input(db: Ops) -> None:
     error = db.refused("invalid-input", ops.set_services, "1001", "erik@kund.se", ["payroll"], [])
     assert "eekonomi" in str(error.hint)  # the known ones
@@ -371,14 +384,26 @@ def test_an_office_with_an_active_collaboration_may_change_users(db: Ops) -> Non
     assert db.run(ops.list_users, "1001", party=f"office:{SIFFROR}")
 
 
+USER_CHANGES = [
+    (ops.set_role, ("erik@kund.se", "administrator")),
+    (ops.set_services, ("erik@kund.se", ["eekonomi"], [])),
+    (ops.remove_user, ("erik@kund.se",)),
+    (promote_to_main_contact, ("erik@kund.se",)),
+]
+
+
+# every change finds the user through one scoped look-up (users.user_for_change): set_role
+# and the promotion on both backends, the other two on SQLite
 @pytest.mark.parametrize(
-    ("work", "args"),
+    ("backend", "work", "args"),
     [
-        (ops.set_role, ("erik@kund.se", "administrator")),
-        (ops.set_services, ("erik@kund.se", ["eekonomi"], [])),
-        (ops.remove_user, ("erik@kund.se",)),
-        (promote_to_main_contact, ("erik@kund.se",)),
+        *(
+            pytest.param(backend, work, args, id=f"{backend}-{work.__name__}")
+            for backend, changes in (("sqlite", USER_CHANGES), ("postgres", USER_CHANGES[::3]))
+            for work, args in changes
+        ),
     ],
+    indirect=["backend"],
 )
 @pytest.mark.parametrize("party", [f"office:{NORRLON}", "customer:1002"])
 def test_a_party_that_is_not_the_company_nor_works_for_it_may_not_change_users(
