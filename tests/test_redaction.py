@@ -161,6 +161,24 @@ def test_a_url_that_cannot_be_parsed_shows_only_its_scheme() -> None:
     assert config.url_secrets("postgresql://agent:S3cr3t@host:notaport/db") == ("S3cr3t",)
 
 
+@pytest.mark.parametrize("port", ["0", "65536", "99999999"])
+def test_a_port_out_of_range_is_refused_before_any_name_lookup(
+    port: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    def no_lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a name lookup for a URL with port {port}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookup)
+    url = f"postgresql://agent:S3cr3t@db.example:{port}/db"
+    result = invoke("--database-url", url, "list")
+    assert result.exit_code == 2, result.output
+    assert "error[invalid-input]: not a database URL: postgresql://…" in result.stderr
+    assert "S3cr3t" not in result.output
+    assert config.url_secrets(url) == ("S3cr3t",)
+
+
 def test_without_a_password_no_command_hides_anything() -> None:
     url = f"postgresql://agent@{HOST}/db"
     result = invoke("--database-url", url, "list")

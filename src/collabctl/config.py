@@ -267,6 +267,9 @@ def parse_url(raw: str) -> ParsedUrl:
             )
             if colon:
                 typed.append(password)
+        if url.port is not None and not 0 < url.port < 65536:
+            # refused here, as a port that is no number is: never a name lookup first
+            raise ValueError(f"port {url.port} is out of range")
     except Exception:  # sqlalchemy's ArgumentError, or ValueError for a bad port
         url = None
         if userinfo is not None and ":" in userinfo:
