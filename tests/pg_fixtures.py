@@ -579,9 +579,12 @@ class DatabaseFactory:
         """A database ``take`` gave, used: made fresh again (or dropped) in the background."""
         self._executor.submit(self._recycle, name)
 
-    def close(self) -> None:
+    def close(self, *, drop: bool = True) -> None:
+        """Stop making copies; ``drop``: drop the free ones too (not needed when the whole
+        server is about to go, with its directory)."""
+
         def drop_all() -> None:
-            while self._free:
+            while drop and self._free:
                 self.server.drop_database(self._free.pop())
             if self._connection is not None:
                 self._connection.close()
@@ -666,7 +669,7 @@ class Cluster:
     def close(self) -> None:
         for factory in (self._databases, self._demo_databases):
             if factory is not None:
-                factory.close()
+                factory.close(drop=False)  # the server and its directory go next
         self._databases = self._demo_databases = None
         if self._server is not None:
             self._server.stop()

@@ -19,6 +19,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -117,7 +118,12 @@ class PgBouncer:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            try:
+                # PgBouncer itself, not runuser around it: runuser passes a SIGTERM on
+                # and then waits two seconds before it kills what is left
+                os.kill(int((self.dir / "pgbouncer.pid").read_text()), signal.SIGTERM)
+            except (OSError, ValueError):
+                self.process.terminate()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
