@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import stat
 import subprocess
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import forkserver
 from helpers import COLLABCTL, Tty, invoke, ok, run_process
 
 WAIT_S = 60
@@ -39,7 +41,6 @@ def at_terminal(
     ``rows`` is the height of the terminal (and of the emulated screen): tall enough,
     the output fits and the pager is not needed unless a test makes it short.
     """
-    import pexpect
     import pyte
 
     environ = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns)}
@@ -47,31 +48,37 @@ def at_terminal(
     for name in ("NO_COLOR", "COLLABCTL_COLOR", "PAGER", "COLLABCTL_PAGER", "LESS"):
         environ.pop(name, None)
     environ.update(env or {})
-    child = pexpect.spawn(
-        COLLABCTL[0],
-        [*COLLABCTL[1:], *args],
-        env=environ,
-        dimensions=(rows, columns),
-        encoding="utf-8",
-        timeout=WAIT_S,
-    )
-    raw = ""
+    controller, tty = forkserver.terminal((rows, columns))
+    try:
+        child = forkserver.Popen(
+            list(args), stdin=tty, stdout=tty, stderr=tty, env=environ, terminal=True
+        )
+    finally:
+        os.close(tty)
+    data = b""
     deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        try:
-            raw += child.read_nonblocking(65536, timeout=1)
-        except pexpect.TIMEOUT:
-            continue
-        except pexpect.EOF:
-            break
-    child.close()
-    assert child.exitstatus is not None, f"killed by signal {child.signalstatus}:\n{raw}"
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([controller], [], [], 1)[0]:
+                continue
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: every end of the terminal closed
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(controller)
+    status = child.wait(timeout=WAIT_S)
+    raw = data.decode("utf-8", "replace")
+    assert status >= 0, f"killed by signal {-status}:\n{raw}"
     screen = pyte.Screen(columns, rows)
     pyte.Stream(screen).feed(raw)
     lines = [line.rstrip() for line in screen.display]
     while lines and not lines[-1]:
         lines.pop()
-    return Screen(raw, lines, child.exitstatus)
+    return Screen(raw, lines, status)
 
 
 def whole(value: str, text: str) -> bool:
