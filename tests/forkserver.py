@@ -232,6 +232,8 @@ class _Server:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self.path = ""
+        #: the directory of ``shim_dir``, once made
+        self.shims: str | None = None
         #: the server's values of the variables in ``_AT_EXEC``: this test run's, taken
         #: before any test could set one, and never a preloaded library (libfaketime)
         self.at_exec = {
@@ -247,6 +249,7 @@ class _Server:
 
     def _start(self) -> None:
         directory = tempfile.mkdtemp(prefix="collabctl-fork-")
+        self.shims = None
         env = {k: v for k, v in os.environ.items() if k not in _AT_EXEC}
         env.update({k: v for k, v in self.at_exec.items() if v is not None})
         self.path = os.path.join(directory, "socket")
@@ -487,6 +490,59 @@ def run(
             proc.kill()
             raise
     return subprocess.CompletedProcess(list(args), proc.returncode or 0, out, err)
+
+
+def shim_dir() -> str:
+    """A directory with a ``collabctl`` program that runs, forked from this process's server,
+    the ``collabctl`` a shell calls with it first on PATH: the caller's stdin, stdout and
+    stderr, environment and working directory, its exit code. (A process given another
+    value of a variable in ``_AT_EXEC`` runs the installed script instead.)"""
+    with _SERVER._lock:
+        if _SERVER.shims is not None and os.path.isdir(_SERVER.shims):
+            return _SERVER.shims
+    socket_path = _SERVER.socket_path()
+    directory = os.path.join(os.path.dirname(socket_path), "bin")
+    os.makedirs(directory, exist_ok=True)
+    program = os.path.join(directory, "collabctl")
+    with open(program, "w", encoding="utf-8") as out:
+        out.write(
+            f"#!{sys.executable} -S\n"
+            "import sys\n"
+            f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+            "from forkserver import client\n"
+            f"client({socket_path!r}, {json.dumps(_SERVER.at_exec)!r})\n"
+        )
+    os.chmod(program, 0o755)
+    _SERVER.shims = directory
+    return directory
+
+
+def client(socket_path: str, at_exec: str) -> None:
+    """The shim's program (see :func:`shim_dir`): this process's descriptors 0-2 to a fork."""
+    env = dict(os.environ)
+    if any(env.get(name) != value for name, value in json.loads(at_exec).items()):
+        os.execv(SCRIPT, [SCRIPT, *sys.argv[1:]])
+    request = {
+        "args": sys.argv[1:],
+        "env": env,
+        "cwd": os.getcwd(),
+        "session": False,
+        "terminal": False,
+    }
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(socket_path)
+    socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+    reply = b""
+    while reply.count(b"\n") < 2:
+        data = conn.recv(64)
+        if not data:
+            sys.exit(f"collabctl shim: the fork server lost {sys.argv[1:]}")
+        reply += data
+    code = int(reply.split(b"\n")[1])
+    if code < 0:  # killed by a signal: so is this process, as a shell expects
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
 
 
 def terminal(size: tuple[int, int]) -> tuple[int, int]:
