@@ -120,8 +120,8 @@ def _standard_streams(env: Mapping[str, str]) -> None:
             buffered,
             encoding=encoding,
             errors="backslashreplace" if fd == 2 else errors,
-            line_buffering=tty or fd == 2,
-            write_through=unbuffered or fd == 2,
+            line_buffering=not unbuffered and (tty or fd == 2),
+            write_through=unbuffered,
         )
 
     sys.stdin = sys.__stdin__ = stream(0, "r")  # type: ignore[misc]
