@@ -26,7 +26,8 @@ from collabctl.domain.errors import (
     EXIT_USAGE,
     UsageError,
 )
-from collabctl.domain.json_text import string
+from collabctl.domain.json_text import raw_string as string
+from collabctl.domain.json_text import safe
 from collabctl.domain.wording import counted
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ def jsonl_line(result: Any) -> str:
     if result.error is not None:
         return dumps(result.to_dict()) + "\n"
     number, service, outcome = result.customer_number, result.service, result.outcome
-    return (
+    return safe(
         f'{{"line":{result.line},'
         f'"customer_number":{"null" if number is None else string(number)},'
         f'"service":{"null" if service is None else string(service)},'

@@ -32,25 +32,29 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def _safe(text: str) -> str:
-    if _UNSAFE.search(text) is None:  # the common case: no copy
+def safe(text: str) -> str:
+    """``text`` (JSON text) with the characters above written as JSON escapes."""
+    if text.isascii() and "\x7f" not in text:  # the common case, at once: DEL is the only one
+        return text
+    if _UNSAFE.search(text) is None:  # no copy either
         return text
     return _UNSAFE.sub(_escape, text)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON on one line: a JSON Lines record, a CSV cell's object."""
-    return _safe(_COMPACT(value))
+    return safe(_COMPACT(value))
 
 
-def string(value: str) -> str:
-    """One JSON string, as :func:`dumps` writes it (for a line written from a template)."""
-    return _safe(encode_basestring(value))
+def raw_string(value: str) -> str:
+    """One JSON string as JSON itself writes it: for a line written from a template,
+    made :func:`safe` as a whole once it is put together."""
+    return encode_basestring(value)
 
 
 def dumps_indented(value: Any) -> str:
     """JSON indented by two spaces, for ``--format json`` and exported files."""
-    return _safe(_INDENTED(value))
+    return safe(_INDENTED(value))
 
 
 def dump_indented(value: Any, handle: IO[str]) -> None:

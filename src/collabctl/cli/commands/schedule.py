@@ -255,11 +255,12 @@ def _reason(error: dict[str, Any] | None) -> str | None:
 def _jsonl_line(result: Any) -> str:
     """A run's result as its line of JSON Lines: ``dumps(result.to_dict())`` and a newline,
     from a template when it went through (the same text; a run may have thousands)."""
-    from collabctl.domain.json_text import string
+    from collabctl.domain.json_text import raw_string as string
+    from collabctl.domain.json_text import safe
 
     if result.error is not None or result.outcome is None:
         return dumps(result.to_dict()) + "\n"
-    return (
+    return safe(
         f'{{"id":{result.id},"customer_number":{string(result.customer_number)},'
         f'"service":{string(result.service)},"status":{string(result.status)},'
         f'"outcome":{string(result.outcome)},"error":null}}\n'
