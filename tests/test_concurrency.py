@@ -14,8 +14,7 @@ import random
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +23,22 @@ import pytest
 from helpers import (
     CLI,
     COLLABCTL,
-    collabctl_process,
     db_url,
     killed_after,
     luhn_org_number,
     run_collabctl,
 )
 from pgbouncer_fixtures import ALL_BACKENDS
-
-pytestmark = pytest.mark.slow
-
-PROCESS_TIMEOUT_S = 180
-
-#: What must never reach a user, whatever the interleaving.
-FORBIDDEN = (
-    "database is locked",
-    "could not serialize",
-    "deadlock detected",
-    "Traceback",
-    "error[internal]",
-    "database-unavailable",
-    "prepared statement",
+from process_races import (
+    OFFICES,
+    PROCESS_TIMEOUT_S,
+    assert_whole,
+    bulk_load,
+    item_states,
+    run_together,
 )
 
-OFFICES = [
-    ("556677-8899", "Exempelbyrån AB"),
-    ("559123-4561", "Siffror & Balans Redovisning AB"),
-    ("556234-5677", "Norrlands Lönebyrå AB"),
-    ("556036-0793", "Fjärde Byrån AB"),
-]
+pytestmark = pytest.mark.slow
 
 
 def customer(index: int) -> str:
@@ -96,61 +82,6 @@ def load(cli: CLI, tmp_path: Path, companies: Iterable[dict[str, Any]]) -> None:
             out.write(json.dumps({"company": item}) + "\n")
     result = cli("import", str(path))
     assert result.exit_code == 0, result.stderr
-
-
-@dataclass
-class Finished:
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def jsonl(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
-    def error_code(self) -> str | None:
-        lines = self.jsonl()
-        return lines[-1]["error"]["code"] if lines and "error" in lines[-1] else None
-
-    def describe(self) -> str:
-        return (
-            f"{self.args} exited {self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
-        )
-
-
-def run_together(tmp_path: Path, commands: Sequence[Sequence[str]]) -> list[Finished]:
-    """Start every command at once, each a separate collabctl process; wait for all (bounded)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    running = []
-    for number, args in enumerate(commands):
-        out = (tmp_path / f"proc{number}.out").open("w+", encoding="utf-8")
-        err = (tmp_path / f"proc{number}.err").open("w+", encoding="utf-8")
-        proc = collabctl_process(
-            [*COLLABCTL, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
-        )
-        running.append((list(args), proc, out, err))
-    finished = []
-    deadline = time.monotonic() + PROCESS_TIMEOUT_S
-    try:
-        for args, proc, out, err in running:
-            try:
-                proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"{args} did not finish within {PROCESS_TIMEOUT_S} s")
-            out.seek(0)
-            err.seek(0)
-            finished.append(Finished(args, proc.returncode, out.read(), err.read()))
-    finally:
-        for _, proc, out, err in running:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
-            out.close()
-            err.close()
-    for result in finished:
-        for text in FORBIDDEN:
-            assert text not in result.stdout + result.stderr, result.describe()
-    return finished
 
 
 def deadlocks(url: str) -> int:
@@ -398,97 +329,12 @@ def test_concurrent_starts_for_one_service_one_succeeds(cli: CLI, tmp_path: Path
 KILL_ITEMS = 3000
 
 
-def _bulk_load(url: str, count: int) -> list[str]:
-    """``count`` companies ready to end, written in a few statements (the import is tested elsewhere)."""
-    from sqlalchemy import insert
-
-    from collabctl.store.database import Database
-    from collabctl.store.models import Collaboration, Company, CompanyUser, Office, Subscription
-
-    numbers = [str(800000 + i) for i in range(count)]
-    db = Database(url)
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(insert(Office), [{"org_number": o, "name": n} for o, n in OFFICES])
-            conn.execute(
-                insert(Company),
-                [
-                    {"customer_number": n, "org_number": "556036-0793", "name": f"Bolag {n} AB"}
-                    for n in numbers
-                ],
-            )
-            conn.execute(
-                insert(CompanyUser),
-                [
-                    {
-                        "customer_number": n,
-                        "email": f"admin@{n}.se",
-                        "email_key": f"admin@{n}.se",
-                        "name": "Admin",
-                        "role": "administrator",
-                        "main_contact": True,
-                        "services": ["eekonomi"],
-                    }
-                    for n in numbers
-                ],
-            )
-            conn.execute(
-                insert(Subscription),
-                [{"customer_number": n, "service": "eekonomi", "state": "active"} for n in numbers],
-            )
-            conn.execute(
-                insert(Collaboration),
-                [
-                    {
-                        "customer_number": n,
-                        "service": "eekonomi",
-                        "office_org_number": OFFICES[0][0],
-                        "state": "active",
-                        "started_at": "2024-01-31T09:00:00.000000Z",
-                    }
-                    for n in numbers
-                ],
-            )
-    finally:
-        db.dispose()
-    return numbers
-
-
-def _item_states(url: str) -> dict[str, tuple[str, str, int]]:
-    """Per customer: collaboration state, subscription state, number of end events."""
-    from sqlalchemy import text
-
-    from collabctl.store.database import Database
-
-    db = Database(url)
-    try:
-        with db.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT c.customer_number, c.state, s.state,"
-                    " (SELECT count(*) FROM audit_event a WHERE a.action = 'end'"
-                    "  AND a.customer_number = c.customer_number AND a.service = c.service)"
-                    " FROM collaboration c JOIN subscription s"
-                    " ON s.customer_number = c.customer_number AND s.service = c.service"
-                    " WHERE c.service = 'eekonomi'"
-                )
-            ).all()
-    finally:
-        db.dispose()
-    return {number: (collab, sub, int(events)) for number, collab, sub, events in rows}
-
-
-def _assert_whole(states: dict[str, tuple[str, str, int]]) -> None:
-    for number, state in states.items():
-        assert state in (("ended", "read-only", 1), ("active", "active", 0)), (number, state)
-
-
 @pytest.mark.postgres
 def test_sigkill_mid_bulk_end_leaves_every_item_whole_and_a_rerun_finishes(
     pg_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLLABCTL_DATABASE_URL", pg_database_url)
-    numbers = _bulk_load(pg_database_url, KILL_ITEMS)
+    numbers = bulk_load(pg_database_url, KILL_ITEMS)
     source = tmp_path / "numbers.txt"
     source.write_text("\n".join(numbers) + "\n")
     command = [
@@ -508,9 +354,9 @@ def test_sigkill_mid_bulk_end_leaves_every_item_whole_and_a_rerun_finishes(
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     reported = killed_after(command, tmp_path / "killed.out", 1)
-    states = _item_states(pg_database_url)
+    states = item_states(pg_database_url)
     assert sorted(states) == sorted(numbers)
-    _assert_whole(states)
+    assert_whole(states)
     ended_before = {n for n, s in states.items() if s[0] == "ended"}
     assert {r["customer_number"] for r in reported if r["status"] == "ended"} <= ended_before
     assert 0 < len(ended_before) < KILL_ITEMS, "the run was not killed mid-way"
@@ -529,5 +375,5 @@ def test_sigkill_mid_bulk_end_leaves_every_item_whole_and_a_rerun_finishes(
     }
     assert {n for n, s in statuses.items() if s == "already-ended"} == ended_before
     assert {n for n, s in statuses.items() if s == "ended"} == set(numbers) - ended_before
-    final = _item_states(pg_database_url)
+    final = item_states(pg_database_url)
     assert set(final.values()) == {("ended", "read-only", 1)}

@@ -29,7 +29,7 @@ import pytest
 from collabctl.operations.importing import run
 from collabctl.store import import_rows as rows
 from helpers import CLI, db_url
-from test_query_plans import BULK, COMPANIES, GROWING, customer, explained, load, recording
+from query_plans import BULK, COMPANIES, GROWING, customer, explained, load, recording
 
 INDEX_READS = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
 #: the tables an import of companies writes

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers import CLI, COMMAND, Tty, invoke, log_events, sqlite_only
-from test_terminal import at_terminal, calls, pager
+from screens import at_terminal, calls, pager
 
 __all__ = ["pager"]
 

@@ -16,43 +16,11 @@ from typing import Any
 
 import pytest
 
+from company_import import export, import_company, refused
 from conftest import CLI
 from helpers import log_events, ok, show
 
 OFFICE_A = "556677-8899"
-
-
-def export(cli: CLI, customer: str) -> dict[str, Any]:
-    run = cli("export", customer, "-o", "-")
-    assert run.exit_code == 0, run.stderr
-    document: dict[str, Any] = run.json()
-    return document["companies"][0]
-
-
-def import_company(cli: CLI, company: dict[str, Any]) -> dict[str, Any]:
-    """Import one company line; its result."""
-    run = cli("import", "-", "--format", "jsonl", input=json.dumps({"company": company}) + "\n")
-    assert "Traceback" not in run.stderr and "error[internal]" not in run.stderr
-    (row,) = run.jsonl()
-    row["exit_code"] = run.exit_code
-    return row
-
-
-def refused(cli: CLI, company: dict[str, Any], code: str = "conflict") -> dict[str, Any]:
-    """Import a company that must be refused whole: its error, after checking that
-    nothing changed (the company as shown, the audit log)."""
-    number = company["customer_number"]
-    before, events = show(cli, number), log_events(cli)
-    row = import_company(cli, company)
-    assert row["status"] == "failed", row
-    assert row["key"] == number
-    error: dict[str, Any] = row["error"]
-    assert error["code"] == code, error
-    assert row["exit_code"] == (2 if code == "invalid-input" else 1)
-    assert error["hint"], error
-    assert show(cli, number) == before
-    assert log_events(cli) == events
-    return error
 
 
 def test_an_export_imports_back_without_a_change(demo: CLI) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from company_import import export, import_company, refused
 from conftest import CLI
 from helpers import show
-from test_import_rules import export, import_company, refused
 
 
 def user(company: dict[str, Any], email: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -16,46 +15,28 @@ from collabctl.operations.context import Context
 from collabctl.operations.ending import EndRequest, end_collaboration
 from collabctl.store.database import Database
 from helpers import CLI, db_url, error_of, import_doc, ok, show, sqlite_only
+from notify_demo import (
+    MAIN,
+    OFFICE,
+    OFFICE_MAIL,
+    SENDER,
+    end_1001,
+    outbox,
+    smtp_env,
+    with_addresses,
+)
 from notify_smtp import SmtpServer, free_port, smtp_server
+
+__all__ = ["with_addresses"]  # a fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-SENDER = "collabctl@byran.example"
-OFFICE = "556677-8899"  # Exempelbyrån AB: eekonomi and utlagg of 1001
-OFFICE_MAIL = "info@exempelbyran.example"
 OTHER_OFFICE = "559123-4561"  # Siffror & Balans: fakturering of 1001
-MAIN = "anna@kund.se"
-
-
-@pytest.fixture
-def with_addresses(demo: CLI) -> CLI:
-    """The demo data, where Exempelbyrån AB has an e-mail address and the other offices none."""
-    ok_import = import_doc(
-        demo, {"offices": [{"org_number": OFFICE, "name": "Exempelbyrån AB", "email": OFFICE_MAIL}]}
-    )
-    assert ok_import.exit_code == 0, ok_import.stderr
-    return demo
-
-
-def outbox(cli: CLI, state: str = "all") -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = ok(cli("notify", "list", "--state", state, "--format", "json"))
-    return messages
-
-
-def smtp_env(server: SmtpServer, **extra: str) -> dict[str, str]:
-    return {"COLLABCTL_SMTP_URL": server.url(), "COLLABCTL_MAIL_FROM": SENDER, **extra}
 
 
 def write_config(home: Path, text: str, encoding: str = "utf-8") -> None:
     home.mkdir(parents=True, exist_ok=True)  # on PostgreSQL nothing else made it
     (home / "config.toml").write_text(text, encoding=encoding)
-
-
-def end_1001(cli: CLI, *extra: str) -> None:
-    result = cli(
-        "end", "1001", "-s", "eekonomi", "-o", "deactivate", "--by", "office", "--yes", *extra
-    )
-    assert result.exit_code == 0, result.stderr
 
 
 def test_an_end_queues_one_message_to_each_party(with_addresses: CLI, server: SmtpServer) -> None:

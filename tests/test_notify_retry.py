@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import CLI, error_of, ok
-from notify_smtp import SmtpServer
-from test_notify import (  # the demo with addresses, and its outbox
+from notify_demo import (  # the demo with addresses, and its outbox
     MAIN,
     OFFICE_MAIL,
     end_1001,
@@ -16,6 +15,7 @@ from test_notify import (  # the demo with addresses, and its outbox
     smtp_env,
     with_addresses,  # noqa: F401 (a fixture)
 )
+from notify_smtp import SmtpServer
 
 CHANGE_KEYS = ["id", "customer_number", "to", "before", "after", "status"]
 

@@ -205,7 +205,7 @@ def test_the_new_single_company_reads_use_an_index(cli: CLI, backend: str, tmp_p
     """show by org number, log newest first / --limit / --reverse and list's sorts and
     limit, for one company: the statements they send are explained as
     tests/test_query_plans.py explains those of the other reads."""
-    import test_query_plans as plans
+    import query_plans as plans
 
     plans.load(cli, tmp_path)
     url = db_url()

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from helpers import CLI, db_url, ok, schedule_run_at
-from test_concurrency import _bulk_load
+from process_races import bulk_load
 
 DAY = (date.today() + timedelta(days=60)).isoformat()
 END = ("-s", "eekonomi", "-o", "continue", "--by", "office")
@@ -107,7 +107,7 @@ def test_a_bulk_end_of_many_settles_each_schedule_in_its_batches(cli: CLI) -> No
     """The batched path (segments, held-back writes) settles each collaboration's own
     scheduled end, and those of companies it does not end stay scheduled."""
     ok(cli("list", "--format", "json"))  # the embedded SQLite database exists, migrated
-    numbers = _bulk_load(db_url(), MANY)
+    numbers = bulk_load(db_url(), MANY)
     scheduled = cli(
         "end", "--from", "-", *END, "--at", DAY, "--yes", "--format", "jsonl",
         input="\n".join(numbers) + "\n",
@@ -143,7 +143,7 @@ def test_settling_finds_each_scheduled_end_by_its_collaboration(cli: CLI, backen
         plain = db_url().replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(plain, autocommit=True) as con:
             con.execute("ALTER TABLE scheduled_end SET (autovacuum_enabled = off)")
-    numbers = _bulk_load(db_url(), 2000)  # enough that reading every row costs more
+    numbers = bulk_load(db_url(), 2000)  # enough that reading every row costs more
     scheduled = cli("end", "--from", "-", *END, "--at", DAY, "--yes", "--format", "jsonl",
                     input="\n".join(numbers) + "\n")  # fmt: skip
     assert scheduled.exit_code == 0, scheduled.stderr

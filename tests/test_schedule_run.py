@@ -28,7 +28,7 @@ from helpers import (
     run_collabctl,
     schedule_run_at,
 )
-from test_concurrency import _assert_whole, _bulk_load, _item_states, run_together
+from process_races import assert_whole, bulk_load, item_states, run_together
 
 try:  # PgBouncer in transaction mode too, where the suite has it (pgbouncer_fixtures)
     from pgbouncer_fixtures import ALL_BACKENDS as PROCESS_BACKENDS
@@ -183,7 +183,7 @@ def schedule_many(cli: CLI, count: int) -> list[str]:
     """``count`` companies loaded ready to end, each end scheduled for DAY in one pipeline
     (``end --from - --at``); their customer numbers."""
     ok(cli("list", "--format", "json"))  # the embedded SQLite database exists, migrated
-    numbers = _bulk_load(db_url(), count)
+    numbers = bulk_load(db_url(), count)
     scheduled = cli(
         "end", "--from", "-", "-s", "eekonomi", "-o", "deactivate", "--by", "office",
         "--at", DAY, "--yes", "--format", "jsonl", input="\n".join(numbers) + "\n",
@@ -212,7 +212,7 @@ def test_concurrent_runs_perform_each_due_end_exactly_once(
             done[row["customer_number"]] += 1
     assert sorted(done) == sorted(numbers)
     assert set(done.values()) == {1}, "a scheduled end was performed by more than one run"
-    final = _item_states(db_url())
+    final = item_states(db_url())
     assert set(final.values()) == {("ended", "read-only", 1)}, "one end event each"
     assert {state for state, _ in states(cli).values()} == {"done"}
 
@@ -229,8 +229,8 @@ def test_a_run_killed_midway_leaves_each_end_done_or_due_and_a_rerun_completes_i
     at_due_time_for(monkeypatch)
     command = [*COLLABCTL, "schedule", "run", "--format", "jsonl"]
     reported = killed_after(command, tmp_path / "killed.out", 1)
-    states_now = _item_states(db_url())
-    _assert_whole(states_now)
+    states_now = item_states(db_url())
+    assert_whole(states_now)
     ended = {n for n, s in states_now.items() if s[0] == "ended"}
     assert {r["customer_number"] for r in reported} <= ended
     assert 0 < len(ended) < KILL_ENDS, "the run was not killed midway"
@@ -243,7 +243,7 @@ def test_a_run_killed_midway_leaves_each_end_done_or_due_and_a_rerun_completes_i
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     performed = {json.loads(line)["customer_number"] for line in rerun.stdout.splitlines()}
     assert performed == set(numbers) - ended
-    assert set(_item_states(db_url()).values()) == {("ended", "read-only", 1)}
+    assert set(item_states(db_url()).values()) == {("ended", "read-only", 1)}
 
 
 def at_due_time_for(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,7 +303,7 @@ def test_runs_in_small_batches_at_once_share_the_work_and_each_end_happens_once(
     assert not failures, failures
     everything = [n for share in performed for n in share]
     assert sorted(everything) == sorted(numbers), "each end performed once, none left"
-    assert set(_item_states(db_url()).values()) == {("ended", "read-only", 1)}
+    assert set(item_states(db_url()).values()) == {("ended", "read-only", 1)}
 
 
 def test_a_result_line_from_the_template_is_the_same_as_the_generic_one() -> None:

@@ -1,9 +1,16 @@
 """Rules the test suite keeps itself to: every test that reaches the PostgreSQL server
-carries the ``postgres`` marker, so ``-m 'not postgres'`` runs without a server."""
+carries the ``postgres`` marker, so ``-m 'not postgres'`` runs without a server; and no
+module of the suite imports a test module, so running or reading one test module never
+drags in another's tests and setup, and a test moves without breaking others."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
+
+SUITE = Path(__file__).parent
 
 NO_SERVER_NEEDED = """
 import pytest
@@ -55,3 +62,65 @@ def test_a_test_reaching_the_server_without_the_marker_fails(suite: pytest.Pytes
             "*test_asks_for_the_server_unmarked?postgres? uses the PostgreSQL server but is not marked*"
         ]
     )
+
+
+# -- no test module imported ------------------------------------------------------------
+
+
+def imports_of_test_modules(source: str) -> list[tuple[int, str]]:
+    """(line, module) of every import of a ``test_*`` module in ``source``: at the top, in a
+    function or under ``if TYPE_CHECKING``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+        else:
+            continue
+        found += [(node.lineno, n) for n in names if n.split(".")[0].startswith("test_")]
+    return sorted(found)
+
+
+def test_no_module_of_the_suite_imports_a_test_module() -> None:
+    found = [
+        f"{path.name}:{line} imports {module}"
+        for path in sorted(SUITE.glob("*.py"))
+        for line, module in imports_of_test_modules(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, (
+        "a test module is imported by no other: move what several modules share into a "
+        "module of its own named for what it holds (not test_*, e.g. tests/process_races.py, "
+        "tests/screens.py, or tests/helpers.py when it is small and general) and import it "
+        "from there in the test module it came from too: " + "; ".join(found)
+    )
+
+
+def test_the_scan_sees_every_kind_of_import_of_a_test_module() -> None:
+    source = """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import helpers
+import test_a
+import test_b as b
+from test_c import shared
+from helpers import test_looking_name
+from . import test_d
+
+if TYPE_CHECKING:
+    from test_e import Type
+
+
+def use() -> None:
+    import test_f.inner
+"""
+    assert imports_of_test_modules(source) == [
+        (7, "test_a"),
+        (8, "test_b"),
+        (9, "test_c"),
+        (11, "test_d"),
+        (14, "test_e"),
+        (18, "test_f.inner"),
+    ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import CLI, error_of
-from test_audit_trust import drop_guards, events, raw
+from tampering import drop_guards, events, raw
 
 
 def test_json_lists_the_first_bad_event_of_each_chain(

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from helpers import invoke
-from test_terminal import at_terminal
+from screens import at_terminal
 
 NO_MAIN_CONTACT = ("end", "1002", "-s", "eekonomi", "-o", "deactivate", "--by", "office")
 
