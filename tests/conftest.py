@@ -16,7 +16,19 @@ from typing import Any
 
 import pytest
 
-from helpers import CLI, Run, Tty, db_url, invoke, migrated_sqlite_schema
+# the suite's shared modules explain a failed assert as a test module does (before they load)
+pytest.register_assert_rewrite(
+    "helpers",
+    "company_import",
+    "notify_demo",
+    "outbox_builders",
+    "process_races",
+    "query_plans",
+    "screens",
+    "tampering",
+)
+
+from helpers import CLI, Run, Tty, db_url, invoke, migrated_sqlite_schema  # noqa: E402
 
 __all__ = ["CLI", "Run", "db_url"]
 
