@@ -17,7 +17,7 @@ from collabctl.cli.output import (
     error_lines,
     message,
 )
-from collabctl.cli.progress import ProgressDisplay
+from collabctl.cli.run_report import RunReport
 from collabctl.cli.safe_text import visible
 from collabctl.domain.errors import (
     EXIT_INTERRUPTED,
@@ -28,7 +28,6 @@ from collabctl.domain.errors import (
 )
 from collabctl.domain.json_text import raw_string as string
 from collabctl.domain.json_text import safe
-from collabctl.domain.wording import counted
 
 if TYPE_CHECKING:
     from collabctl.cli.state import State
@@ -78,19 +77,16 @@ def end_bulk(
         backup_dir=backup_dir(),
         act=act or end_item,
     )
-    counts = dict.fromkeys(STATUSES, 0)
     label = "checking" if options.dry_run else "ending" if act is None else "scheduling"
-    progress = (
-        ProgressDisplay(env, reader, label) if env.stderr_tty and not env.stdout_tty else None
-    )
-    say = progress.say if progress else lambda text: message(env, text)
+    # every format streams its rows: at a terminal, they are the progress
+    report = RunReport(env, reader, label, STATUSES, streamed=True)
 
     def rows() -> Any:
         for batch in batches:
             # counted before it is written: a run stopped while writing a batch still
             # reports every item of it (committed before its results are written)
             for result in batch:
-                counts[result.status] += 1
+                report.count(result.status)
             for result in batch:
                 yield result
                 # the row is written (the table asks for the next one only then): its
@@ -101,17 +97,13 @@ def end_bulk(
                     text = error_lines(
                         error.code, f"line {result.line}: {error.message}", error.hint
                     )
-                    say("\n".join(ERROR_INDENT + line for line in text.splitlines()))
+                    report.say("\n".join(ERROR_INDENT + line for line in text.splitlines()))
             # the batch is committed and written: let the reader of stdout see it now
             env.stdout.flush()
-            if progress is not None:
-                progress.update(counted(sum(counts.values()), "item"))
+            report.update()
 
     try:
-        if progress is not None:
-            with progress:
-                _emit_bulk(state, rows(), fmt)
-        else:
+        with report:
             _emit_bulk(state, rows(), fmt)
     except (KeyboardInterrupt, BrokenPipeError) as exc:
         # Ctrl-C, or standard output closed or its reader gone (`| head`): stop, and say
@@ -124,7 +116,7 @@ def end_bulk(
         else:
             _close_output(env)
         why = "output closed" if closed else "interrupted"
-        message(env, f"\n{why}: " + _summary(counts, options.dry_run))
+        message(env, f"\n{why}: " + _summary(report, options.dry_run))
         message(
             env,
             "hint: every item is either done or untouched, never half done; run the same "
@@ -133,12 +125,12 @@ def end_bulk(
         raise typer.Exit(EXIT_OUTPUT_CLOSED if closed else EXIT_INTERRUPTED) from None
     except Exception:
         # a failure that stops the run (say, the database went away): what was done so far
-        message(env, "stopped: " + _summary(counts, options.dry_run))
+        message(env, "stopped: " + _summary(report, options.dry_run))
         raise
     finally:
         if stream is not env.stdin:
             stream.close()
-    if not sum(counts.values()):
+    if not report.total:
         # the rule of `import` too: no item at all is a mistake upstream, not a success
         # (what went to stdout, an empty list, stays one document)
         emit_error(
@@ -149,8 +141,8 @@ def end_bulk(
             None,
         )
         return EXIT_USAGE
-    message(env, _summary(counts, options.dry_run))
-    if counts["failed"]:
+    message(env, _summary(report, options.dry_run))
+    if report.counts["failed"]:
         message(
             env,
             "hint: fix the failed lines, then run again without --dry-run"
@@ -170,11 +162,8 @@ def _close_output(env: Any) -> None:
         silence_stdout()
 
 
-def _summary(counts: dict[str, int], dry_run: bool) -> str:
-    total = sum(counts.values())
-    parts = [f"{n} {status}" for status, n in counts.items() if n]
-    text = f"{total} item{'s' if total != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
-    return text + (" (dry run: nothing was changed)" if dry_run else "")
+def _summary(report: RunReport, dry_run: bool) -> str:
+    return report.summary() + (" (dry run: nothing was changed)" if dry_run else "")
 
 
 BULK_CSV_COLUMNS = (

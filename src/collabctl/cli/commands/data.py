@@ -14,8 +14,8 @@ from collabctl.cli.options import (
     ServiceFilter,
     YesOption,
 )
-from collabctl.cli.output import Format, dumps, emit_error, emit_object, error_lines, message
-from collabctl.cli.progress import ProgressDisplay
+from collabctl.cli.output import Format, dumps, emit_object, message
+from collabctl.cli.run_report import RunReport
 from collabctl.cli.state import current_state
 from collabctl.domain.errors import EXIT_PARTIAL, CollabError, UsageError
 from collabctl.domain.wording import counted
@@ -176,69 +176,58 @@ def import_(
 
 
 class _ImportReport:
-    """What ``import`` says: one line per item with jsonl, errors and a summary on stderr,
-    and a progress display while it runs when stderr is a terminal."""
+    """What ``import`` says: one line per item with jsonl, errors and a summary on stderr
+    (``RunReport``), then the counts on stdout with json or csv, and the exit code."""
 
     def __init__(self, env: Any, fmt: Format, reader: Any, *, dry_run: bool = False) -> None:
         self.env = env
         self.dry_run = dry_run
         self.fmt = fmt
-        self.counts = {"changed": 0, "unchanged": 0, "failed": 0}
+        self.run = RunReport(
+            env,
+            reader,
+            "importing",
+            ("changed", "unchanged", "failed"),
+            streamed=fmt is Format.jsonl,
+            progress_statuses=("failed",),
+        )
         self.first_error: CollabError | None = None
         self.stop: CollabError | None = None
-        # jsonl results on a terminal are the progress themselves
-        self.progress: ProgressDisplay | None = None
-        if env.stderr_tty and not (fmt is Format.jsonl and env.stdout_tty):
-            self.progress = ProgressDisplay(env, reader, "importing")
 
     def __enter__(self) -> "_ImportReport":
-        if self.progress is not None:
-            self.progress.__enter__()
+        self.run.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.__exit__(*exc)
-
-    def error(self, error: CollabError) -> None:
-        if self.progress is not None:
-            self.progress.say(error_lines(error.code, error.message, error.hint))
-        else:
-            emit_error(self.env, error.code, error.message, error.hint, None)
+        self.run.__exit__(*exc)
 
     def item(self, result: Any) -> None:
-        self.counts[result.status] += 1
+        self.run.count(result.status)
         error = result.error
         if error is not None:
             self.first_error = self.first_error or error
             if self.fmt is not Format.jsonl:
-                self.error(error)
+                self.run.error(error)
         if self.fmt is Format.jsonl:
             self.env.stdout.write(dumps(result.to_dict()) + "\n")
-        if self.progress is not None:
-            done = sum(self.counts.values())
-            failed = self.counts["failed"]
-            self.progress.update(counted(done, "item") + (f", {failed} failed" if failed else ""))
+        self.run.update()
 
     def stopped(self, error: CollabError) -> None:
         """The input cannot be read further (or is empty): not an item, but the run's end."""
         self.stop = error
         self.first_error = self.first_error or error
-        self.error(error)
+        self.run.error(error)
 
     def finish(self) -> None:
-        counts = self.counts
-        total = sum(counts.values())
+        counts = self.run.counts
+        total = self.run.total
         imported = counts["changed"] + counts["unchanged"]
         if total or self.stop is None:
-            done = counted(total, "item")
-            if imported != total:
-                done = f"{imported} of {done}"
             message(
                 self.env,
                 ("dry run, nothing was changed: would have " if self.dry_run else "")
-                + f"imported {done}: {counts['changed']} changed, "
-                f"{counts['unchanged']} unchanged, {counts['failed']} failed"
+                + "imported "
+                + self.run.summary(done=imported, every_status=True)
                 + ("; the rest of the input could not be read" if self.stop else ""),
             )
         if self.fmt in (Format.json, Format.csv):
