@@ -1,11 +1,14 @@
 """``import`` killed with SIGKILL mid-run: every company fully imported or untouched,
-and a second run imports the rest (both backends, real processes)."""
+and a second run imports the rest (both backends, real processes); stopped with Ctrl-C,
+it says how far it got."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +17,12 @@ import pytest
 from helpers import (
     COLLABCTL,
     PROCESS_TIMEOUT_S,
+    collabctl_process,
     db_url,
     killed_after,
     luhn_org_number,
     run_collabctl,
+    sqlite_only,
 )
 
 pytestmark = pytest.mark.slow
@@ -108,3 +113,49 @@ def test_sigkill_mid_import_leaves_every_company_whole_and_a_rerun_finishes(
     final = rows_per_company(db_url())
     assert set(final) == numbers
     assert set(final.values()) == {WHOLE}  # one import event each: nothing imported twice
+
+
+@sqlite_only  # what is left behind is the SIGKILL test's, on both backends; this is the report
+def test_ctrl_c_mid_import_says_how_far_it_got_and_a_rerun_finishes(
+    backend: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "companies.jsonl"
+    with source.open("w", encoding="utf-8") as out:
+        for org in OFFICES:
+            out.write(json.dumps({"office": {"org_number": org, "name": f"Byrå {org}"}}) + "\n")
+        for index in range(COMPANIES):
+            out.write(json.dumps({"company": company(index)}) + "\n")
+    command = [*COLLABCTL, "import", str(source), "--format", "jsonl"]
+    results, said = tmp_path / "interrupted.out", tmp_path / "interrupted.err"
+    with results.open("w") as out, said.open("w") as err:
+        proc = collabctl_process(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + PROCESS_TIMEOUT_S
+            while results.read_text().count("\n") < 1:
+                assert proc.poll() is None, "the import ended before Ctrl-C"
+                assert time.monotonic() < deadline, "no result within the time limit"
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=PROCESS_TIMEOUT_S)
+        finally:
+            proc.kill()
+    assert code == 130, said.read_text()
+    reported = [json.loads(line) for line in results.read_text().splitlines()]
+    assert 0 < len(reported) < COMPANIES, "Ctrl-C did not land mid-way"
+    n = len(reported)
+    stderr = said.read_text()
+    assert f"interrupted: imported {n} items: {n} changed, 0 unchanged, 0 failed\n" in stderr
+    assert "hint: every company is either imported whole or untouched; run the same input" in stderr
+    assert "Traceback" not in stderr
+
+    rerun = run_collabctl(command)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    statuses = [json.loads(line)["status"] for line in rerun.stdout.splitlines()]
+    assert len(statuses) == len(OFFICES) + COMPANIES
+    # what was said to be imported is in; nothing was imported twice or in part
+    assert statuses.count("unchanged") >= n
+    assert set(statuses) == {"changed", "unchanged"}
+    assert set(rows_per_company(db_url()).values()) == {WHOLE}

@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from collabctl.cli.ending import EndOptions
-from collabctl.cli.env import silence_stdout
-from collabctl.cli.errors import EXIT_OUTPUT_CLOSED
 from collabctl.cli.fields import check_fields
 from collabctl.cli.output import (
     Format,
-    close_json_array,
     dumps,
     emit_error,
     emit_rows,
@@ -20,7 +17,6 @@ from collabctl.cli.output import (
 from collabctl.cli.run_report import RunReport
 from collabctl.cli.safe_text import visible
 from collabctl.domain.errors import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
@@ -106,23 +102,12 @@ def end_bulk(
         with report:
             _emit_bulk(state, rows(), fmt)
     except (KeyboardInterrupt, BrokenPipeError) as exc:
-        # Ctrl-C, or standard output closed or its reader gone (`| head`): stop, and say
-        # how far it got; exit 0 would claim that every item was done.
-        import typer
-
-        closed = isinstance(exc, BrokenPipeError)
-        if closed:
-            silence_stdout()
-        else:
-            _close_output(env)
-        why = "output closed" if closed else "interrupted"
-        message(env, f"\n{why}: " + _summary(report, options.dry_run))
-        message(
-            env,
-            "hint: every item is either done or untouched, never half done; run the same "
+        report.stopped_early(
+            exc,
+            _summary(report, options.dry_run),
+            "every item is either done or untouched, never half done; run the same "
             "input again to finish (what is done reports already-ended)",
         )
-        raise typer.Exit(EXIT_OUTPUT_CLOSED if closed else EXIT_INTERRUPTED) from None
     except Exception:
         # a failure that stops the run (say, the database went away): what was done so far
         message(env, "stopped: " + _summary(report, options.dry_run))
@@ -152,14 +137,6 @@ def end_bulk(
         )
         return EXIT_PARTIAL
     return EXIT_OK
-
-
-def _close_output(env: Any) -> None:
-    """After Ctrl-C: what went to stdout stays one JSON document with ``--format json``."""
-    try:
-        close_json_array(env)
-    except BrokenPipeError:
-        silence_stdout()
 
 
 def _summary(report: RunReport, dry_run: bool) -> str:

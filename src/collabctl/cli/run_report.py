@@ -9,11 +9,13 @@ stdout in each format, the words of its summary around the counts, and its exit 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NoReturn
 
-from collabctl.cli.env import Environment
-from collabctl.cli.output import emit_error, error_lines, message
+from collabctl.cli.env import Environment, silence_stdout
+from collabctl.cli.errors import EXIT_OUTPUT_CLOSED
+from collabctl.cli.output import close_json_array, emit_error, error_lines, message
 from collabctl.cli.progress import ProgressDisplay
+from collabctl.domain.errors import EXIT_INTERRUPTED
 from collabctl.domain.wording import counted
 
 
@@ -85,6 +87,26 @@ class RunReport:
             items = f"{done} of {items}"
         parts = [f"{n} {status}" for status, n in self.counts.items() if n or every_status]
         return items + (f": {', '.join(parts)}" if parts else "")
+
+    def stopped_early(self, exc: BaseException, summary: str, hint: str) -> NoReturn:
+        """After Ctrl-C (``KeyboardInterrupt``) or with standard output closed or its reader
+        gone (``BrokenPipeError``, ``| head``): say how far the run got (``summary``) and
+        what to do (``hint``), and exit 130 or 141; exit 0 would claim that every item was
+        done. What went to stdout stays one JSON document with ``--format json``."""
+        import typer
+
+        closed = isinstance(exc, BrokenPipeError)
+        if closed:
+            silence_stdout()
+        else:
+            try:
+                close_json_array(self.env)
+            except BrokenPipeError:
+                silence_stdout()
+        why = "output closed" if closed else "interrupted"
+        message(self.env, f"\n{why}: {summary}")
+        message(self.env, f"hint: {hint}")
+        raise typer.Exit(EXIT_OUTPUT_CLOSED if closed else EXIT_INTERRUPTED) from None
 
     def __enter__(self) -> RunReport:
         if self.display is not None:

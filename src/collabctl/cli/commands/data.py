@@ -117,7 +117,9 @@ subscription: service, collaboration: service + office + started_at, record: ser
 so importing the same file twice changes nothing. Each item is checked in full first: a bad
 item is reported (error[invalid-input] naming the line and field) and nothing of it is written;
 the other items are imported. Exit 0 when every item was imported, 4 when some failed,
-and the failing item's exit code (2 for invalid input) when all failed.
+and the failing item's exit code (2 for invalid input) when all failed. Stopped early
+(Ctrl-C: exit 130; its output closed: 141), it says how far it got: each company is
+imported whole or not at all, and the same input run again finishes the rest.
 
 Import follows the same rules as the commands: the state of an existing subscription
 changes only through start, end and restore, an ended collaboration's history never
@@ -161,7 +163,7 @@ def import_(
     reader = ItemReader(stream)
     report = _ImportReport(env, fmt, reader, dry_run=dry_run)
     try:
-        # import commits its batches as it goes
+        # import commits its batches as it goes: a result is written after its commit
         with state.operations.running(import_items, reader, dry_run=dry_run) as results, report:
             try:
                 for result in results:
@@ -169,6 +171,13 @@ def import_(
             except CollabError as exc:
                 # the input cannot be read any further: what was read before is committed
                 report.stopped(exc)
+    except (KeyboardInterrupt, BrokenPipeError) as exc:
+        report.run.stopped_early(
+            exc,
+            report.summary(),
+            "every company is either imported whole or untouched; run the same input "
+            "again to finish (what is in already reports unchanged)",
+        )
     finally:
         if stream is not env.stdin:
             stream.close()
@@ -218,6 +227,15 @@ class _ImportReport:
         self.first_error = self.first_error or error
         self.run.error(error)
 
+    def summary(self) -> str:
+        """``imported 5 items: 4 changed, 1 unchanged, 0 failed`` (``4 of 5 items`` when
+        some failed), so far."""
+        counts = self.run.counts
+        imported = counts["changed"] + counts["unchanged"]
+        return ("dry run, nothing was changed: would have " if self.dry_run else "") + (
+            "imported " + self.run.summary(done=imported, every_status=True)
+        )
+
     def finish(self) -> None:
         counts = self.run.counts
         total = self.run.total
@@ -225,10 +243,7 @@ class _ImportReport:
         if total or self.stop is None:
             message(
                 self.env,
-                ("dry run, nothing was changed: would have " if self.dry_run else "")
-                + "imported "
-                + self.run.summary(done=imported, every_status=True)
-                + ("; the rest of the input could not be read" if self.stop else ""),
+                self.summary() + ("; the rest of the input could not be read" if self.stop else ""),
             )
         if self.fmt in (Format.json, Format.csv):
             emit_object(self.env, {**counts, "items": total}, self.fmt)
