@@ -181,6 +181,9 @@ def _run_child(request: dict[str, Any], fds: list[int]) -> None:
 
 def serve(path: str) -> None:
     """Accept requests on the Unix socket ``path`` until stdin closes; fork one process each."""
+    # Ctrl-C on the test run reaches this whole process group: the run stops the server
+    # (by closing its stdin), each fork gets Python's own handler back
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _preload()
     import gc
 
