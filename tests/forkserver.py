@@ -203,7 +203,10 @@ def serve(path: str) -> None:
                 return
             if key.data == "accept":
                 conn, _ = listener.accept()
-                message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+                # the request is one line of JSON; the descriptors come with its first part
+                message, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
+                while message and not message.endswith(b"\n"):
+                    message += conn.recv(1 << 16)
                 request = json.loads(message)
                 pid = os.fork()
                 if pid == 0:
@@ -226,6 +229,13 @@ def serve(path: str) -> None:
 
 
 # -- the caller's side ---------------------------------------------------------------------
+
+
+def _send_request(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+    """``request`` as one line of JSON, the descriptors ``fds`` with its first part."""
+    data = json.dumps(request).encode() + b"\n"
+    sent = socket.send_fds(conn, [data], fds)
+    conn.sendall(data[sent:])
 
 
 class _Server:
@@ -375,7 +385,7 @@ class Popen:
         try:
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             conn.connect(_SERVER.socket_path())
-            socket.send_fds(conn, [json.dumps(request).encode()], ends)
+            _send_request(conn, request, ends)
             self._conn = conn
             self._buffer = b""
             self.pid = int(self._line(None))
@@ -534,7 +544,7 @@ def client(socket_path: str, at_exec: str) -> None:
     }
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(socket_path)
-    socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+    _send_request(conn, request, [0, 1, 2])
     reply = b""
     while reply.count(b"\n") < 2:
         data = conn.recv(64)
