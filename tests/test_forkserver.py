@@ -40,6 +40,9 @@ def test_the_environment_and_working_directory_are_the_callers(tmp_path: Path) -
     )
     assert proc.wait(timeout=60) == 0
     assert database.exists()
+    # an environment larger than one message of the socket arrives whole
+    big = forkserver.run(["--version"], env={**os.environ, "COLLABCTL_X": "x" * 500_000})
+    assert big.returncode == 0, big.stderr
 
 
 def test_a_kill_ends_the_fork_and_its_exit_says_so() -> None:
