@@ -54,6 +54,16 @@ def company(index: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def write_source(path: Path) -> Path:
+    """The offices, then COMPANIES companies, as JSON Lines for ``import``."""
+    with path.open("w", encoding="utf-8") as out:
+        for org in OFFICES:
+            out.write(json.dumps({"office": {"org_number": org, "name": f"Byrå {org}"}}) + "\n")
+        for index in range(COMPANIES):
+            out.write(json.dumps({"company": company(index)}) + "\n")
+    return path
+
+
 def rows_per_company(url: str) -> dict[str, tuple[int, ...]]:
     from sqlalchemy import text
 
@@ -82,12 +92,7 @@ def rows_per_company(url: str) -> dict[str, tuple[int, ...]]:
 def test_sigkill_mid_import_leaves_every_company_whole_and_a_rerun_finishes(
     backend: str, tmp_path: Path
 ) -> None:
-    source = tmp_path / "companies.jsonl"
-    with source.open("w", encoding="utf-8") as out:
-        for org in OFFICES:
-            out.write(json.dumps({"office": {"org_number": org, "name": f"Byrå {org}"}}) + "\n")
-        for index in range(COMPANIES):
-            out.write(json.dumps({"company": company(index)}) + "\n")
+    source = write_source(tmp_path / "companies.jsonl")
     numbers = {company(index)["customer_number"] for index in range(COMPANIES)}
     command = [*COLLABCTL, "import", str(source), "--format", "jsonl"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -120,12 +125,7 @@ def test_sigkill_mid_import_leaves_every_company_whole_and_a_rerun_finishes(
 def test_ctrl_c_mid_import_says_how_far_it_got_and_a_rerun_finishes(
     backend: str, tmp_path: Path
 ) -> None:
-    source = tmp_path / "companies.jsonl"
-    with source.open("w", encoding="utf-8") as out:
-        for org in OFFICES:
-            out.write(json.dumps({"office": {"org_number": org, "name": f"Byrå {org}"}}) + "\n")
-        for index in range(COMPANIES):
-            out.write(json.dumps({"company": company(index)}) + "\n")
+    source = write_source(tmp_path / "companies.jsonl")
     command = [*COLLABCTL, "import", str(source), "--format", "jsonl"]
     results, said = tmp_path / "interrupted.out", tmp_path / "interrupted.err"
     with results.open("w") as out, said.open("w") as err:
