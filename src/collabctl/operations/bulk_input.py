@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import IO, Any
+from typing import Any
 
 from collabctl.domain import validation
 from collabctl.domain.errors import CollabError, InvalidInput
-from collabctl.operations.input_stream import BLOCK, InputStream, OverlongLine
+from collabctl.operations.input_stream import OverlongLine, StreamReader
 from collabctl.operations.preflight import EndRequest, check_reason
 from collabctl.operations.strict_json import DECODER, problem
 
@@ -34,7 +34,7 @@ _LINE_HINT = 'a line is a customer number or a JSON object such as {"customer_nu
 Line = str | bytes | OverlongLine
 
 
-class LineReader:
+class LineReader(StreamReader):
     """The lines of a stream (:meth:`InputStream.lines
     <collabctl.operations.input_stream.InputStream.lines>`): bytes without their ``\\n``,
     a line longer than :data:`MAX_LINE` as an :class:`OverlongLine`, and ``None``
@@ -44,25 +44,8 @@ class LineReader:
     display show how far it got.
     """
 
-    BLOCK = BLOCK
-
-    def __init__(self, stream: IO[Any]) -> None:
-        self._input = InputStream(stream, self.BLOCK)
-
-    @property
-    def stream(self) -> IO[Any]:
-        return self._input.stream
-
-    @property
-    def position(self) -> int:
-        return self._input.position
-
-    @property
-    def size(self) -> int | None:
-        return self._input.size
-
     def __iter__(self) -> Iterator[Line | None]:
-        return self._input.lines(limit=MAX_LINE)
+        return self.input.lines(limit=MAX_LINE)
 
 
 def parse_line(line: Line, defaults: EndRequest) -> EndRequest | None:

@@ -156,3 +156,19 @@ class InputStream:
                 break
         if held_length:
             yield OverlongLine(held_length) if dropped else b"".join(held)
+
+
+class StreamReader:
+    """A reader of an :class:`InputStream`, with what a progress display shows of it: how
+    far it has read (``position``) of how much (``size``: a regular file's, else None)."""
+
+    def __init__(self, stream: IO[Any], block: int = BLOCK) -> None:
+        self.input = InputStream(stream, block)
+
+    @property
+    def position(self) -> int:
+        return self.input.position
+
+    @property
+    def size(self) -> int | None:
+        return self.input.size

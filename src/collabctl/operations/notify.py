@@ -16,10 +16,10 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from json.encoder import encode_basestring as _string
 from typing import Any
 
 from collabctl.domain.catalogue import Service
+from collabctl.domain.json_text import raw_string as _string
 from collabctl.operations.context import Context, now_iso
 from collabctl.operations.mail_templates import (
     Notice,

@@ -131,10 +131,6 @@ _ENDED_BY_HAND_MANY_SQL = (
 #: PostgreSQL: is anything scheduled at all? One probe of the partial unique index, which
 #: holds only scheduled rows; when nothing is, a bulk end sends no update per item
 _ANY_SCHEDULED_SQL = "SELECT EXISTS (SELECT 1 FROM scheduled_end WHERE state = 'scheduled')"
-_ENDS_AT_SQL = (
-    "SELECT customer_number, service, due_at FROM scheduled_end "
-    "WHERE state = 'scheduled' AND customer_number = :number"
-)
 
 
 _NAMES_SQL = (
@@ -293,11 +289,6 @@ def ended_by_hand_many(sql: Statements, ends: Iterable[tuple[int, str]]) -> int:
             cursor = sql.execute(_ENDED_BY_HAND_MANY_SQL, {"ids": json.dumps(ids), "error": error})
             cancelled += max(cursor.rowcount, 0)
     return cancelled
-
-
-def ends_at_of_company(sql: Statements, number: str) -> dict[str, str]:
-    """service -> due instant of the company's scheduled ends."""
-    return {service: due_at for _, service, due_at in sql.execute(_ENDS_AT_SQL, {"number": number})}
 
 
 def listed(

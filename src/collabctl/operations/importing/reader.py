@@ -33,7 +33,7 @@ from collabctl.operations.importing.json_document import (
     Item,
     unreadable,
 )
-from collabctl.operations.input_stream import InputStream
+from collabctl.operations.input_stream import InputStream, StreamReader
 from collabctl.operations.strict_json import DECODER
 
 __all__ = ["KINDS", "SECTIONS", "Item", "ItemReader", "iter_items"]
@@ -44,7 +44,7 @@ _CHUNK = 1 << 16
 _FIRST_LINE_LIMIT = 1 << 20
 
 
-class ItemReader:
+class ItemReader(StreamReader):
     """The items of an input stream, in order; ``None`` when the input pauses.
 
     A pause (a pipe or terminal with nothing more to read yet) lets the caller
@@ -53,16 +53,8 @@ class ItemReader:
     """
 
     def __init__(self, stream: IO[Any]) -> None:
-        self._source = InputStream(stream, _CHUNK)
+        super().__init__(stream, _CHUNK)
         self._document: Document | None = None
-
-    @property
-    def position(self) -> int:
-        return self._source.position
-
-    @property
-    def size(self) -> int | None:
-        return self._source.size
 
     @property
     def decode_attempts(self) -> int:
@@ -70,7 +62,7 @@ class ItemReader:
         return self._document.attempts if self._document is not None else 0
 
     def __iter__(self) -> Iterator[Item | None]:
-        start = _read_start(self._source)
+        start = _read_start(self.input)
         if start is None:
             raise InvalidInput(
                 "the input is empty",
@@ -78,9 +70,9 @@ class ItemReader:
             )
         initial, first_line = start
         if first_line is not None:
-            yield from _json_lines(self._source, initial)
+            yield from _json_lines(self.input, initial)
             return
-        self._document = Document(initial, self._source)
+        self._document = Document(initial, self.input)
         yield from self._document.items()
 
 
